@@ -1,0 +1,10 @@
+/* modules/writer/writer.c — the writer role. Not built yet beyond the lifecycle: it
+ * starts, reports ready, heartbeats and exits cleanly on SIGTERM (see
+ * docs/architecture.md for what it will do). */
+#include "modules/writer/writer.h"
+
+int drift_writer_main(drift_role_t *r)
+{
+    drift_role_ready(r);
+    return drift_role_run(r);
+}
