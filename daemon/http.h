@@ -5,11 +5,11 @@
 #define DRIFT_DAEMON_HTTP_H
 
 struct event_base;
-struct drift_super;
+typedef struct drift_super drift_super_t;
 typedef struct drift_http drift_http_t;
 
 /* Binds addr ("HOST:PORT") on base. Returns NULL + errno. */
-drift_http_t *drift_http_new(struct event_base *base, const char *addr, struct drift_super *sup);
+drift_http_t *drift_http_new(struct event_base *base, const char *addr, drift_super_t *sup);
 void drift_http_destroy(drift_http_t **self_p);
 
 #endif
