@@ -222,7 +222,7 @@ static int s_load(drift_config_t *c, const char *path, int depth, char *err, siz
         char *s = s_trim(line);
         if (!*s || *s == '#')
             continue;
-        if (strncmp(s, "include", 7) == 0 && isspace((unsigned char)s[7])) {
+        if (strncmp(s, "include", 7) == 0 && (!s[7] || isspace((unsigned char)s[7]))) {
             char *target = s_value(s_trim(s + 7));
             if (!target || !*target) {
                 snprintf(err, errcap, "%s:%d: include needs a file name", path, lineno);
