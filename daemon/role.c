@@ -96,16 +96,28 @@ int drift_role_run(drift_role_t *r)
     return r->exit_code;
 }
 
-/* Test hook: DRIFT_FAULT=crash_at_start:ROLE makes that role die before it is ready. */
-static void s_fault_at_start(const char *role)
+/* Test hooks (documented in docs/operations.md): DRIFT_FAULT=crash_at_start:ROLE makes that
+ * role die by SIGABRT before it is ready; DRIFT_FAULT=fatal_at_start:ROLE makes it exit with
+ * code 2 (fatal configuration error). Returns an exit code to use, or -1 to go on. */
+static int s_fault_at_start(const char *role)
 {
     const char *f = getenv("DRIFT_FAULT");
-    if (!f || strncmp(f, "crash_at_start:", 15) != 0 || strcmp(f + 15, role) != 0)
-        return;
-    DLOG_ERR("DRIFT_FAULT: crashing at start");
-    signal(SIGABRT, SIG_DFL);
-    raise(SIGABRT);
-    _exit(DRIFT_EXIT_RESTART);
+    if (!f)
+        return -1;
+    const char *colon = strchr(f, ':');
+    if (!colon || strcmp(colon + 1, role) != 0)
+        return -1;
+    if (strncmp(f, "crash_at_start:", 15) == 0) {
+        DLOG_ERR("DRIFT_FAULT: crashing at start");
+        signal(SIGABRT, SIG_DFL);
+        raise(SIGABRT);
+        _exit(DRIFT_EXIT_RESTART);
+    }
+    if (strncmp(f, "fatal_at_start:", 15) == 0) {
+        DLOG_ERR("DRIFT_FAULT: fatal configuration error at start");
+        return DRIFT_EXIT_FATAL;
+    }
+    return -1;
 }
 
 int drift_role_main(const drift_opts_t *opts, const drift_config_t *cfg)
@@ -156,7 +168,11 @@ int drift_role_main(const drift_opts_t *opts, const drift_config_t *cfg)
     drift_log_set_tag(r->name);
     atomic_store(&r->slot->heartbeat_mono_ns, drift_now_mono_ns());
 
-    s_fault_at_start(desc->name);
+    int fault = s_fault_at_start(desc->name);
+    if (fault >= 0) {
+        code = fault;
+        goto out;
+    }
 
     r->base = event_base_new();
     if (!r->base)

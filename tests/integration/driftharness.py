@@ -127,8 +127,9 @@ class Daemon:
                 f.write("%s = %s\n" % (k, v))
 
     def argv(self):
-        return [DRIFTDBD, "-c", self.config_path, "--data-dir", self.data_dir, "--listen", self.endpoint,
-                "--http", self.http_addr] + self.extra_args
+        dd = ["--data-dir", self.data_dir] if "data_dir" not in self.config else []
+        return [DRIFTDBD, "-c", self.config_path] + dd + ["--listen", self.endpoint,
+                                                           "--http", self.http_addr] + self.extra_args
 
     def start(self, wait_ready=True, timeout=30.0):
         if self.notify_sock is None:
@@ -218,7 +219,7 @@ class Daemon:
             v.sort()
         return roles
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=30.0):
