@@ -1,0 +1,139 @@
+/* ipc/commit.h — the commit protocol between query workers (and later the
+ * replicator and compactor) and the writer (docs/storage.md, "Commit protocol").
+ *
+ * Transport: a DEALER connected to ipc://<data_dir>/run/writer.sock (ROUTER in
+ * the writer); one MessagePack map per message, any number in flight, replies
+ * matched by "id". Request:
+ *   {"id": uint, "op": "commit" | "ping",
+ *    "snapshot": uint, "isolation": "read committed" | "repeatable read" | "serializable",
+ *    "ops": [{"op": "insert"|"update"|"patch"|"delete"|"ddl", "table": uint32, "key": bin, "row": any}, ...],
+ *    "reads": [{"table": uint32, "key": bin} | {"table": uint32}, ...]}      (serializable only)
+ * Reply: {"id", "ok": true, "seq", "ts"} or {"id", "ok": false, "error": {"code", "message"}}.
+ * The same op array (normalized: exactly those keys, "row" omitted for delete)
+ * is the body of the log frame.
+ *
+ * Parsing works on a message already checked by ipc/msg.h's bounded
+ * validator. The client helper is a plain blocking DEALER for tools, tests and
+ * benchmarks. No globals; one client per thread. */
+#ifndef DRIFT_IPC_COMMIT_H
+#define DRIFT_IPC_COMMIT_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* SQLSTATE codes the writer answers with. */
+#define DRIFT_SQLSTATE_UNIQUE "23505"
+#define DRIFT_SQLSTATE_SERIALIZATION "40001"
+#define DRIFT_SQLSTATE_DISK_FULL "53100"
+#define DRIFT_SQLSTATE_PROTO "08P01"
+#define DRIFT_SQLSTATE_NO_DATA "02000"
+#define DRIFT_SQLSTATE_TOO_BIG "54000"
+#define DRIFT_SQLSTATE_READ_ONLY "25006"
+
+typedef enum {
+    DRIFT_ISO_READ_COMMITTED = 0,
+    DRIFT_ISO_REPEATABLE_READ = 1,
+    DRIFT_ISO_SERIALIZABLE = 2,
+} drift_iso_t;
+
+typedef enum {
+    DRIFT_COP_INSERT = 1,
+    DRIFT_COP_UPDATE = 2,
+    DRIFT_COP_PATCH = 3,
+    DRIFT_COP_DELETE = 4,
+    DRIFT_COP_DDL = 5,
+} drift_cop_t;
+
+/* One operation; key and row borrow from the decoded message. */
+typedef struct {
+    drift_cop_t op;
+    uint32_t table;
+    const uint8_t *key;
+    uint32_t key_len;
+    const msgpack_object *row; /* NULL when absent */
+} drift_commit_op_t;
+
+/* One read-set entry: a key, or a whole table (predicate reads). */
+typedef struct {
+    uint32_t table;
+    int whole_table;
+    const uint8_t *key;
+    uint32_t key_len;
+} drift_commit_read_t;
+
+typedef enum { DRIFT_CREQ_COMMIT = 0, DRIFT_CREQ_PING = 1 } drift_creq_kind_t;
+
+/* A parsed request. ops/reads are malloc'd (drift_commit_req_clear frees them); the rest borrows. */
+typedef struct {
+    int has_id;
+    msgpack_object id;
+    drift_creq_kind_t kind;
+    uint64_t snapshot;
+    drift_iso_t iso;
+    drift_commit_op_t *ops;
+    size_t nops;
+    drift_commit_read_t *reads;
+    size_t nreads;
+} drift_commit_req_t;
+
+/* Parses a decoded request map. Returns 0, DRIFT_EPROTO (message in err) or -ENOMEM. */
+int drift_commit_parse(const msgpack_object *root, drift_commit_req_t *req, char *err, size_t errcap);
+/* Frees what parse allocated; the struct may be reused. */
+void drift_commit_req_clear(drift_commit_req_t *req);
+
+/* Name of an op ("insert"). */
+const char *drift_commit_op_name(drift_cop_t op);
+
+/* Packs the frame body (the normalized op array) of req. */
+void drift_commit_pack_body(msgpack_packer *pk, const drift_commit_req_t *req);
+/* Called for each operation of a frame body; non-zero stops and is returned. */
+typedef int (*drift_commit_op_fn)(const drift_commit_op_t *op, void *arg);
+/* Validates and decodes a frame body, calling fn per op. Returns 0, fn's value, or DRIFT_EPROTO /
+ * DRIFT_ETOOBIG / DRIFT_ETRUNCATED (message in err). */
+int drift_commit_body_foreach(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err,
+                              size_t errcap);
+
+/* Replies (appended to sb). */
+void drift_commit_pack_ok(msgpack_sbuffer *sb, const drift_commit_req_t *req, uint64_t seq, uint64_t ts_ns);
+void drift_commit_pack_error(msgpack_sbuffer *sb, const drift_commit_req_t *req, const char *code,
+                             const char *message);
+
+/* ---- building requests (clients) ---- */
+
+/* Packs the start of a commit request: a map with id, op, snapshot, isolation, then the "ops" key and
+ * an array header of nops; the caller then packs nops ops with drift_commit_pack_op(), then, when
+ * nreads > 0, the reads with drift_commit_pack_read() (after drift_commit_pack_reads_header()). */
+void drift_commit_pack_request(msgpack_packer *pk, uint64_t id, uint64_t snapshot, drift_iso_t iso, size_t nops,
+                               size_t nreads);
+/* Packs one op; row_mp is an already-encoded MessagePack value (or NULL for none). */
+void drift_commit_pack_op(msgpack_packer *pk, drift_cop_t op, uint32_t table, const void *key, size_t key_len,
+                          const void *row_mp, size_t row_len);
+void drift_commit_pack_reads_header(msgpack_packer *pk, size_t nreads);
+/* Packs one read-set entry; key NULL = the whole table. */
+void drift_commit_pack_read(msgpack_packer *pk, uint32_t table, const void *key, size_t key_len);
+
+/* A reply as a client sees it. */
+typedef struct {
+    uint64_t id;
+    int ok;
+    uint64_t seq;
+    uint64_t ts_ns;
+    char code[8];
+    char message[256];
+} drift_commit_reply_t;
+
+/* Parses a reply message. Returns 0 or DRIFT_EPROTO. */
+int drift_commit_reply_parse(const void *buf, size_t len, drift_commit_reply_t *ret);
+
+typedef struct drift_commit_client drift_commit_client_t;
+/* A DEALER connected to endpoint, with its own ZeroMQ context. Returns NULL + errno. */
+drift_commit_client_t *drift_commit_client_new(const char *endpoint);
+/* Closes; NULLs *self_p; accepts NULL. */
+void drift_commit_client_destroy(drift_commit_client_t **self_p);
+/* Sends one request (len bytes). Returns 0 or -errno. */
+int drift_commit_client_send(drift_commit_client_t *self, const void *buf, size_t len);
+/* Waits up to timeout_ms (-1 forever) for one reply. Returns 0, -EAGAIN on timeout, DRIFT_EPROTO or -errno. */
+int drift_commit_client_recv(drift_commit_client_t *self, int timeout_ms, drift_commit_reply_t *ret);
+
+#endif
