@@ -233,6 +233,28 @@ static void t_shipped_file(void **state)
     }
 }
 
+/* docs/operations.md must name every key. */
+static void t_documented(void **state)
+{
+    const char *src = getenv("DRIFT_SRCDIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/operations.md", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char text[1 << 17];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = 0;
+    fclose(f);
+    size_t n;
+    const drift_cfg_key_t *k = drift_config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "| `%s` |", k[i].name);
+        if (!strstr(text, want))
+            fail_msg("docs/operations.md does not document key %s", k[i].name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +263,7 @@ int main(void)
         cmocka_unit_test(t_include_error_location), cmocka_unit_test(t_include_loop),
         cmocka_unit_test(t_missing_file),   cmocka_unit_test(t_validate),
         cmocka_unit_test(t_format_roundtrip), cmocka_unit_test(t_shipped_file),
+        cmocka_unit_test(t_documented),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
