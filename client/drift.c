@@ -35,6 +35,11 @@ struct drift_conn {
     char errcode[8];
     char errmsg[512];
     char *server;
+    int chunk_rows;
+    char *traceparent;
+    char *as_of_text; /* timestamp form of as_of, or NULL */
+    bool has_as_of_seq;
+    uint64_t as_of_seq;
 };
 
 drift_value_t drift_null(void)
@@ -235,7 +240,10 @@ static int s_encode(drift_conn_t *c, msgpack_sbuffer *sb, uint64_t id, const cha
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    size_t nkeys = 3 + (sql ? 1 : 0) + (nparams ? 1 : 0);
+    bool query = strcmp(op, "query") == 0;
+    bool as_of = query && (c->has_as_of_seq || c->as_of_text);
+    bool chunk = query && c->chunk_rows > 0;
+    size_t nkeys = 3 + (sql ? 1 : 0) + (nparams ? 1 : 0) + (c->traceparent ? 1 : 0) + as_of + chunk;
     msgpack_pack_map(&pk, nkeys);
     s_pack_cstr(&pk, "v");
     msgpack_pack_int(&pk, 1);
@@ -246,6 +254,21 @@ static int s_encode(drift_conn_t *c, msgpack_sbuffer *sb, uint64_t id, const cha
     if (sql) {
         s_pack_cstr(&pk, "sql");
         s_pack_cstr(&pk, sql);
+    }
+    if (c->traceparent) {
+        s_pack_cstr(&pk, "traceparent");
+        s_pack_cstr(&pk, c->traceparent);
+    }
+    if (as_of) {
+        s_pack_cstr(&pk, "as_of");
+        if (c->as_of_text)
+            s_pack_cstr(&pk, c->as_of_text);
+        else
+            msgpack_pack_uint64(&pk, c->as_of_seq);
+    }
+    if (chunk) {
+        s_pack_cstr(&pk, "chunk_rows");
+        msgpack_pack_int(&pk, c->chunk_rows);
     }
     if (nparams) {
         s_pack_cstr(&pk, "params");
@@ -521,6 +544,44 @@ int drift_ping(drift_conn_t *c, int64_t *ret_seq)
     return s_ping(c, c ? c->request_timeout_ms : 0, ret_seq);
 }
 
+int drift_conn_set_as_of(drift_conn_t *c, const char *as_of)
+{
+    if (!c)
+        return DRIFT_CLIENT_EINVAL;
+    free(c->as_of_text);
+    c->as_of_text = NULL;
+    c->has_as_of_seq = false;
+    if (!as_of || !*as_of)
+        return 0;
+    const char *digits = strncmp(as_of, "@seq:", 5) == 0 ? as_of + 5 : as_of;
+    if (*digits && strspn(digits, "0123456789") == strlen(digits)) {
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(digits, &end, 10);
+        if (errno || v > (unsigned long long)INT64_MAX)
+            return s_fail(c, DRIFT_CLIENT_EINVAL, "22023", "as_of seq out of range: %s", as_of);
+        c->has_as_of_seq = true;
+        c->as_of_seq = v;
+        return 0;
+    }
+    if (digits != as_of)
+        return s_fail(c, DRIFT_CLIENT_EINVAL, "22023", "malformed as_of '%s' (expected @seq:N)", as_of);
+    c->as_of_text = strdup(as_of);
+    return c->as_of_text ? 0 : DRIFT_CLIENT_ENOMEM;
+}
+
+int drift_conn_set_traceparent(drift_conn_t *c, const char *traceparent)
+{
+    if (!c)
+        return DRIFT_CLIENT_EINVAL;
+    free(c->traceparent);
+    c->traceparent = NULL;
+    if (!traceparent)
+        return 0;
+    c->traceparent = strdup(traceparent);
+    return c->traceparent ? 0 : DRIFT_CLIENT_ENOMEM;
+}
+
 /* Runs a statement whose result only matters as success/failure. */
 static int s_simple(drift_conn_t *c, const char *sql)
 {
@@ -566,6 +627,7 @@ int drift_connect(const drift_options_t *opts, drift_conn_t **ret_conn)
     c->next_id = 1;
     c->connect_timeout_ms = o.connect_timeout_ms;
     c->request_timeout_ms = o.request_timeout_ms;
+    c->chunk_rows = o.chunk_rows;
     c->endpoint = strdup(o.endpoint);
     if (!c->endpoint) {
         free(c);
@@ -614,6 +676,8 @@ void drift_close(drift_conn_t **conn_p)
         zmq_ctx_term(c->ctx);
     free(c->endpoint);
     free(c->server);
+    free(c->traceparent);
+    free(c->as_of_text);
     free(c);
     *conn_p = NULL;
 }

@@ -98,6 +98,7 @@ typedef struct drift_options {
     const char *curve_server_key;
     const char *curve_public_key;
     const char *curve_secret_key;
+    int chunk_rows;            /* rows per reply message asked of the server; 0 = server default */
 } drift_options_t;
 
 typedef struct drift_conn drift_conn_t;
@@ -123,6 +124,14 @@ const char *drift_conn_errmsg(const drift_conn_t *conn);
 const char *drift_conn_server(const drift_conn_t *conn);
 /* Static description of a libdrift return code. */
 const char *drift_strerror_client(int rc);
+
+/* Session-wide time travel: every following query is sent with the protocol
+ * field `as_of` — a commit seq when the text is all digits ("42" or "@seq:42"),
+ * else an RFC 3339 timestamp string. NULL or "" clears it. The server checks
+ * it (22023 when malformed or in the future). */
+int drift_conn_set_as_of(drift_conn_t *conn, const char *as_of);
+/* W3C traceparent sent with every following request (NULL clears it). */
+int drift_conn_set_traceparent(drift_conn_t *conn, const char *traceparent);
 
 /* Sends `ping`; on success *ret_seq (may be NULL) is the server's commit seq. */
 int drift_ping(drift_conn_t *conn, int64_t *ret_seq);
@@ -166,6 +175,15 @@ uint64_t drift_result_id(const drift_result_t *r);
 size_t drift_result_ncolumns(const drift_result_t *r);
 /* Name of column col (NULL when out of range); borrowed. */
 const char *drift_result_column_name(const drift_result_t *r, size_t col);
+/* Declared type of column col ("INTEGER", "TEXT", ...; "NULL" when unknown);
+ * NULL when the server sent no types or col is out of range; borrowed. */
+const char *drift_result_column_type(const drift_result_t *r, size_t col);
+/* Transaction state after the request ("idle", "open", "failed", "aborted"; "" if not sent); borrowed. */
+const char *drift_result_txn(const drift_result_t *r);
+/* 1-based character position of an error in the SQL, 0 when not given. */
+int64_t drift_result_errpos(const drift_result_t *r);
+/* Suggested retry delay of a 53300/53400 error in ms, 0 when not given. */
+int64_t drift_result_retry_after_ms(const drift_result_t *r);
 /* Number of rows (all chunks together). */
 size_t drift_result_nrows(const drift_result_t *r);
 /* True when the reply had `affected`; then *ret_n (may be NULL) is its value. */

@@ -33,6 +33,9 @@ struct drift_result {
     int64_t affected, seq;
     const msgpack_object *columns; /* array of str, from the first chunk that had it */
     char **colnames;               /* NUL-terminated copies, NULL-terminated array */
+    char **coltypes;               /* same for `types` (NULL when not sent) */
+    char txn[16];
+    int64_t errpos, retry_after_ms;
     const msgpack_object **rows;   /* each an array of cells */
     size_t nrows, caprows;
     drift_chunk_t *chunks;

@@ -134,6 +134,25 @@ static char *s_dup_str(const msgpack_object *o)
     return strndup(o->via.str.ptr, o->via.str.size);
 }
 
+/* Copies the reply's `txn` state into r when present. */
+static void s_get_txn(drift_result_t *r, const msgpack_object *root)
+{
+    const msgpack_object *t = drift_mp_get(root, "txn");
+    if (t && t->type == MSGPACK_OBJECT_STR && t->via.str.size < sizeof r->txn) {
+        memcpy(r->txn, t->via.str.ptr, t->via.str.size);
+        r->txn[t->via.str.size] = 0;
+    }
+}
+
+/* Frees a NULL-terminated array of strings. */
+static void s_free_strv(char **v)
+{
+    if (v)
+        for (size_t i = 0; v[i]; i++)
+            free(v[i]);
+    free(v);
+}
+
 drift_result_t *drift_result_new(uint64_t id)
 {
     drift_result_t *r = calloc(1, sizeof *r);
@@ -155,10 +174,8 @@ void drift_result_free(drift_result_t **result_p)
     }
     free(r->chunks);
     free(r->rows);
-    if (r->colnames)
-        for (size_t i = 0; r->colnames[i]; i++)
-            free(r->colnames[i]);
-    free(r->colnames);
+    s_free_strv(r->colnames);
+    s_free_strv(r->coltypes);
     free(r->errmsg);
     free(r->server);
     free(r);
@@ -207,6 +224,12 @@ int drift_result_add_chunk(drift_result_t *r, char *buf, size_t len, msgpack_unp
         r->errmsg = s_dup_str(msg);
         if (!r->errmsg)
             rc = DRIFT_CLIENT_ENOMEM;
+        int64_t n;
+        if (s_get_i64(drift_mp_get(err, "position"), &n))
+            r->errpos = n;
+        if (s_get_i64(drift_mp_get(err, "retry_after_ms"), &n))
+            r->retry_after_ms = n;
+        s_get_txn(r, root);
         goto out;
     }
     const msgpack_object *cols = drift_mp_get(root, "columns");
@@ -236,6 +259,23 @@ int drift_result_add_chunk(drift_result_t *r, char *buf, size_t len, msgpack_unp
             r->columns = cols;
         }
     }
+    const msgpack_object *types = drift_mp_get(root, "types");
+    if (types && types->type == MSGPACK_OBJECT_ARRAY && !r->coltypes) {
+        r->coltypes = calloc(types->via.array.size + 1, sizeof *r->coltypes);
+        if (!r->coltypes) {
+            rc = DRIFT_CLIENT_ENOMEM;
+            goto out;
+        }
+        for (uint32_t i = 0; i < types->via.array.size; i++) {
+            const msgpack_object *t = &types->via.array.ptr[i];
+            r->coltypes[i] = t->type == MSGPACK_OBJECT_STR ? s_dup_str(t) : strdup("NULL");
+            if (!r->coltypes[i]) {
+                rc = DRIFT_CLIENT_ENOMEM;
+                goto out;
+            }
+        }
+    }
+    s_get_txn(r, root);
     const msgpack_object *rows = drift_mp_get(root, "rows");
     if (rows) {
         if (rows->type != MSGPACK_OBJECT_ARRAY) {
@@ -331,6 +371,31 @@ const char *drift_result_column_name(const drift_result_t *r, size_t col)
     if (col >= drift_result_ncolumns(r))
         return NULL;
     return r->colnames[col];
+}
+
+const char *drift_result_column_type(const drift_result_t *r, size_t col)
+{
+    if (!r || !r->coltypes || col >= drift_result_ncolumns(r))
+        return NULL;
+    for (size_t i = 0; i <= col; i++)
+        if (!r->coltypes[i])
+            return NULL; /* fewer types than columns */
+    return r->coltypes[col];
+}
+
+const char *drift_result_txn(const drift_result_t *r)
+{
+    return r ? r->txn : "";
+}
+
+int64_t drift_result_errpos(const drift_result_t *r)
+{
+    return r && !r->ok ? r->errpos : 0;
+}
+
+int64_t drift_result_retry_after_ms(const drift_result_t *r)
+{
+    return r && !r->ok ? r->retry_after_ms : 0;
 }
 
 size_t drift_result_nrows(const drift_result_t *r)

@@ -1,0 +1,56 @@
+/* admin/driftctl.h — driftctl, DriftDB's control tool: the command table and
+ * what commands share (global options, exit codes, result printing).
+ *
+ * driftctl is single-threaded; it talks to driftdbd only through libdrift.
+ * To add a command: write `int drift_ctl_<name>(drift_ctl_t *ctl, int argc,
+ * char **argv)` in admin/<name>.c and add a row to s_commands[] in
+ * admin/driftctl.c. */
+#ifndef DRIFT_ADMIN_DRIFTCTL_H
+#define DRIFT_ADMIN_DRIFTCTL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "client/drift.h"
+
+/* Exit codes of every command. */
+enum {
+    DRIFT_CTL_OK = 0,          /* success */
+    DRIFT_CTL_ESTATEMENT = 1,  /* a statement or command failed on the server */
+    DRIFT_CTL_EUSAGE = 2,      /* bad command line */
+    DRIFT_CTL_EUNREACHABLE = 3 /* the daemon could not be reached (or stopped answering) */
+};
+
+/* Global options, parsed before the command (commands may override them). */
+typedef struct drift_ctl {
+    const char *endpoint;   /* -H, default DRIFT_DEFAULT_ENDPOINT or $DRIFT_ENDPOINT */
+    int connect_timeout_ms; /* --connect-timeout */
+    int timeout_ms;         /* --timeout (per request) */
+} drift_ctl_t;
+
+/* A row of the command table (Knot's knotc style). */
+typedef struct drift_ctl_cmd {
+    const char *name;
+    int (*run)(drift_ctl_t *ctl, int argc, char **argv); /* argv[0] is the command name */
+    const char *args;                                     /* usage after the name */
+    const char *summary;
+} drift_ctl_cmd_t;
+
+/* Opens a connection with the global options; prints the failure and returns
+ * the exit code (DRIFT_CTL_EUNREACHABLE or DRIFT_CTL_EUSAGE) when it fails. */
+int drift_ctl_connect(const drift_ctl_t *ctl, drift_conn_t **ret_conn);
+/* Maps a libdrift return code to a driftctl exit code. */
+int drift_ctl_exit_code(int rc);
+/* Parses a non-negative integer option; false on garbage. */
+bool drift_ctl_parse_ms(const char *s, int *ret_ms);
+
+/* Output formats of query results. */
+typedef enum { DRIFT_FMT_TABLE, DRIFT_FMT_EXPANDED, DRIFT_FMT_JSON, DRIFT_FMT_CSV } drift_fmt_t;
+
+/* Prints a successful result in the given format. */
+void drift_ctl_print_result(FILE *out, const drift_result_t *r, drift_fmt_t fmt);
+
+/* Commands. */
+int drift_ctl_sql(drift_ctl_t *ctl, int argc, char **argv);
+
+#endif
