@@ -92,6 +92,7 @@ enum {
 #define DRIFT_WIRE_F_MORE 0x01u
 #define DRIFT_WIRE_F_TXN_OPEN 0x02u
 #define DRIFT_WIRE_F_ERROR 0x04u
+#define DRIFT_WIRE_F_ONE_REPLY 0x08u /* REQ: the client is a REQ socket, send the result as one reply */
 #define DRIFT_WIRE_HDR_SIZE 24u
 
 typedef struct {

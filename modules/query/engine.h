@@ -1,0 +1,114 @@
+/* modules/query/engine.h — the SQL engine interface the query worker calls.
+ *
+ * The worker owns one drift_engine_t per process and one drift_session_t per
+ * client session (created on the first request of a session, destroyed when
+ * the gateway ends the session). For each request it calls
+ * drift_engine_execute() with the statement text, its parameters and a result
+ * sink; the engine reports columns, rows and completion through the sink, or
+ * fails with an SQLSTATE error. The sink may stream (chunked replies): rows
+ * are handed over one at a time and values are only valid during the call.
+ *
+ * Today the engine runs SELECT <expr>[, ...] without FROM (literals,
+ * parameters, arithmetic, comparison, AND/OR/NOT, ||, IS [NOT] NULL, aliases);
+ * everything else answers 0A000 or 42601. The SQL issue grows it behind this
+ * same interface (modules/query/parser.h holds the AST).
+ * Single-threaded: an engine and its sessions belong to one worker thread. */
+#ifndef DRIFT_QUERY_ENGINE_H
+#define DRIFT_QUERY_ENGINE_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/control.h"
+
+typedef enum {
+    DRIFT_VAL_NULL = 0,
+    DRIFT_VAL_INT,
+    DRIFT_VAL_REAL,
+    DRIFT_VAL_TEXT,
+    DRIFT_VAL_BOOL,
+    DRIFT_VAL_BLOB,
+    DRIFT_VAL_JSON, /* a map/array passed through from a parameter */
+} drift_val_type_t;
+
+/* A value; text/blob/json borrow memory that lives until the statement ends. */
+typedef struct {
+    drift_val_type_t type;
+    union {
+        int64_t i;
+        double r;
+        int b;
+        struct {
+            const char *p;
+            size_t n;
+        } s; /* TEXT and BLOB */
+        const msgpack_object *json;
+    } u;
+} drift_value_t;
+
+/* Type name used in replies ("INTEGER", ... "NULL"). */
+const char *drift_val_type_name(drift_val_type_t t);
+
+/* An SQLSTATE error. position: 1-based character offset in the statement, 0 = none. */
+typedef struct {
+    char code[6];
+    char message[256];
+    uint32_t position;
+} drift_sqlerr_t;
+
+/* Sets an error (printf-style); returns -1 so callers can `return drift_sqlerr_set(...)`. */
+int drift_sqlerr_set(drift_sqlerr_t *e, const char *code, uint32_t position, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Where results go. Each callback returns 0, or -1 to abort the statement (the
+ * sink then fills err, e.g. when the client is gone). */
+typedef struct drift_sink drift_sink_t;
+struct drift_sink {
+    /* Once, before any row: column names and declared types (type names as in drift_val_type_name). */
+    int (*columns)(drift_sink_t *self, uint32_t n, const char *const *names, const char *const *types);
+    /* One row of n values (borrowed for the duration of the call). */
+    int (*row)(drift_sink_t *self, const drift_value_t *vals, uint32_t n);
+    /* Once, at success: rows affected (-1 for a read) and the commit/snapshot seq. */
+    int (*done)(drift_sink_t *self, int64_t affected, uint64_t seq);
+    drift_sqlerr_t *err;
+};
+
+/* What one statement gets. */
+typedef struct {
+    const char *sql;
+    size_t sql_len;
+    const msgpack_object *params; /* ARRAY or NULL */
+    int has_as_of;
+    int64_t as_of_seq;            /* when as_of_time is NULL */
+    const char *as_of_time;       /* RFC 3339 */
+    size_t as_of_time_len;
+} drift_stmt_input_t;
+
+typedef struct drift_engine drift_engine_t;
+typedef struct drift_session drift_session_t;
+
+typedef enum {
+    DRIFT_TXN_IDLE = 0,
+    DRIFT_TXN_OPEN = 1,
+    DRIFT_TXN_FAILED = 2,
+} drift_txn_state_t;
+
+/* An engine reading database positions from the control block header (borrowed; may be NULL in unit tests). */
+drift_engine_t *drift_engine_new(drift_ctl_header_t *hdr);
+void drift_engine_destroy(drift_engine_t **self_p);
+
+/* A session (transaction state, settings). */
+drift_session_t *drift_session_new(drift_engine_t *engine, uint64_t id);
+/* Ends the session, rolling back an open transaction; NULLs *self_p; accepts NULL. */
+void drift_session_destroy(drift_session_t **self_p);
+drift_txn_state_t drift_session_txn(const drift_session_t *s);
+/* "idle", "open", "failed". */
+const char *drift_txn_name(drift_txn_state_t t);
+
+/* Runs one statement. Returns 0 after sink->done, or -1 with *err set (the sink may have
+ * received columns and rows before the error). */
+int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
+                         drift_sqlerr_t *err);
+
+#endif

@@ -1,0 +1,91 @@
+/* modules/query/lexer.h — the SQL lexer.
+ *
+ * Turns one statement's text into tokens: keywords (case-insensitive),
+ * identifiers, "quoted identifiers" ("" escapes), 'strings' ('' escapes),
+ * integers and reals, blobs x'0A1B', $N parameters, operators and
+ * punctuation; skips whitespace, -- line and block comments. Each token
+ * records its byte offset for 42601 positions. Tokens borrow from the source
+ * text except decoded strings/identifiers with escapes, which the lexer owns.
+ * Single-threaded per lexer; no globals besides the constant keyword table. */
+#ifndef DRIFT_QUERY_LEXER_H
+#define DRIFT_QUERY_LEXER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    DRIFT_TOK_EOF = 0,
+    DRIFT_TOK_IDENT,   /* text = the identifier as written (unquoted) */
+    DRIFT_TOK_QIDENT,  /* text = the decoded quoted identifier */
+    DRIFT_TOK_KEYWORD, /* kw = the keyword id */
+    DRIFT_TOK_STRING,  /* text = decoded string contents */
+    DRIFT_TOK_INTEGER, /* ival (text = digits) */
+    DRIFT_TOK_REAL,    /* rval */
+    DRIFT_TOK_BLOB,    /* text = decoded bytes */
+    DRIFT_TOK_PARAM,   /* ival = N of $N */
+    DRIFT_TOK_OP,      /* op = a DRIFT_OP_* code */
+} drift_tok_kind_t;
+
+/* Operators and punctuation. */
+typedef enum {
+    DRIFT_TOP_NONE = 0,
+    DRIFT_TOP_PLUS, DRIFT_TOP_MINUS, DRIFT_TOP_STAR, DRIFT_TOP_SLASH, DRIFT_TOP_PERCENT,
+    DRIFT_TOP_CONCAT, /* || */
+    DRIFT_TOP_EQ,     /* = or == */
+    DRIFT_TOP_NE,     /* <> or != */
+    DRIFT_TOP_LT, DRIFT_TOP_LE, DRIFT_TOP_GT, DRIFT_TOP_GE,
+    DRIFT_TOP_LPAREN, DRIFT_TOP_RPAREN, DRIFT_TOP_COMMA, DRIFT_TOP_SEMI, DRIFT_TOP_DOT,
+    DRIFT_TOP_CAST,   /* :: */
+    DRIFT_TOP_AT,     /* @ (AS OF @seq:N) */
+    DRIFT_TOP_COLON,
+    DRIFT_TOP_LBRACE, DRIFT_TOP_RBRACE, DRIFT_TOP_LBRACKET, DRIFT_TOP_RBRACKET,
+} drift_tok_op_t;
+
+/* Keywords (append only is not required: ids are internal). */
+#define DRIFT_KEYWORDS(X)                                                                                        \
+    X(ADD) X(ALL) X(ALTER) X(ANALYZE) X(AND) X(AS) X(ASC) X(BEGIN) X(BETWEEN) X(BY) X(CASE) X(CAST)            \
+    X(COLUMN) X(COMMIT) X(COMPACT) X(CREATE) X(CROSS) X(DEFAULT) X(DELETE) X(DESC) X(DISTINCT) X(DRIFT)        \
+    X(DROP) X(ELSE) X(END) X(EXISTS) X(EXPLAIN) X(FALSE) X(FOR) X(FROM) X(FULL) X(GROUP) X(HAVING) X(IF)       \
+    X(IN) X(INDEX) X(INNER) X(INSERT) X(INTO) X(IS) X(ISOLATION) X(JOIN) X(KEY) X(LEFT) X(LEVEL) X(LIKE)       \
+    X(LIMIT) X(NOT) X(NULL) X(OF) X(OFFSET) X(ON) X(OR) X(ORDER) X(OUTER) X(PATCH) X(PRIMARY) X(RENAME)        \
+    X(RIGHT) X(ROLLBACK) X(SAVEPOINT) X(SELECT) X(SET) X(SHOW) X(SNAPSHOT) X(SOFT) X(START) X(SYSTEM_TIME)   \
+    X(TABLE) X(THEN) X(TO) X(TRANSACTION) X(TRUE) X(UNION) X(UNIQUE) X(UPDATE) X(USING) X(VALUES) X(WHEN)     \
+    X(WHERE) X(WITH)
+
+typedef enum {
+    DRIFT_KW_NONE = 0,
+#define X(k) DRIFT_KW_##k,
+    DRIFT_KEYWORDS(X)
+#undef X
+    DRIFT_KW__COUNT
+} drift_kw_t;
+
+typedef struct {
+    drift_tok_kind_t kind;
+    uint32_t pos; /* byte offset in the source */
+    uint32_t len; /* bytes in the source */
+    drift_kw_t kw;
+    drift_tok_op_t op;
+    int64_t ival;
+    double rval;
+    const char *text; /* see drift_tok_kind_t; not NUL-terminated */
+    size_t text_len;
+} drift_tok_t;
+
+typedef struct drift_lexer drift_lexer_t;
+
+/* A lexer over src[0..len) (borrowed: must outlive the lexer and its tokens). Returns NULL + errno. */
+drift_lexer_t *drift_lexer_new(const char *src, size_t len);
+/* Frees the lexer and every decoded token text; NULLs *self_p; accepts NULL. */
+void drift_lexer_destroy(drift_lexer_t **self_p);
+/* Reads the next token. Returns 0, or -1 with a message in err and the offset in *ret_pos
+ * (unterminated string/comment, bad character, bad number, bad blob, bad parameter). */
+int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t errcap, uint32_t *ret_pos);
+/* The keyword's name ("SELECT"). */
+const char *drift_kw_name(drift_kw_t kw);
+/* The operator's spelling ("<="). */
+const char *drift_op_text(drift_tok_op_t op);
+/* 1-based character (not byte) position of byte offset pos in src, for error messages. */
+uint32_t drift_lexer_charpos(const char *src, size_t len, uint32_t pos);
+
+#endif
