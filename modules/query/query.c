@@ -187,7 +187,8 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
         /* A REQ client can take only one reply: the gateway flags it and we do not chunk. */
         uint32_t chunk = (h->flags & DRIFT_WIRE_F_ONE_REPLY) ? 0 : req.chunk_rows;
         drift_result_t *res = drift_result_new(&req, chunk, chunk ? DRIFT_PROTO_CHUNK_BYTES : 0, s_emit, w);
-        drift_sqlerr_t serr = {{0}};
+        drift_sqlerr_t serr;
+        memset(&serr, 0, sizeof serr);
         if (!res) {
             s_reply_error(w, &req, "53200", "out of memory");
         } else {
