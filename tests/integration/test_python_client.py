@@ -1,0 +1,248 @@
+"""The Python DB-API client (client/python/driftdb) against the real daemon.
+
+Statements the server cannot run yet (tables, transactions, SHOW DRIFT) are
+checked for their clean SQLSTATE error path: each such test asserts the exact
+exception class and code the server gives today, and the full behaviour once
+the server answers them (so the test keeps meaning something after the SQL
+issue lands)."""
+import datetime
+import time
+import unittest
+
+import driftdb
+from driftharness import Daemon, free_port
+
+
+class PythonClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(query_workers=2).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.close()
+
+    def setUp(self):
+        self.conn = driftdb.connect(self.daemon.endpoint, timeout=10)
+
+    def tearDown(self):
+        self.conn.close()
+
+    # -- module ------------------------------------------------------------
+
+    def test_module_globals_and_hierarchy(self):
+        self.assertEqual(driftdb.apilevel, "2.0")
+        self.assertEqual(driftdb.threadsafety, 1)
+        self.assertEqual(driftdb.paramstyle, "numeric")
+        E = driftdb
+        for sub in (E.InterfaceError, E.DatabaseError):
+            self.assertTrue(issubclass(sub, E.Error))
+        for sub in (E.DataError, E.OperationalError, E.IntegrityError, E.InternalError, E.ProgrammingError,
+                    E.NotSupportedError):
+            self.assertTrue(issubclass(sub, E.DatabaseError))
+        self.assertTrue(issubclass(E.TransactionRollbackError, E.OperationalError))
+        expect = {"22012": E.DataError, "23505": E.IntegrityError, "40001": E.TransactionRollbackError,
+                  "42601": E.ProgrammingError, "42P01": E.ProgrammingError, "0A000": E.NotSupportedError,
+                  "08006": E.OperationalError, "53300": E.OperationalError, "57014": E.OperationalError,
+                  "25P02": E.InternalError, "XX000": E.InternalError, "07001": E.ProgrammingError,
+                  "99999": E.DatabaseError, None: E.DatabaseError}
+        for code, cls in expect.items():
+            self.assertIs(driftdb.error_class(code), cls, code)
+        self.assertTrue(driftdb.NUMBER == "INTEGER" and driftdb.STRING == "TEXT" and driftdb.BINARY != "TEXT")
+
+    # -- connecting --------------------------------------------------------
+
+    def test_ping_and_server(self):
+        seq = self.conn.ping()
+        self.assertIsInstance(seq, int)
+        self.assertGreaterEqual(seq, 0)
+        self.assertRegex(self.conn.server, r"^driftdb \d+\.\d+\.\d+")
+
+    def test_unreachable_raises_operational_error_quickly(self):
+        t0 = time.monotonic()
+        with self.assertRaises(driftdb.OperationalError) as cm:
+            driftdb.connect("tcp://127.0.0.1:%d" % free_port(), connect_timeout=0.5)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertEqual(cm.exception.sqlstate, "08001")
+        self.assertIn("is driftdbd running", str(cm.exception))
+
+    def test_bad_endpoint_is_interface_error(self):
+        with self.assertRaises(driftdb.InterfaceError):
+            driftdb.connect("not-an-endpoint")
+
+    def test_closed_connection_and_cursor(self):
+        c = driftdb.connect(self.daemon.endpoint)
+        cur = c.cursor()
+        cur.close()
+        with self.assertRaises(driftdb.InterfaceError):
+            cur.execute("SELECT 1")
+        c.close()
+        c.close()  # idempotent
+        self.assertTrue(c.closed)
+        with self.assertRaises(driftdb.InterfaceError):
+            c.cursor()
+        with self.assertRaises(driftdb.InterfaceError):
+            c.ping()
+
+    # -- statements and values ---------------------------------------------
+
+    def test_execute_with_parameter(self):
+        cur = self.conn.cursor()
+        self.assertIs(cur.execute("SELECT $1 + 1 AS x", [41]), cur)
+        self.assertEqual(cur.description[0][0], "x")
+        self.assertEqual(len(cur.description[0]), 7)
+        self.assertEqual(cur.rowcount, 1)
+        self.assertEqual(cur.fetchone(), (42,))
+        self.assertIsNone(cur.fetchone())
+        self.assertIsInstance(cur.seq, int)
+
+    def test_parameter_values_round_trip(self):
+        cur = self.conn.cursor()
+        values = [None, True, False, -5, 2 ** 62, 2.5, "héllo ✓", b"\x00\xff\x01", ""]
+        for v in values:
+            cur.execute("SELECT $1 AS v", [v])
+            got = cur.fetchone()[0]
+            self.assertEqual(got, v, "value %r came back as %r" % (v, got))
+            self.assertIs(type(got), type(v), "value %r came back as %r" % (v, got))
+
+    def test_several_columns_and_fetch_methods(self):
+        cur = self.conn.cursor()
+        cur.execute("SELECT 1 AS a, 'two' AS b, $1 AS c", [3.5])
+        self.assertEqual([d[0] for d in cur.description], ["a", "b", "c"])
+        self.assertEqual(cur.fetchmany(10), [(1, "two", 3.5)])
+        self.assertEqual(cur.fetchmany(), [])
+        self.assertEqual(cur.fetchall(), [])
+        cur.execute("SELECT 7 AS n")
+        self.assertEqual(list(cur), [(7,)])
+        cur.arraysize = 5
+        cur.execute("SELECT 8 AS n")
+        self.assertEqual(cur.fetchmany(), [(8,)])
+
+    def test_executemany(self):
+        cur = self.conn.cursor()
+        cur.executemany("SELECT $1 + 1 AS x", [[1], [2], [3]])
+        self.assertIsNone(cur.description)
+        with self.assertRaises(driftdb.ProgrammingError):
+            cur.fetchall()
+
+    def test_parameter_errors(self):
+        cur = self.conn.cursor()
+        with self.assertRaises(driftdb.DataError) as cm:
+            cur.execute("SELECT $1 AS v", [2 ** 63])
+        self.assertEqual(cm.exception.sqlstate, "22003")
+        with self.assertRaises(driftdb.InterfaceError):
+            cur.execute("SELECT $1 AS v", [object()])
+        with self.assertRaises(driftdb.InterfaceError):
+            cur.execute("SELECT $1 AS v", {"a": 1})  # numeric style takes a sequence
+        with self.assertRaises(driftdb.ProgrammingError) as cm:
+            cur.execute("SELECT $2 AS v", [1])
+        self.assertEqual(cm.exception.sqlstate, "07001")
+
+    # -- errors mapped from SQLSTATE ---------------------------------------
+
+    def test_syntax_error(self):
+        with self.assertRaises(driftdb.ProgrammingError) as cm:
+            self.conn.cursor().execute("SELECT FROM")
+        self.assertEqual(cm.exception.sqlstate, "42601")
+        self.assertTrue(cm.exception.message)
+
+    def test_division_by_zero_is_data_error(self):
+        with self.assertRaises(driftdb.DataError) as cm:
+            self.conn.cursor().execute("SELECT 1 / 0")
+        self.assertEqual(cm.exception.sqlstate, "22012")
+
+    def test_table_statements_wait_for_sql_issue(self):
+        cur = self.conn.cursor()
+        try:
+            cur.execute("CREATE TABLE drift_py_t (k INTEGER PRIMARY KEY, v TEXT)")
+        except driftdb.NotSupportedError as e:
+            self.assertEqual(e.sqlstate, "0A000")
+            return
+        # Served: the table works end to end.
+        cur.execute("INSERT INTO drift_py_t VALUES ($1, $2)", [1, "a"])
+        self.assertEqual(cur.rowcount, 1)
+        cur.execute("SELECT v FROM drift_py_t WHERE k = $1", [1])
+        self.assertEqual(cur.fetchall(), [("a",)])
+        with self.assertRaises(driftdb.IntegrityError):
+            cur.execute("INSERT INTO drift_py_t VALUES ($1, $2)", [1, "b"])
+
+    def test_connection_survives_errors(self):
+        cur = self.conn.cursor()
+        for _ in range(3):
+            with self.assertRaises(driftdb.ProgrammingError):
+                cur.execute("SELECT FROM")
+            cur.execute("SELECT 2 AS two")
+            self.assertEqual(cur.fetchone(), (2,))
+
+    # -- transactions --------------------------------------------------------
+
+    def test_transactions(self):
+        self.assertEqual(self.conn.txn, "idle")
+        self.conn.commit()  # nothing open: no-op, no error
+        self.conn.rollback()
+        try:
+            self.conn.begin()
+        except driftdb.NotSupportedError as e:
+            self.assertEqual(e.sqlstate, "0A000")
+            self.assertEqual(self.conn.txn, "idle")
+            # autocommit=False sends BEGIN implicitly: same clean error, nothing run.
+            c2 = driftdb.connect(self.daemon.endpoint, autocommit=False)
+            with self.assertRaises(driftdb.NotSupportedError):
+                c2.cursor().execute("SELECT 1")
+            c2.close()
+            return
+        self.assertEqual(self.conn.txn, "open")
+        self.conn.cursor().execute("SELECT 1")
+        self.conn.commit()
+        self.assertEqual(self.conn.txn, "idle")
+        self.conn.begin()
+        self.conn.rollback()
+        self.assertEqual(self.conn.txn, "idle")
+
+    # -- time travel and history ---------------------------------------------
+
+    def test_as_of(self):
+        seq = self.conn.ping()
+        with self.assertRaises(driftdb.DataError):
+            self.conn.cursor(as_of="yesterday")  # refused before anything is sent
+        cur = self.conn.cursor(as_of=seq)
+        self.assertEqual(cur.as_of, seq)
+        try:
+            cur.execute("SELECT 1 AS one")
+        except driftdb.NotSupportedError as e:
+            self.assertEqual(e.sqlstate, "0A000")
+            return
+        self.assertEqual(cur.fetchall(), [(1,)])
+        self.assertEqual(cur.seq, seq)
+        # A seq in the future is refused by the server, never silently "now".
+        with self.assertRaises(driftdb.DataError) as cm:
+            self.conn.cursor(as_of=seq + 10 ** 9).execute("SELECT 1 AS one")
+        self.assertEqual(cm.exception.sqlstate, "22023")
+        c2 = driftdb.connect(self.daemon.endpoint, as_of="@seq:%d" % seq)
+        c2.cursor().execute("SELECT 1")
+        c2.close()
+
+    def test_history_helper(self):
+        cur = self.conn.cursor()
+        with self.assertRaises(driftdb.DatabaseError) as cm:
+            cur.history("no_such_table", 1)
+        # 0A000 while SHOW DRIFT is not served, 42P01 (unknown table) once it is.
+        self.assertIn(cm.exception.sqlstate, ("0A000", "42P01"))
+        self.assertIsInstance(cm.exception, (driftdb.NotSupportedError, driftdb.ProgrammingError))
+
+    # -- pipelining ----------------------------------------------------------
+
+    def test_pipelined_requests_matched_by_id(self):
+        ids = [(self.conn.send("query", "SELECT $1 + 1 AS x", [i]), i) for i in range(500)]
+        for rid, i in reversed(ids):
+            res = self.conn.recv(rid)
+            self.assertEqual(res.rows, [[i + 1]])
+
+    def test_context_manager_closes(self):
+        with driftdb.connect(self.daemon.endpoint) as c:
+            c.cursor().execute("SELECT 1")
+        self.assertTrue(c.closed)
+
+
+if __name__ == "__main__":
+    unittest.main()
