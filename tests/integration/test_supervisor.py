@@ -265,6 +265,20 @@ class SupervisorTest(unittest.TestCase):
             self.assertTrue(any(m.startswith("MAINPID=%d" % d.proc.pid) for m in d.read_notify()))
             self.assertTrue(any("STATUS=serving on" in m for m in d.read_notify()))
 
+    def test_log_to_file(self):
+        d = Daemon()
+        path = os.path.join(d.tmp, "drift.log")
+        d.config["log_target"] = "file:" + path
+        d.write_config()
+        with d:
+            self.assertEqual(d.stop(), 0)
+            text = open(path).read()
+            stderr_text = d.log()
+        self.assertRegex(text, r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z NOTICE driftdbd\[\d+\]: driftdbd 0.1.0 starting")
+        self.assertRegex(text, r"Z INFO writer\[\d+\]: ready")
+        self.assertIn("driftdbd stopped (exit code 0)", text)
+        self.assertNotIn("starting", stderr_text)  # nothing went to stderr
+
     def test_replicator_only_when_configured(self):
         with Daemon(config={"replication_mode": "primary",
                             "replication_endpoint": "tcp://127.0.0.1:1"}) as d:
