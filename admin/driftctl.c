@@ -25,13 +25,14 @@ static const drift_ctl_cmd_t s_commands[] = {
 /* Prints the usage text. */
 static void s_usage(FILE *f)
 {
-    fprintf(f, "Usage: driftctl [-H ENDPOINT] [--timeout MS] [--connect-timeout MS] COMMAND [ARGS]\n\n"
-               "Options:\n"
-               "  -H, --host ENDPOINT      daemon endpoint (default $DRIFT_ENDPOINT or %s)\n"
-               "      --timeout MS         per-request timeout (default 30000)\n"
-               "      --connect-timeout MS how long to wait for the daemon (default 3000)\n"
-               "  -h, --help               this help;  -V, --version  print the version\n\n"
-               "Commands:\n",
+    fprintf(f,
+            "Usage: driftctl [-H ENDPOINT] [--timeout MS] [--connect-timeout MS] COMMAND [ARGS]\n\n"
+            "Options:\n"
+            "  -H, --host ENDPOINT      daemon endpoint (default $DRIFT_ENDPOINT or %s)\n"
+            "      --timeout MS         per-request timeout (default 30000)\n"
+            "      --connect-timeout MS how long to wait for the daemon (default 3000)\n"
+            "  -h, --help               this help;  -V, --version  print the version\n\n"
+            "Commands:\n",
             DRIFT_DEFAULT_ENDPOINT);
     for (const drift_ctl_cmd_t *c = s_commands; c->name; c++)
         fprintf(f, "  %-6s %s\n         %s\n", c->name, c->args, c->summary);
@@ -114,8 +115,8 @@ static int s_cmd_help(drift_ctl_t *ctl, int argc, char **argv)
 int main(int argc, char **argv)
 {
     drift_ctl_t ctl = {
-        .endpoint = getenv("DRIFT_ENDPOINT") && *getenv("DRIFT_ENDPOINT") ? getenv("DRIFT_ENDPOINT")
-                                                                            : DRIFT_DEFAULT_ENDPOINT,
+        .endpoint =
+            getenv("DRIFT_ENDPOINT") && *getenv("DRIFT_ENDPOINT") ? getenv("DRIFT_ENDPOINT") : DRIFT_DEFAULT_ENDPOINT,
         .connect_timeout_ms = 3000,
         .timeout_ms = 30000,
     };
@@ -146,7 +147,9 @@ int main(int argc, char **argv)
             }
             break;
         case 'h': s_usage(stdout); return DRIFT_CTL_OK;
-        case 'V': printf("driftctl %s (%s), libdrift %s\n", PACKAGE_VERSION, DRIFT_GIT_REV, DRIFT_CLIENT_VERSION); return 0;
+        case 'V':
+            printf("driftctl %s (%s), libdrift %s\n", PACKAGE_VERSION, DRIFT_GIT_REV, DRIFT_CLIENT_VERSION);
+            return 0;
         default: s_usage(stderr); return DRIFT_CTL_EUSAGE;
         }
     }

@@ -32,7 +32,7 @@ typedef struct drift_ctl {
 typedef struct drift_ctl_cmd {
     const char *name;
     int (*run)(drift_ctl_t *ctl, int argc, char **argv); /* argv[0] is the command name */
-    const char *args;                                     /* usage after the name */
+    const char *args;                                    /* usage after the name */
     const char *summary;
 } drift_ctl_cmd_t;
 

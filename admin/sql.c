@@ -157,8 +157,8 @@ static int s_flush(s_shell_t *sh)
 {
     int ec = DRIFT_CTL_OK;
     size_t n = sh->len;
-    while (n > 0 && (sh->buf[n - 1] == ' ' || sh->buf[n - 1] == '\t' || sh->buf[n - 1] == '\n' ||
-                     sh->buf[n - 1] == '\r'))
+    while (n > 0 &&
+           (sh->buf[n - 1] == ' ' || sh->buf[n - 1] == '\t' || sh->buf[n - 1] == '\n' || sh->buf[n - 1] == '\r'))
         n--;
     if (n > 0) {
         sh->buf[n] = 0;
@@ -350,11 +350,11 @@ int drift_ctl_sql(drift_ctl_t *ctl, int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_CSV, OPT_TIMING, OPT_AS_OF };
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'H'},  {"execute", required_argument, NULL, 'e'},
-        {"file", required_argument, NULL, 'f'},  {"json", no_argument, NULL, OPT_JSON},
-        {"csv", no_argument, NULL, OPT_CSV},     {"expanded", no_argument, NULL, 'x'},
+        {"host", required_argument, NULL, 'H'},    {"execute", required_argument, NULL, 'e'},
+        {"file", required_argument, NULL, 'f'},    {"json", no_argument, NULL, OPT_JSON},
+        {"csv", no_argument, NULL, OPT_CSV},       {"expanded", no_argument, NULL, 'x'},
         {"timing", no_argument, NULL, OPT_TIMING}, {"as-of", required_argument, NULL, OPT_AS_OF},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     s_shell_t sh = {.fmt = DRIFT_FMT_TABLE};
     const char *exec = NULL, *file = NULL, *as_of = NULL;

@@ -477,8 +477,7 @@ static int s_recv(drift_conn_t *c, uint64_t id, int timeout_ms, drift_result_t *
         long left = s_left(deadline);
         if (left == 0) {
             s_retire(c, (size_t)i);
-            return s_fail(c, DRIFT_CLIENT_ETIMEOUT, "08006", "no reply from %s within %d ms", c->endpoint,
-                          timeout_ms);
+            return s_fail(c, DRIFT_CLIENT_ETIMEOUT, "08006", "no reply from %s within %d ms", c->endpoint, timeout_ms);
         }
         int rc = s_read_one(c, left);
         if (rc < 0) {
@@ -648,8 +647,7 @@ int drift_connect(const drift_options_t *opts, drift_conn_t **ret_conn)
         zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxsz, sizeof maxsz) < 0)
         return s_fail(c, DRIFT_CLIENT_EZMQ, "08001", "zmq_setsockopt: %s", zmq_strerror(errno));
     if (zmq_connect(c->sock, c->endpoint) < 0)
-        return s_fail(c, DRIFT_CLIENT_EZMQ, "08001", "cannot connect to '%s': %s", c->endpoint,
-                      zmq_strerror(errno));
+        return s_fail(c, DRIFT_CLIENT_EZMQ, "08001", "cannot connect to '%s': %s", c->endpoint, zmq_strerror(errno));
     if (o.connect_timeout_ms != 0) {
         int rc = s_ping(c, o.connect_timeout_ms, NULL);
         if (rc == DRIFT_CLIENT_ETIMEOUT)

@@ -36,15 +36,15 @@ extern "C" {
 /* Return codes (0 = ok). */
 enum {
     DRIFT_CLIENT_OK = 0,
-    DRIFT_CLIENT_ESERVER = -2000,   /* the server answered with an error (see the SQLSTATE) */
-    DRIFT_CLIENT_ETIMEOUT = -2001,  /* no reply within the request timeout */
-    DRIFT_CLIENT_ECONNECT = -2002,  /* the server did not answer the connect ping */
-    DRIFT_CLIENT_EPROTO = -2003,    /* malformed or unexpected reply */
-    DRIFT_CLIENT_EINVAL = -2004,    /* bad argument (NULL, out of range, wrong type) */
-    DRIFT_CLIENT_ENOMEM = -2005,    /* out of memory */
-    DRIFT_CLIENT_EZMQ = -2006,      /* a ZeroMQ call failed (see drift_conn_errmsg) */
+    DRIFT_CLIENT_ESERVER = -2000,    /* the server answered with an error (see the SQLSTATE) */
+    DRIFT_CLIENT_ETIMEOUT = -2001,   /* no reply within the request timeout */
+    DRIFT_CLIENT_ECONNECT = -2002,   /* the server did not answer the connect ping */
+    DRIFT_CLIENT_EPROTO = -2003,     /* malformed or unexpected reply */
+    DRIFT_CLIENT_EINVAL = -2004,     /* bad argument (NULL, out of range, wrong type) */
+    DRIFT_CLIENT_ENOMEM = -2005,     /* out of memory */
+    DRIFT_CLIENT_EZMQ = -2006,       /* a ZeroMQ call failed (see drift_conn_errmsg) */
     DRIFT_CLIENT_EUNKNOWNID = -2007, /* drift_recv for an id that is not in flight */
-    DRIFT_CLIENT_ENOTSUP = -2008,   /* option not supported by this build (e.g. CURVE keys) */
+    DRIFT_CLIENT_ENOTSUP = -2008,    /* option not supported by this build (e.g. CURVE keys) */
 };
 
 /* Value types of parameters and result cells (protocol "Values"). */
@@ -87,18 +87,18 @@ drift_value_t drift_blob(const void *p, size_t len);
  * fields: new fields are only ever appended and `size` tells the library which
  * fields the caller knows about (ABI growth slot). */
 typedef struct drift_options {
-    size_t size;               /* sizeof(drift_options_t), set by drift_options_init */
-    const char *endpoint;      /* default DRIFT_DEFAULT_ENDPOINT */
-    int connect_timeout_ms;    /* ping at connect; default 5000; 0 = do not ping (lazy connect) */
-    int request_timeout_ms;    /* per request; default 30000; -1 = wait forever */
-    size_t max_message_size;   /* largest reply accepted (ZMQ_MAXMSGSIZE); default 64 MiB */
+    size_t size;             /* sizeof(drift_options_t), set by drift_options_init */
+    const char *endpoint;    /* default DRIFT_DEFAULT_ENDPOINT */
+    int connect_timeout_ms;  /* ping at connect; default 5000; 0 = do not ping (lazy connect) */
+    int request_timeout_ms;  /* per request; default 30000; -1 = wait forever */
+    size_t max_message_size; /* largest reply accepted (ZMQ_MAXMSGSIZE); default 64 MiB */
     /* CURVE encryption (reserved: not served yet; setting any of them makes
      * drift_connect fail with DRIFT_CLIENT_ENOTSUP until the server has CURVE).
      * Z85 text, 40 characters each. */
     const char *curve_server_key;
     const char *curve_public_key;
     const char *curve_secret_key;
-    int chunk_rows;            /* rows per reply message asked of the server; 0 = server default */
+    int chunk_rows; /* rows per reply message asked of the server; 0 = server default */
 } drift_options_t;
 
 typedef struct drift_conn drift_conn_t;
@@ -145,8 +145,7 @@ int drift_exec(drift_conn_t *conn, const char *sql, const drift_value_t *params,
 
 /* Pipelining: sends a statement without waiting; *ret_id identifies it. Several
  * requests may be in flight; replies are matched by id in any order. */
-int drift_send(drift_conn_t *conn, const char *sql, const drift_value_t *params, size_t nparams,
-               uint64_t *ret_id);
+int drift_send(drift_conn_t *conn, const char *sql, const drift_value_t *params, size_t nparams, uint64_t *ret_id);
 /* Sends a `ping` without waiting (its result has seq and no rows). */
 int drift_send_ping(drift_conn_t *conn, uint64_t *ret_id);
 /* Waits (up to the request timeout) for the complete result of request id;

@@ -36,7 +36,7 @@ struct drift_result {
     char **coltypes;               /* same for `types` (NULL when not sent) */
     char txn[16];
     int64_t errpos, retry_after_ms;
-    const msgpack_object **rows;   /* each an array of cells */
+    const msgpack_object **rows; /* each an array of cells */
     size_t nrows, caprows;
     drift_chunk_t *chunks;
     size_t nchunks, capchunks;

@@ -29,9 +29,9 @@ static const unsigned char *s_skip(const unsigned char *p, const unsigned char *
         return NULL;
     unsigned char b = *p++;
     size_t avail = (size_t)(end - p);
-    uint64_t n = 0;     /* payload bytes or element count */
-    int hdr = 0;        /* bytes of length field */
-    int kind = 0;       /* 0 scalar with n payload bytes, 1 array of n, 2 map of n */
+    uint64_t n = 0; /* payload bytes or element count */
+    int hdr = 0;    /* bytes of length field */
+    int kind = 0;   /* 0 scalar with n payload bytes, 1 array of n, 2 map of n */
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
         return p;
     if (b >= 0x80 && b <= 0x8f) {
@@ -44,19 +44,38 @@ static const unsigned char *s_skip(const unsigned char *p, const unsigned char *
         n = b & 0x1f;
     } else {
         switch (b) {
-        case 0xc4: case 0xd9: hdr = 1; break;
-        case 0xc5: case 0xda: hdr = 2; break;
-        case 0xc6: case 0xdb: hdr = 4; break;
+        case 0xc4:
+        case 0xd9: hdr = 1; break;
+        case 0xc5:
+        case 0xda: hdr = 2; break;
+        case 0xc6:
+        case 0xdb: hdr = 4; break;
         case 0xca: n = 4; break;
         case 0xcb: n = 8; break;
-        case 0xcc: case 0xd0: n = 1; break;
-        case 0xcd: case 0xd1: n = 2; break;
-        case 0xce: case 0xd2: n = 4; break;
-        case 0xcf: case 0xd3: n = 8; break;
-        case 0xdc: kind = 1; hdr = 2; break;
-        case 0xdd: kind = 1; hdr = 4; break;
-        case 0xde: kind = 2; hdr = 2; break;
-        case 0xdf: kind = 2; hdr = 4; break;
+        case 0xcc:
+        case 0xd0: n = 1; break;
+        case 0xcd:
+        case 0xd1: n = 2; break;
+        case 0xce:
+        case 0xd2: n = 4; break;
+        case 0xcf:
+        case 0xd3: n = 8; break;
+        case 0xdc:
+            kind = 1;
+            hdr = 2;
+            break;
+        case 0xdd:
+            kind = 1;
+            hdr = 4;
+            break;
+        case 0xde:
+            kind = 2;
+            hdr = 2;
+            break;
+        case 0xdf:
+            kind = 2;
+            hdr = 4;
+            break;
         default: return NULL; /* 0xc1, ext types: not part of the protocol */
         }
         if (hdr) {

@@ -205,22 +205,35 @@ class PythonClientTest(unittest.TestCase):
         seq = self.conn.ping()
         with self.assertRaises(driftdb.DataError):
             self.conn.cursor(as_of="yesterday")  # refused before anything is sent
-        cur = self.conn.cursor(as_of=seq)
-        self.assertEqual(cur.as_of, seq)
-        try:
+        # A seq in the future is refused by the server, never silently "now".
+        cur = self.conn.cursor(as_of=seq + 10 ** 9)
+        self.assertEqual(cur.as_of, seq + 10 ** 9)
+        with self.assertRaises(driftdb.DataError) as cm:
             cur.execute("SELECT 1 AS one")
+        self.assertEqual(cm.exception.sqlstate, "22023")
+        # The connection-wide setting is sent too (and a cursor's own value wins).
+        c2 = driftdb.connect(self.daemon.endpoint, as_of="@seq:%d" % (seq + 10 ** 9))
+        try:
+            with self.assertRaises(driftdb.DataError):
+                c2.cursor().execute("SELECT 1")
+            self.assertEqual(c2.cursor(as_of=5).as_of, 5)
+            self.assertEqual(c2.cursor().as_of, seq + 10 ** 9)
+        finally:
+            c2.close()
+        # A timestamp: 0A000 while the server cannot map times to seqs yet.
+        ts = datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+        try:
+            self.conn.cursor(as_of=ts).execute("SELECT 1 AS one")
         except driftdb.NotSupportedError as e:
             self.assertEqual(e.sqlstate, "0A000")
-            return
-        self.assertEqual(cur.fetchall(), [(1,)])
-        self.assertEqual(cur.seq, seq)
-        # A seq in the future is refused by the server, never silently "now".
-        with self.assertRaises(driftdb.DataError) as cm:
-            self.conn.cursor(as_of=seq + 10 ** 9).execute("SELECT 1 AS one")
-        self.assertEqual(cm.exception.sqlstate, "22023")
-        c2 = driftdb.connect(self.daemon.endpoint, as_of="@seq:%d" % seq)
-        c2.cursor().execute("SELECT 1")
-        c2.close()
+        except driftdb.DataError as e:
+            self.assertEqual(e.sqlstate, "22023")  # served: 2020 is before the first commit
+        else:
+            self.fail("as_of 2020-01-02 answered as if it were now")
+        if seq >= 1:  # once something was committed, a past seq reads at that snapshot
+            cur = self.conn.cursor(as_of=seq)
+            cur.execute("SELECT 1 AS one")
+            self.assertEqual(cur.seq, seq)
 
     def test_history_helper(self):
         cur = self.conn.cursor()

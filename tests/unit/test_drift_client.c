@@ -42,11 +42,11 @@ static void test_validator_rejects_hostile(void **state)
     const char huge[] = "\xdd\xdd\xdd\xdd\xdd\x00\x00\x00\x00";
     assert_int_equal(drift_mp_check(huge, 9, 64), DRIFT_CLIENT_EPROTO);
     assert_int_equal(drift_mp_check("", 0, 64), DRIFT_CLIENT_EPROTO);
-    assert_int_equal(drift_mp_check("\xc1", 1, 64), DRIFT_CLIENT_EPROTO);          /* never used */
+    assert_int_equal(drift_mp_check("\xc1", 1, 64), DRIFT_CLIENT_EPROTO);                 /* never used */
     assert_int_equal(drift_mp_check("\xdb\xff\xff\xff\xff", 5, 64), DRIFT_CLIENT_EPROTO); /* str32 too long */
-    assert_int_equal(drift_mp_check("\xd4\x01\x02", 3, 64), DRIFT_CLIENT_EPROTO);  /* fixext */
-    assert_int_equal(drift_mp_check("\x01\x02", 2, 64), DRIFT_CLIENT_EPROTO);      /* trailing bytes */
-    assert_int_equal(drift_mp_check("\xcb\x00", 2, 64), DRIFT_CLIENT_EPROTO);      /* truncated float */
+    assert_int_equal(drift_mp_check("\xd4\x01\x02", 3, 64), DRIFT_CLIENT_EPROTO);         /* fixext */
+    assert_int_equal(drift_mp_check("\x01\x02", 2, 64), DRIFT_CLIENT_EPROTO);             /* trailing bytes */
+    assert_int_equal(drift_mp_check("\xcb\x00", 2, 64), DRIFT_CLIENT_EPROTO);             /* truncated float */
     /* nesting: 100 nested one-element arrays around nil */
     char deep[101];
     memset(deep, 0x91, 100);
@@ -69,30 +69,55 @@ static void test_chunks_and_accessors(void **state)
 
     /* chunk 1: columns + 2 rows, more */
     msgpack_pack_map(&pk, 5);
-    s_key(&pk, "id"); msgpack_pack_uint64(&pk, 7);
-    s_key(&pk, "ok"); msgpack_pack_true(&pk);
-    s_key(&pk, "columns"); msgpack_pack_array(&pk, 4);
-    s_key(&pk, "i"); s_key(&pk, "d"); s_key(&pk, "t"); s_key(&pk, "j");
-    s_key(&pk, "rows"); msgpack_pack_array(&pk, 2);
+    s_key(&pk, "id");
+    msgpack_pack_uint64(&pk, 7);
+    s_key(&pk, "ok");
+    msgpack_pack_true(&pk);
+    s_key(&pk, "columns");
     msgpack_pack_array(&pk, 4);
-    msgpack_pack_int64(&pk, -5); msgpack_pack_double(&pk, 2.5); s_key(&pk, "he\"llo"); msgpack_pack_nil(&pk);
+    s_key(&pk, "i");
+    s_key(&pk, "d");
+    s_key(&pk, "t");
+    s_key(&pk, "j");
+    s_key(&pk, "rows");
+    msgpack_pack_array(&pk, 2);
     msgpack_pack_array(&pk, 4);
-    msgpack_pack_uint64(&pk, 42); msgpack_pack_double(&pk, 3.0); msgpack_pack_bin(&pk, 3);
+    msgpack_pack_int64(&pk, -5);
+    msgpack_pack_double(&pk, 2.5);
+    s_key(&pk, "he\"llo");
+    msgpack_pack_nil(&pk);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint64(&pk, 42);
+    msgpack_pack_double(&pk, 3.0);
+    msgpack_pack_bin(&pk, 3);
     msgpack_pack_bin_body(&pk, "\x00\xff\x10", 3);
-    msgpack_pack_map(&pk, 2); s_key(&pk, "a"); msgpack_pack_array(&pk, 2); msgpack_pack_true(&pk);
-    msgpack_pack_nil(&pk); msgpack_pack_int(&pk, 1); s_key(&pk, "x\n");
-    s_key(&pk, "more"); msgpack_pack_true(&pk);
+    msgpack_pack_map(&pk, 2);
+    s_key(&pk, "a");
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_true(&pk);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_int(&pk, 1);
+    s_key(&pk, "x\n");
+    s_key(&pk, "more");
+    msgpack_pack_true(&pk);
     assert_int_equal(s_add(r, &sb), 0);
     assert_false(r->done);
 
     /* chunk 2: one more row, last, with seq */
     msgpack_pack_map(&pk, 4);
-    s_key(&pk, "id"); msgpack_pack_uint64(&pk, 7);
-    s_key(&pk, "ok"); msgpack_pack_true(&pk);
-    s_key(&pk, "rows"); msgpack_pack_array(&pk, 1);
+    s_key(&pk, "id");
+    msgpack_pack_uint64(&pk, 7);
+    s_key(&pk, "ok");
+    msgpack_pack_true(&pk);
+    s_key(&pk, "rows");
+    msgpack_pack_array(&pk, 1);
     msgpack_pack_array(&pk, 4);
-    msgpack_pack_true(&pk); msgpack_pack_int(&pk, 7); s_key(&pk, ""); msgpack_pack_array(&pk, 0);
-    s_key(&pk, "seq"); msgpack_pack_uint64(&pk, 99);
+    msgpack_pack_true(&pk);
+    msgpack_pack_int(&pk, 7);
+    s_key(&pk, "");
+    msgpack_pack_array(&pk, 0);
+    s_key(&pk, "seq");
+    msgpack_pack_uint64(&pk, 99);
     assert_int_equal(s_add(r, &sb), 0);
     assert_true(r->done);
 
@@ -173,11 +198,16 @@ static void test_error_reply_and_bad_types(void **state)
 
     drift_result_t *r = drift_result_new(3);
     msgpack_pack_map(&pk, 3);
-    s_key(&pk, "id"); msgpack_pack_uint64(&pk, 3);
-    s_key(&pk, "ok"); msgpack_pack_false(&pk);
-    s_key(&pk, "error"); msgpack_pack_map(&pk, 2);
-    s_key(&pk, "code"); s_key(&pk, "42P01");
-    s_key(&pk, "message"); s_key(&pk, "no such table: t");
+    s_key(&pk, "id");
+    msgpack_pack_uint64(&pk, 3);
+    s_key(&pk, "ok");
+    msgpack_pack_false(&pk);
+    s_key(&pk, "error");
+    msgpack_pack_map(&pk, 2);
+    s_key(&pk, "code");
+    s_key(&pk, "42P01");
+    s_key(&pk, "message");
+    s_key(&pk, "no such table: t");
     assert_int_equal(s_add(r, &sb), 0);
     assert_true(r->done);
     assert_false(drift_result_ok(r));
@@ -188,9 +218,12 @@ static void test_error_reply_and_bad_types(void **state)
     /* rows that is not an array: a protocol error reported as 08P01 */
     r = drift_result_new(4);
     msgpack_pack_map(&pk, 3);
-    s_key(&pk, "id"); msgpack_pack_uint64(&pk, 4);
-    s_key(&pk, "ok"); msgpack_pack_true(&pk);
-    s_key(&pk, "rows"); msgpack_pack_int(&pk, 5);
+    s_key(&pk, "id");
+    msgpack_pack_uint64(&pk, 4);
+    s_key(&pk, "ok");
+    msgpack_pack_true(&pk);
+    s_key(&pk, "rows");
+    msgpack_pack_int(&pk, 5);
     assert_int_equal(s_add(r, &sb), DRIFT_CLIENT_EPROTO);
     assert_true(r->done);
     assert_string_equal(drift_result_errcode(r), "08P01");
@@ -199,7 +232,8 @@ static void test_error_reply_and_bad_types(void **state)
     /* missing ok */
     r = drift_result_new(5);
     msgpack_pack_map(&pk, 1);
-    s_key(&pk, "id"); msgpack_pack_uint64(&pk, 5);
+    s_key(&pk, "id");
+    msgpack_pack_uint64(&pk, 5);
     assert_int_equal(s_add(r, &sb), DRIFT_CLIENT_EPROTO);
     drift_result_free(&r);
     msgpack_sbuffer_destroy(&sb);
