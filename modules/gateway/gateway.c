@@ -1,10 +1,893 @@
-/* modules/gateway/gateway.c — the gateway role. Not built yet beyond the lifecycle: it
- * starts, reports ready, heartbeats and exits cleanly on SIGTERM (see
- * docs/architecture.md for what it will do). */
+/* modules/gateway/gateway.c — the gateway role: DriftDB's front door.
+ *
+ * Front: a ROUTER bound on `listen` (ZMQ_ROUTER_MANDATORY, ZMQ_MAXMSGSIZE =
+ * max_message_size) for REQ and DEALER clients. Every request is validated
+ * and decoded with the bounded codec (ipc/msg) and parsed (ipc/proto) before
+ * anything else; a malformed one gets 08P01 when an id can be read. Admission
+ * control (per-client in-flight cap, global bound) answers 53300 with a retry
+ * hint. Back: a ROUTER bound on ipc://<data_dir>/run/query.sock to which each
+ * query worker's DEALER connects and says HELLO; requests go to the
+ * least-loaded worker, or to the worker a session is pinned to while it has an
+ * open transaction. The request bytes are forwarded without re-encoding.
+ *
+ * Failure handling: every forwarded request is tracked by token and worker. A
+ * worker is declared dead when its connection drops (socket monitor on the
+ * back ROUTER), when its control-block slot shows another pid/generation or
+ * EXITED, or when it stops answering PINGs for heartbeat_timeout (then it is
+ * SIGKILLed and the supervisor restarts it); all its requests get 08006 at
+ * once. Requests older than request_timeout get 57014. Client disconnects are
+ * seen through a socket monitor on the front ROUTER (fd matched with
+ * ZMQ_SRCFD) and end the session on its pinned worker.
+ *
+ * Memory: requests <= max_queue, sessions exist only while they have requests
+ * in flight or are pinned, workers <= DRIFT_CTL_MAX_SLOTS.
+ * Single-threaded, in the role's libevent loop; one ZeroMQ context made here. */
 #include "modules/gateway/gateway.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/msg.h"
+#include "ipc/proto.h"
+#include "ipc/zwatch.h"
+
+#define MAX_WORKERS 64
+#define SESS_BUCKETS 4096u
+
+/* Role-specific counters in the gateway's slot (docs/operations.md). */
+enum {
+    CTR_REJECTED = DRIFT_CTR_ROLE0, /* answered 53300 */
+    CTR_MALFORMED,                  /* answered 08P01 or dropped */
+    CTR_DROPPED_REPLIES,            /* a reply could not be delivered (client gone or at HWM) */
+    CTR_TIMEOUTS,                   /* answered 57014 / 57P03 */
+    CTR_WORKER_DEATHS,              /* workers declared dead */
+    CTR_INFLIGHT,                   /* gauge: requests held now */
+    CTR_SESSIONS,                   /* gauge: sessions held now */
+};
+
+typedef struct {
+    int used;
+    char ident[64];
+    size_t ident_len;
+    uint32_t instance;
+    int32_t pid;
+    uint64_t generation;
+    int slot; /* control-block slot index, -1 unknown */
+    int fd;   /* ZMQ_SRCFD of its connection */
+    uint32_t inflight;
+    uint64_t last_pong_ns;
+    uint64_t ping_seq;
+    int stopping;
+} s_wk_t;
+
+typedef struct s_sess {
+    struct s_sess *hnext, *prev, *next;
+    uint64_t hash;
+    uint64_t id;
+    uint32_t inflight;
+    int pinned; /* worker index, -1 none */
+    int fd;
+    size_t rid_len;
+    uint8_t rid[256];
+} s_sess_t;
+
+typedef struct s_req {
+    struct s_req *hnext, *prev, *next; /* token hash chain; all-requests list (oldest first) */
+    struct s_req *pnext;               /* pending FIFO */
+    uint64_t token;
+    s_sess_t *sess;
+    int worker; /* -1 while pending */
+    int req_env;
+    drift_proto_req_t id; /* only has_id/id are used */
+    uint64_t start_ns, deadline_ns;
+    zmq_msg_t body; /* held while pending */
+    int has_body;
+} s_req_t;
+
+typedef struct {
+    drift_role_t *r;
+    void *zctx;
+    void *front, *back, *fmon, *bmon;
+    drift_zwatch_t *wf, *wb, *wfm, *wbm;
+    struct event *tick;
+    drift_msg_limits_t lim;
+    s_wk_t workers[MAX_WORKERS];
+    s_sess_t *sess_buckets[SESS_BUCKETS];
+    s_sess_t *sess_all;
+    uint64_t next_session;
+    s_req_t **req_buckets;
+    size_t req_nbuckets;
+    s_req_t *req_head, *req_tail;
+    s_req_t *pend_head, *pend_tail;
+    uint64_t next_token;
+    uint64_t total; /* requests held */
+    uint64_t nsessions;
+    uint64_t ewma_us;
+} s_gw_t;
+
+/* ---------- small helpers ---------- */
+
+static uint64_t s_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void s_gauges(s_gw_t *g)
+{
+    atomic_store(&g->r->slot->counters[CTR_INFLIGHT], g->total);
+    atomic_store(&g->r->slot->counters[CTR_SESSIONS], g->nsessions);
+}
+
+static void s_count(s_gw_t *g, int ctr)
+{
+    atomic_fetch_add(&g->r->slot->counters[ctr], 1);
+}
+
+/* Sends one reply message to a client: [rid][empty if REQ][data]. Returns 0 or -1 (dropped). */
+static int s_send_client(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_env, zmq_msg_t *msg,
+                         const void *data, size_t len)
+{
+    if (zmq_send(g->front, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        goto drop;
+    if (req_env && zmq_send(g->front, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        goto drop;
+    size_t n = msg ? zmq_msg_size(msg) : len;
+    if (msg ? zmq_msg_send(msg, g->front, ZMQ_DONTWAIT) < 0 : zmq_send(g->front, data, len, ZMQ_DONTWAIT) < 0)
+        goto drop;
+    atomic_fetch_add(&g->r->slot->counters[DRIFT_CTR_BYTES_OUT], n);
+    drift_zwatch_kick(g->wf);
+    return 0;
+drop:
+    /* EHOSTUNREACH: the client is gone; EAGAIN: its queue is full (slow reader). */
+    s_count(g, CTR_DROPPED_REPLIES);
+    DLOG_DEBUG("reply to a client dropped: %s", zmq_strerror(errno));
+    return -1;
+}
+
+/* Sends an error reply for req (or for a bare id when req is NULL). */
+static void s_error_to(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_env, const drift_proto_req_t *id,
+                       const char *code, const char *msg, int64_t retry_ms, const char *txn)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    drift_proto_error(&sb, id, code, msg, 0, retry_ms, txn);
+    s_send_client(g, rid, rid_len, req_env, NULL, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    atomic_fetch_add(&g->r->slot->counters[DRIFT_CTR_ERRORS], 1);
+}
+
+/* ---------- sessions ---------- */
+
+static s_sess_t *s_sess_get(s_gw_t *g, const uint8_t *rid, size_t rid_len, int create)
+{
+    uint64_t h = s_hash(rid, rid_len);
+    s_sess_t *s = g->sess_buckets[h % SESS_BUCKETS];
+    for (; s; s = s->hnext)
+        if (s->hash == h && s->rid_len == rid_len && memcmp(s->rid, rid, rid_len) == 0)
+            return s;
+    if (!create || rid_len > sizeof s->rid)
+        return NULL;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->hash = h;
+    s->id = ++g->next_session;
+    s->pinned = -1;
+    s->fd = -1;
+    s->rid_len = rid_len;
+    memcpy(s->rid, rid, rid_len);
+    s->hnext = g->sess_buckets[h % SESS_BUCKETS];
+    g->sess_buckets[h % SESS_BUCKETS] = s;
+    s->next = g->sess_all;
+    if (s->next)
+        s->next->prev = s;
+    g->sess_all = s;
+    g->nsessions++;
+    return s;
+}
+
+/* Frees a session that holds nothing (no requests in flight, not pinned). */
+static void s_sess_maybe_free(s_gw_t *g, s_sess_t *s)
+{
+    if (s->inflight || s->pinned >= 0)
+        return;
+    s_sess_t **pp = &g->sess_buckets[s->hash % SESS_BUCKETS];
+    while (*pp != s)
+        pp = &(*pp)->hnext;
+    *pp = s->hnext;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        g->sess_all = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    g->nsessions--;
+    free(s);
+}
+
+/* ---------- requests ---------- */
+
+static s_req_t *s_req_find(s_gw_t *g, uint64_t token)
+{
+    for (s_req_t *q = g->req_buckets[token & (g->req_nbuckets - 1)]; q; q = q->hnext)
+        if (q->token == token)
+            return q;
+    return NULL;
+}
+
+static void s_req_finish(s_gw_t *g, s_req_t *q)
+{
+    s_req_t **pp = &g->req_buckets[q->token & (g->req_nbuckets - 1)];
+    while (*pp != q)
+        pp = &(*pp)->hnext;
+    *pp = q->hnext;
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        g->req_head = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    else
+        g->req_tail = q->prev;
+    if (q->worker < 0) {
+        /* unlink from the pending FIFO */
+        s_req_t **pq = &g->pend_head, *prevp = NULL;
+        while (*pq && *pq != q) {
+            prevp = *pq;
+            pq = &(*pq)->pnext;
+        }
+        if (*pq) {
+            *pq = q->pnext;
+            if (g->pend_tail == q)
+                g->pend_tail = prevp;
+        }
+    } else {
+        g->workers[q->worker].inflight--;
+    }
+    if (q->has_body)
+        zmq_msg_close(&q->body);
+    q->sess->inflight--;
+    s_sess_maybe_free(g, q->sess);
+    g->total--;
+    free(q);
+    s_gauges(g);
+}
+
+/* Answers q with an error and forgets it. */
+static void s_req_fail(s_gw_t *g, s_req_t *q, const char *code, const char *msg, const char *txn)
+{
+    s_error_to(g, q->sess->rid, q->sess->rid_len, q->req_env, &q->id, code, msg, -1, txn);
+    s_req_finish(g, q);
+}
+
+/* ---------- workers ---------- */
+
+static int s_send_worker(s_gw_t *g, int wi, const drift_wire_hdr_t *h, zmq_msg_t *body)
+{
+    s_wk_t *w = &g->workers[wi];
+    uint8_t hb[DRIFT_WIRE_HDR_SIZE];
+    drift_wire_encode(h, hb);
+    int rc = -1;
+    if (zmq_send(g->back, w->ident, w->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(g->back, hb, sizeof hb, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        goto out;
+    if (body ? zmq_msg_send(body, g->back, ZMQ_DONTWAIT) < 0 : zmq_send(g->back, "", 0, ZMQ_DONTWAIT) < 0)
+        goto out;
+    rc = 0;
+out:
+    drift_zwatch_kick(g->wb);
+    return rc;
+}
+
+static void s_worker_dead(s_gw_t *g, int wi, const char *why);
+
+/* The alive worker with the fewest requests in flight, or -1. */
+static int s_pick_worker(s_gw_t *g)
+{
+    int best = -1;
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        s_wk_t *w = &g->workers[i];
+        if (!w->used || w->stopping)
+            continue;
+        if (best < 0 || w->inflight < g->workers[best].inflight)
+            best = i;
+    }
+    return best;
+}
+
+/* Sends q (holding its body) to worker wi. Returns 0, or -1 when the worker is unreachable (q untouched). */
+static int s_dispatch(s_gw_t *g, s_req_t *q, int wi)
+{
+    drift_wire_hdr_t h = {.type = DRIFT_WIRE_REQ, .token = q->token, .session = q->sess->id};
+    if (q->req_env)
+        h.flags |= DRIFT_WIRE_F_ONE_REPLY;
+    if (s_send_worker(g, wi, &h, &q->body) < 0)
+        return -1;
+    /* zmq_msg_send took the body */
+    q->has_body = 0;
+    q->worker = wi;
+    g->workers[wi].inflight++;
+    return 0;
+}
+
+/* Sends pending requests while workers are available. */
+static void s_drain_pending(s_gw_t *g)
+{
+    while (g->pend_head) {
+        s_req_t *q = g->pend_head;
+        int wi = q->sess->pinned >= 0 ? q->sess->pinned : s_pick_worker(g);
+        if (wi < 0)
+            return;
+        g->pend_head = q->pnext;
+        if (!g->pend_head)
+            g->pend_tail = NULL;
+        q->pnext = NULL;
+        if (s_dispatch(g, q, wi) < 0) {
+            q->worker = -1; /* not in the FIFO anymore: finish must not search it */
+            s_req_fail(g, q, DRIFT_SQLSTATE_CONN_FAILURE, "query worker unreachable", NULL);
+            s_worker_dead(g, wi, "unreachable");
+        }
+    }
+}
+
+static void s_worker_dead(s_gw_t *g, int wi, const char *why)
+{
+    s_wk_t *w = &g->workers[wi];
+    if (!w->used)
+        return;
+    DLOG_WARN("query worker %.*s (pid %d) is gone (%s); failing its %u request(s)", (int)w->ident_len, w->ident,
+              (int)w->pid, why, w->inflight);
+    s_count(g, CTR_WORKER_DEATHS);
+    for (s_req_t *q = g->req_head, *n; q; q = n) {
+        n = q->next;
+        if (q->worker != wi)
+            continue;
+        int had_txn = q->sess->pinned == wi;
+        s_req_fail(g, q, DRIFT_SQLSTATE_CONN_FAILURE,
+                   had_txn ? "query worker died while running the request; the open transaction was rolled back"
+                           : "query worker died while running the request; it may or may not have taken effect",
+                   had_txn ? "aborted" : NULL);
+    }
+    for (s_sess_t *s = g->sess_all, *n; s; s = n) {
+        n = s->next;
+        if (s->pinned == wi) {
+            s->pinned = -1;
+            s_sess_maybe_free(g, s);
+        }
+    }
+    /* Pending requests of sessions that were pinned there now go anywhere. */
+    memset(w, 0, sizeof *w);
+    w->slot = -1;
+    s_drain_pending(g);
+}
+
+static int s_find_worker_ident(s_gw_t *g, const void *id, size_t n)
+{
+    for (int i = 0; i < MAX_WORKERS; i++)
+        if (g->workers[i].used && g->workers[i].ident_len == n && memcmp(g->workers[i].ident, id, n) == 0)
+            return i;
+    return -1;
+}
+
+/* The control-block slot of query worker `instance`, or -1. */
+static int s_find_slot(s_gw_t *g, uint32_t instance)
+{
+    uint32_t n = drift_ctl_nslots(g->r->ctl);
+    for (uint32_t i = 0; i < n; i++) {
+        drift_ctl_slot_t *sl = drift_ctl_slot(g->r->ctl, i);
+        if (atomic_load(&sl->role) == DRIFT_ROLE_QUERY && atomic_load(&sl->instance) == instance)
+            return (int)i;
+    }
+    return -1;
+}
+
+static void s_on_hello(s_gw_t *g, const void *ident, size_t ident_len, zmq_msg_t *payload, int fd)
+{
+    drift_msg_t *m = NULL;
+    drift_msg_limits_t lim = drift_msg_limits(4096);
+    if (ident_len > sizeof g->workers[0].ident ||
+        drift_msg_decode(zmq_msg_data(payload), zmq_msg_size(payload), &lim, &m, NULL, 0) < 0) {
+        DLOG_WARN("malformed HELLO from a query worker ignored");
+        return;
+    }
+    const msgpack_object *root = drift_msg_root(m);
+    const msgpack_object *inst = drift_msg_map_get(root, "instance"), *pid = drift_msg_map_get(root, "pid"),
+                         *gen = drift_msg_map_get(root, "generation");
+    if (!inst || !pid || !gen || inst->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        pid->type != MSGPACK_OBJECT_POSITIVE_INTEGER || gen->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        drift_msg_destroy(&m);
+        return;
+    }
+    int wi = s_find_worker_ident(g, ident, ident_len);
+    if (wi < 0) {
+        /* An older incarnation of the same instance is dead by definition. */
+        for (int i = 0; i < MAX_WORKERS; i++)
+            if (g->workers[i].used && g->workers[i].instance == (uint32_t)inst->via.u64)
+                s_worker_dead(g, i, "replaced by a new generation");
+        for (int i = 0; i < MAX_WORKERS && wi < 0; i++)
+            if (!g->workers[i].used)
+                wi = i;
+        if (wi < 0) {
+            drift_msg_destroy(&m);
+            return;
+        }
+        s_wk_t *w = &g->workers[wi];
+        memset(w, 0, sizeof *w);
+        w->used = 1;
+        memcpy(w->ident, ident, ident_len);
+        w->ident_len = ident_len;
+        w->instance = (uint32_t)inst->via.u64;
+        w->pid = (int32_t)pid->via.u64;
+        w->generation = gen->via.u64;
+        w->slot = s_find_slot(g, w->instance);
+        DLOG_INFO("query worker %.*s (pid %d) joined", (int)ident_len, (const char *)ident, (int)w->pid);
+    }
+    g->workers[wi].last_pong_ns = drift_now_mono_ns();
+    g->workers[wi].fd = fd;
+    drift_msg_destroy(&m);
+    /* Ping at once so the worker stops repeating its hello. */
+    drift_wire_hdr_t h = {.type = DRIFT_WIRE_PING, .token = ++g->workers[wi].ping_seq};
+    s_send_worker(g, wi, &h, NULL);
+    s_drain_pending(g);
+}
+
+/* ---------- back socket: messages from workers ---------- */
+
+static void s_on_back(void *sock, void *arg)
+{
+    s_gw_t *g = arg;
+    zmq_msg_t f[3];
+    int nf = 0, more = 1, fd = -1;
+    while (more) {
+        zmq_msg_t t;
+        zmq_msg_init(&t);
+        if (zmq_msg_recv(&t, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&t);
+            break;
+        }
+        more = zmq_msg_more(&t);
+        if (!more)
+            fd = zmq_msg_get(&t, ZMQ_SRCFD);
+        if (nf < 3)
+            f[nf++] = t;
+        else
+            zmq_msg_close(&t);
+    }
+    drift_wire_hdr_t h;
+    if (nf < 2 || drift_wire_decode(zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), &h) < 0)
+        goto out;
+    int wi = s_find_worker_ident(g, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]));
+    if (h.type == DRIFT_WIRE_HELLO) {
+        if (nf == 3)
+            s_on_hello(g, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), &f[2], fd);
+        goto out;
+    }
+    if (wi < 0)
+        goto out; /* unknown (e.g. declared dead): ignore until it says hello */
+    s_wk_t *w = &g->workers[wi];
+    w->fd = fd;
+    switch (h.type) {
+    case DRIFT_WIRE_PONG:
+        w->last_pong_ns = drift_now_mono_ns();
+        break;
+    case DRIFT_WIRE_BYE:
+        w->stopping = 1;
+        break;
+    case DRIFT_WIRE_REP: {
+        w->last_pong_ns = drift_now_mono_ns(); /* any answer proves life */
+        s_req_t *q = s_req_find(g, h.token);
+        if (!q || q->worker != wi || nf < 3)
+            break; /* timed out or failed already: the late reply is dropped */
+        s_sess_t *s = q->sess;
+        s_send_client(g, s->rid, s->rid_len, q->req_env, &f[2], NULL, 0);
+        if (h.flags & DRIFT_WIRE_F_TXN_OPEN)
+            s->pinned = wi;
+        else if (!(h.flags & DRIFT_WIRE_F_MORE))
+            s->pinned = -1;
+        if (h.flags & DRIFT_WIRE_F_MORE)
+            break;
+        uint64_t us = (drift_now_mono_ns() - q->start_ns) / 1000;
+        g->ewma_us = g->ewma_us ? (g->ewma_us * 7 + us) / 8 : us;
+        drift_ctl_slot_observe_us(g->r->slot, us);
+        s_req_finish(g, q);
+        break;
+    }
+    default:
+        break;
+    }
+out:
+    for (int i = 0; i < nf; i++)
+        zmq_msg_close(&f[i]);
+}
+
+/* ---------- front socket: messages from clients ---------- */
+
+/* Answers a message that failed validation/parsing: 08P01 when an id is readable (or for REQ clients). */
+static void s_malformed(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_env, const drift_proto_req_t *id,
+                        const char *msg)
+{
+    s_count(g, CTR_MALFORMED);
+    if (!id->has_id && !req_env) {
+        DLOG_DEBUG("malformed request without a readable id dropped: %s", msg);
+        return;
+    }
+    s_error_to(g, rid, rid_len, req_env, id, DRIFT_SQLSTATE_PROTOCOL, msg, -1, NULL);
+}
+
+static void s_on_front(void *sock, void *arg)
+{
+    s_gw_t *g = arg;
+    zmq_msg_t f[3];
+    int nf = 0, ntotal = 0, more = 1, fd = -1;
+    while (more) {
+        zmq_msg_t t;
+        zmq_msg_init(&t);
+        if (zmq_msg_recv(&t, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&t);
+            break;
+        }
+        more = zmq_msg_more(&t);
+        ntotal++;
+        if (!more)
+            fd = zmq_msg_get(&t, ZMQ_SRCFD);
+        if (nf < 3)
+            f[nf++] = t;
+        else
+            zmq_msg_close(&t);
+    }
+    if (nf < 2)
+        goto out;
+    const uint8_t *rid = zmq_msg_data(&f[0]);
+    size_t rid_len = zmq_msg_size(&f[0]);
+    int req_env = nf >= 3 && zmq_msg_size(&f[1]) == 0;
+    zmq_msg_t *body = req_env ? &f[2] : &f[1];
+    drift_proto_req_t req;
+    memset(&req, 0, sizeof req);
+    atomic_fetch_add(&g->r->slot->counters[DRIFT_CTR_BYTES_IN], zmq_msg_size(body));
+    int expected = req_env ? 3 : 2;
+    if (ntotal != expected) {
+        int64_t id;
+        if (drift_msg_peek_id(zmq_msg_data(body), zmq_msg_size(body), &id, NULL)) {
+            req.has_id = 1;
+            req.id.type = id < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+            req.id.via.i64 = id;
+        }
+        s_malformed(g, rid, rid_len, req_env, &req, "a request must be exactly one MessagePack frame");
+        goto out;
+    }
+    char err[256];
+    drift_msg_t *m = NULL;
+    void *data = zmq_msg_data(body);
+    size_t len = zmq_msg_size(body);
+    if (drift_msg_decode(data, len, &g->lim, &m, err, sizeof err) < 0) {
+        int64_t id;
+        int us = 0;
+        if (drift_msg_peek_id(data, len, &id, &us)) {
+            req.has_id = 1;
+            req.id.type = us ? MSGPACK_OBJECT_POSITIVE_INTEGER : MSGPACK_OBJECT_NEGATIVE_INTEGER;
+            req.id.via.i64 = id;
+        }
+        s_malformed(g, rid, rid_len, req_env, &req, err);
+        goto out;
+    }
+    int prc = drift_proto_parse(drift_msg_root(m), &req, err, sizeof err);
+    /* Only the id is kept: it is plain data, no pointer into the message. */
+    drift_proto_req_t id = {.has_id = req.has_id, .id = req.id};
+    drift_msg_destroy(&m);
+    if (prc < 0) {
+        s_malformed(g, rid, rid_len, req_env, &id, err);
+        goto out;
+    }
+    /* Admission control. */
+    s_sess_t *s = s_sess_get(g, rid, rid_len, 0);
+    uint64_t nalive = 0;
+    for (int i = 0; i < MAX_WORKERS; i++)
+        nalive += g->workers[i].used && !g->workers[i].stopping;
+    if ((s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client) || g->total >= (uint64_t)g->r->cfg.max_queue) {
+        uint64_t retry = g->ewma_us * (g->total / (nalive ? nalive : 1) + 1) / 1000;
+        if (retry < 1)
+            retry = 1;
+        if (retry > 10000)
+            retry = 10000;
+        char msg[160];
+        if (s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client)
+            snprintf(msg, sizeof msg, "too many requests in flight for this client (%u); retry after %" PRIu64 " ms",
+                     s->inflight, retry);
+        else
+            snprintf(msg, sizeof msg, "server busy (%" PRIu64 " requests queued); retry after %" PRIu64 " ms",
+                     g->total, retry);
+        s_count(g, CTR_REJECTED);
+        s_error_to(g, rid, rid_len, req_env, &id, DRIFT_SQLSTATE_BUSY, msg, (int64_t)retry, NULL);
+        goto out;
+    }
+    if (!s)
+        s = s_sess_get(g, rid, rid_len, 1);
+    s_req_t *q = s ? calloc(1, sizeof *q) : NULL;
+    if (!q) {
+        s_error_to(g, rid, rid_len, req_env, &id, "53200", "out of memory", 10, NULL);
+        if (s)
+            s_sess_maybe_free(g, s);
+        goto out;
+    }
+    s->fd = fd;
+    s->inflight++;
+    q->token = ++g->next_token;
+    q->sess = s;
+    q->worker = -1;
+    q->req_env = req_env;
+    q->id = id;
+    q->start_ns = drift_now_mono_ns();
+    q->deadline_ns = q->start_ns + g->r->cfg.request_timeout_ns;
+    q->body = *body; /* take the frame over (zero copy) */
+    zmq_msg_init(body);
+    q->has_body = 1;
+    q->hnext = g->req_buckets[q->token & (g->req_nbuckets - 1)];
+    g->req_buckets[q->token & (g->req_nbuckets - 1)] = q;
+    q->prev = g->req_tail;
+    if (g->req_tail)
+        g->req_tail->next = q;
+    else
+        g->req_head = q;
+    g->req_tail = q;
+    g->total++;
+    s_gauges(g);
+    int wi = s->pinned >= 0 ? s->pinned : s_pick_worker(g);
+    if (wi >= 0 && !g->pend_head) {
+        if (s_dispatch(g, q, wi) < 0) {
+            s_req_fail(g, q, DRIFT_SQLSTATE_CONN_FAILURE, "query worker unreachable", NULL);
+            s_worker_dead(g, wi, "unreachable");
+        }
+    } else {
+        if (g->pend_tail)
+            g->pend_tail->pnext = q;
+        else
+            g->pend_head = q;
+        g->pend_tail = q;
+        s_drain_pending(g);
+    }
+out:
+    for (int i = 0; i < nf; i++)
+        zmq_msg_close(&f[i]);
+}
+
+/* ---------- socket monitors: disconnects ---------- */
+
+/* Reads one monitor event; returns the event id and sets *ret_value (the fd for (DIS)CONNECT events). */
+static int s_monitor_event(void *sock, uint32_t *ret_value)
+{
+    zmq_msg_t a, b;
+    zmq_msg_init(&a);
+    zmq_msg_init(&b);
+    int ev = -1;
+    if (zmq_msg_recv(&a, sock, ZMQ_DONTWAIT) < 0)
+        goto out;
+    if (zmq_msg_more(&a))
+        zmq_msg_recv(&b, sock, ZMQ_DONTWAIT);
+    if (zmq_msg_size(&a) >= 6) {
+        const uint8_t *p = zmq_msg_data(&a);
+        uint16_t e;
+        memcpy(&e, p, 2);
+        memcpy(ret_value, p + 2, 4);
+        ev = e;
+    }
+out:
+    zmq_msg_close(&a);
+    zmq_msg_close(&b);
+    return ev;
+}
+
+static void s_on_front_monitor(void *sock, void *arg)
+{
+    s_gw_t *g = arg;
+    uint32_t fd = 0;
+    if (s_monitor_event(sock, &fd) != ZMQ_EVENT_DISCONNECTED)
+        return;
+    for (s_sess_t *s = g->sess_all, *n; s; s = n) {
+        n = s->next;
+        if (s->fd != (int)fd)
+            continue;
+        s->fd = -1;
+        if (s->pinned >= 0) {
+            DLOG_INFO("client disconnected with an open transaction: ending its session %" PRIu64, s->id);
+            drift_wire_hdr_t h = {.type = DRIFT_WIRE_END, .session = s->id};
+            s_send_worker(g, s->pinned, &h, NULL);
+            s->pinned = -1;
+            s_sess_maybe_free(g, s);
+        }
+    }
+}
+
+static void s_on_back_monitor(void *sock, void *arg)
+{
+    s_gw_t *g = arg;
+    uint32_t fd = 0;
+    if (s_monitor_event(sock, &fd) != ZMQ_EVENT_DISCONNECTED)
+        return;
+    for (int i = 0; i < MAX_WORKERS; i++)
+        if (g->workers[i].used && g->workers[i].fd == (int)fd)
+            s_worker_dead(g, i, "connection closed");
+}
+
+/* ---------- timer: heartbeats, slot checks, timeouts ---------- */
+
+static void s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    s_gw_t *g = arg;
+    uint64_t now = drift_now_mono_ns();
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        s_wk_t *w = &g->workers[i];
+        if (!w->used)
+            continue;
+        if (w->slot < 0)
+            w->slot = s_find_slot(g, w->instance);
+        if (w->slot >= 0) {
+            drift_ctl_slot_t *sl = drift_ctl_slot(g->r->ctl, (uint32_t)w->slot);
+            uint32_t st = atomic_load(&sl->state);
+            if (atomic_load(&sl->pid) != w->pid || atomic_load(&sl->generation) != w->generation ||
+                st == DRIFT_SLOT_EXITED || st == DRIFT_SLOT_FREE) {
+                s_worker_dead(g, i, "its control-block slot shows it exited");
+                continue;
+            }
+        }
+        if (kill(w->pid, 0) < 0 && errno == ESRCH) {
+            s_worker_dead(g, i, "process gone");
+            continue;
+        }
+        if (now - w->last_pong_ns > g->r->cfg.heartbeat_timeout_ns) {
+            DLOG_ERR("query worker %.*s (pid %d) did not answer heartbeats for %" PRIu64 " ms; killing it",
+                     (int)w->ident_len, w->ident, (int)w->pid, (now - w->last_pong_ns) / 1000000);
+            kill(w->pid, SIGKILL);
+            s_worker_dead(g, i, "heartbeat timeout");
+            continue;
+        }
+        drift_wire_hdr_t h = {.type = DRIFT_WIRE_PING, .token = ++w->ping_seq};
+        if (s_send_worker(g, i, &h, NULL) < 0)
+            s_worker_dead(g, i, "unreachable");
+    }
+    /* Requests are listed oldest first and share one timeout: stop at the first that is not late. */
+    while (g->req_head && g->req_head->deadline_ns <= now) {
+        s_req_t *q = g->req_head;
+        s_count(g, CTR_TIMEOUTS);
+        if (q->worker < 0)
+            s_req_fail(g, q, DRIFT_SQLSTATE_CANNOT_CONNECT, "no query worker became available within request_timeout",
+                       NULL);
+        else
+            s_req_fail(g, q, DRIFT_SQLSTATE_CANCELED, "request not answered within request_timeout", NULL);
+    }
+}
+
+static void s_on_stop(drift_role_t *r)
+{
+    s_gw_t *g = r->user;
+    while (g->req_head)
+        s_req_fail(g, g->req_head, DRIFT_SQLSTATE_CANNOT_CONNECT, "the server is shutting down", NULL);
+    drift_role_exit(r, DRIFT_EXIT_OK);
+}
+
+static void *s_monitor(s_gw_t *g, void *sock, const char *name)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://gw-%s-monitor", name);
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_DISCONNECTED) < 0)
+        return NULL;
+    void *m = zmq_socket(g->zctx, ZMQ_PAIR);
+    if (m && zmq_connect(m, ep) < 0) {
+        zmq_close(m);
+        return NULL;
+    }
+    return m;
+}
 
 int drift_gateway_main(drift_role_t *r)
 {
+    s_gw_t *g = calloc(1, sizeof *g);
+    int code = DRIFT_EXIT_RESTART;
+    char ep[PATH_MAX + 16];
+    if (!g)
+        return code;
+    g->r = r;
+    for (int i = 0; i < MAX_WORKERS; i++)
+        g->workers[i].slot = -1;
+    g->lim = drift_msg_limits(r->cfg.max_message_size);
+    g->req_nbuckets = 1024;
+    while (g->req_nbuckets < (size_t)r->cfg.max_queue && g->req_nbuckets < (1u << 20))
+        g->req_nbuckets <<= 1;
+    g->req_buckets = calloc(g->req_nbuckets, sizeof *g->req_buckets);
+    g->zctx = zmq_ctx_new();
+    if (!g->req_buckets || !g->zctx)
+        goto out;
+    g->front = zmq_socket(g->zctx, ZMQ_ROUTER);
+    g->back = zmq_socket(g->zctx, ZMQ_ROUTER);
+    if (!g->front || !g->back)
+        goto out;
+    int one = 1, zero = 0;
+    int64_t maxmsg = (int64_t)r->cfg.max_message_size;
+    int hwm = (int)(r->cfg.max_inflight_per_client * 4 > 1000 ? r->cfg.max_inflight_per_client * 4 : 1000);
+    zmq_setsockopt(g->front, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(g->front, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(g->front, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(g->front, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(g->front, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(g->back, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(g->back, ZMQ_SNDHWM, &zero, sizeof zero); /* bounded by max_queue */
+    zmq_setsockopt(g->back, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(g->back, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_bind(g->front, r->cfg.listen) < 0) {
+        DLOG_ERR("cannot listen on %s: %s", r->cfg.listen, zmq_strerror(errno));
+        code = errno == EINVAL || errno == EPROTONOSUPPORT ? DRIFT_EXIT_FATAL : DRIFT_EXIT_RESTART;
+        goto out;
+    }
+    if (drift_role_endpoint(r, "query", ep, sizeof ep) < 0) {
+        code = DRIFT_EXIT_FATAL;
+        goto out;
+    }
+    unlink(ep + strlen("ipc://")); /* a socket file left by a previous gateway */
+    if (zmq_bind(g->back, ep) < 0) {
+        DLOG_ERR("cannot bind %s: %s", ep, zmq_strerror(errno));
+        goto out;
+    }
+    g->fmon = s_monitor(g, g->front, "front");
+    g->bmon = s_monitor(g, g->back, "back");
+    if (!g->fmon || !g->bmon)
+        goto out;
+    g->wf = drift_zwatch_new(r->base, g->front, s_on_front, g);
+    g->wb = drift_zwatch_new(r->base, g->back, s_on_back, g);
+    g->wfm = drift_zwatch_new(r->base, g->fmon, s_on_front_monitor, g);
+    g->wbm = drift_zwatch_new(r->base, g->bmon, s_on_back_monitor, g);
+    g->tick = event_new(r->base, -1, EV_PERSIST, s_on_tick, g);
+    if (!g->wf || !g->wb || !g->wfm || !g->wbm || !g->tick)
+        goto out;
+    uint64_t iv = r->cfg.heartbeat_interval_ns;
+    struct timeval tv = {(time_t)(iv / 1000000000ull), (suseconds_t)(iv % 1000000000ull / 1000)};
+    event_add(g->tick, &tv);
+    r->user = g;
+    r->on_stop = s_on_stop;
+    DLOG_INFO("gateway listening on %s, workers on %s", r->cfg.listen, ep);
     drift_role_ready(r);
-    return drift_role_run(r);
+    code = drift_role_run(r);
+out:
+    while (g->req_head)
+        s_req_finish(g, g->req_head);
+    while (g->sess_all) {
+        s_sess_t *n = g->sess_all->next;
+        free(g->sess_all);
+        g->sess_all = n;
+    }
+    if (g->tick)
+        event_free(g->tick);
+    drift_zwatch_destroy(&g->wf);
+    drift_zwatch_destroy(&g->wb);
+    drift_zwatch_destroy(&g->wfm);
+    drift_zwatch_destroy(&g->wbm);
+    if (g->front)
+        zmq_socket_monitor(g->front, NULL, 0);
+    if (g->back)
+        zmq_socket_monitor(g->back, NULL, 0);
+    if (g->fmon)
+        zmq_close(g->fmon);
+    if (g->bmon)
+        zmq_close(g->bmon);
+    if (g->front)
+        zmq_close(g->front);
+    if (g->back)
+        zmq_close(g->back);
+    if (g->zctx)
+        zmq_ctx_term(g->zctx);
+    free(g->req_buckets);
+    free(g);
+    return code;
 }
