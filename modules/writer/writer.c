@@ -1,10 +1,1270 @@
-/* modules/writer/writer.c — the writer role. Not built yet beyond the lifecycle: it
- * starts, reports ready, heartbeats and exits cleanly on SIGTERM (see
- * docs/architecture.md for what it will do). */
+/* modules/writer/writer.c — the writer role: the only process that appends
+ * to the log (docs/storage.md has the format, the commit protocol, the
+ * durability modes and the recovery rules).
+ *
+ * Concurrency story. Three threads, no shared state without the mutex:
+ *  - the event-loop thread (libevent + ZeroMQ) owns the sockets, the key map,
+ *    the chain head and every batch until it is submitted. It validates each
+ *    commit request, checks uniqueness and conflicts, assigns seq + ts, encodes
+ *    the frame into the open batch and remembers the reply;
+ *  - the flush thread takes submitted batches in order and, for each, does one
+ *    pwrite and (durability = sync) one fdatasync, rotating to the spare
+ *    segment first when the batch says so; it reports through an eventfd;
+ *  - a short-lived preallocation thread zero-fills the next segment ("spare")
+ *    ahead of time, so that rotation is a rename and a full disk shows up as a
+ *    failed preallocation (53100 to the commits that need the new segment)
+ *    rather than as a failed write.
+ * Group commit: while one submission is being written and synced, everything
+ * that arrives joins the open batch; when the flush thread reports, the loop
+ * publishes commit_seq/commit_ts/committed_len (release stores, in the order
+ * docs/storage.md gives), announces on PUB, answers the clients, and submits
+ * what accumulated meanwhile. A failed pwrite/fdatasync is never retried or
+ * acknowledged: the writer exits with DRIFT_EXIT_RESTART and recovery re-reads
+ * the disk. Holds an exclusive flock on <data_dir>/log/LOCK for its lifetime. */
 #include "modules/writer/writer.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/commit.h"
+#include "ipc/msg.h"
+#include "ipc/zwatch.h"
+#include "modules/writer/keymap.h"
+#include "shm/recovery.h"
+#include "shm/segment.h"
+
+#define BATCH_MAX_BYTES (8u << 20)   /* a batch is closed past this; several can go in one submission */
+#define FRAME_MAX_BYTES (64u << 20)  /* also bounded by the segment size */
+#define ENV_MAX_PARTS 4              /* routing frames accepted before the payload */
+#define SPARE_RETRY_MS 500           /* how often a failed preallocation (disk full) is retried */
+#define DEFERRED_MAX 100000          /* requests waiting for the next segment */
+
+typedef struct {
+    uint8_t *env; /* routing parts, each preceded by a 2-byte length */
+    size_t env_len;
+    char *reply;
+    size_t reply_len;
+    uint64_t t0_ns;
+} waiter_t;
+
+enum { BATCH_WRITE = 0, BATCH_SYNC = 1 };
+
+typedef struct batch {
+    struct batch *next;
+    int kind;
+    int rotate;                 /* install the spare as newhdr before writing */
+    drift_seg_header_t newhdr;
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t seg_id, off;       /* where buf goes */
+    uint64_t first_seq, last_seq, last_ts;
+    uint64_t durable_upto;      /* after success, every seq <= this is durable (0 = unchanged) */
+    uint64_t durable_ts;
+    int sync;                   /* fdatasync after the write */
+    waiter_t *w;
+    size_t nw, capw;
+    int err;
+    const char *what;
+} batch_t;
+
+typedef struct deferred {
+    struct deferred *next;
+    uint8_t *env;
+    size_t env_len;
+    uint8_t *payload;
+    size_t len;
+    uint64_t t0_ns;
+} deferred_t;
+
+enum { SPARE_NONE, SPARE_RUNNING, SPARE_READY, SPARE_FAILED };
+
+typedef struct {
+    drift_role_t *r;
+    char log_dir[PATH_MAX + 8];
+    char spare_path[PATH_MAX + 32], spare_tmp[PATH_MAX + 32];
+    int lock_fd;
+    int sync_mode;
+    void *zctx, *router, *pub;
+    drift_zwatch_t *zw;
+    struct event *ev_done, *ev_submit, *ev_sync, *ev_spare_retry;
+    int efd;
+    drift_keymap_t *keys;
+    /* log position (loop thread) */
+    uint64_t next_seq, last_ts, epoch;
+    uint8_t chain[DRIFT_HASH_LEN];
+    uint64_t seg_id, seg_end, seg_size; /* where the next frame goes */
+    uint64_t durable_seq, written_seq;  /* as acknowledged by the flush thread */
+    uint64_t placed_ts;                 /* ts of the last placed frame (for sync jobs) */
+    int64_t clock_skew_ns;              /* test hook: DRIFT_FAULT=clock_back:SECONDS */
+    /* batches (loop thread): built, not yet submitted */
+    batch_t *ready_head, *ready_tail;
+    size_t inflight;
+    deferred_t *def_head, *def_tail;
+    size_t ndeferred;
+    /* spare preallocation */
+    int spare_state;
+    int rotations_pending; /* rotate batches not yet installed: the spare file is still theirs */
+    uint64_t spare_size;
+    pthread_t spare_thr;
+    int spare_thr_live;
+    _Atomic int spare_done;
+    int spare_rc;
+    int disk_full_logged;
+    /* flush thread */
+    pthread_t flush_thr;
+    int flush_thr_live;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch_t *q_head, *q_tail;       /* submitted (mu) */
+    batch_t *done_head, *done_tail; /* finished (mu) */
+    int stop;                       /* (mu) */
+    int flush_fd;                   /* owned by the flush thread once it runs */
+    int fatal;
+    /* scratch */
+    msgpack_sbuffer body;
+    drift_commit_req_t req;
+    struct undo {
+        drift_kentry_t *e;
+        uint64_t seq, seq2;
+        uint8_t live;
+    } *undo;
+    size_t nundo, capundo;
+} writer_t;
+
+static void s_process_deferred(writer_t *w);
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Wall clock for commit timestamps (with the test skew applied). */
+static uint64_t s_now(const writer_t *w)
+{
+    int64_t t = (int64_t)drift_now_real_ns() - w->clock_skew_ns;
+    return t > 0 ? (uint64_t)t : 1;
+}
+
+static void s_batch_free(batch_t *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nw; i++) {
+        free(b->w[i].env);
+        free(b->w[i].reply);
+    }
+    free(b->w);
+    free(b->buf);
+    free(b);
+}
+
+/* Sends routing parts + payload to a client; a vanished client is not an error. */
+static void s_send(writer_t *w, const uint8_t *env, size_t env_len, const void *data, size_t len)
+{
+    size_t at = 0;
+    while (at + 2 <= env_len) {
+        size_t n = (size_t)env[at] | (size_t)env[at + 1] << 8;
+        if (zmq_send(w->router, env + at + 2, n, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            goto fail;
+        at += 2 + n;
+    }
+    if (zmq_send(w->router, data, len, ZMQ_DONTWAIT) < 0)
+        goto fail;
+    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_OUT], len);
+    return;
+fail:
+    if (errno != EHOSTUNREACH)
+        DLOG_DEBUG("reply not sent: %s", zmq_strerror(errno));
+}
+
+/* Sends an error reply right away. */
+static void s_reply_error(writer_t *w, const uint8_t *env, size_t env_len, const drift_commit_req_t *req,
+                          const char *code, const char *msg)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    drift_commit_pack_error(&sb, req, code, msg);
+    s_send(w, env, env_len, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_ERRORS], 1);
+}
+
+/* Publishes the active segment and its committed length (see docs/storage.md for the order readers rely on). */
+static void s_publish_segment(writer_t *w, uint64_t id, uint64_t len)
+{
+    drift_ctl_header_t *h = w->r->hdr;
+    if (atomic_load_explicit(&h->active_segment_id, memory_order_relaxed) != id) {
+        atomic_store_explicit(&h->committed_len, 0, memory_order_release);
+        atomic_store_explicit(&h->active_segment_id, id, memory_order_release);
+    }
+    atomic_store_explicit(&h->committed_len, len, memory_order_release);
+}
+
+/* Announces the current positions on the PUB socket. */
+static void s_announce(writer_t *w, uint64_t seg_len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    msgpack_pack_str_with_body(&pk, "seq", 3);
+    msgpack_pack_uint64(&pk, w->written_seq);
+    msgpack_pack_str_with_body(&pk, "durable", 7);
+    msgpack_pack_uint64(&pk, w->durable_seq);
+    msgpack_pack_str_with_body(&pk, "ts", 2);
+    msgpack_pack_uint64(&pk, atomic_load(&w->r->hdr->commit_ts_ns));
+    msgpack_pack_str_with_body(&pk, "segment", 7);
+    msgpack_pack_uint64(&pk, atomic_load(&w->r->hdr->active_segment_id));
+    msgpack_pack_str_with_body(&pk, "len", 3);
+    msgpack_pack_uint64(&pk, seg_len);
+    zmq_send(w->pub, sb.data, sb.size, ZMQ_DONTWAIT);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---------------------------------------------------------------- flush thread */
+
+/* pwrite of the whole buffer (short writes continued). Returns 0 or -errno. */
+static int s_pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* The flush thread: one pwrite + (sync) one fdatasync per batch, in submission order. */
+static void *s_flush_main(void *arg)
+{
+    writer_t *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->q_head && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        batch_t *b = w->q_head;
+        if (!b) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        w->q_head = b->next;
+        if (!w->q_head)
+            w->q_tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+
+        int rc = 0;
+        if (b->rotate) {
+            /* The sealed segment must be durable before a later one exists (recovery only forgives
+             * a torn tail in the last segment). */
+            if (w->flush_fd >= 0 && fdatasync(w->flush_fd) < 0) {
+                rc = -errno;
+                b->what = "fdatasync of the segment being sealed";
+            } else {
+                int fd = -1;
+                rc = drift_seg_install(w->log_dir, w->spare_path, &b->newhdr, &fd);
+                if (rc < 0) {
+                    b->what = "installing the next segment";
+                } else {
+                    if (w->flush_fd >= 0)
+                        close(w->flush_fd);
+                    w->flush_fd = fd;
+                }
+            }
+        }
+        if (!rc && b->len) {
+            rc = s_pwrite_all(w->flush_fd, b->buf, b->len, b->off);
+            if (rc < 0)
+                b->what = "pwrite";
+        }
+        if (!rc && b->sync) {
+            if (fdatasync(w->flush_fd) < 0) {
+                rc = -errno;
+                b->what = "fdatasync";
+            }
+        }
+        b->err = rc;
+        b->next = NULL;
+        pthread_mutex_lock(&w->mu);
+        if (w->done_tail)
+            w->done_tail->next = b;
+        else
+            w->done_head = b;
+        w->done_tail = b;
+        pthread_mutex_unlock(&w->mu);
+        uint64_t one = 1;
+        if (write(w->efd, &one, sizeof one) < 0) {
+            /* eventfd writes only fail on overflow, which 2^64 wakeups cannot reach */
+        }
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- spare segment */
+
+/* Preallocation thread: zero-fills spare.tmp, then renames it to spare. */
+static void *s_spare_main(void *arg)
+{
+    writer_t *w = arg;
+    unlink(w->spare_tmp);
+    int rc = drift_seg_prealloc(w->spare_tmp, w->spare_size);
+    if (rc == 0 && rename(w->spare_tmp, w->spare_path) < 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = drift_fsync_dir(w->log_dir);
+    w->spare_rc = rc;
+    atomic_store(&w->spare_done, 1);
+    uint64_t one = 1;
+    if (write(w->efd, &one, sizeof one) < 0) {
+    }
+    return NULL;
+}
+
+/* Starts preallocating the next segment in the background. */
+static void s_spare_start(writer_t *w)
+{
+    if (w->spare_state == SPARE_RUNNING || w->spare_state == SPARE_READY || w->rotations_pending)
+        return;
+    w->spare_size = w->r->cfg.segment_size;
+    atomic_store(&w->spare_done, 0);
+    if (pthread_create(&w->spare_thr, NULL, s_spare_main, w) != 0) {
+        w->spare_state = SPARE_FAILED;
+        w->spare_rc = -EAGAIN;
+        return;
+    }
+    w->spare_thr_live = 1;
+    w->spare_state = SPARE_RUNNING;
+}
+
+/* The preallocation thread finished: join it and act on the result. */
+static void s_spare_finished(writer_t *w)
+{
+    pthread_join(w->spare_thr, NULL);
+    w->spare_thr_live = 0;
+    atomic_store(&w->spare_done, 0);
+    if (w->spare_rc == 0) {
+        w->spare_state = SPARE_READY;
+        if (atomic_load(&w->r->hdr->writer_state) == DRIFT_WSTATE_DISK_FULL) {
+            DLOG_NOTICE("disk space is back: next segment preallocated, accepting commits again");
+            atomic_store(&w->r->hdr->writer_state, DRIFT_WSTATE_OK);
+        }
+        w->disk_full_logged = 0;
+        s_process_deferred(w);
+        return;
+    }
+    w->spare_state = SPARE_FAILED;
+    if (!w->disk_full_logged)
+        DLOG_ERR("cannot preallocate the next segment (%" PRIu64 " bytes) in %s: %s; commits that need it get 53100, "
+                 "retrying every %d ms",
+                 w->spare_size, w->log_dir, drift_strerror(w->spare_rc), SPARE_RETRY_MS);
+    w->disk_full_logged = 1;
+    atomic_store(&w->r->hdr->writer_state, DRIFT_WSTATE_DISK_FULL);
+    struct timeval tv = {0, SPARE_RETRY_MS * 1000};
+    event_add(w->ev_spare_retry, &tv);
+    /* Whatever waited for this segment can't have it now. */
+    s_process_deferred(w);
+}
+
+static void s_on_spare_retry(evutil_socket_t fd, short what, void *arg)
+{
+    writer_t *w = arg;
+    if (w->spare_state == SPARE_FAILED) {
+        w->spare_state = SPARE_NONE;
+        s_spare_start(w);
+    }
+}
+
+/* ---------------------------------------------------------------- batches */
+
+/* Makes a new batch for the segment position at the end of the ready list. */
+static batch_t *s_batch_new(writer_t *w, int kind)
+{
+    batch_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->kind = kind;
+    b->seg_id = w->seg_id;
+    b->off = w->seg_end;
+    b->sync = w->sync_mode;
+    if (w->ready_tail)
+        w->ready_tail->next = b;
+    else
+        w->ready_head = b;
+    w->ready_tail = b;
+    return b;
+}
+
+/* The batch the next frame of `size` bytes goes into: rotates when it doesn't fit.
+ * Returns it, or NULL with *ret_rc = -EAGAIN (spare being prepared: defer), -ENOSPC (disk full),
+ * -ENOMEM. */
+static batch_t *s_place(writer_t *w, size_t size, int *ret_rc)
+{
+    batch_t *b = w->ready_tail;
+    if (w->seg_id == 0 || w->seg_end + size > w->seg_size) {
+        if (w->spare_state != SPARE_READY) {
+            if (w->spare_state == SPARE_NONE)
+                s_spare_start(w);
+            *ret_rc = w->spare_state == SPARE_FAILED ? -ENOSPC : -EAGAIN;
+            return NULL;
+        }
+        if (size + DRIFT_SEG_HDR_SIZE > w->spare_size) {
+            *ret_rc = DRIFT_ETOOBIG;
+            return NULL;
+        }
+        uint64_t prev_seg = w->seg_id, prev_end = w->seg_end, prev_size = w->seg_size;
+        w->seg_id = w->next_seq;
+        w->seg_end = DRIFT_SEG_HDR_SIZE;
+        w->seg_size = w->spare_size;
+        b = s_batch_new(w, BATCH_WRITE);
+        if (!b) {
+            w->seg_id = prev_seg;
+            w->seg_end = prev_end;
+            w->seg_size = prev_size;
+            *ret_rc = -ENOMEM;
+            return NULL;
+        }
+        b->rotate = 1;
+        b->newhdr = (drift_seg_header_t){.segment_id = w->next_seq, .first_seq = w->next_seq, .epoch = w->epoch,
+                                         .created_ns = drift_now_real_ns(), .file_size = w->spare_size};
+        memcpy(b->newhdr.prev_hash, w->chain, DRIFT_HASH_LEN);
+        if (!w->sync_mode) /* the flush thread syncs the old segment before installing */
+            b->durable_upto = w->next_seq - 1;
+        w->spare_state = SPARE_NONE; /* consumed; the next one starts once it is installed */
+        w->rotations_pending++;
+        return b;
+    }
+    if (!b || b->kind != BATCH_WRITE || b->seg_id != w->seg_id || b->len >= BATCH_MAX_BYTES) {
+        b = s_batch_new(w, BATCH_WRITE);
+        if (!b)
+            *ret_rc = -ENOMEM;
+    }
+    return b;
+}
+
+/* Hands every built batch to the flush thread when nothing is in flight (group commit). */
+static void s_submit(writer_t *w)
+{
+    if (w->inflight || !w->ready_head)
+        return;
+    size_t n = 0;
+    for (batch_t *b = w->ready_head; b; b = b->next)
+        n++;
+    pthread_mutex_lock(&w->mu);
+    if (w->q_tail)
+        w->q_tail->next = w->ready_head;
+    else
+        w->q_head = w->ready_head;
+    w->q_tail = w->ready_tail;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    w->ready_head = w->ready_tail = NULL;
+    w->inflight += n;
+}
+
+static void s_on_submit(evutil_socket_t fd, short what, void *arg)
+{
+    s_submit(arg);
+}
+
+/* Fatal write error: never acknowledge, exit to restart; recovery re-reads the disk. */
+static void s_fatal(writer_t *w, batch_t *b)
+{
+    DLOG_ERR("%s failed on segment %020" PRIu64 ".seg at offset %" PRIu64 " (seqs %" PRIu64 "..%" PRIu64 "): %s; "
+             "the batch is not acknowledged, exiting for a restart and recovery",
+             b->what ? b->what : "write", b->rotate ? b->newhdr.segment_id : b->seg_id, b->off, b->first_seq,
+             b->last_seq, drift_strerror(b->err));
+    atomic_store(&w->r->hdr->writer_state, DRIFT_WSTATE_FAILED);
+    w->fatal = 1;
+    drift_role_exit(w->r, DRIFT_EXIT_RESTART);
+}
+
+/* A batch is on disk (and synced when b->sync): publish, announce, answer. */
+static void s_batch_done(writer_t *w, batch_t *b)
+{
+    drift_ctl_header_t *h = w->r->hdr;
+    drift_ctl_slot_t *slot = w->r->slot;
+    if (b->rotate) {
+        w->rotations_pending--;
+        atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SEGMENTS], 1);
+        DLOG_INFO("segment %020" PRIu64 ".seg created (%" PRIu64 " bytes)", b->newhdr.segment_id,
+                  b->newhdr.file_size);
+        s_spare_start(w);
+    }
+    if (b->durable_upto > w->durable_seq) {
+        w->durable_seq = b->durable_upto;
+        atomic_store_explicit(&h->commit_ts_ns, b->durable_ts ? b->durable_ts : atomic_load(&h->commit_ts_ns),
+                              memory_order_release);
+        atomic_store_explicit(&h->commit_seq, w->durable_seq, memory_order_release);
+    }
+    if (b->kind == BATCH_SYNC) {
+        atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SYNCS], 1);
+        s_announce(w, atomic_load(&h->committed_len));
+        return;
+    }
+    atomic_fetch_add(&slot->counters[DRIFT_CTR_W_BATCHES], 1);
+    if (b->sync || b->rotate)
+        atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SYNCS], 1);
+    atomic_fetch_add(&slot->counters[DRIFT_CTR_W_FRAMES], b->last_seq ? b->last_seq - b->first_seq + 1 : 0);
+    atomic_fetch_add(&slot->counters[DRIFT_CTR_W_BYTES], b->len);
+    if (b->last_seq) {
+        s_publish_segment(w, b->rotate ? b->newhdr.segment_id : b->seg_id, b->off + b->len);
+        w->written_seq = b->last_seq;
+        if (b->sync) {
+            w->durable_seq = b->last_seq;
+            atomic_store_explicit(&h->commit_ts_ns, b->last_ts, memory_order_release);
+            atomic_store_explicit(&h->commit_seq, b->last_seq, memory_order_release);
+        }
+        atomic_store_explicit(&h->written_seq, b->last_seq, memory_order_release);
+        s_announce(w, b->off + b->len);
+    }
+    uint64_t now = drift_now_mono_ns();
+    for (size_t i = 0; i < b->nw; i++) {
+        waiter_t *x = &b->w[i];
+        s_send(w, x->env, x->env_len, x->reply, x->reply_len);
+        drift_ctl_slot_observe_us(slot, (now - x->t0_ns) / 1000);
+    }
+}
+
+/* eventfd: batches finished and/or the preallocation thread is done. */
+static void s_on_done(evutil_socket_t fd, short what, void *arg)
+{
+    writer_t *w = arg;
+    uint64_t v;
+    if (read(w->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        DLOG_WARN("eventfd read: %s", strerror(errno));
+    pthread_mutex_lock(&w->mu);
+    batch_t *list = w->done_head;
+    w->done_head = w->done_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    int sent = 0;
+    while (list) {
+        batch_t *b = list;
+        list = b->next;
+        w->inflight--;
+        if (!w->fatal) {
+            if (b->err)
+                s_fatal(w, b);
+            else {
+                s_batch_done(w, b);
+                sent = 1;
+            }
+        }
+        s_batch_free(b);
+    }
+    if (sent)
+        drift_zwatch_kick(w->zw);
+    if (atomic_load(&w->spare_done))
+        s_spare_finished(w);
+    if (w->fatal)
+        return;
+    s_submit(w);
+    if (w->r->stopping && !w->inflight && !w->ready_head)
+        drift_role_exit(w->r, DRIFT_EXIT_OK);
+}
+
+/* durability = async: make everything written so far durable (runs in order with the batches). */
+static void s_on_sync_timer(evutil_socket_t fd, short what, void *arg)
+{
+    writer_t *w = arg;
+    if (w->fatal)
+        return;
+    uint64_t placed = w->next_seq - 1;
+    if (placed <= w->durable_seq)
+        return;
+    /* Already covered by a sync job still queued? */
+    for (batch_t *b = w->ready_head; b; b = b->next)
+        if (b->kind == BATCH_SYNC)
+            return;
+    batch_t *b = s_batch_new(w, BATCH_SYNC);
+    if (!b)
+        return;
+    b->sync = 1;
+    b->durable_upto = placed;
+    b->durable_ts = w->placed_ts;
+    s_submit(w);
+}
+
+/* ---------------------------------------------------------------- commits */
+
+/* Records the old state of e before the current transaction changes it. */
+static int s_undo_push(writer_t *w, drift_kentry_t *e)
+{
+    if (w->nundo == w->capundo) {
+        size_t cap = w->capundo ? 2 * w->capundo : 64;
+        struct undo *u = realloc(w->undo, cap * sizeof *u);
+        if (!u)
+            return -ENOMEM;
+        w->undo = u;
+        w->capundo = cap;
+    }
+    w->undo[w->nundo++] = (struct undo){e, e->seq, e->seq2, e->live};
+    return 0;
+}
+
+/* Restores every entry the current transaction touched. */
+static void s_undo_all(writer_t *w)
+{
+    while (w->nundo) {
+        struct undo *u = &w->undo[--w->nundo];
+        u->e->seq = u->seq;
+        u->e->seq2 = u->seq2;
+        u->e->live = u->live;
+    }
+}
+
+/* Applies one op of a transaction at seq to the key map (recovery and commits share it). */
+static int s_apply(writer_t *w, const drift_commit_op_t *op, uint64_t seq, int undo)
+{
+    drift_kentry_t *t = drift_keymap_table(w->keys, op->table, 1);
+    if (!t || (undo && s_undo_push(w, t) < 0))
+        return -ENOMEM;
+    if (op->op == DRIFT_COP_DDL) {
+        t->seq2 = seq;
+        return 0;
+    }
+    t->seq = seq;
+    drift_kentry_t *e = drift_keymap_get(w->keys, op->table, op->key, op->key_len, NULL);
+    if (!e || (undo && s_undo_push(w, e) < 0))
+        return -ENOMEM;
+    e->seq = seq;
+    e->live = op->op != DRIFT_COP_DELETE;
+    return 0;
+}
+
+/* Uniqueness and conflict checks of req as transaction seq; applies it to the key map (with undo).
+ * Returns NULL, or the SQLSTATE with a message in msg. */
+static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t seq, char *msg, size_t cap)
+{
+    uint64_t snap = req->snapshot;
+    int rr = req->iso >= DRIFT_ISO_REPEATABLE_READ;
+    w->nundo = 0;
+    /* Serializable: nothing it read may have changed after its snapshot. */
+    for (size_t i = 0; i < req->nreads; i++) {
+        const drift_commit_read_t *rd = &req->reads[i];
+        drift_kentry_t *e = rd->whole_table ? drift_keymap_table(w->keys, rd->table, 0)
+                                            : drift_keymap_find(w->keys, rd->table, rd->key, rd->key_len);
+        if (e && e->seq > snap) {
+            snprintf(msg, cap,
+                     "could not serialize access: %s of table %u read at snapshot %" PRIu64
+                     " was changed by transaction %" PRIu64,
+                     rd->whole_table ? "a scan" : "a row", rd->table, snap, e->seq);
+            return DRIFT_SQLSTATE_SERIALIZATION;
+        }
+    }
+    for (size_t i = 0; i < req->nops; i++) {
+        const drift_commit_op_t *op = &req->ops[i];
+        drift_kentry_t *t = drift_keymap_table(w->keys, op->table, 0);
+        if (t && t->seq2 > snap && t->seq2 != seq) {
+            snprintf(msg, cap, "table %u was altered by transaction %" PRIu64 " after snapshot %" PRIu64, op->table,
+                     t->seq2, snap);
+            return DRIFT_SQLSTATE_SERIALIZATION;
+        }
+        if (op->op == DRIFT_COP_DDL) {
+            if (rr && t && t->seq > snap && t->seq != seq) {
+                snprintf(msg, cap, "table %u was written by transaction %" PRIu64 " after snapshot %" PRIu64,
+                         op->table, t->seq, snap);
+                return DRIFT_SQLSTATE_SERIALIZATION;
+            }
+        } else {
+            drift_kentry_t *e = drift_keymap_find(w->keys, op->table, op->key, op->key_len);
+            int live = e && e->live;
+            if (op->op == DRIFT_COP_INSERT && live) {
+                snprintf(msg, cap, "duplicate key: table %u already has a live row with this primary key%s", op->table,
+                         e->seq == seq ? " (inserted earlier in this transaction)" : "");
+                return DRIFT_SQLSTATE_UNIQUE;
+            }
+            if (rr && e && e->seq > snap && e->seq != seq) {
+                snprintf(msg, cap,
+                         "could not serialize access: a row of table %u was changed by transaction %" PRIu64
+                         " after snapshot %" PRIu64,
+                         op->table, e->seq, snap);
+                return DRIFT_SQLSTATE_SERIALIZATION;
+            }
+            if (op->op != DRIFT_COP_INSERT && !live) {
+                snprintf(msg, cap, "%s of a row that does not exist in table %u", drift_commit_op_name(op->op),
+                         op->table);
+                return DRIFT_SQLSTATE_NO_DATA;
+            }
+        }
+        if (s_apply(w, op, seq, 1) < 0) {
+            snprintf(msg, cap, "out of memory");
+            return "53200";
+        }
+    }
+    return NULL;
+}
+
+/* Copies the routing parts for a later reply. */
+static uint8_t *s_env_dup(const uint8_t *env, size_t len)
+{
+    uint8_t *p = malloc(len ? len : 1);
+    if (p && len)
+        memcpy(p, env, len);
+    return p;
+}
+
+/* Handles one commit; returns -EAGAIN when it must wait for the next segment (nothing changed). */
+static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift_commit_req_t *req, uint64_t t0)
+{
+    char msg[PATH_MAX + 512];
+    uint64_t seq = w->next_seq;
+    if (req->snapshot > seq - 1) {
+        snprintf(msg, sizeof msg, "snapshot %" PRIu64 " is ahead of the log (last seq %" PRIu64 ")", req->snapshot,
+                 seq - 1);
+        s_reply_error(w, env, env_len, req, DRIFT_SQLSTATE_PROTO, msg);
+        return 0;
+    }
+    const char *code = s_check(w, req, seq, msg, sizeof msg);
+    if (code) {
+        s_undo_all(w);
+        atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_CONFLICTS], 1);
+        s_reply_error(w, env, env_len, req, code, msg);
+        return 0;
+    }
+    w->body.size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w->body, msgpack_sbuffer_write);
+    drift_commit_pack_body(&pk, req);
+    size_t size = drift_frame_size(w->body.size);
+    uint64_t limit = w->r->cfg.segment_size - DRIFT_SEG_HDR_SIZE;
+    if (limit > FRAME_MAX_BYTES)
+        limit = FRAME_MAX_BYTES;
+    if (size > limit) {
+        s_undo_all(w);
+        snprintf(msg, sizeof msg, "transaction of %zu bytes exceeds the largest frame (%" PRIu64 " bytes)", size,
+                 limit);
+        s_reply_error(w, env, env_len, req, DRIFT_SQLSTATE_TOO_BIG, msg);
+        return 0;
+    }
+    int rc = 0;
+    batch_t *b = s_place(w, size, &rc);
+    if (!b) {
+        s_undo_all(w);
+        if (rc == -EAGAIN)
+            return -EAGAIN;
+        if (rc == -ENOSPC) {
+            atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_DISKFULL], 1);
+            snprintf(msg, sizeof msg, "disk full: cannot create the next log segment in %s (%s)", w->log_dir,
+                     drift_strerror(w->spare_rc));
+            s_reply_error(w, env, env_len, req, DRIFT_SQLSTATE_DISK_FULL, msg);
+        } else {
+            s_reply_error(w, env, env_len, req, rc == DRIFT_ETOOBIG ? DRIFT_SQLSTATE_TOO_BIG : "53200",
+                          drift_strerror(rc));
+        }
+        return 0;
+    }
+    if (b->len + size > b->cap || b->nw == b->capw) {
+        size_t cap = b->cap;
+        while (b->len + size > cap)
+            cap = cap ? 2 * cap : 64 * 1024;
+        uint8_t *nb = cap != b->cap ? realloc(b->buf, cap) : b->buf;
+        size_t capw = b->nw == b->capw ? (b->capw ? 2 * b->capw : 16) : b->capw;
+        waiter_t *nw = capw != b->capw ? realloc(b->w, capw * sizeof *nw) : b->w;
+        if (nb)
+            b->buf = nb, b->cap = cap;
+        if (nw)
+            b->w = nw, b->capw = capw;
+        if (!nb || !nw) {
+            s_undo_all(w);
+            w->seg_end -= 0;
+            s_reply_error(w, env, env_len, req, "53200", "out of memory");
+            return 0;
+        }
+    }
+    uint64_t ts = s_now(w);
+    if (ts <= w->last_ts)
+        ts = w->last_ts + 1;
+    drift_frame_t f = {.seq = seq, .ts_ns = ts, .epoch = w->epoch, .sync_seq = w->durable_seq};
+    memcpy(f.prev_hash, w->chain, DRIFT_HASH_LEN);
+    size_t n;
+    rc = drift_frame_encode(b->buf + b->len, b->cap - b->len, &f, w->body.data, w->body.size, &n);
+    if (rc < 0) { /* cannot happen: sizes were checked */
+        s_undo_all(w);
+        s_reply_error(w, env, env_len, req, "XX000", drift_strerror(rc));
+        return 0;
+    }
+    drift_frame_hash(b->buf + b->len, (uint32_t)(DRIFT_FRAME_HDR_LEN + w->body.size), w->chain);
+    b->len += n;
+    w->seg_end += n;
+    if (!b->first_seq)
+        b->first_seq = seq;
+    b->last_seq = seq;
+    b->last_ts = ts;
+    w->next_seq = seq + 1;
+    w->last_ts = ts;
+    w->placed_ts = ts;
+    w->nundo = 0;
+    waiter_t *x = &b->w[b->nw++];
+    memset(x, 0, sizeof *x);
+    x->env = s_env_dup(env, env_len);
+    x->env_len = x->env ? env_len : 0;
+    x->t0_ns = t0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    drift_commit_pack_ok(&sb, req, seq, ts);
+    x->reply = sb.data;
+    x->reply_len = sb.size;
+    event_active(w->ev_submit, EV_TIMEOUT, 0);
+    return 0;
+}
+
+/* Validates, decodes and handles one request. Returns -EAGAIN when it must be deferred. */
+static int s_handle(writer_t *w, const uint8_t *env, size_t env_len, const uint8_t *data, size_t len, uint64_t t0)
+{
+    char err[256];
+    drift_msg_limits_t lim = drift_msg_limits(w->r->cfg.max_message_size);
+    drift_msg_t *msg = NULL;
+    drift_commit_req_t *req = &w->req;
+    memset(req, 0, sizeof *req);
+    int rc = drift_msg_decode(data, len, &lim, &msg, err, sizeof err);
+    if (rc < 0) {
+        /* Still answer with the id when one can be read, so the client is not left waiting. */
+        int64_t id;
+        int uns;
+        if (drift_msg_peek_id(data, len, &id, &uns)) {
+            req->has_id = 1;
+            req->id.type = uns ? MSGPACK_OBJECT_POSITIVE_INTEGER : MSGPACK_OBJECT_NEGATIVE_INTEGER;
+            if (uns)
+                req->id.via.u64 = (uint64_t)id;
+            else
+                req->id.via.i64 = id;
+        }
+        s_reply_error(w, env, env_len, req, DRIFT_SQLSTATE_PROTO, err);
+        return 0;
+    }
+    rc = drift_commit_parse(drift_msg_root(msg), req, err, sizeof err);
+    if (rc < 0) {
+        s_reply_error(w, env, env_len, req, rc == -ENOMEM ? "53200" : DRIFT_SQLSTATE_PROTO,
+                      rc == -ENOMEM ? "out of memory" : err);
+        goto out;
+    }
+    if (req->kind == DRIFT_CREQ_PING) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        drift_commit_pack_ok(&sb, req, w->written_seq, atomic_load(&w->r->hdr->commit_ts_ns));
+        s_send(w, env, env_len, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+        goto out;
+    }
+    if (w->r->stopping || w->fatal) {
+        s_reply_error(w, env, env_len, req, "57P01", "the writer is shutting down");
+        goto out;
+    }
+    rc = s_commit(w, env, env_len, req, t0);
+out:
+    drift_commit_req_clear(req);
+    drift_msg_destroy(&msg);
+    return rc == -EAGAIN ? -EAGAIN : 0;
+}
+
+/* Keeps a request for when the next segment is ready. */
+static void s_defer(writer_t *w, const uint8_t *env, size_t env_len, const uint8_t *data, size_t len, uint64_t t0)
+{
+    deferred_t *d = calloc(1, sizeof *d);
+    if (d) {
+        d->env = s_env_dup(env, env_len);
+        d->payload = malloc(len ? len : 1);
+    }
+    if (!d || !d->env || !d->payload || w->ndeferred >= DEFERRED_MAX) {
+        if (d) {
+            free(d->env);
+            free(d->payload);
+            free(d);
+        }
+        s_reply_error(w, env, env_len, NULL, "53300", "the writer is busy preparing the next segment");
+        return;
+    }
+    memcpy(d->payload, data, len);
+    d->env_len = env_len;
+    d->len = len;
+    d->t0_ns = t0;
+    if (w->def_tail)
+        w->def_tail->next = d;
+    else
+        w->def_head = d;
+    w->def_tail = d;
+    w->ndeferred++;
+}
+
+/* Retries deferred requests in arrival order (after the spare segment became ready or failed). */
+static void s_process_deferred(writer_t *w)
+{
+    while (w->def_head) {
+        deferred_t *d = w->def_head;
+        if (s_handle(w, d->env, d->env_len, d->payload, d->len, d->t0_ns) == -EAGAIN)
+            break;
+        w->def_head = d->next;
+        if (!w->def_head)
+            w->def_tail = NULL;
+        w->ndeferred--;
+        free(d->env);
+        free(d->payload);
+        free(d);
+    }
+    drift_zwatch_kick(w->zw);
+}
+
+/* One message on the ROUTER: routing parts, then the payload. */
+static void s_on_router(void *zsock, void *arg)
+{
+    writer_t *w = arg;
+    uint8_t env[ENV_MAX_PARTS * (2 + 256)];
+    size_t env_len = 0;
+    int parts = 0, bad = 0;
+    zmq_msg_t m;
+    uint64_t t0 = drift_now_mono_ns();
+    for (;;) {
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, zsock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        if (!zmq_msg_more(&m))
+            break;
+        size_t n = zmq_msg_size(&m);
+        if (parts < ENV_MAX_PARTS && n <= 256) {
+            env[env_len] = (uint8_t)n;
+            env[env_len + 1] = (uint8_t)(n >> 8);
+            memcpy(env + env_len + 2, zmq_msg_data(&m), n);
+            env_len += 2 + n;
+        } else {
+            bad = 1;
+        }
+        parts++;
+        zmq_msg_close(&m);
+    }
+    const uint8_t *data = zmq_msg_data(&m);
+    size_t len = zmq_msg_size(&m);
+    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_IN], len);
+    if (bad || parts == 0) {
+        /* Not a routable request (too many envelope parts): nothing sensible to answer to. */
+        atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_ERRORS], 1);
+    } else if (w->def_head) {
+        s_defer(w, env, env_len, data, len, t0); /* keep arrival order behind what already waits */
+    } else if (s_handle(w, env, env_len, data, len, t0) == -EAGAIN) {
+        s_defer(w, env, env_len, data, len, t0);
+    }
+    zmq_msg_close(&m);
+}
+
+/* ---------------------------------------------------------------- start and stop */
+
+/* Recovery callback: rebuilds the key map from every frame. */
+static int s_rebuild_op(const drift_commit_op_t *op, void *arg)
+{
+    void **a = arg;
+    writer_t *w = a[0];
+    uint64_t seq = *(uint64_t *)a[1];
+    return s_apply(w, op, seq, 0) < 0 ? -ENOMEM : 0;
+}
+
+static int s_rebuild_frame(const drift_frame_t *f, uint64_t seg, uint64_t off, void *arg)
+{
+    writer_t *w = arg;
+    char err[256];
+    if (f->flags & (DRIFT_FRAME_F_LZ4 | DRIFT_FRAME_F_SEALED)) {
+        DLOG_ERR("segment %020" PRIu64 ".seg offset %" PRIu64 ": frame %" PRIu64
+                 " is compressed or sealed; this build has no codec plugin for it",
+                 seg, off, f->seq);
+        return DRIFT_EVERSION;
+    }
+    uint64_t seq = f->seq;
+    void *a[2] = {w, &seq};
+    int rc = drift_commit_body_foreach(f->body, f->body_len, s_rebuild_op, a, err, sizeof err);
+    if (rc < 0) {
+        DLOG_ERR("segment %020" PRIu64 ".seg offset %" PRIu64 ": frame %" PRIu64 " has a CRC-valid but unreadable "
+                 "body: %s",
+                 seg, off, f->seq, rc == -ENOMEM ? "out of memory" : err);
+        return rc == -ENOMEM ? -ENOMEM : DRIFT_ECORRUPT;
+    }
+    return 0;
+}
+
+static void s_on_stop(drift_role_t *r)
+{
+    writer_t *w = r->user;
+    /* Finish what was accepted: submit it, exit when the flush thread has reported. */
+    s_submit(w);
+    if (!w->inflight && !w->ready_head)
+        drift_role_exit(r, DRIFT_EXIT_OK);
+}
+
+/* Takes log/LOCK. Returns 0, DRIFT_ELOCKED or -errno. */
+static int s_lock(writer_t *w)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/LOCK", w->log_dir);
+    w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (w->lock_fd < 0)
+        return -errno;
+    if (flock(w->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK ? DRIFT_ELOCKED : -errno;
+    return 0;
+}
+
+/* Opens, binds and watches the sockets. Returns 0 or -errno. */
+static int s_sockets(writer_t *w)
+{
+    char ep[PATH_MAX + 64];
+    int one = 1, hwm = 100000;
+    int64_t maxmsg = (int64_t)w->r->cfg.max_message_size;
+    w->zctx = zmq_ctx_new();
+    if (!w->zctx)
+        return -errno;
+    w->router = zmq_socket(w->zctx, ZMQ_ROUTER);
+    w->pub = zmq_socket(w->zctx, ZMQ_PUB);
+    if (!w->router || !w->pub)
+        return -errno;
+    int zero = 0;
+    zmq_setsockopt(w->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(w->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(w->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(w->pub, ZMQ_LINGER, &zero, sizeof zero);
+    drift_role_endpoint(w->r, "writer", ep, sizeof ep);
+    if (zmq_bind(w->router, ep) < 0) {
+        DLOG_ERR("cannot bind %s: %s", ep, zmq_strerror(errno));
+        return -errno;
+    }
+    drift_role_endpoint(w->r, "commits", ep, sizeof ep);
+    if (zmq_bind(w->pub, ep) < 0) {
+        DLOG_ERR("cannot bind %s: %s", ep, zmq_strerror(errno));
+        return -errno;
+    }
+    w->zw = drift_zwatch_new(w->r->base, w->router, s_on_router, w);
+    return w->zw ? 0 : -errno;
+}
+
+/* Recovery and the first segment. Returns an exit code, or -1 to go on. */
+static int s_recover(writer_t *w)
+{
+    drift_ctl_header_t *h = w->r->hdr;
+    drift_recovery_t *rec = calloc(1, sizeof *rec);
+    if (!rec)
+        return DRIFT_EXIT_RESTART;
+    int code = -1;
+    atomic_store(&h->writer_state, DRIFT_WSTATE_RECOVERING);
+    int rc = drift_recovery_run(w->log_dir, 1, s_rebuild_frame, w, rec);
+    if (rc < 0) {
+        if (rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION) {
+            DLOG_ERR("the log is damaged, refusing to start (exit code %d: restarting cannot help; see "
+                     "docs/storage.md, Recovery): %s",
+                     DRIFT_EXIT_FATAL, rec->err[0] ? rec->err : drift_strerror(rc));
+            code = DRIFT_EXIT_FATAL;
+        } else {
+            DLOG_ERR("recovery failed: %s", rec->err[0] ? rec->err : drift_strerror(rc));
+            code = DRIFT_EXIT_RESTART;
+        }
+        goto out;
+    }
+    if (rec->dropped_bytes)
+        DLOG_WARN("cut a torn tail of %" PRIu64 " bytes at offset %" PRIu64 " of segment %020" PRIu64
+                  ".seg (%s); those frames were never acknowledged",
+                  rec->dropped_bytes, rec->dropped_off, rec->active_id, rec->dropped_why);
+    DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC + hash chain) in %.1f ms; "
+              "key map rebuilt: %zu entries, %.1f MB",
+              rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->elapsed_ns / 1e6,
+              drift_keymap_count(w->keys), drift_keymap_bytes(w->keys) / 1e6);
+    w->next_seq = rec->last_seq + 1;
+    w->last_ts = rec->last_ts;
+    memcpy(w->chain, rec->last_hash, DRIFT_HASH_LEN);
+    uint64_t epoch = atomic_load(&h->epoch);
+    if (rec->last_epoch > epoch)
+        epoch = rec->last_epoch;
+    w->epoch = epoch ? epoch : 1;
+    atomic_store(&h->epoch, w->epoch);
+    w->flush_fd = -1;
+    if (rec->active_id) {
+        char path[PATH_MAX + 64];
+        drift_seg_path(path, sizeof path, w->log_dir, rec->active_id);
+        w->flush_fd = open(path, O_RDWR | O_CLOEXEC);
+        /* What a previous writer wrote may still be only in the page cache (async, or a crash
+         * between pwrite and fdatasync): make it durable before anything builds on it. */
+        if (w->flush_fd < 0 || fdatasync(w->flush_fd) < 0) {
+            DLOG_ERR("%s: %s", path, strerror(errno));
+            code = DRIFT_EXIT_RESTART;
+            goto out;
+        }
+        w->seg_id = rec->active_id;
+        w->seg_end = rec->active_end;
+        w->seg_size = rec->active_size;
+    }
+    w->durable_seq = w->written_seq = rec->last_seq;
+    atomic_store(&h->commit_ts_ns, rec->last_ts);
+    atomic_store(&h->written_seq, rec->last_seq);
+    atomic_store(&h->commit_seq, rec->last_seq);
+    s_publish_segment(w, w->seg_id, w->seg_id ? w->seg_end : 0);
+    atomic_store(&h->writer_state, DRIFT_WSTATE_OK);
+out:
+    free(rec);
+    return code;
+}
+
+/* Checks a spare left by a previous run: keeps it when complete and of the configured size. */
+static void s_spare_adopt(writer_t *w)
+{
+    struct stat st;
+    unlink(w->spare_tmp);
+    if (stat(w->spare_path, &st) == 0) {
+        if ((uint64_t)st.st_size == w->r->cfg.segment_size) {
+            w->spare_state = SPARE_READY;
+            w->spare_size = (uint64_t)st.st_size;
+            return;
+        }
+        unlink(w->spare_path);
+    }
+    w->spare_state = SPARE_NONE;
+}
 
 int drift_writer_main(drift_role_t *r)
 {
+    int code = DRIFT_EXIT_RESTART, rc;
+    writer_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return DRIFT_EXIT_RESTART;
+    w->r = r;
+    w->lock_fd = w->efd = w->flush_fd = -1;
+    w->sync_mode = r->cfg.durability == DRIFT_DURABILITY_SYNC;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    msgpack_sbuffer_init(&w->body);
+    r->user = w;
+    const char *fault = getenv("DRIFT_FAULT");
+    if (fault && strncmp(fault, "clock_back:", 11) == 0)
+        w->clock_skew_ns = (int64_t)(atof(fault + 11) * 1e9);
+    snprintf(w->log_dir, sizeof w->log_dir, "%s/log", r->data_dir);
+    snprintf(w->spare_path, sizeof w->spare_path, "%s/%s", w->log_dir, DRIFT_SEG_SPARE);
+    snprintf(w->spare_tmp, sizeof w->spare_tmp, "%s/%s", w->log_dir, DRIFT_SEG_SPARE_TMP);
+    if ((rc = drift_mkdir_p(w->log_dir)) < 0) {
+        DLOG_ERR("cannot create %s: %s", w->log_dir, drift_strerror(rc));
+        goto out;
+    }
+    if ((rc = s_lock(w)) < 0) {
+        DLOG_ERR("%s/LOCK: %s", w->log_dir,
+                 rc == DRIFT_ELOCKED ? "another writer holds the log lock" : drift_strerror(rc));
+        goto out;
+    }
+    w->keys = drift_keymap_new();
+    if (!w->keys)
+        goto out;
+    int c = s_recover(w);
+    if (c >= 0) {
+        code = c;
+        goto out;
+    }
+    s_spare_adopt(w);
+    if (w->seg_id == 0 && w->spare_state != SPARE_READY) {
+        /* A new log: make the first segment now, so that the first commit does not wait. */
+        w->spare_size = r->cfg.segment_size;
+        rc = drift_seg_prealloc(w->spare_tmp, w->spare_size);
+        if (rc == 0 && rename(w->spare_tmp, w->spare_path) == 0)
+            w->spare_state = SPARE_READY;
+        else
+            DLOG_WARN("cannot preallocate the first segment: %s (will retry)", drift_strerror(rc));
+    }
+    w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->efd < 0)
+        goto out;
+    w->ev_done = event_new(r->base, w->efd, EV_READ | EV_PERSIST, s_on_done, w);
+    w->ev_submit = event_new(r->base, -1, 0, s_on_submit, w);
+    w->ev_spare_retry = evtimer_new(r->base, s_on_spare_retry, w);
+    w->ev_sync = event_new(r->base, -1, EV_PERSIST, s_on_sync_timer, w);
+    if (!w->ev_done || !w->ev_submit || !w->ev_spare_retry || !w->ev_sync)
+        goto out;
+    event_add(w->ev_done, NULL);
+    if (!w->sync_mode) {
+        struct timeval tv = {(time_t)(r->cfg.sync_interval_ns / 1000000000ull),
+                             (suseconds_t)(r->cfg.sync_interval_ns % 1000000000ull / 1000)};
+        event_add(w->ev_sync, &tv);
+    }
+    if (pthread_create(&w->flush_thr, NULL, s_flush_main, w) != 0)
+        goto out;
+    w->flush_thr_live = 1;
+    if ((rc = s_sockets(w)) < 0)
+        goto out;
+    if (w->spare_state == SPARE_NONE)
+        s_spare_start(w);
+    r->on_stop = s_on_stop;
+    DLOG_INFO("writing to %s: next seq %" PRIu64 ", epoch %" PRIu64 ", durability %s%s", w->log_dir, w->next_seq,
+              w->epoch, w->sync_mode ? "sync" : "async", w->clock_skew_ns ? " (test clock skew)" : "");
     drift_role_ready(r);
-    return drift_role_run(r);
+    code = drift_role_run(r);
+out:
+    if (w->flush_thr_live) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->flush_thr, NULL);
+    }
+    if (w->spare_thr_live)
+        pthread_join(w->spare_thr, NULL);
+    while (w->ready_head) {
+        batch_t *b = w->ready_head;
+        w->ready_head = b->next;
+        s_batch_free(b);
+    }
+    for (batch_t *lists[2] = {w->q_head, w->done_head}, **l = lists; l < lists + 2; l++)
+        while (*l) {
+            batch_t *b = *l;
+            *l = b->next;
+            s_batch_free(b);
+        }
+    while (w->def_head) {
+        deferred_t *d = w->def_head;
+        w->def_head = d->next;
+        free(d->env);
+        free(d->payload);
+        free(d);
+    }
+    drift_zwatch_destroy(&w->zw);
+    if (w->router)
+        zmq_close(w->router);
+    if (w->pub)
+        zmq_close(w->pub);
+    if (w->zctx)
+        zmq_ctx_term(w->zctx);
+    if (w->ev_done)
+        event_free(w->ev_done);
+    if (w->ev_submit)
+        event_free(w->ev_submit);
+    if (w->ev_spare_retry)
+        event_free(w->ev_spare_retry);
+    if (w->ev_sync)
+        event_free(w->ev_sync);
+    if (w->efd >= 0)
+        close(w->efd);
+    if (w->flush_fd >= 0)
+        close(w->flush_fd);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
+    drift_keymap_destroy(&w->keys);
+    msgpack_sbuffer_destroy(&w->body);
+    free(w->undo);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+    return code;
 }

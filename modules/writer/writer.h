@@ -1,8 +1,24 @@
-/* modules/writer/writer.h — the writer role's entry point (see daemon/role.h for the runtime and exit codes). */
+/* modules/writer/writer.h — the writer role's entry point (see daemon/role.h for the runtime and
+ * exit codes, docs/storage.md for the log format, the commit protocol and recovery). */
 #ifndef DRIFT_MODULES_WRITER_H
 #define DRIFT_MODULES_WRITER_H
 
 #include "daemon/role.h"
+
+/* hdr->writer_state values: why writes are currently refused (0 = accepting). */
+#define DRIFT_WSTATE_OK 0u
+#define DRIFT_WSTATE_DISK_FULL 1u  /* the next segment cannot be preallocated: commits that need it get 53100 */
+#define DRIFT_WSTATE_RECOVERING 2u /* scanning the log at start */
+#define DRIFT_WSTATE_FAILED 3u     /* a write or fdatasync failed; the writer is exiting to restart */
+
+/* Writer counters in its control-block slot (besides DRIFT_CTR_REQUESTS / ERRORS / BYTES_IN). */
+#define DRIFT_CTR_W_BATCHES (DRIFT_CTR_ROLE0 + 0)   /* batches written (one pwrite each) */
+#define DRIFT_CTR_W_SYNCS (DRIFT_CTR_ROLE0 + 1)     /* fdatasync calls */
+#define DRIFT_CTR_W_FRAMES (DRIFT_CTR_ROLE0 + 2)    /* frames (transactions) appended */
+#define DRIFT_CTR_W_BYTES (DRIFT_CTR_ROLE0 + 3)     /* frame bytes appended */
+#define DRIFT_CTR_W_CONFLICTS (DRIFT_CTR_ROLE0 + 4) /* 23505 / 40001 / 02000 answers */
+#define DRIFT_CTR_W_DISKFULL (DRIFT_CTR_ROLE0 + 5)  /* 53100 answers */
+#define DRIFT_CTR_W_SEGMENTS (DRIFT_CTR_ROLE0 + 6)  /* segments created */
 
 /* Runs the writer role in this process; returns the exit code. */
 int drift_writer_main(drift_role_t *r);

@@ -1,0 +1,46 @@
+/* modules/writer/keymap.h — the writer's in-memory state of every key ever
+ * written: (table, encoded primary key) -> (seq of its last write, live?),
+ * plus per table the seq of its last write and of its last DDL. Used for the
+ * uniqueness check (23505) and conflict detection (40001).
+ *
+ * Rebuilt at start by scanning the whole log (so it is exact after a
+ * restart); later the indexer's LMDB `current` table can seed it instead.
+ * Open hashing with chained entries; single-threaded (the writer's event
+ * loop thread only). */
+#ifndef DRIFT_WRITER_KEYMAP_H
+#define DRIFT_WRITER_KEYMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct drift_kentry {
+    struct drift_kentry *next;
+    uint64_t hash;
+    uint64_t seq;  /* last write (rows) / last write to the table (tables); 0 = never */
+    uint64_t seq2; /* tables: last DDL */
+    uint32_t table;
+    uint32_t klen;
+    uint8_t kind; /* 0 row key, 1 table */
+    uint8_t live;
+    uint8_t key[];
+} drift_kentry_t;
+
+typedef struct drift_keymap drift_keymap_t;
+
+/* Returns NULL + errno. */
+drift_keymap_t *drift_keymap_new(void);
+/* Frees every entry; NULLs *self_p; accepts NULL. */
+void drift_keymap_destroy(drift_keymap_t **self_p);
+/* The entry for a row key, or NULL. */
+drift_kentry_t *drift_keymap_find(drift_keymap_t *self, uint32_t table, const uint8_t *key, uint32_t klen);
+/* The entry for a row key, created (seq 0, not live) when absent; *ret_created tells. NULL on ENOMEM. */
+drift_kentry_t *drift_keymap_get(drift_keymap_t *self, uint32_t table, const uint8_t *key, uint32_t klen,
+                                 int *ret_created);
+/* The same for a table record. */
+drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int create);
+/* Entries held (rows + tables). */
+size_t drift_keymap_count(const drift_keymap_t *self);
+/* Approximate bytes used. */
+size_t drift_keymap_bytes(const drift_keymap_t *self);
+
+#endif
