@@ -114,6 +114,7 @@ typedef struct {
     uint64_t total; /* requests held */
     uint64_t nsessions;
     uint64_t ewma_us;
+    unsigned rr; /* round-robin start for ties */
 } s_gw_t;
 
 /* ---------- small helpers ---------- */
@@ -295,17 +296,20 @@ out:
 
 static void s_worker_dead(s_gw_t *g, int wi, const char *why);
 
-/* The alive worker with the fewest requests in flight, or -1. */
+/* The alive worker with the fewest requests in flight (ties: round robin), or -1. */
 static int s_pick_worker(s_gw_t *g)
 {
     int best = -1;
-    for (int i = 0; i < MAX_WORKERS; i++) {
+    for (int k = 0; k < MAX_WORKERS; k++) {
+        int i = (int)((g->rr + (unsigned)k) % MAX_WORKERS);
         s_wk_t *w = &g->workers[i];
         if (!w->used || w->stopping)
             continue;
         if (best < 0 || w->inflight < g->workers[best].inflight)
             best = i;
     }
+    if (best >= 0)
+        g->rr = (unsigned)best + 1;
     return best;
 }
 
@@ -594,15 +598,13 @@ static void s_on_front(void *sock, void *arg)
     }
     /* Admission control. */
     s_sess_t *s = s_sess_get(g, rid, rid_len, 0);
-    uint64_t nalive = 0;
-    for (int i = 0; i < MAX_WORKERS; i++)
-        nalive += g->workers[i].used && !g->workers[i].stopping;
     if ((s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client) || g->total >= (uint64_t)g->r->cfg.max_queue) {
-        uint64_t retry = g->ewma_us * (g->total / (nalive ? nalive : 1) + 1) / 1000;
+        /* A slot frees when a request completes: hint the mean service time (1 ms .. 1 s). */
+        uint64_t retry = g->ewma_us / 1000;
         if (retry < 1)
             retry = 1;
-        if (retry > 10000)
-            retry = 10000;
+        if (retry > 1000)
+            retry = 1000;
         char msg[160];
         if (s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client)
             snprintf(msg, sizeof msg, "too many requests in flight for this client (%u); retry after %" PRIu64 " ms",

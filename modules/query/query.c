@@ -331,6 +331,8 @@ int drift_query_main(drift_role_t *r)
     snprintf(ident, sizeof ident, "q%u.%" PRIu64, r->instance, (uint64_t)atomic_load(&r->slot->generation));
     zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, ident, strlen(ident));
     zmq_setsockopt(w.sock, ZMQ_LINGER, &zero, sizeof zero);
+    int ivl = 10; /* the gateway starts after the workers: find it fast */
+    zmq_setsockopt(w.sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(w.sock, ZMQ_SNDHWM, &zero, sizeof zero); /* bounded by the gateway's max_queue */
     zmq_setsockopt(w.sock, ZMQ_RCVHWM, &zero, sizeof zero);
     if (zmq_connect(w.sock, ep) < 0) {

@@ -1,0 +1,178 @@
+"""Protocol conformance through raw pyzmq REQ and DEALER sockets (docs/protocol.md)."""
+import random
+import re
+import time
+import unittest
+
+import zmq
+
+from driftharness import Daemon
+from protoutil import Raw, pack, unpack
+
+
+class ProtocolTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(query_workers=2, config={"max_inflight_per_client": "20000", "log_level": "debug"})
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+
+    def test_req_ping_and_select(self):
+        c = Raw(self.d.endpoint, zmq.REQ)
+        r = c.call(id=1, op="ping")
+        self.assertEqual(r["id"], 1)
+        self.assertIs(r["ok"], True)
+        self.assertIsInstance(r["seq"], int)
+        self.assertTrue(r["server"].startswith("driftdb "), r)
+        r = c.call(id=2, op="query", sql="SELECT 1")
+        self.assertEqual((r["id"], r["ok"], r["rows"]), (2, True, [[1]]))
+        self.assertEqual(len(r["columns"]), 1)
+        self.assertNotIn("more", r)
+        r = c.call(id=3, op="query", sql="SELECT $1 + 1 AS x, $2 || '!' AS s, $3", params=[41, "hi", None])
+        self.assertEqual(r["columns"], ["x", "s", "$3"])
+        self.assertEqual(r["rows"], [[42, "hi!", None]])
+        self.assertEqual(r["types"], ["INTEGER", "TEXT", "NULL"])
+        c.close()
+
+    def test_values_roundtrip(self):
+        c = Raw(self.d.endpoint)
+        params = [None, True, False, -5, 2 ** 63 - 1, 1.25, "tëxt", b"\x00\xff"]
+        sql = "SELECT " + ", ".join("$%d" % (i + 1) for i in range(len(params)))
+        r = c.call(id=9, op="query", sql=sql, params=params)
+        self.assertTrue(r["ok"], r)
+        self.assertEqual(r["rows"], [params])
+        self.assertEqual(r["types"], ["NULL", "BOOLEAN", "BOOLEAN", "INTEGER", "INTEGER", "REAL", "TEXT", "BLOB"])
+        c.close()
+
+    def test_sql_errors(self):
+        c = Raw(self.d.endpoint)
+        cases = [("SELECT 1 +", "42601", 11), ("SELEKT 1", "42601", 1), ("SELECT 1/0", "22012", 9),
+                 ("CREATE TABLE t (a INTEGER)", "0A000", 1), ("SELECT a FROM t", "0A000", None),
+                 ("SELECT $2", "07001", 8), ("SELECT 'x' + 1", "42883", None)]
+        for i, (sql, code, pos) in enumerate(cases):
+            r = c.call(id=100 + i, op="query", sql=sql, params=[1])
+            self.assertEqual(r["id"], 100 + i)
+            self.assertIs(r["ok"], False, sql)
+            self.assertEqual(r["error"]["code"], code, (sql, r))
+            self.assertTrue(r["error"]["message"])
+            if pos is not None:
+                self.assertEqual(r["error"].get("position"), pos, (sql, r))
+        c.close()
+
+    def test_protocol_errors(self):
+        c = Raw(self.d.endpoint)
+        r = c.call(id=5, op="frobnicate")
+        self.assertEqual((r["id"], r["ok"], r["error"]["code"]), (5, False, "08P01"))
+        self.assertIn("unknown op", r["error"]["message"])
+        r = c.call(id=6, op="ping", v=2)
+        self.assertEqual(r["error"]["code"], "08P01")
+        r = c.call(id=7, op="query")
+        self.assertEqual(r["error"]["code"], "08P01")
+        r = c.call(id=8, op="query", sql=5)
+        self.assertEqual((r["id"], r["error"]["code"]), (8, "08P01"))
+        r = c.call(id=-9, op="query", sql="SELECT 1", params={"a": 1})
+        self.assertEqual((r["id"], r["error"]["code"]), (-9, "08P01"))
+        # two frames from a DEALER: malformed, but the id is readable
+        c.sock.send_multipart([pack(id=10, op="ping"), b"extra"])
+        r = c.recv()
+        self.assertEqual((r["id"], r["error"]["code"]), (10, "08P01"))
+        # an unsigned 64-bit id is echoed as is
+        r = c.call(id=2 ** 64 - 1, op="ping")
+        self.assertEqual(r["id"], 2 ** 64 - 1)
+        c.close()
+
+    def test_dealer_pipelining_10000(self):
+        c = Raw(self.d.endpoint)
+        n = 10000
+        expect = {}
+        for i in range(n):
+            rid = i * 7 + 3
+            if i % 3 == 0:
+                c.send(pack(id=rid, op="query", sql="SELECT $1 * 2", params=[i]))
+                expect[rid] = [[i * 2]]
+            else:
+                c.send(pack(id=rid, op="ping"))
+                expect[rid] = None
+        seen = set()
+        for _ in range(n):
+            r = c.recv()
+            self.assertTrue(r["ok"], r)
+            self.assertNotIn(r["id"], seen)
+            seen.add(r["id"])
+            if expect[r["id"]] is not None:
+                self.assertEqual(r["rows"], expect[r["id"]])
+        self.assertEqual(seen, set(expect))
+        self.assertFalse(c.poll(200), "an extra reply arrived")
+        c.close()
+
+    def test_many_clients_both_workers_used(self):
+        time.sleep(0.5)  # both workers have said hello (they reconnect every 10 ms until the gateway binds)
+        clients = [Raw(self.d.endpoint) for _ in range(8)]
+        for k, c in enumerate(clients):
+            for i in range(200):
+                c.send(pack(id=i, op="query", sql="SELECT %d" % (k * 1000 + i)))
+        for k, c in enumerate(clients):
+            got = {}
+            for _ in range(200):
+                r = c.recv()
+                got[r["id"]] = r["rows"][0][0]
+            self.assertEqual(got, {i: k * 1000 + i for i in range(200)})
+            c.close()
+        m = self.d.metrics()
+        served = {dict(labels)["instance"]: v for (name, labels), v in m.items()
+                  if name == "driftdb_role_requests_total" and ("role", "query") in labels}
+        # both query workers handled requests (least-loaded routing spreads a burst)
+        self.assertEqual(len(served), 2, served)
+        self.assertTrue(all(v > 0 for v in served.values()), served)
+
+    def test_traceparent_in_log(self):
+        tp = "00-%032x-%016x-01" % (random.getrandbits(128), random.getrandbits(64))
+        c = Raw(self.d.endpoint)
+        r = c.call(id=77, op="query", sql="SELECT 'traced'", traceparent=tp)
+        self.assertTrue(r["ok"], r)
+        r = c.call(id=78, op="query", sql="SELECT 1", traceparent="not hex!")
+        self.assertEqual(r["error"]["code"], "08P01")
+        c.close()
+        deadline = time.monotonic() + 5
+        while tp not in self.d.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        lines = [l for l in self.d.log().splitlines() if tp in l]
+        self.assertTrue(lines, "traceparent not found in the log")
+        self.assertTrue(any(re.search(r"query\.\d+", l) for l in lines), lines)
+
+
+class AdmissionTest(unittest.TestCase):
+    def test_inflight_cap_answers_53300(self):
+        with Daemon(query_workers=1, config={"max_inflight_per_client": "4"}) as d:
+            c = Raw(d.endpoint)
+            n = 300
+            for i in range(n):
+                c.send(pack(id=i, op="query", sql="SELECT $1", params=[i]))
+            ok = busy = 0
+            seen = set()
+            for _ in range(n):
+                r = c.recv()
+                self.assertNotIn(r["id"], seen)
+                seen.add(r["id"])
+                if r["ok"]:
+                    ok += 1
+                    self.assertEqual(r["rows"], [[r["id"]]])
+                else:
+                    self.assertEqual(r["error"]["code"], "53300", r)
+                    self.assertGreaterEqual(r["error"]["retry_after_ms"], 1)
+                    busy += 1
+            self.assertEqual(len(seen), n)
+            self.assertGreater(busy, 0)
+            self.assertGreaterEqual(ok, 4)
+            # another client is not affected by this client's cap
+            c2 = Raw(d.endpoint)
+            self.assertTrue(c2.call(id=1, op="ping")["ok"])
+            c.close()
+            c2.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
