@@ -163,9 +163,10 @@ static int s_flush(s_shell_t *sh)
     if (n > 0) {
         sh->buf[n] = 0;
         if (sh->hist_path) {
-            /* One history entry per statement, lines joined with spaces. */
-            char *h = strdup(sh->buf);
-            if (h) {
+            /* One history entry per statement, lines joined with spaces, with
+             * its `;` so that recalling it runs it again. */
+            char *h = NULL;
+            if (asprintf(&h, "%s;", sh->buf) >= 0) {
                 for (char *p = h; *p; p++)
                     if (*p == '\n' || *p == '\r')
                         *p = ' ';

@@ -80,6 +80,28 @@ class ClientCTest(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
         self.assertIn("is driftdbd running", r.stderr)
 
+    def pipeline(self, endpoint, mode, n):
+        exe = os.path.join(BUILDDIR, "tests", "integration", "client_pipeline")
+        return subprocess.run([exe, endpoint, mode, str(n)], capture_output=True, text=True, timeout=120)
+
+    def test_pipelined_10000_matched_by_id(self):
+        with Daemon(query_workers=2) as d:
+            r = self.pipeline(d.endpoint, "window", 10000)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertRegex(r.stdout, r"^ok 10000 sent, 10000 matched, \d+ busy$")
+
+    def test_burst_beyond_inflight_cap_gets_53300(self):
+        # 3000 requests sent without reading: beyond max_inflight_per_client the
+        # gateway answers 53300 with retry_after_ms; every other reply carries its value.
+        with Daemon(query_workers=2, config={"max_inflight_per_client": "64"}) as d:
+            r = self.pipeline(d.endpoint, "burst", 3000)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            m = re.match(r"^burst 3000: (\d+) values, (\d+) busy, 0 other$", r.stdout)
+            self.assertTrue(m, r.stdout)
+            values, busy = int(m.group(1)), int(m.group(2))
+            self.assertGreater(busy, 0)
+            self.assertGreaterEqual(values, 64)
+
     def test_install_tree_and_pkgconfig(self):
         dest = os.path.join(self.tmp, "destdir")
         r = subprocess.run(["make", "-C", BUILDDIR, "install", "DESTDIR=" + dest], capture_output=True, text=True,

@@ -118,6 +118,17 @@ class Result:
         self.chunks = 0
 
 
+class _Pending:
+    """A request in flight: its result as assembled so far."""
+
+    __slots__ = ("result", "error", "done")
+
+    def __init__(self):
+        self.result = Result()
+        self.error = None
+        self.done = False
+
+
 class Connection:
     """A connection to driftdbd (PEP 249 Connection). Not thread-safe."""
 
@@ -132,6 +143,7 @@ class Connection:
         self.txn = "idle"
         self.server = None
         self._ids = itertools.count(1)
+        self._pending = {}
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -190,70 +202,97 @@ class Connection:
             data = msgpack.packb(req, use_bin_type=True)
         except (OverflowError, TypeError, ValueError) as e:
             raise DataError("cannot encode parameters: %s" % e, "22023") from None
-        try:
-            self._sock.send(data, flags=zmq.NOBLOCK)
-        except zmq.Again:
-            # High-water mark: wait (bounded) until the socket takes it.
-            if not self._sock.poll(self._ms(self.timeout), zmq.POLLOUT):
-                raise OperationalError("could not send to %s within %s s" % (self.endpoint, self.timeout),
-                                       "08006") from None
-            self._sock.send(data)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            try:
+                self._sock.send(data, flags=zmq.NOBLOCK)
+                break
+            except zmq.Again:
+                # High-water mark: keep reading replies while waiting, so that a
+                # long pipeline cannot deadlock; bounded by the timeout.
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise OperationalError("could not send to %s within %s s" % (self.endpoint, self.timeout),
+                                           "08006") from None
+                ev = self._sock.poll(self._ms(left), zmq.POLLIN | zmq.POLLOUT)
+                if ev & zmq.POLLIN:
+                    self._read_one(0)
+        self._pending[rid] = _Pending()
         return rid
 
     @staticmethod
     def _ms(timeout):
         return None if timeout is None else max(0, int(timeout * 1000))
 
+    def _read_one(self, timeout_ms):
+        """Receives and files at most one reply (waits up to timeout_ms; None = forever)."""
+        if not self._poller.poll(timeout_ms):
+            return
+        frames = self._sock.recv_multipart()
+        if len(frames) != 1:
+            return  # not part of the protocol
+        try:
+            rep = msgpack.unpackb(frames[0], raw=False, strict_map_key=False)
+        except Exception:  # malformed reply: skip it, the wait goes on
+            return
+        if not isinstance(rep, dict):
+            return
+        p = self._pending.get(rep.get("id"))
+        if p is None or p.done:
+            return  # a late reply to an abandoned request
+        res = p.result
+        res.chunks += 1
+        if isinstance(rep.get("txn"), str):
+            self.txn = rep["txn"]
+            res.txn = rep["txn"]
+        if rep.get("ok") is not True:
+            # The stream ends with the error; a partial result is discarded.
+            p.error = errors.from_reply(rep.get("error"))
+            p.done = True
+            return
+        if res.columns is None and isinstance(rep.get("columns"), list):
+            res.columns = rep["columns"]
+            if isinstance(rep.get("types"), list):
+                res.types = rep["types"]
+        rows = rep.get("rows")
+        if isinstance(rows, list):
+            res.rows.extend(rows)
+        if isinstance(rep.get("affected"), int):
+            res.affected = rep["affected"]
+        if isinstance(rep.get("seq"), int):
+            res.seq = rep["seq"]
+        if isinstance(rep.get("server"), str):
+            res.server = self.server = rep["server"]
+        if rep.get("more") is not True:
+            p.done = True
+
     def recv(self, rid, timeout=None):
-        """Waits for the complete result of request rid; raises the mapped exception on an error reply."""
+        """Waits for the complete result of request rid; raises the mapped exception on an error reply.
+
+        Replies to other requests that arrive meanwhile are kept for their own recv()."""
         self._check_open()
+        p = self._pending.get(rid)
+        if p is None:
+            raise InterfaceError("request %r is not in flight" % (rid,))
         timeout = self.timeout if timeout is None else timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        res = Result()
-        err = None
-        while True:
+        while not p.done:
             left = None
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    del self._pending[rid]  # abandoned: a late reply is dropped
                     raise OperationalError("no reply from %s within %s s" % (self.endpoint, timeout), "08006")
-            if not self._poller.poll(self._ms(left)):
-                continue
-            frames = self._sock.recv_multipart()
-            if len(frames) != 1:
-                continue  # not part of the protocol
-            try:
-                rep = msgpack.unpackb(frames[0], raw=False, strict_map_key=False)
-            except Exception:  # malformed reply: skip it, the wait goes on
-                continue
-            if not isinstance(rep, dict) or rep.get("id") != rid:
-                continue  # a late reply to an abandoned request
-            res.chunks += 1
-            if isinstance(rep.get("txn"), str):
-                self.txn = rep["txn"]
-                res.txn = rep["txn"]
-            if rep.get("ok") is not True:
-                # The stream ends with the error; a partial result is discarded.
-                err = errors.from_reply(rep.get("error"))
-                break
-            if res.columns is None and isinstance(rep.get("columns"), list):
-                res.columns = rep["columns"]
-                if isinstance(rep.get("types"), list):
-                    res.types = rep["types"]
-            rows = rep.get("rows")
-            if isinstance(rows, list):
-                res.rows.extend(rows)
-            if isinstance(rep.get("affected"), int):
-                res.affected = rep["affected"]
-            if isinstance(rep.get("seq"), int):
-                res.seq = rep["seq"]
-            if isinstance(rep.get("server"), str):
-                res.server = self.server = rep["server"]
-            if rep.get("more") is not True:
-                break
-        if err is not None:
-            raise err
-        return res
+            self._read_one(self._ms(left))
+        del self._pending[rid]
+        if p.error is not None:
+            raise p.error
+        return p.result
+
+    @property
+    def inflight(self):
+        """Number of requests sent and not yet received."""
+        return len(self._pending)
 
     def request(self, op, sql=None, params=None, as_of=None, timeout=None):
         """Sends one request and waits for its whole result."""
