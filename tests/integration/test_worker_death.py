@@ -1,0 +1,91 @@
+"""Worker failure: a query worker killed mid-request, a hung worker and a request over
+request_timeout all give the client an error reply in bounded time; workers come back."""
+import os
+import signal
+import time
+import unittest
+
+import zmq
+
+from driftharness import Daemon, pid_alive, wait_for
+from protoutil import Raw, pack, wait_ping
+
+HANG = "DRIFT_HANG_MARKER"
+
+
+class WorkerDeathTest(unittest.TestCase):
+    def test_killed_mid_request(self):
+        with Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                    config={"heartbeat_timeout": "20s", "request_timeout": "60s"}) as d:
+            wait_ping(d.endpoint)
+            time.sleep(0.3)
+            before = d.role_pids()["query"]
+            c = Raw(d.endpoint, timeout_ms=10000)
+            c.send(pack(id=1, op="query", sql="SELECT '%s'" % HANG))
+            time.sleep(0.5)  # the worker is now blocked inside the request
+            self.assertFalse(c.poll(0))
+            # other requests still flow through the other worker
+            other = Raw(d.endpoint, timeout_ms=5000)
+            self.assertTrue(other.call(id=2, op="query", sql="SELECT 2")["ok"])
+            t0 = time.monotonic()
+            for pid in before:
+                os.kill(pid, signal.SIGKILL)
+            r = c.recv()
+            elapsed = time.monotonic() - t0
+            self.assertEqual((r["id"], r["ok"], r["error"]["code"]), (1, False, "08006"), r)
+            self.assertLess(elapsed, 2.0, "error reply took %.2fs" % elapsed)
+            # the supervisor restarts the workers and service resumes
+            wait_for(lambda: len(d.role_pids().get("query", [])) == 2 and
+                     not set(d.role_pids()["query"]) & set(before), 15, what="workers restarted")
+            wait_ping(d.endpoint)
+            self.assertEqual(c.call(id=3, op="query", sql="SELECT 3")["rows"], [[3]])
+            c.close()
+            other.close()
+
+    def test_hung_worker_is_replaced(self):
+        with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                    config={"heartbeat_timeout": "1s", "request_timeout": "60s"}) as d:
+            wait_ping(d.endpoint)
+            before = d.role_pids()["query"]
+            c = Raw(d.endpoint, timeout_ms=10000)
+            t0 = time.monotonic()
+            r = c.call(id=7, op="query", sql="SELECT '%s'" % HANG)
+            elapsed = time.monotonic() - t0
+            self.assertEqual((r["id"], r["error"]["code"]), (7, "08006"), r)
+            self.assertLess(elapsed, 4.0, "hung worker noticed after %.2fs" % elapsed)
+            wait_for(lambda: not any(pid_alive(p) for p in before), 5, what="hung worker killed")
+            wait_ping(d.endpoint)
+            self.assertNotEqual(d.role_pids()["query"], before)
+            c.close()
+
+    def test_request_timeout(self):
+        with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                    config={"heartbeat_timeout": "20s", "request_timeout": "400ms"}) as d:
+            wait_ping(d.endpoint)
+            c = Raw(d.endpoint, timeout_ms=10000)
+            t0 = time.monotonic()
+            r = c.call(id=8, op="query", sql="SELECT '%s'" % HANG)
+            elapsed = time.monotonic() - t0
+            self.assertEqual((r["id"], r["error"]["code"]), (8, "57014"), r)
+            self.assertGreaterEqual(elapsed, 0.35)
+            self.assertLess(elapsed, 2.0)
+            c.close()
+
+    def test_req_socket_gets_error_too(self):
+        with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                    config={"heartbeat_timeout": "20s"}) as d:
+            wait_ping(d.endpoint)
+            pid = d.role_pids()["query"][0]
+            c = Raw(d.endpoint, zmq.REQ, timeout_ms=10000)
+            c.send(pack(id=9, op="query", sql="SELECT '%s'" % HANG))
+            time.sleep(0.3)
+            os.kill(pid, signal.SIGKILL)
+            r = c.recv()
+            self.assertEqual((r["id"], r["error"]["code"]), (9, "08006"))
+            wait_ping(d.endpoint)
+            self.assertTrue(c.call(id=10, op="ping")["ok"])
+            c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
