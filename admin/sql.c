@@ -11,6 +11,7 @@
  * Single-threaded; one libdrift connection. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,14 @@ static int s_run_string(s_shell_t *sh, const char *text)
     return ec;
 }
 
+static volatile sig_atomic_t s_interrupted;
+
+/* SIGINT in the shell: readline returns, the statement being typed is dropped. */
+static void s_on_sigint(int sig)
+{
+    s_interrupted = 1;
+}
+
 /* The interactive shell on a terminal: libedit with a history file. */
 static int s_interactive(s_shell_t *sh)
 {
@@ -316,10 +325,25 @@ static int s_interactive(s_shell_t *sh)
     printf("driftctl sql — connected to %s (%s). Type \\? for help, \\q to quit.\n",
            drift_conn_server(sh->conn)[0] ? drift_conn_server(sh->conn) : "driftdb", "end statements with ;");
     fflush(stdout);
+    /* Ctrl-C abandons the statement being typed instead of ending the shell. */
+    struct sigaction sa = {.sa_handler = s_on_sigint}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
     long lineno = 0;
     while (!sh->quit) {
         const char *prompt = sh->lex == S_SQUOTE ? "drift'> " : sh->len ? "drift-> " : "drift=> ";
+        s_interrupted = 0;
         char *line = readline(prompt);
+        if (s_interrupted) {
+            free(line);
+            sh->len = 0;
+            sh->lex = S_NORMAL;
+            if (sh->buf)
+                sh->buf[0] = 0;
+            fputs("^C\n", stdout);
+            fflush(stdout);
+            continue;
+        }
         if (!line) {
             putchar('\n');
             break;
@@ -327,6 +351,7 @@ static int s_interactive(s_shell_t *sh)
         s_feed(sh, line, ++lineno);
         free(line);
     }
+    sigaction(SIGINT, &old_sa, NULL);
     free(sh->hist_path);
     sh->hist_path = NULL;
     return DRIFT_CTL_OK;

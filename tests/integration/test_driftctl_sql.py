@@ -182,6 +182,14 @@ class DriftctlSqlTest(unittest.TestCase):
             r = driftctl("--connect-timeout", "300", "-H", d.endpoint, "sql", "-e", "SELECT 1")
             self.assertEqual(r.returncode, 3, r.stderr)
 
+    def test_as_of_option(self):
+        # Sent as the protocol's as_of field: a seq that was never committed is 22023.
+        r = self.sql("--as-of", "@seq:999999999", "-e", "SELECT 1")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("ERROR 22023", r.stderr)
+        r = self.sql("--as-of", "@seq:x1", "-e", "SELECT 1")
+        self.assertEqual(r.returncode, 2, r.stderr)
+
     def test_ping(self):
         r = driftctl("-H", self.daemon.endpoint, "ping")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -202,6 +210,11 @@ class DriftctlSqlTest(unittest.TestCase):
             t.send("  AS answer;\r")
             out = t.expect("drift=> ")
             self.assertRegex(out, r"answer\s*\n-+\s*\n\s*42\s*\n\(1 row\)")
+            t.send("SELECT 'abandoned'\r")
+            t.expect("drift-> ")
+            t.send("\x03")  # Ctrl-C drops the unfinished statement, the shell stays
+            t.expect("^C")
+            t.expect("drift=> ")
             t.send("SELECT FROM;\r")
             out = t.expect("drift=> ")
             self.assertIn("ERROR 42601", out)  # an error does not end the shell
@@ -225,6 +238,7 @@ class DriftctlSqlTest(unittest.TestCase):
         # One entry per statement (the multi-line one joined), backslash commands too.
         for entry in ("SELECT", "20", "AS\\040answer", "SELECT\\0407\\040AS\\040seven;", "\\134timing"):
             self.assertIn(entry, saved)
+        self.assertNotIn("abandoned", saved)  # the Ctrl-C'd statement never ran
         # A new shell reads the history: three arrow-ups recall the statement before "\q" and "\?".
         t = Pty(["-H", self.daemon.endpoint, "sql"], env)
         try:
