@@ -81,7 +81,7 @@ class ClientCTest(unittest.TestCase):
         self.assertIn("is driftdbd running", r.stderr)
 
     def pipeline(self, endpoint, mode, n):
-        exe = os.path.join(BUILDDIR, "tests", "integration", "client_pipeline")
+        exe = os.path.join(BUILDDIR, "tests", "integration", "client_probe")
         return subprocess.run([exe, endpoint, mode, str(n)], capture_output=True, text=True, timeout=120)
 
     def test_pipelined_10000_matched_by_id(self):
@@ -89,6 +89,16 @@ class ClientCTest(unittest.TestCase):
             r = self.pipeline(d.endpoint, "window", 10000)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertRegex(r.stdout, r"^ok 10000 sent, 10000 matched, \d+ busy$")
+
+    def test_typed_accessors_and_error_paths(self):
+        with Daemon(query_workers=1) as d:
+            r = self.pipeline(d.endpoint, "types", 0)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            lines = r.stdout.splitlines()
+            self.assertEqual(lines[:7], ["ok int", "ok double", "ok bool", "ok text", "ok blob", "ok null",
+                                         "ok errors"])
+            self.assertIn(lines[7], ("ok begin not supported yet", "ok transactions"))
+            self.assertEqual(lines[8:], ["ok as_of", "ok misc"])
 
     def test_burst_beyond_inflight_cap_gets_53300(self):
         # 3000 requests sent without reading: beyond max_inflight_per_client the
