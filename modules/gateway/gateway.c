@@ -38,6 +38,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "config.h"
 #include "ipc/msg.h"
 #include "ipc/proto.h"
 #include "ipc/zwatch.h"
@@ -115,6 +116,7 @@ typedef struct {
     uint64_t nsessions;
     uint64_t ewma_us;
     unsigned rr; /* round-robin start for ties */
+    int got;     /* the last *_one call received a message */
 } s_gw_t;
 
 /* ---------- small helpers ---------- */
@@ -451,7 +453,7 @@ static void s_on_hello(s_gw_t *g, const void *ident, size_t ident_len, zmq_msg_t
 
 /* ---------- back socket: messages from workers ---------- */
 
-static void s_on_back(void *sock, void *arg)
+static void s_back_one(void *sock, void *arg)
 {
     s_gw_t *g = arg;
     zmq_msg_t f[3];
@@ -471,6 +473,7 @@ static void s_on_back(void *sock, void *arg)
         else
             zmq_msg_close(&t);
     }
+    g->got = nf > 0;
     drift_wire_hdr_t h;
     if (nf < 2 || drift_wire_decode(zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), &h) < 0)
         goto out;
@@ -520,6 +523,36 @@ out:
 
 /* ---------- front socket: messages from clients ---------- */
 
+static int s_alive_workers(s_gw_t *g)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_WORKERS; i++)
+        n += g->workers[i].used && !g->workers[i].stopping;
+    return n;
+}
+
+/* Answers a ping: {id, ok, seq, server, txn}. */
+static void s_ping_reply(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_env, const drift_proto_req_t *id)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    drift_proto_pack_id(&pk, id);
+    drift_proto_pack_str(&pk, "ok");
+    msgpack_pack_true(&pk);
+    drift_proto_pack_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, atomic_load(&g->r->hdr->commit_seq));
+    drift_proto_pack_str(&pk, "server");
+    drift_proto_pack_str(&pk, "driftdb " PACKAGE_VERSION);
+    drift_proto_pack_str(&pk, "txn");
+    drift_proto_pack_str(&pk, "idle");
+    s_send_client(g, rid, rid_len, req_env, NULL, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    drift_ctl_slot_observe_us(g->r->slot, 0);
+}
+
 /* Answers a message that failed validation/parsing: 08P01 when an id is readable (or for REQ clients). */
 static void s_malformed(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_env, const drift_proto_req_t *id,
                         const char *msg)
@@ -532,7 +565,7 @@ static void s_malformed(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_e
     s_error_to(g, rid, rid_len, req_env, id, DRIFT_SQLSTATE_PROTOCOL, msg, -1, NULL);
 }
 
-static void s_on_front(void *sock, void *arg)
+static void s_front_one(void *sock, void *arg)
 {
     s_gw_t *g = arg;
     zmq_msg_t f[3];
@@ -553,6 +586,7 @@ static void s_on_front(void *sock, void *arg)
         else
             zmq_msg_close(&t);
     }
+    g->got = nf > 0;
     if (nf < 2)
         goto out;
     const uint8_t *rid = zmq_msg_data(&f[0]);
@@ -596,8 +630,14 @@ static void s_on_front(void *sock, void *arg)
         s_malformed(g, rid, rid_len, req_env, &id, err);
         goto out;
     }
-    /* Admission control. */
     s_sess_t *s = s_sess_get(g, rid, rid_len, 0);
+    /* ping is answered here, without a hop to a worker, when the session is not pinned to a
+     * worker and at least one worker is alive (so a successful ping still means "the pool can serve"). */
+    if (id.has_id && req.op == DRIFT_OP_PING && (!s || s->pinned < 0) && s_alive_workers(g) > 0) {
+        s_ping_reply(g, rid, rid_len, req_env, &id);
+        goto out;
+    }
+    /* Admission control. */
     if ((s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client) || g->total >= (uint64_t)g->r->cfg.max_queue) {
         /* A slot frees when a request completes: hint the mean service time (1 ms .. 1 s). */
         uint64_t retry = g->ewma_us / 1000;
@@ -664,6 +704,30 @@ static void s_on_front(void *sock, void *arg)
 out:
     for (int i = 0; i < nf; i++)
         zmq_msg_close(&f[i]);
+}
+
+/* zwatch callbacks: drain up to BATCH messages per call, so that ZMQ_EVENTS (a poll
+ * syscall inside libzmq) is asked once per batch instead of once per message. */
+#define BATCH 64
+
+static void s_on_front(void *sock, void *arg)
+{
+    s_gw_t *g = arg;
+    for (int i = 0; i < BATCH; i++) {
+        s_front_one(sock, arg);
+        if (!g->got)
+            break;
+    }
+}
+
+static void s_on_back(void *sock, void *arg)
+{
+    s_gw_t *g = arg;
+    for (int i = 0; i < BATCH; i++) {
+        s_back_one(sock, arg);
+        if (!g->got)
+            break;
+    }
 }
 
 /* ---------- socket monitors: disconnects ---------- */

@@ -244,7 +244,7 @@ static void s_end_session(s_worker_t *w, uint64_t id)
 }
 
 /* One message from the gateway: [hdr][payload]. */
-static void s_on_msg(void *sock, void *arg)
+static int s_msg_one(void *sock, void *arg)
 {
     s_worker_t *w = arg;
     zmq_msg_t f[2];
@@ -262,6 +262,8 @@ static void s_on_msg(void *sock, void *arg)
         else
             zmq_msg_close(&tmp);
     }
+    if (nf == 0)
+        return 0;
     drift_wire_hdr_t h;
     if (nf < 1 || drift_wire_decode(zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), &h) < 0) {
         DLOG_WARN("malformed message from the gateway dropped");
@@ -287,6 +289,14 @@ static void s_on_msg(void *sock, void *arg)
 out:
     for (int i = 0; i < nf; i++)
         zmq_msg_close(&f[i]);
+    return 1;
+}
+
+/* zwatch callback: drains up to 64 messages per call (one ZMQ_EVENTS poll per batch). */
+static void s_on_msg(void *sock, void *arg)
+{
+    for (int i = 0; i < 64 && s_msg_one(sock, arg); i++)
+        ;
 }
 
 static void s_on_heartbeat(drift_role_t *r)
