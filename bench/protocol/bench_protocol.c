@@ -233,7 +233,7 @@ static s_res_t s_case(void *ctx, const char *ep, int k, int n, int window)
 int main(int argc, char **argv)
 {
     const char *ep = NULL;
-    int n = 20000, rounds = 3, window = 256;
+    int n = 20000, rounds = 3, window = 256, only = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--endpoint") && i + 1 < argc)
             ep = argv[++i];
@@ -241,10 +241,12 @@ int main(int argc, char **argv)
             n = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--case") && i + 1 < argc)
+            only = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--window") && i + 1 < argc)
             window = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s --endpoint EP [--n N] [--rounds R] [--window W]\n", argv[0]);
+            fprintf(stderr, "usage: %s --endpoint EP [--n N] [--rounds R] [--window W] [--case 0..5]\n", argv[0]);
             return 2;
         }
     }
@@ -265,6 +267,8 @@ int main(int argc, char **argv)
     printf("%-8s %-20s %5s %10s %10s %12s\n", "target", "case", "round", "p50_us", "p99_us", "kops/s");
     for (int round = 0; round < rounds; round++) {
         for (int k = 0; k < NCASES; k++) {
+            if (only >= 0 && k != only)
+                continue;
             for (int t = 0; t < 2; t++) { /* alternate echo and gateway inside each case */
                 s_res_t x = s_case(ctx, t == 0 ? echo_ep : ep, k, n, window);
                 errors += x.errors;
@@ -281,6 +285,8 @@ int main(int argc, char **argv)
     printf("| case | echo p50 µs | gateway p50 µs | p50 ratio | echo p99 µs | gateway p99 µs | echo kops/s | gateway "
            "kops/s | throughput ratio |\n|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NCASES; k++) {
+        if (only >= 0 && k != only)
+            continue;
         double med[2][3];
         for (int t = 0; t < 2; t++)
             for (int m = 0; m < 3; m++) {
