@@ -1,0 +1,2190 @@
+/* shm/index.c — see index.h; byte layouts in docs/indexes.md.
+ *
+ * The writer half (begin/apply/commit) runs in exactly one process; it keeps
+ * a small cache of parsed table definitions that is dropped whenever a batch
+ * is aborted. The reader half only opens LMDB read transactions. */
+#include "shm/index.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <lz4.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/commit.h"
+#include "ipc/msg.h"
+
+/* versions / current value layout */
+#define VER_HDR 16 /* op(1) storage(1) pad(2) schema_ver(4) ts(8) */
+#define ST_NONE 0
+#define ST_LOG 1
+#define ST_INLINE 2
+#define CUR_HDR 24 /* seq(8) ts(8) op(1) pad(3) schema_ver(4) */
+#define IDXV_LEN 11 /* seq_to(8) flags(1) vals_len(2) */
+#define IDXF_TRUNC 1
+#define LMDB_KEY_MAX 511
+#define CAT_TABLE 'T'
+#define CAT_VER 'V'
+#define CAT_NAME 'N'
+
+/* A cached definition: (table, version) -> parsed def; latest marks the newest known. */
+typedef struct {
+    uint32_t table, version;
+    int latest;
+    int dropped; /* latest only: the table was dropped */
+    drift_index_tdef_t *def;
+} s_cached_t;
+
+struct drift_index {
+    MDB_env *env;
+    MDB_dbi db_catalog, db_current, db_versions, db_idx, db_time, db_meta;
+    int readonly;
+    uint64_t map_size;
+    drift_logr_t *logr;
+    MDB_txn *wtxn;
+    uint64_t applied_seq, applied_ts; /* in the open batch */
+    uint64_t committed_seq, committed_ts; /* at the start of the open batch */
+    uint64_t skipped;
+    s_cached_t *cache;
+    size_t ncache, capcache;
+    uint8_t *zbuf; /* decompressed body */
+    size_t zcap;
+    uint64_t zseg, zoff; /* which frame zbuf holds (0 = none) */
+    drift_keybuf_t k1, k2, rowbuf, oldrow, vals_old, vals_new, build;
+    char err[512];
+};
+
+struct drift_index_rd {
+    drift_index_t *ix;
+    MDB_txn *txn;
+    uint64_t seq;
+    MDB_cursor *c_versions, *c_idx;
+    drift_keybuf_t k;
+};
+
+struct drift_index_scan {
+    drift_index_rd_t *rd;
+    MDB_cursor *c;
+    int use_current, started, done;
+    uint32_t table;
+    uint64_t as_of, steps;
+    drift_keybuf_t lo, hi, seek;
+};
+
+struct drift_index_iscan {
+    drift_index_rd_t *rd;
+    MDB_cursor *c;
+    int started;
+    uint32_t index_id;
+    uint64_t as_of;
+    drift_keybuf_t lo, hi;
+};
+
+/* ------------------------------------------------------------------ bytes */
+
+static void s_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static void s_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+static uint32_t s_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t s_get_be64(const uint8_t *p)
+{
+    return (uint64_t)s_get_be32(p) << 32 | s_get_be32(p + 4);
+}
+static void s_kb_u32(drift_keybuf_t *kb, uint32_t v)
+{
+    uint8_t b[4];
+    s_be32(b, v);
+    drift_keybuf_raw(kb, b, 4);
+}
+static void s_kb_u64(drift_keybuf_t *kb, uint64_t v)
+{
+    uint8_t b[8];
+    s_be64(b, v);
+    drift_keybuf_raw(kb, b, 8);
+}
+
+/* Maps an LMDB return code to ours, remembering a message. */
+static int s_mdb(drift_index_t *ix, int rc, const char *what)
+{
+    if (rc == 0)
+        return 0;
+    if (rc == MDB_NOTFOUND)
+        return DRIFT_ENOTFOUND;
+    if (ix)
+        snprintf(ix->err, sizeof ix->err, "%s: %s", what, mdb_strerror(rc));
+    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
+        return DRIFT_EFULL;
+    if (rc > 0)
+        return -rc;
+    if (rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID)
+        return DRIFT_EVERSION;
+    return DRIFT_ECORRUPT;
+}
+
+/* -------------------------------------------------- raw MessagePack walk */
+
+/* Pointer after the object at p (bounded by end), or NULL when it runs past end / is malformed. */
+static const uint8_t *s_mp_skip(const uint8_t *p, const uint8_t *end, int depth)
+{
+    if (p >= end || depth > 64)
+        return NULL;
+    uint8_t b = *p++;
+    uint64_t n = 0, elems = 0;
+    size_t avail = (size_t)(end - p);
+#define NEED(k)                                                                                                        \
+    do {                                                                                                               \
+        if (avail < (k))                                                                                               \
+            return NULL;                                                                                               \
+    } while (0)
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return p;
+    if ((b & 0xf0) == 0x80)
+        elems = 2u * (b & 0x0f);
+    else if ((b & 0xf0) == 0x90)
+        elems = b & 0x0f;
+    else if ((b & 0xe0) == 0xa0)
+        n = b & 0x1f;
+    else
+        switch (b) {
+        case 0xc4: case 0xd9: NEED(1); n = p[0]; p += 1; avail -= 1; break;
+        case 0xc5: case 0xda: NEED(2); n = (uint64_t)p[0] << 8 | p[1]; p += 2; avail -= 2; break;
+        case 0xc6: case 0xdb: NEED(4); n = s_get_be32(p); p += 4; avail -= 4; break;
+        case 0xc7: NEED(2); n = 1u + p[0]; p += 1; avail -= 1; break;
+        case 0xc8: NEED(3); n = 1u + ((uint64_t)p[0] << 8 | p[1]); p += 2; avail -= 2; break;
+        case 0xc9: NEED(5); n = 1u + s_get_be32(p); p += 4; avail -= 4; break;
+        case 0xca: n = 4; break;
+        case 0xcb: n = 8; break;
+        case 0xcc: case 0xd0: n = 1; break;
+        case 0xcd: case 0xd1: n = 2; break;
+        case 0xce: case 0xd2: n = 4; break;
+        case 0xcf: case 0xd3: n = 8; break;
+        case 0xd4: n = 2; break;
+        case 0xd5: n = 3; break;
+        case 0xd6: n = 5; break;
+        case 0xd7: n = 9; break;
+        case 0xd8: n = 17; break;
+        case 0xdc: NEED(2); elems = (uint64_t)p[0] << 8 | p[1]; p += 2; break;
+        case 0xdd: NEED(4); elems = s_get_be32(p); p += 4; break;
+        case 0xde: NEED(2); elems = 2u * ((uint64_t)p[0] << 8 | p[1]); p += 2; break;
+        case 0xdf: NEED(4); elems = 2u * s_get_be32(p); p += 4; break;
+        default: return NULL;
+        }
+#undef NEED
+    if (elems) {
+        for (uint64_t i = 0; i < elems; i++)
+            if (!(p = s_mp_skip(p, end, depth + 1)))
+                return NULL;
+        return p;
+    }
+    if (n > (uint64_t)(end - p))
+        return NULL;
+    return p + n;
+}
+
+/* Reads an array (is_map 0) or map header at *pp; *ret_n = entries. Returns 0 or -1. */
+static int s_mp_container(const uint8_t **pp, const uint8_t *end, int is_map, uint32_t *ret_n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return -1;
+    uint8_t b = *p++;
+    uint8_t fix = is_map ? 0x80 : 0x90, b16 = is_map ? 0xde : 0xdc, b32 = is_map ? 0xdf : 0xdd;
+    if ((b & 0xf0) == fix)
+        *ret_n = b & 0x0f;
+    else if (b == b16 && end - p >= 2) {
+        *ret_n = (uint32_t)p[0] << 8 | p[1];
+        p += 2;
+    } else if (b == b32 && end - p >= 4) {
+        *ret_n = s_get_be32(p);
+        p += 4;
+    } else
+        return -1;
+    *pp = p;
+    return 0;
+}
+
+/* Decodes the scalar at p..end into *o (str/bin point into the buffer). Returns 0 or -1 (containers,
+ * ext, malformed). */
+static int s_mp_scalar(const uint8_t *p, const uint8_t *end, msgpack_object *o)
+{
+    const uint8_t *next = s_mp_skip(p, end, 0);
+    if (!next)
+        return -1;
+    uint8_t b = p[0];
+    memset(o, 0, sizeof *o);
+    if (b <= 0x7f) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = b;
+    } else if (b >= 0xe0) {
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = (int8_t)b;
+    } else if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb || b == 0xc4 || b == 0xc5 || b == 0xc6) {
+        size_t hl = (b & 0xe0) == 0xa0 ? 1 : (b == 0xd9 || b == 0xc4) ? 2 : (b == 0xda || b == 0xc5) ? 3 : 5;
+        int bin = b == 0xc4 || b == 0xc5 || b == 0xc6;
+        o->type = bin ? MSGPACK_OBJECT_BIN : MSGPACK_OBJECT_STR;
+        o->via.str.ptr = (const char *)p + hl;
+        o->via.str.size = (uint32_t)(next - p - (ptrdiff_t)hl);
+    } else
+        switch (b) {
+        case 0xc0: o->type = MSGPACK_OBJECT_NIL; break;
+        case 0xc2: case 0xc3: o->type = MSGPACK_OBJECT_BOOLEAN; o->via.boolean = b == 0xc3; break;
+        case 0xcc: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = p[1]; break;
+        case 0xcd: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = (uint64_t)p[1] << 8 | p[2]; break;
+        case 0xce: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = s_get_be32(p + 1); break;
+        case 0xcf: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = s_get_be64(p + 1); break;
+        case 0xd0: o->via.i64 = (int8_t)p[1]; goto neg;
+        case 0xd1: o->via.i64 = (int16_t)((uint16_t)p[1] << 8 | p[2]); goto neg;
+        case 0xd2: o->via.i64 = (int32_t)s_get_be32(p + 1); goto neg;
+        case 0xd3: o->via.i64 = (int64_t)s_get_be64(p + 1); goto neg;
+        case 0xca: {
+            uint32_t u = s_get_be32(p + 1);
+            float f;
+            memcpy(&f, &u, 4);
+            o->type = MSGPACK_OBJECT_FLOAT64;
+            o->via.f64 = f;
+            break;
+        }
+        case 0xcb: {
+            uint64_t u = s_get_be64(p + 1);
+            o->type = MSGPACK_OBJECT_FLOAT64;
+            memcpy(&o->via.f64, &u, 8);
+            break;
+        }
+        default: return -1;
+        neg:
+            o->type = o->via.i64 < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+            break;
+        }
+    return 0;
+}
+
+/* Whether the msgpack str at p equals s. */
+static int s_mp_streq(const uint8_t *p, const uint8_t *end, const char *s)
+{
+    msgpack_object o;
+    return s_mp_scalar(p, end, &o) == 0 && o.type == MSGPACK_OBJECT_STR && o.via.str.size == strlen(s) &&
+           memcmp(o.via.str.ptr, s, o.via.str.size) == 0;
+}
+
+/* Appends an array header of n entries. */
+static void s_mp_put_array(drift_keybuf_t *kb, uint32_t n)
+{
+    uint8_t b[5];
+    if (n < 16) {
+        b[0] = (uint8_t)(0x90 | n);
+        drift_keybuf_raw(kb, b, 1);
+    } else if (n < 65536) {
+        b[0] = 0xdc;
+        b[1] = (uint8_t)(n >> 8);
+        b[2] = (uint8_t)n;
+        drift_keybuf_raw(kb, b, 3);
+    } else {
+        b[0] = 0xdd;
+        s_be32(b + 1, n);
+        drift_keybuf_raw(kb, b, 5);
+    }
+}
+
+/* Finds the elements of a row array: sets el[i]/ellen[i] for i < min(n, cap); returns n or -1. */
+static long s_row_elems(const uint8_t *row, size_t len, const uint8_t **el, size_t *ellen, size_t cap)
+{
+    const uint8_t *p = row, *end = row + len;
+    uint32_t n;
+    if (s_mp_container(&p, end, 0, &n) < 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *q = s_mp_skip(p, end, 1);
+        if (!q)
+            return -1;
+        if (i < cap) {
+            el[i] = p;
+            ellen[i] = (size_t)(q - p);
+        }
+        p = q;
+    }
+    return p == end ? (long)n : -1;
+}
+
+/* ------------------------------------------------------------ table defs */
+
+static int s_obj_str(const msgpack_object *o, char *buf, size_t cap)
+{
+    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size >= cap)
+        return -1;
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = 0;
+    return 0;
+}
+
+static int s_obj_u32(const msgpack_object *o, uint32_t *ret)
+{
+    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > UINT32_MAX)
+        return -1;
+    *ret = (uint32_t)o->via.u64;
+    return 0;
+}
+
+static int s_obj_bool(const msgpack_object *o)
+{
+    return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+}
+
+/* Reads a list of column ids (max 16). */
+static int s_obj_ids(const msgpack_object *o, uint32_t *ids, uint32_t *ret_n)
+{
+    if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 || o->via.array.size > 16)
+        return -1;
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+        if (s_obj_u32(&o->via.array.ptr[i], &ids[i]) < 0)
+            return -1;
+    *ret_n = o->via.array.size;
+    return 0;
+}
+
+void drift_index_tdef_destroy(drift_index_tdef_t **self_p)
+{
+    drift_index_tdef_t *d = *self_p;
+    if (!d)
+        return;
+    free(d->cols);
+    free(d->idx);
+    free(d);
+    *self_p = NULL;
+}
+
+int drift_index_tdef_colpos(const drift_index_tdef_t *d, uint32_t col_id)
+{
+    for (uint32_t i = 0; i < d->ncols; i++)
+        if (d->cols[i].id == col_id)
+            return (int)i;
+    return -1;
+}
+
+int drift_index_tdef_parse(const void *mp, size_t len, uint32_t table, drift_index_tdef_t **ret, char *err,
+                           size_t errcap)
+{
+    drift_msg_limits_t lim = drift_msg_limits(len + 1);
+    drift_msg_t *msg = NULL;
+    drift_index_tdef_t *d = NULL;
+    int rc = drift_msg_decode(mp, len, &lim, &msg, err, errcap);
+    if (rc < 0)
+        goto out;
+    rc = DRIFT_EPROTO;
+    const msgpack_object *root = drift_msg_root(msg);
+    if (root->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errcap, "table definition is not a map");
+        goto out;
+    }
+    d = calloc(1, sizeof *d);
+    if (!d) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    d->table = table;
+    const msgpack_object *cols = drift_msg_map_get(root, "columns");
+    if (s_obj_str(drift_msg_map_get(root, "name"), d->name, sizeof d->name) < 0 ||
+        s_obj_u32(drift_msg_map_get(root, "version"), &d->version) < 0 || d->version == 0) {
+        snprintf(err, errcap, "table definition needs \"name\" and \"version\" >= 1");
+        goto out;
+    }
+    if (!cols || cols->type != MSGPACK_OBJECT_ARRAY || cols->via.array.size == 0 ||
+        cols->via.array.size > DRIFT_INDEX_MAX_COLS) {
+        snprintf(err, errcap, "table definition needs 1..%u \"columns\"", DRIFT_INDEX_MAX_COLS);
+        goto out;
+    }
+    d->ncols = cols->via.array.size;
+    if (!(d->cols = calloc(d->ncols, sizeof *d->cols))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        const msgpack_object *c = &cols->via.array.ptr[i];
+        char tname[32];
+        drift_index_col_t *col = &d->cols[i];
+        if (c->type != MSGPACK_OBJECT_MAP || s_obj_u32(drift_msg_map_get(c, "id"), &col->id) < 0 ||
+            s_obj_str(drift_msg_map_get(c, "name"), col->name, sizeof col->name) < 0 ||
+            s_obj_str(drift_msg_map_get(c, "type"), tname, sizeof tname) < 0) {
+            snprintf(err, errcap, "column %u needs \"id\", \"name\" and \"type\"", i);
+            goto out;
+        }
+        int t = drift_type_parse(tname, strlen(tname));
+        if (t < 0) {
+            snprintf(err, errcap, "column %s: unknown type %s", col->name, tname);
+            goto out;
+        }
+        col->type = (drift_type_t)t;
+        col->not_null = s_obj_bool(drift_msg_map_get(c, "not_null"));
+        col->unique = s_obj_bool(drift_msg_map_get(c, "unique"));
+        for (uint32_t j = 0; j < i; j++)
+            if (d->cols[j].id == col->id) {
+                snprintf(err, errcap, "column id %u appears twice", col->id);
+                goto out;
+            }
+    }
+    if (s_obj_ids(drift_msg_map_get(root, "pk"), d->pk, &d->npk) < 0) {
+        snprintf(err, errcap, "table definition needs \"pk\": 1..16 column ids");
+        goto out;
+    }
+    for (uint32_t i = 0; i < d->npk; i++)
+        if (drift_index_tdef_colpos(d, d->pk[i]) < 0) {
+            snprintf(err, errcap, "pk column id %u is not a column", d->pk[i]);
+            goto out;
+        }
+    const msgpack_object *idx = drift_msg_map_get(root, "indexes");
+    if (idx && idx->type != MSGPACK_OBJECT_NIL) {
+        if (idx->type != MSGPACK_OBJECT_ARRAY || idx->via.array.size > 256) {
+            snprintf(err, errcap, "\"indexes\" must be an array of at most 256");
+            goto out;
+        }
+        d->nidx = idx->via.array.size;
+        if (d->nidx && !(d->idx = calloc(d->nidx, sizeof *d->idx))) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        for (uint32_t i = 0; i < d->nidx; i++) {
+            const msgpack_object *x = &idx->via.array.ptr[i];
+            drift_index_idxdef_t *id = &d->idx[i];
+            if (x->type != MSGPACK_OBJECT_MAP || s_obj_u32(drift_msg_map_get(x, "id"), &id->id) < 0 || id->id == 0 ||
+                s_obj_str(drift_msg_map_get(x, "name"), id->name, sizeof id->name) < 0 ||
+                s_obj_ids(drift_msg_map_get(x, "columns"), id->cols, &id->ncols) < 0) {
+                snprintf(err, errcap, "index %u needs \"id\" >= 1, \"name\" and \"columns\"", i);
+                goto out;
+            }
+            id->unique = s_obj_bool(drift_msg_map_get(x, "unique"));
+            for (uint32_t j = 0; j < id->ncols; j++)
+                if (drift_index_tdef_colpos(d, id->cols[j]) < 0) {
+                    snprintf(err, errcap, "index %s: column id %u is not a column", id->name, id->cols[j]);
+                    goto out;
+                }
+        }
+    }
+    rc = 0;
+out:
+    drift_msg_destroy(&msg);
+    if (rc < 0)
+        drift_index_tdef_destroy(&d);
+    *ret = d;
+    return rc;
+}
+
+/* ------------------------------------------------------------ environment */
+
+const char *drift_index_error(const drift_index_t *self)
+{
+    return self->err;
+}
+
+uint64_t drift_index_skipped(const drift_index_t *self)
+{
+    return self->skipped;
+}
+
+/* Drops every cached definition. */
+static void s_cache_clear(drift_index_t *ix)
+{
+    for (size_t i = 0; i < ix->ncache; i++)
+        drift_index_tdef_destroy(&ix->cache[i].def);
+    ix->ncache = 0;
+}
+
+/* Reads the meta record in txn. */
+static int s_meta_read(drift_index_t *ix, MDB_txn *txn, uint64_t *ret_seq, uint64_t *ret_ts, uint32_t *ret_format)
+{
+    MDB_val k = {7, "applied"}, v;
+    int rc = mdb_get(txn, ix->db_meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *ret_seq = *ret_ts = 0;
+        *ret_format = DRIFT_INDEX_FORMAT;
+        return 0;
+    }
+    if (rc)
+        return s_mdb(ix, rc, "meta");
+    if (v.mv_size != 20) {
+        snprintf(ix->err, sizeof ix->err, "meta record has %zu bytes, expected 20", v.mv_size);
+        return DRIFT_ECORRUPT;
+    }
+    *ret_seq = s_get_be64(v.mv_data);
+    *ret_ts = s_get_be64((const uint8_t *)v.mv_data + 8);
+    *ret_format = s_get_be32((const uint8_t *)v.mv_data + 16);
+    return 0;
+}
+
+int drift_index_open(const char *index_dir, const char *log_dir, const drift_ctl_header_t *hdr,
+                     const drift_index_opts_t *opts, drift_index_t **ret)
+{
+    drift_index_opts_t def = {0};
+    if (!opts)
+        opts = &def;
+    drift_index_t *ix = calloc(1, sizeof *ix);
+    MDB_txn *txn = NULL;
+    int rc;
+    if (!ix)
+        return -ENOMEM;
+    ix->readonly = opts->readonly;
+    ix->map_size = opts->map_size ? opts->map_size : (16ull << 30);
+    if (!ix->readonly && (rc = drift_mkdir_p(index_dir)) < 0)
+        goto out;
+    if (ix->readonly) {
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/data.mdb", index_dir);
+        if (stat(path, &st) < 0) {
+            rc = errno == ENOENT ? DRIFT_ENOTFOUND : -errno;
+            goto out;
+        }
+    }
+    if ((rc = s_mdb(ix, mdb_env_create(&ix->env), "mdb_env_create")) < 0)
+        goto out;
+    mdb_env_set_maxdbs(ix->env, 8);
+    mdb_env_set_maxreaders(ix->env, 1022);
+    if ((rc = s_mdb(ix, mdb_env_set_mapsize(ix->env, ix->map_size), "mdb_env_set_mapsize")) < 0)
+        goto out;
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (ix->readonly)
+        flags |= MDB_RDONLY;
+    else
+        flags |= opts->sync == 1 ? 0u : opts->sync == 2 ? MDB_NOSYNC : MDB_NOMETASYNC;
+    if ((rc = s_mdb(ix, mdb_env_open(ix->env, index_dir, flags, 0644), index_dir)) < 0)
+        goto out;
+    if ((rc = s_mdb(ix, mdb_txn_begin(ix->env, NULL, ix->readonly ? MDB_RDONLY : 0, &txn), "mdb_txn_begin")) < 0)
+        goto out;
+    unsigned dflags = ix->readonly ? 0u : MDB_CREATE;
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"catalog", &ix->db_catalog}, {"current", &ix->db_current}, {"versions", &ix->db_versions},
+               {"idx", &ix->db_idx},         {"time", &ix->db_time},       {"meta", &ix->db_meta}};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        rc = mdb_dbi_open(txn, dbs[i].name, dflags, dbs[i].dbi);
+        if (rc == MDB_NOTFOUND) {
+            rc = DRIFT_ENOTFOUND;
+            snprintf(ix->err, sizeof ix->err, "%s: no sub-database %s yet", index_dir, dbs[i].name);
+            goto out;
+        }
+        if ((rc = s_mdb(ix, rc, dbs[i].name)) < 0)
+            goto out;
+    }
+    uint32_t format;
+    if ((rc = s_meta_read(ix, txn, &ix->applied_seq, &ix->applied_ts, &format)) < 0)
+        goto out;
+    if (format != DRIFT_INDEX_FORMAT) {
+        snprintf(ix->err, sizeof ix->err, "%s: index format %u, this build uses %u (rebuild it)", index_dir, format,
+                 DRIFT_INDEX_FORMAT);
+        rc = DRIFT_EVERSION;
+        goto out;
+    }
+    rc = s_mdb(ix, mdb_txn_commit(txn), "mdb_txn_commit");
+    txn = NULL;
+    if (rc < 0)
+        goto out;
+    if (log_dir && (rc = drift_logr_open(log_dir, hdr, &ix->logr)) < 0)
+        goto out;
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc < 0) {
+        DLOG_DEBUG("index open %s: %s %s", index_dir, drift_strerror(rc), ix->err);
+        drift_index_close(&ix);
+    }
+    *ret = ix;
+    return rc;
+}
+
+void drift_index_close(drift_index_t **self_p)
+{
+    drift_index_t *ix = *self_p;
+    if (!ix)
+        return;
+    drift_index_abort(ix);
+    if (ix->env)
+        mdb_env_close(ix->env);
+    drift_logr_close(&ix->logr);
+    s_cache_clear(ix);
+    free(ix->cache);
+    free(ix->zbuf);
+    drift_keybuf_free(&ix->k1);
+    drift_keybuf_free(&ix->k2);
+    drift_keybuf_free(&ix->rowbuf);
+    drift_keybuf_free(&ix->vals_old);
+    drift_keybuf_free(&ix->vals_new);
+    drift_keybuf_free(&ix->oldrow);
+    drift_keybuf_free(&ix->build);
+    free(ix);
+    *self_p = NULL;
+}
+
+int drift_index_applied(drift_index_t *self, uint64_t *ret_seq, uint64_t *ret_ts)
+{
+    if (self->wtxn || !self->readonly) {
+        *ret_seq = self->applied_seq;
+        if (ret_ts)
+            *ret_ts = self->applied_ts;
+        return 0;
+    }
+    MDB_txn *txn;
+    uint32_t format;
+    uint64_t ts;
+    int rc = s_mdb(self, mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin");
+    if (rc < 0)
+        return rc;
+    rc = s_meta_read(self, txn, ret_seq, &ts, &format);
+    if (ret_ts)
+        *ret_ts = ts;
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int drift_index_sync(drift_index_t *self)
+{
+    return s_mdb(self, mdb_env_sync(self->env, 1), "mdb_env_sync");
+}
+
+int drift_index_grow(drift_index_t *self)
+{
+    if (self->wtxn)
+        return -EBUSY;
+    self->map_size *= 2;
+    return s_mdb(self, mdb_env_set_mapsize(self->env, self->map_size), "mdb_env_set_mapsize");
+}
+
+/* -------------------------------------------------------- fetching rows */
+
+/* The (decompressed) body of frame f at (seg, off); *ret borrowed until the next fetch. */
+static int s_frame_body(drift_index_t *ix, const drift_frame_t *f, uint64_t seg, uint64_t off, const uint8_t **ret,
+                        size_t *ret_len)
+{
+    if (f->flags & DRIFT_FRAME_F_SEALED) {
+        snprintf(ix->err, sizeof ix->err, "frame %" PRIu64 " is sealed (the index needs plaintext bodies)", f->seq);
+        return DRIFT_EVERSION;
+    }
+    if (!(f->flags & DRIFT_FRAME_F_LZ4)) {
+        *ret = f->body;
+        *ret_len = f->body_len;
+        return 0;
+    }
+    if (!(ix->zseg == seg && ix->zoff == off && seg)) {
+        if (f->raw_len > ix->zcap) {
+            uint8_t *b = realloc(ix->zbuf, f->raw_len);
+            if (!b)
+                return -ENOMEM;
+            ix->zbuf = b;
+            ix->zcap = f->raw_len;
+        }
+        ix->zseg = 0;
+        int n = LZ4_decompress_safe((const char *)f->body, (char *)ix->zbuf, (int)f->body_len, (int)f->raw_len);
+        if (n < 0 || (uint32_t)n != f->raw_len) {
+            snprintf(ix->err, sizeof ix->err, "frame %" PRIu64 ": LZ4 body does not decompress", f->seq);
+            return DRIFT_ECORRUPT;
+        }
+        ix->zseg = seg;
+        ix->zoff = off;
+    }
+    *ret = ix->zbuf;
+    *ret_len = f->raw_len;
+    return 0;
+}
+
+/* Fills v's row from a versions value. */
+static int s_ver_decode(drift_index_t *ix, const MDB_val *val, uint64_t seq, drift_index_ver_t *v)
+{
+    const uint8_t *p = val->mv_data;
+    if (val->mv_size < VER_HDR)
+        return DRIFT_ECORRUPT;
+    memset(v, 0, sizeof *v);
+    v->seq = seq;
+    v->op = p[0];
+    v->schema_ver = s_get_be32(p + 4);
+    v->ts_ns = s_get_be64(p + 8);
+    v->end_seq = DRIFT_INDEX_SEQ_LIVE;
+    if (p[1] == ST_INLINE) {
+        v->row = p + VER_HDR;
+        v->row_len = val->mv_size - VER_HDR;
+    } else if (p[1] == ST_LOG) {
+        if (val->mv_size != VER_HDR + 24 || !ix->logr)
+            return DRIFT_ECORRUPT;
+        drift_logr_pos_t pos = {s_get_be64(p + 16), s_get_be64(p + 24)};
+        uint32_t roff = s_get_be32(p + 32), rlen = s_get_be32(p + 36);
+        drift_frame_t f;
+        int rc = drift_logr_fetch(ix->logr, pos, &f);
+        if (rc < 0) {
+            snprintf(ix->err, sizeof ix->err, "version %" PRIu64 ": %s", seq, drift_logr_error(ix->logr));
+            return rc;
+        }
+        if (f.seq != seq)
+            return DRIFT_ECORRUPT;
+        const uint8_t *body;
+        size_t blen;
+        if ((rc = s_frame_body(ix, &f, pos.segment_id, pos.offset, &body, &blen)) < 0)
+            return rc;
+        if ((uint64_t)roff + rlen > blen)
+            return DRIFT_ECORRUPT;
+        v->row = body + roff;
+        v->row_len = rlen;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ definitions cache */
+
+/* Appends a cache entry (takes def). */
+static int s_cache_put(drift_index_t *ix, uint32_t table, uint32_t version, drift_index_tdef_t *def)
+{
+    if (ix->ncache == ix->capcache) {
+        size_t cap = ix->capcache ? ix->capcache * 2 : 16;
+        s_cached_t *c = realloc(ix->cache, cap * sizeof *c);
+        if (!c) {
+            drift_index_tdef_destroy(&def);
+            return -ENOMEM;
+        }
+        ix->cache = c;
+        ix->capcache = cap;
+    }
+    ix->cache[ix->ncache++] = (s_cached_t){.table = table, .version = version, .def = def};
+    return 0;
+}
+
+/* Definition (table, version) from the cache or the catalog (txn); *ret NULL when unknown. */
+static int s_def_ver(drift_index_t *ix, MDB_txn *txn, uint32_t table, uint32_t version,
+                     const drift_index_tdef_t **ret)
+{
+    *ret = NULL;
+    if (version == 0)
+        return 0;
+    for (size_t i = 0; i < ix->ncache; i++)
+        if (ix->cache[i].table == table && ix->cache[i].version == version && ix->cache[i].def) {
+            *ret = ix->cache[i].def;
+            return 0;
+        }
+    uint8_t kb[9];
+    kb[0] = CAT_VER;
+    s_be32(kb + 1, table);
+    s_be32(kb + 5, version);
+    MDB_val k = {9, kb}, v;
+    int rc = mdb_get(txn, ix->db_catalog, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return s_mdb(ix, rc, "catalog");
+    drift_index_tdef_t *d;
+    char err[200];
+    if ((rc = drift_index_tdef_parse(v.mv_data, v.mv_size, table, &d, err, sizeof err)) < 0) {
+        snprintf(ix->err, sizeof ix->err, "catalog table %u version %u: %s", table, version, err);
+        return DRIFT_ECORRUPT;
+    }
+    if ((rc = s_cache_put(ix, table, version, d)) < 0)
+        return rc;
+    *ret = d;
+    return 0;
+}
+
+/* The newest definition of table in txn (NULL when none or dropped). */
+static int s_def_latest(drift_index_t *ix, MDB_txn *txn, uint32_t table, const drift_index_tdef_t **ret)
+{
+    *ret = NULL;
+    for (size_t i = 0; i < ix->ncache; i++)
+        if (ix->cache[i].latest && ix->cache[i].table == table) {
+            if (ix->cache[i].dropped)
+                return 0;
+            return s_def_ver(ix, txn, table, ix->cache[i].version, ret);
+        }
+    uint8_t kb[13];
+    kb[0] = CAT_TABLE;
+    s_be32(kb + 1, table);
+    memset(kb + 5, 0, 8);
+    MDB_cursor *c;
+    int rc = s_mdb(ix, mdb_cursor_open(txn, ix->db_catalog, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    MDB_val k = {13, kb}, v;
+    uint32_t version = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == 13 && memcmp(k.mv_data, kb, 5) == 0 && v.mv_size >= 4)
+        version = s_get_be32(v.mv_data);
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_mdb(ix, rc, "catalog");
+    if ((rc = s_cache_put(ix, table, version, NULL)) < 0)
+        return rc;
+    ix->cache[ix->ncache - 1].latest = 1;
+    ix->cache[ix->ncache - 1].dropped = version == 0;
+    return s_def_ver(ix, txn, table, version, ret);
+}
+
+/* Marks version (0 = dropped) as table's newest. */
+static int s_def_set_latest(drift_index_t *ix, uint32_t table, uint32_t version)
+{
+    for (size_t i = 0; i < ix->ncache; i++)
+        if (ix->cache[i].latest && ix->cache[i].table == table) {
+            ix->cache[i].version = version;
+            ix->cache[i].dropped = version == 0;
+            return 0;
+        }
+    int rc = s_cache_put(ix, table, version, NULL);
+    if (rc == 0) {
+        ix->cache[ix->ncache - 1].latest = 1;
+        ix->cache[ix->ncache - 1].dropped = version == 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------ secondary indexes */
+
+/* Encodes the values of index x for row (in definition d) into kb. Returns 0 or -1 when the row
+ * is not an array (no entry then). */
+static int s_idx_vals(const drift_index_tdef_t *d, const uint8_t *row, size_t row_len, const drift_index_idxdef_t *x,
+                      drift_keybuf_t *kb)
+{
+    static __thread const uint8_t *el[DRIFT_INDEX_MAX_COLS];
+    static __thread size_t ellen[DRIFT_INDEX_MAX_COLS];
+    drift_keybuf_reset(kb);
+    long n = s_row_elems(row, row_len, el, ellen, DRIFT_INDEX_MAX_COLS);
+    if (n < 0)
+        return -1;
+    for (uint32_t i = 0; i < x->ncols; i++) {
+        int pos = drift_index_tdef_colpos(d, x->cols[i]);
+        msgpack_object o;
+        if (pos < 0 || pos >= n || pos >= (int)DRIFT_INDEX_MAX_COLS || s_mp_scalar(el[pos], el[pos] + ellen[pos], &o) < 0 ||
+            drift_keyenc_msgpack(kb, d->cols[pos].type, &o) < 0)
+            drift_keyenc_null(kb);
+    }
+    return kb->oom ? -1 : 0;
+}
+
+/* The idx key prefix index|vals|pk into kb (vals cut so that the key fits LMDB); returns the stored vals length. */
+static size_t s_idx_prefix(drift_keybuf_t *kb, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
+                           size_t pk_len)
+{
+    size_t vl = vals->len;
+    if (4 + vl + pk_len + 8 > LMDB_KEY_MAX)
+        vl = LMDB_KEY_MAX - 12 - pk_len;
+    drift_keybuf_reset(kb);
+    s_kb_u32(kb, index_id);
+    drift_keybuf_raw(kb, vals->buf, vl);
+    drift_keybuf_raw(kb, pk, pk_len);
+    return vl;
+}
+
+/* Opens an entry (index, vals, pk, seq_from) live until further notice. */
+static int s_idx_open(drift_index_t *ix, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
+                      size_t pk_len, uint64_t seq_from, uint64_t seq_to)
+{
+    size_t vl = s_idx_prefix(&ix->k2, index_id, vals, pk, pk_len);
+    s_kb_u64(&ix->k2, ~seq_from);
+    if (ix->k2.oom)
+        return -ENOMEM;
+    uint8_t vb[IDXV_LEN];
+    s_be64(vb, seq_to);
+    vb[8] = vl < vals->len ? IDXF_TRUNC : 0;
+    vb[9] = (uint8_t)(vl >> 8);
+    vb[10] = (uint8_t)vl;
+    MDB_val k = {ix->k2.len, ix->k2.buf}, v = {IDXV_LEN, vb};
+    return s_mdb(ix, mdb_put(ix->wtxn, ix->db_idx, &k, &v, 0), "idx put");
+}
+
+/* Ends the live entry (index, vals, pk) at seq (removes it when it started at seq). */
+static int s_idx_close(drift_index_t *ix, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
+                       size_t pk_len, uint64_t seq)
+{
+    s_idx_prefix(&ix->k2, index_id, vals, pk, pk_len);
+    size_t plen = ix->k2.len;
+    s_kb_u64(&ix->k2, 0);
+    if (ix->k2.oom)
+        return -ENOMEM;
+    MDB_cursor *c;
+    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, ix->db_idx, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    MDB_val k = {ix->k2.len, ix->k2.buf}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, ix->k2.buf, plen) == 0 && v.mv_size == IDXV_LEN &&
+        s_get_be64(v.mv_data) == DRIFT_INDEX_SEQ_LIVE) {
+        uint64_t from = ~s_get_be64((const uint8_t *)k.mv_data + plen);
+        if (from == seq)
+            rc = mdb_cursor_del(c, 0);
+        else {
+            uint8_t vb[IDXV_LEN];
+            memcpy(vb, v.mv_data, IDXV_LEN);
+            s_be64(vb, seq);
+            MDB_val nv = {IDXV_LEN, vb};
+            rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
+        }
+    } else if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = 0; /* nothing live: tolerated (a row that did not match its schema) */
+    mdb_cursor_close(c);
+    return s_mdb(ix, rc, "idx close");
+}
+
+/* Maintains every index of d for a change of (table, pk) at seq from old (in old_def) to new_row (in d). */
+static int s_idx_change(drift_index_t *ix, const drift_index_tdef_t *d, const drift_index_tdef_t *old_def,
+                        const uint8_t *old_row, size_t old_len, const uint8_t *new_row, size_t new_len,
+                        const uint8_t *pk, size_t pk_len, uint64_t seq)
+{
+    int rc = 0;
+    for (uint32_t i = 0; d && i < d->nidx && rc == 0; i++) {
+        const drift_index_idxdef_t *x = &d->idx[i];
+        int has_old = old_row && old_def && s_idx_vals(old_def, old_row, old_len, x, &ix->vals_old) == 0;
+        int has_new = new_row && s_idx_vals(d, new_row, new_len, x, &ix->vals_new) == 0;
+        if (has_old && has_new && ix->vals_old.len == ix->vals_new.len &&
+            memcmp(ix->vals_old.buf, ix->vals_new.buf, ix->vals_old.len) == 0)
+            continue;
+        if (has_old)
+            rc = s_idx_close(ix, x->id, &ix->vals_old, pk, pk_len, seq);
+        if (rc == 0 && has_new)
+            rc = s_idx_open(ix, x->id, &ix->vals_new, pk, pk_len, seq, DRIFT_INDEX_SEQ_LIVE);
+    }
+    return rc;
+}
+
+/* Deletes every entry of an index. */
+static int s_idx_drop(drift_index_t *ix, uint32_t index_id)
+{
+    MDB_cursor *c;
+    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, ix->db_idx, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    uint8_t kb[4];
+    s_be32(kb, index_id);
+    MDB_val k = {4, kb}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        k = (MDB_val){4, kb}; /* re-seek: GET_CURRENT after deleting the last key is EINVAL */
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : s_mdb(ix, rc, "idx drop");
+}
+
+typedef struct {
+    uint64_t seq;
+    int has;
+    size_t off, len; /* vals in ix->build */
+} s_bver_t;
+
+/* Emits the intervals of one pk from its versions (newest first in vs). */
+static int s_idx_build_pk(drift_index_t *ix, uint32_t index_id, const uint8_t *pk, size_t pk_len, s_bver_t *vs,
+                          size_t n)
+{
+    int rc = 0;
+    long open = -1;
+    drift_keybuf_t tmp = {0};
+    for (size_t j = n; j-- > 0 && rc == 0;) {
+        const s_bver_t *v = &vs[j];
+        if (open >= 0) {
+            const s_bver_t *o = &vs[open];
+            if (v->has && v->len == o->len && memcmp(ix->build.buf + v->off, ix->build.buf + o->off, o->len) == 0)
+                continue;
+            drift_keybuf_reset(&tmp);
+            drift_keybuf_raw(&tmp, ix->build.buf + o->off, o->len);
+            rc = s_idx_open(ix, index_id, &tmp, pk, pk_len, o->seq, v->seq);
+            open = -1;
+        }
+        if (v->has)
+            open = (long)j;
+    }
+    if (rc == 0 && open >= 0) {
+        drift_keybuf_reset(&tmp);
+        drift_keybuf_raw(&tmp, ix->build.buf + vs[open].off, vs[open].len);
+        rc = s_idx_open(ix, index_id, &tmp, pk, pk_len, vs[open].seq, DRIFT_INDEX_SEQ_LIVE);
+    }
+    drift_keybuf_free(&tmp);
+    return rc;
+}
+
+/* Builds index x of table over the whole history of the table. */
+static int s_idx_build(drift_index_t *ix, uint32_t table, const drift_index_idxdef_t *x)
+{
+    MDB_cursor *c;
+    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, ix->db_versions, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    uint8_t tb[4];
+    s_be32(tb, table);
+    MDB_val k = {4, tb}, v;
+    s_bver_t *vs = NULL;
+    size_t n = 0, cap = 0;
+    uint8_t pk[LMDB_KEY_MAX];
+    size_t pk_len = 0;
+    drift_keybuf_t vals = {0};
+    drift_keybuf_reset(&ix->build);
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    for (;;) {
+        int more = rc == 0 && k.mv_size > 12 && memcmp(k.mv_data, tb, 4) == 0;
+        size_t kpl = more ? k.mv_size - 12 : 0;
+        if (n && (!more || kpl != pk_len || memcmp(pk, (const uint8_t *)k.mv_data + 4, pk_len) != 0)) {
+            if ((rc = s_idx_build_pk(ix, x->id, pk, pk_len, vs, n)) < 0)
+                break;
+            n = 0;
+            drift_keybuf_reset(&ix->build);
+        }
+        if (!more)
+            break;
+        if (n == 0) {
+            pk_len = kpl;
+            memcpy(pk, (const uint8_t *)k.mv_data + 4, pk_len);
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            s_bver_t *nv = realloc(vs, cap * sizeof *vs);
+            if (!nv) {
+                rc = -ENOMEM;
+                break;
+            }
+            vs = nv;
+        }
+        drift_index_ver_t ver;
+        uint64_t seq = ~s_get_be64((const uint8_t *)k.mv_data + k.mv_size - 8);
+        if ((rc = s_ver_decode(ix, &v, seq, &ver)) < 0)
+            break;
+        s_bver_t *b = &vs[n++];
+        b->seq = seq;
+        b->has = 0;
+        if (ver.row) {
+            const drift_index_tdef_t *d;
+            if ((rc = s_def_ver(ix, ix->wtxn, table, ver.schema_ver, &d)) < 0)
+                break;
+            if (d && s_idx_vals(d, ver.row, ver.row_len, x, &vals) == 0) {
+                b->has = 1;
+                b->off = ix->build.len;
+                b->len = vals.len;
+                drift_keybuf_raw(&ix->build, vals.buf, vals.len);
+            }
+        }
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    free(vs);
+    drift_keybuf_free(&vals);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    return rc > 0 || (rc < 0 && rc > -30800 && rc < -30700) ? s_mdb(ix, rc, "idx build") : rc;
+}
+
+/* ------------------------------------------------------------- applying */
+
+int drift_index_begin(drift_index_t *self)
+{
+    if (self->readonly)
+        return -EROFS;
+    if (self->wtxn)
+        return -EBUSY;
+    int rc = s_mdb(self, mdb_txn_begin(self->env, NULL, 0, &self->wtxn), "mdb_txn_begin");
+    if (rc < 0) {
+        self->wtxn = NULL;
+        return rc;
+    }
+    self->committed_seq = self->applied_seq;
+    self->committed_ts = self->applied_ts;
+    return 0;
+}
+
+void drift_index_abort(drift_index_t *self)
+{
+    if (!self->wtxn)
+        return;
+    mdb_txn_abort(self->wtxn);
+    self->wtxn = NULL;
+    self->applied_seq = self->committed_seq;
+    self->applied_ts = self->committed_ts;
+    s_cache_clear(self);
+}
+
+int drift_index_commit(drift_index_t *self)
+{
+    if (!self->wtxn)
+        return -EINVAL;
+    uint8_t vb[20];
+    s_be64(vb, self->applied_seq);
+    s_be64(vb + 8, self->applied_ts);
+    s_be32(vb + 16, DRIFT_INDEX_FORMAT);
+    MDB_val k = {7, "applied"}, v = {20, vb};
+    int rc = s_mdb(self, mdb_put(self->wtxn, self->db_meta, &k, &v, 0), "meta put");
+    if (rc < 0) {
+        drift_index_abort(self);
+        return rc;
+    }
+    rc = s_mdb(self, mdb_txn_commit(self->wtxn), "mdb_txn_commit");
+    self->wtxn = NULL;
+    if (rc < 0) {
+        self->applied_seq = self->committed_seq;
+        self->applied_ts = self->committed_ts;
+        s_cache_clear(self);
+    }
+    return rc;
+}
+
+int drift_index_clear(drift_index_t *self)
+{
+    int rc = drift_index_begin(self);
+    if (rc < 0)
+        return rc;
+    MDB_dbi dbs[] = {self->db_catalog, self->db_current, self->db_versions,
+                     self->db_idx,     self->db_time,    self->db_meta};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == 0; i++)
+        rc = s_mdb(self, mdb_drop(self->wtxn, dbs[i], 0), "mdb_drop");
+    if (rc < 0) {
+        drift_index_abort(self);
+        return rc;
+    }
+    rc = s_mdb(self, mdb_txn_commit(self->wtxn), "mdb_txn_commit");
+    self->wtxn = NULL;
+    self->applied_seq = self->applied_ts = 0;
+    s_cache_clear(self);
+    return rc;
+}
+
+/* Puts key table|pk|~seq into versions with header + optional location/inline row. */
+static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, size_t pk_len, uint64_t seq,
+                         uint64_t ts, int op, int storage, uint32_t schema_ver, drift_logr_pos_t pos,
+                         size_t row_off, const uint8_t *row, size_t row_len)
+{
+    drift_keybuf_reset(&ix->k1);
+    s_kb_u32(&ix->k1, table);
+    drift_keybuf_raw(&ix->k1, pk, pk_len);
+    s_kb_u64(&ix->k1, ~seq);
+    drift_keybuf_reset(&ix->k2);
+    uint8_t h[VER_HDR] = {(uint8_t)op, (uint8_t)storage, 0, 0};
+    s_be32(h + 4, schema_ver);
+    s_be64(h + 8, ts);
+    drift_keybuf_raw(&ix->k2, h, VER_HDR);
+    if (storage == ST_LOG) {
+        s_kb_u64(&ix->k2, pos.segment_id);
+        s_kb_u64(&ix->k2, pos.offset);
+        s_kb_u32(&ix->k2, (uint32_t)row_off);
+        s_kb_u32(&ix->k2, (uint32_t)row_len);
+    } else if (storage == ST_INLINE)
+        drift_keybuf_raw(&ix->k2, row, row_len);
+    if (ix->k1.oom || ix->k2.oom)
+        return -ENOMEM;
+    MDB_val k = {ix->k1.len, ix->k1.buf}, v = {ix->k2.len, ix->k2.buf};
+    return s_mdb(ix, mdb_put(ix->wtxn, ix->db_versions, &k, &v, 0), "versions put");
+}
+
+/* Merges a patch map (column name or id -> value) into the old row converted to definition d
+ * (old row in old_def; without definitions, keys are array positions). Result in ix->rowbuf. */
+static int s_patch(drift_index_t *ix, const drift_index_tdef_t *d, const drift_index_tdef_t *old_def,
+                   const uint8_t *old_row, size_t old_len, const uint8_t *patch, size_t patch_len)
+{
+    static __thread const uint8_t *el[DRIFT_INDEX_MAX_COLS], *nel[DRIFT_INDEX_MAX_COLS];
+    static __thread size_t ellen[DRIFT_INDEX_MAX_COLS], nellen[DRIFT_INDEX_MAX_COLS];
+    static const uint8_t nil = 0xc0;
+    long n = s_row_elems(old_row, old_len, el, ellen, DRIFT_INDEX_MAX_COLS);
+    if (n < 0 || n > (long)DRIFT_INDEX_MAX_COLS)
+        return -1;
+    uint32_t ncols = d ? d->ncols : (uint32_t)n;
+    for (uint32_t i = 0; i < ncols; i++) {
+        int from = (int)i;
+        if (d)
+            from = old_def ? drift_index_tdef_colpos(old_def, d->cols[i].id) : -1;
+        nel[i] = from >= 0 && from < n ? el[from] : &nil;
+        nellen[i] = from >= 0 && from < n ? ellen[from] : 1;
+    }
+    const uint8_t *p = patch, *end = patch + patch_len;
+    uint32_t np;
+    if (s_mp_container(&p, end, 1, &np) < 0)
+        return -1;
+    for (uint32_t j = 0; j < np; j++) {
+        msgpack_object key;
+        const uint8_t *q = s_mp_skip(p, end, 1), *r;
+        if (!q || !(r = s_mp_skip(q, end, 1)) || s_mp_scalar(p, q, &key) < 0)
+            return -1;
+        int pos = -1;
+        if (key.type == MSGPACK_OBJECT_POSITIVE_INTEGER && key.via.u64 < UINT32_MAX)
+            pos = d ? drift_index_tdef_colpos(d, (uint32_t)key.via.u64) : (int)key.via.u64;
+        else if (key.type == MSGPACK_OBJECT_STR && d)
+            for (uint32_t i = 0; i < d->ncols; i++)
+                if (strlen(d->cols[i].name) == key.via.str.size &&
+                    memcmp(d->cols[i].name, key.via.str.ptr, key.via.str.size) == 0)
+                    pos = (int)i;
+        if (pos < 0 || pos >= (int)ncols)
+            return -1;
+        nel[pos] = q;
+        nellen[pos] = (size_t)(r - q);
+        p = r;
+    }
+    if (p != end)
+        return -1;
+    drift_keybuf_reset(&ix->rowbuf);
+    s_mp_put_array(&ix->rowbuf, ncols);
+    for (uint32_t i = 0; i < ncols; i++)
+        drift_keybuf_raw(&ix->rowbuf, nel[i], nellen[i]);
+    return ix->rowbuf.oom ? -ENOMEM : 0;
+}
+
+/* Deletes every current row of a table. */
+static int s_current_drop(drift_index_t *ix, uint32_t table)
+{
+    MDB_cursor *c;
+    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, ix->db_current, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    uint8_t kb[4];
+    s_be32(kb, table);
+    MDB_val k = {4, kb}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        k = (MDB_val){4, kb}; /* re-seek: GET_CURRENT after deleting the last key is EINVAL */
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : s_mdb(ix, rc, "current drop");
+}
+
+/* Catalog name entry N|enc(name)|~seq -> table (0: the name is free from seq on). */
+static int s_put_name(drift_index_t *ix, const char *name, uint64_t seq, uint32_t table)
+{
+    drift_keybuf_reset(&ix->k1);
+    uint8_t t = CAT_NAME;
+    drift_keybuf_raw(&ix->k1, &t, 1);
+    drift_keyenc_text(&ix->k1, name, strlen(name));
+    s_kb_u64(&ix->k1, ~seq);
+    uint8_t vb[4];
+    s_be32(vb, table);
+    if (ix->k1.oom)
+        return -ENOMEM;
+    MDB_val k = {ix->k1.len, ix->k1.buf}, v = {4, vb};
+    return s_mdb(ix, mdb_put(ix->wtxn, ix->db_catalog, &k, &v, 0), "catalog name");
+}
+
+/* A DDL op: {"ddl": kind, "def": table definition} (no def for "drop_table"). */
+static int s_apply_ddl(drift_index_t *ix, uint32_t table, uint64_t seq, const uint8_t *row, size_t row_len)
+{
+    const uint8_t *p = row, *end = row + row_len, *defp = NULL;
+    size_t def_len = 0;
+    int drop = 0, rc;
+    uint32_t n;
+    if (!row || s_mp_container(&p, end, 1, &n) < 0)
+        goto bad;
+    for (uint32_t j = 0; j < n; j++) {
+        const uint8_t *q = s_mp_skip(p, end, 1), *r;
+        if (!q || !(r = s_mp_skip(q, end, 1)))
+            goto bad;
+        if (s_mp_streq(p, q, "ddl"))
+            drop = s_mp_streq(q, r, "drop_table");
+        else if (s_mp_streq(p, q, "def")) {
+            defp = q;
+            def_len = (size_t)(r - q);
+        }
+        p = r;
+    }
+    const drift_index_tdef_t *prev;
+    if ((rc = s_def_latest(ix, ix->wtxn, table, &prev)) < 0)
+        return rc;
+    uint8_t kb[13];
+    kb[0] = CAT_TABLE;
+    s_be32(kb + 1, table);
+    s_be64(kb + 5, ~seq);
+    MDB_val k = {13, kb}, v;
+    if (drop) {
+        if (!prev)
+            goto bad;
+        uint8_t zero[4] = {0};
+        v = (MDB_val){4, zero};
+        if ((rc = s_mdb(ix, mdb_put(ix->wtxn, ix->db_catalog, &k, &v, 0), "catalog put")) < 0 ||
+            (rc = s_put_name(ix, prev->name, seq, 0)) < 0 || (rc = s_current_drop(ix, table)) < 0)
+            return rc;
+        for (uint32_t i = 0; i < prev->nidx; i++)
+            if ((rc = s_idx_drop(ix, prev->idx[i].id)) < 0)
+                return rc;
+        return s_def_set_latest(ix, table, 0);
+    }
+    if (!defp)
+        goto bad;
+    drift_index_tdef_t *d;
+    char err[200];
+    if (drift_index_tdef_parse(defp, def_len, table, &d, err, sizeof err) < 0) {
+        DLOG_DEBUG("seq %" PRIu64 ": table %u: bad definition: %s", seq, table, err);
+        goto bad;
+    }
+    if ((rc = s_cache_put(ix, table, d->version, d)) < 0)
+        return rc;
+    drift_keybuf_reset(&ix->k2);
+    s_kb_u32(&ix->k2, d->version);
+    drift_keybuf_raw(&ix->k2, defp, def_len);
+    if (ix->k2.oom)
+        return -ENOMEM;
+    v = (MDB_val){ix->k2.len, ix->k2.buf};
+    if ((rc = s_mdb(ix, mdb_put(ix->wtxn, ix->db_catalog, &k, &v, 0), "catalog put")) < 0)
+        return rc;
+    kb[0] = CAT_VER;
+    s_be32(kb + 5, d->version);
+    k.mv_size = 9;
+    v = (MDB_val){def_len, (void *)defp};
+    if ((rc = s_mdb(ix, mdb_put(ix->wtxn, ix->db_catalog, &k, &v, 0), "catalog put")) < 0)
+        return rc;
+    if (!prev || strcmp(prev->name, d->name) != 0) {
+        if (prev && (rc = s_put_name(ix, prev->name, seq, 0)) < 0)
+            return rc;
+        if ((rc = s_put_name(ix, d->name, seq, table)) < 0)
+            return rc;
+    }
+    for (uint32_t i = 0; prev && i < prev->nidx; i++) {
+        int kept = 0;
+        for (uint32_t j = 0; j < d->nidx; j++)
+            kept |= d->idx[j].id == prev->idx[i].id;
+        if (!kept && (rc = s_idx_drop(ix, prev->idx[i].id)) < 0)
+            return rc;
+    }
+    if ((rc = s_def_set_latest(ix, table, d->version)) < 0)
+        return rc;
+    for (uint32_t j = 0; j < d->nidx; j++) {
+        int had = 0;
+        for (uint32_t i = 0; prev && i < prev->nidx; i++)
+            had |= d->idx[j].id == prev->idx[i].id;
+        if (!had && (rc = s_idx_build(ix, table, &d->idx[j])) < 0)
+            return rc;
+    }
+    return 0;
+bad:
+    ix->skipped++;
+    return 0;
+}
+
+/* One data op of frame seq. row_off is the row's offset in the (decompressed) body. */
+static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_t pos, int op, uint32_t table,
+                      const uint8_t *pk, size_t pk_len, const uint8_t *row, size_t row_len, size_t row_off)
+{
+    if (op == DRIFT_COP_DDL)
+        return s_apply_ddl(ix, table, f->seq, row, row_len);
+    if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
+        goto bad;
+    const drift_index_tdef_t *d, *old_def = NULL;
+    int rc = s_def_latest(ix, ix->wtxn, table, &d);
+    if (rc < 0)
+        return rc;
+    drift_keybuf_reset(&ix->k1);
+    s_kb_u32(&ix->k1, table);
+    drift_keybuf_raw(&ix->k1, pk, pk_len);
+    if (ix->k1.oom)
+        return -ENOMEM;
+    MDB_val k = {ix->k1.len, ix->k1.buf}, v;
+    rc = mdb_get(ix->wtxn, ix->db_current, &k, &v);
+    int has_old = rc == 0;
+    if (rc && rc != MDB_NOTFOUND)
+        return s_mdb(ix, rc, "current get");
+    if (has_old) {
+        if (v.mv_size < CUR_HDR)
+            return DRIFT_ECORRUPT;
+        drift_keybuf_reset(&ix->oldrow);
+        drift_keybuf_raw(&ix->oldrow, (const uint8_t *)v.mv_data + CUR_HDR, v.mv_size - CUR_HDR);
+        if (ix->oldrow.oom)
+            return -ENOMEM;
+        if ((rc = s_def_ver(ix, ix->wtxn, table, s_get_be32((const uint8_t *)v.mv_data + 20), &old_def)) < 0)
+            return rc;
+    }
+    uint32_t ver = d ? d->version : 0;
+    const uint8_t *new_row = NULL;
+    size_t new_len = 0;
+    int storage = ST_NONE;
+    switch (op) {
+    case DRIFT_COP_INSERT:
+    case DRIFT_COP_UPDATE:
+        if (!row || s_row_elems(row, row_len, NULL, NULL, 0) < 0)
+            goto bad;
+        new_row = row;
+        new_len = row_len;
+        storage = ST_LOG;
+        break;
+    case DRIFT_COP_PATCH:
+        if (!has_old || !row || s_patch(ix, d, old_def, ix->oldrow.buf, ix->oldrow.len, row, row_len) < 0)
+            goto bad;
+        new_row = ix->rowbuf.buf;
+        new_len = ix->rowbuf.len;
+        storage = ST_INLINE;
+        break;
+    case DRIFT_COP_DELETE:
+        if (!has_old)
+            goto bad;
+        break;
+    default:
+        goto bad;
+    }
+    if ((rc = s_put_version(ix, table, pk, pk_len, f->seq, f->ts_ns, op, storage, ver, pos, row_off, new_row,
+                            new_len)) < 0)
+        return rc;
+    drift_keybuf_reset(&ix->k1);
+    s_kb_u32(&ix->k1, table);
+    drift_keybuf_raw(&ix->k1, pk, pk_len);
+    k = (MDB_val){ix->k1.len, ix->k1.buf};
+    if (new_row) {
+        drift_keybuf_reset(&ix->k2);
+        uint8_t h[CUR_HDR] = {0};
+        s_be64(h, f->seq);
+        s_be64(h + 8, f->ts_ns);
+        h[16] = (uint8_t)op;
+        s_be32(h + 20, ver);
+        drift_keybuf_raw(&ix->k2, h, CUR_HDR);
+        drift_keybuf_raw(&ix->k2, new_row, new_len);
+        if (ix->k2.oom || ix->k1.oom)
+            return -ENOMEM;
+        v = (MDB_val){ix->k2.len, ix->k2.buf};
+        rc = s_mdb(ix, mdb_put(ix->wtxn, ix->db_current, &k, &v, 0), "current put");
+    } else
+        rc = s_mdb(ix, mdb_del(ix->wtxn, ix->db_current, &k, NULL), "current del");
+    if (rc < 0)
+        return rc;
+    return s_idx_change(ix, d, old_def, has_old ? ix->oldrow.buf : NULL, ix->oldrow.len, new_row, new_len, pk, pk_len,
+                        f->seq);
+bad:
+    ix->skipped++;
+    return 0;
+}
+
+int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_pos_t pos)
+{
+    if (!self->wtxn)
+        return -EINVAL;
+    if (self->applied_seq && f->seq != self->applied_seq + 1) {
+        snprintf(self->err, sizeof self->err, "frame %" PRIu64 " applied after %" PRIu64, f->seq, self->applied_seq);
+        return DRIFT_ECHAIN;
+    }
+    const uint8_t *body;
+    size_t blen;
+    int rc = s_frame_body(self, f, pos.segment_id, pos.offset, &body, &blen);
+    if (rc < 0)
+        return rc;
+    uint8_t tk[8], tv[8];
+    s_be64(tk, f->ts_ns);
+    s_be64(tv, f->seq);
+    MDB_val k = {8, tk}, v = {8, tv};
+    if ((rc = s_mdb(self, mdb_put(self->wtxn, self->db_time, &k, &v, 0), "time put")) < 0)
+        return rc;
+    const uint8_t *p = body, *end = body + blen;
+    uint32_t nops;
+    /* A body that does not walk is skipped whole (before anything of it is applied), so that the
+     * indexer never stalls on it and a rebuild skips it the same way. */
+    if (s_mp_skip(body, end, 0) != end || s_mp_container(&p, end, 0, &nops) < 0) {
+        snprintf(self->err, sizeof self->err, "frame %" PRIu64 ": body is not a valid op array (skipped)", f->seq);
+        self->skipped++;
+        nops = 0;
+        p = end;
+    }
+    for (uint32_t i = 0; i < nops; i++) {
+        uint32_t nk;
+        const uint8_t *elem_end = s_mp_skip(p, end, 1);
+        if (s_mp_container(&p, end, 1, &nk) < 0) {
+            self->skipped++;
+            p = elem_end;
+            continue;
+        }
+        int op = 0;
+        uint32_t table = UINT32_MAX;
+        const uint8_t *key = NULL, *row = NULL;
+        size_t key_len = 0, row_len = 0;
+        for (uint32_t j = 0; j < nk; j++) {
+            const uint8_t *q = s_mp_skip(p, end, 1), *r = q ? s_mp_skip(q, end, 1) : NULL;
+            if (!r)
+                return DRIFT_EPROTO; /* cannot happen: the whole body walked */
+            msgpack_object o;
+            if (s_mp_streq(p, q, "op")) {
+                for (int c = DRIFT_COP_INSERT; c <= DRIFT_COP_DDL; c++)
+                    if (s_mp_streq(q, r, drift_commit_op_name((drift_cop_t)c)))
+                        op = c;
+            } else if (s_mp_streq(p, q, "table")) {
+                if (s_mp_scalar(q, r, &o) == 0 && o.type == MSGPACK_OBJECT_POSITIVE_INTEGER && o.via.u64 < UINT32_MAX)
+                    table = (uint32_t)o.via.u64;
+            } else if (s_mp_streq(p, q, "key")) {
+                if (s_mp_scalar(q, r, &o) == 0 && (o.type == MSGPACK_OBJECT_BIN || o.type == MSGPACK_OBJECT_STR)) {
+                    key = (const uint8_t *)o.via.bin.ptr;
+                    key_len = o.via.bin.size;
+                }
+            } else if (s_mp_streq(p, q, "row")) {
+                row = q;
+                row_len = (size_t)(r - q);
+            }
+            p = r;
+        }
+        if (!op || table == UINT32_MAX) {
+            self->skipped++;
+            continue;
+        }
+        if ((rc = s_apply_op(self, f, pos, op, table, key, key_len, row, row_len,
+                             row ? (size_t)(row - body) : 0)) < 0)
+            return rc;
+    }
+    self->applied_seq = f->seq;
+    self->applied_ts = f->ts_ns;
+    return 0;
+}
+
+/* ------------------------------------------------------------- reading */
+
+int drift_index_rd_begin(drift_index_t *self, drift_index_rd_t **ret)
+{
+    drift_index_rd_t *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return -ENOMEM;
+    rd->ix = self;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &rd->txn);
+    if (rc == MDB_MAP_RESIZED) {
+        mdb_env_set_mapsize(self->env, 0); /* adopt the size the writer grew the map to */
+        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &rd->txn);
+    }
+    uint64_t ts;
+    uint32_t format;
+    if ((rc = s_mdb(self, rc, "mdb_txn_begin")) < 0 || (rc = s_meta_read(self, rd->txn, &rd->seq, &ts, &format)) < 0 ||
+        (rc = s_mdb(self, mdb_cursor_open(rd->txn, self->db_versions, &rd->c_versions), "cursor")) < 0 ||
+        (rc = s_mdb(self, mdb_cursor_open(rd->txn, self->db_idx, &rd->c_idx), "cursor")) < 0) {
+        drift_index_rd_end(&rd);
+        return rc;
+    }
+    *ret = rd;
+    return 0;
+}
+
+void drift_index_rd_end(drift_index_rd_t **self_p)
+{
+    drift_index_rd_t *rd = *self_p;
+    if (!rd)
+        return;
+    if (rd->c_versions)
+        mdb_cursor_close(rd->c_versions);
+    if (rd->c_idx)
+        mdb_cursor_close(rd->c_idx);
+    if (rd->txn)
+        mdb_txn_abort(rd->txn);
+    drift_keybuf_free(&rd->k);
+    free(rd);
+    *self_p = NULL;
+}
+
+uint64_t drift_index_rd_seq(const drift_index_rd_t *rd)
+{
+    return rd->seq;
+}
+
+/* Decodes a current value into v. */
+static int s_cur_decode(const MDB_val *val, drift_index_ver_t *v)
+{
+    const uint8_t *p = val->mv_data;
+    if (val->mv_size < CUR_HDR)
+        return DRIFT_ECORRUPT;
+    memset(v, 0, sizeof *v);
+    v->seq = s_get_be64(p);
+    v->ts_ns = s_get_be64(p + 8);
+    v->op = p[16];
+    v->schema_ver = s_get_be32(p + 20);
+    v->end_seq = DRIFT_INDEX_SEQ_LIVE;
+    v->row = p + CUR_HDR;
+    v->row_len = val->mv_size - CUR_HDR;
+    return 0;
+}
+
+int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len, uint64_t as_of,
+                    drift_index_ver_t *ret)
+{
+    if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
+        return DRIFT_ENOTFOUND;
+    drift_keybuf_reset(&rd->k);
+    s_kb_u32(&rd->k, table);
+    drift_keybuf_raw(&rd->k, pk, pk_len);
+    if (as_of >= rd->seq) {
+        if (as_of != UINT64_MAX && as_of > rd->seq)
+            return -EAGAIN;
+        if (rd->k.oom)
+            return -ENOMEM;
+        MDB_val k = {rd->k.len, rd->k.buf}, v;
+        int rc = mdb_get(rd->txn, rd->ix->db_current, &k, &v);
+        if (rc)
+            return s_mdb(rd->ix, rc, "current get");
+        return s_cur_decode(&v, ret);
+    }
+    size_t plen = rd->k.len;
+    s_kb_u64(&rd->k, ~as_of);
+    if (rd->k.oom)
+        return -ENOMEM;
+    MDB_val k = {rd->k.len, rd->k.buf}, v;
+    int rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_SET_RANGE);
+    if (rc)
+        return s_mdb(rd->ix, rc, "versions");
+    if (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0)
+        return DRIFT_ENOTFOUND;
+    rc = s_ver_decode(rd->ix, &v, ~s_get_be64((const uint8_t *)k.mv_data + plen), ret);
+    if (rc == 0 && ret->op == DRIFT_COP_DELETE)
+        rc = DRIFT_ENOTFOUND;
+    return rc;
+}
+
+int drift_index_history(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len, drift_index_ver_fn fn,
+                        void *arg)
+{
+    if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
+        return DRIFT_ENOTFOUND;
+    drift_keybuf_reset(&rd->k);
+    s_kb_u32(&rd->k, table);
+    drift_keybuf_raw(&rd->k, pk, pk_len);
+    size_t plen = rd->k.len;
+    s_kb_u64(&rd->k, UINT64_MAX);
+    if (rd->k.oom)
+        return -ENOMEM;
+    /* Versions are stored newest first: the oldest is just before table|pk|FF..FF; walk backwards. */
+    MDB_val k = {rd->k.len, rd->k.buf}, v;
+    int rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_LAST);
+    else if (rc == 0)
+        rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_PREV);
+    int found = 0;
+    while (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, rd->k.buf, plen) == 0) {
+        found = 1;
+        drift_index_ver_t ver;
+        uint64_t seq = ~s_get_be64((const uint8_t *)k.mv_data + plen);
+        MDB_val cur = v;
+        rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_PREV);
+        uint64_t end = rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, rd->k.buf, plen) == 0
+                           ? ~s_get_be64((const uint8_t *)k.mv_data + plen)
+                           : DRIFT_INDEX_SEQ_LIVE;
+        if (rc && rc != MDB_NOTFOUND)
+            break;
+        int drc = s_ver_decode(rd->ix, &cur, seq, &ver);
+        if (drc < 0)
+            return drc;
+        ver.end_seq = ver.op == DRIFT_COP_DELETE ? seq : end;
+        if ((drc = fn(&ver, arg)) != 0)
+            return drc;
+        if (rc == MDB_NOTFOUND)
+            break;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return s_mdb(rd->ix, rc, "versions");
+    return found ? 0 : DRIFT_ENOTFOUND;
+}
+
+int drift_index_scan_open(drift_index_rd_t *rd, uint32_t table, const void *lo, size_t lo_len, const void *hi,
+                          size_t hi_len, uint64_t as_of, drift_index_scan_t **ret)
+{
+    if (as_of != UINT64_MAX && as_of > rd->seq)
+        return -EAGAIN;
+    drift_index_scan_t *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->rd = rd;
+    it->table = table;
+    it->as_of = as_of;
+    it->use_current = as_of >= rd->seq;
+    s_kb_u32(&it->lo, table);
+    if (lo)
+        drift_keybuf_raw(&it->lo, lo, lo_len);
+    s_kb_u32(&it->hi, table);
+    if (hi)
+        drift_keybuf_raw(&it->hi, hi, hi_len);
+    else
+        s_kb_u64(&it->hi, UINT64_MAX); /* past every pk of the table (tags are < 0xFF) */
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, it->use_current ? rd->ix->db_current : rd->ix->db_versions, &it->c),
+                   "cursor");
+    if (rc < 0 || it->lo.oom || it->hi.oom) {
+        drift_index_scan_close(&it);
+        return rc < 0 ? rc : -ENOMEM;
+    }
+    *ret = it;
+    return 0;
+}
+
+void drift_index_scan_close(drift_index_scan_t **self_p)
+{
+    drift_index_scan_t *it = *self_p;
+    if (!it)
+        return;
+    if (it->c)
+        mdb_cursor_close(it->c);
+    drift_keybuf_free(&it->lo);
+    drift_keybuf_free(&it->hi);
+    drift_keybuf_free(&it->seek);
+    free(it);
+    *self_p = NULL;
+}
+
+uint64_t drift_index_scan_steps(const drift_index_scan_t *it)
+{
+    return it->steps;
+}
+
+/* memcmp order of a (an) vs b (bn), shorter first on ties. */
+static int s_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an < bn ? -1 : an > bn);
+}
+
+/* Positions the scan cursor at the first key >= key (len bytes). */
+static int s_scan_seek(drift_index_scan_t *it, const void *key, size_t len, MDB_val *k, MDB_val *v)
+{
+    it->steps++;
+    k->mv_size = len;
+    k->mv_data = (void *)key;
+    return mdb_cursor_get(it->c, k, v, MDB_SET_RANGE);
+}
+
+int drift_index_scan_next(drift_index_scan_t *it, const uint8_t **ret_pk, size_t *ret_pk_len, drift_index_ver_t *ret)
+{
+    MDB_val k, v;
+    int rc;
+    if (it->done)
+        return 0;
+    if (it->use_current) {
+        if (!it->started) {
+            it->started = 1;
+            rc = s_scan_seek(it, it->lo.buf, it->lo.len, &k, &v);
+        } else {
+            it->steps++;
+            rc = mdb_cursor_get(it->c, &k, &v, MDB_NEXT);
+        }
+        if (rc == 0 && k.mv_size > 4 && s_cmp(k.mv_data, k.mv_size, it->hi.buf, it->hi.len) < 0) {
+            *ret_pk = (const uint8_t *)k.mv_data + 4;
+            *ret_pk_len = k.mv_size - 4;
+            return s_cur_decode(&v, ret) < 0 ? DRIFT_ECORRUPT : 1;
+        }
+        it->done = 1;
+        return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(it->rd->ix, rc, "scan");
+    }
+    /* versions: table|pk|~seq, newest first within a pk */
+    if (!it->started) {
+        it->started = 1;
+        rc = s_scan_seek(it, it->lo.buf, it->lo.len, &k, &v);
+    } else
+        rc = mdb_cursor_get(it->c, &k, &v, MDB_GET_CURRENT);
+    int stepped = 0;
+    for (;;) {
+        if (rc || k.mv_size <= 12 || s_cmp(k.mv_data, k.mv_size - 8, it->hi.buf, it->hi.len) >= 0) {
+            it->done = 1;
+            return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(it->rd->ix, rc, "scan");
+        }
+        const uint8_t *kp = k.mv_data;
+        size_t plen = k.mv_size - 8;
+        uint64_t seq = ~s_get_be64(kp + plen);
+        if (seq > it->as_of) {
+            /* newer than the snapshot: step a few times, then seek to table|pk|~as_of */
+            if (stepped < 4) {
+                stepped++;
+                it->steps++;
+                rc = mdb_cursor_get(it->c, &k, &v, MDB_NEXT);
+                continue;
+            }
+            drift_keybuf_reset(&it->seek);
+            drift_keybuf_raw(&it->seek, kp, plen);
+            s_kb_u64(&it->seek, ~it->as_of);
+            if (it->seek.oom)
+                return -ENOMEM;
+            rc = s_scan_seek(it, it->seek.buf, it->seek.len, &k, &v);
+            stepped = 0;
+            continue;
+        }
+        /* the visible version of this pk; remember where the next pk starts */
+        drift_keybuf_reset(&it->seek);
+        drift_keybuf_raw(&it->seek, kp, plen);
+        s_kb_u64(&it->seek, UINT64_MAX);
+        if (it->seek.oom)
+            return -ENOMEM;
+        drift_index_ver_t ver;
+        int deleted = v.mv_size >= 1 && ((const uint8_t *)v.mv_data)[0] == DRIFT_COP_DELETE;
+        if (!deleted && (rc = s_ver_decode(it->rd->ix, &v, seq, &ver)) < 0)
+            return rc;
+        /* move past this pk: a few steps, then a seek */
+        int moved = 0;
+        for (int i = 0; i < 4 && !moved; i++) {
+            it->steps++;
+            int r2 = mdb_cursor_get(it->c, &k, &v, MDB_NEXT);
+            if (r2) {
+                rc = r2;
+                moved = 1;
+            } else if (k.mv_size != plen + 8 || memcmp(k.mv_data, it->seek.buf, plen) != 0) {
+                rc = 0;
+                moved = 1;
+            }
+        }
+        if (!moved)
+            rc = s_scan_seek(it, it->seek.buf, it->seek.len, &k, &v);
+        if (deleted) {
+            stepped = 0;
+            continue;
+        }
+        *ret = ver;
+        *ret_pk = it->seek.buf + 4;
+        *ret_pk_len = plen - 4;
+        if (rc == MDB_NOTFOUND)
+            it->done = 1;
+        else if (rc)
+            return s_mdb(it->rd->ix, rc, "scan");
+        return 1;
+    }
+}
+
+int drift_index_iscan_open(drift_index_rd_t *rd, uint32_t index_id, const void *lo, size_t lo_len, const void *hi,
+                           size_t hi_len, uint64_t as_of, drift_index_iscan_t **ret)
+{
+    if (as_of != UINT64_MAX && as_of > rd->seq)
+        return -EAGAIN;
+    drift_index_iscan_t *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->rd = rd;
+    it->index_id = index_id;
+    it->as_of = as_of;
+    s_kb_u32(&it->lo, index_id);
+    if (lo)
+        drift_keybuf_raw(&it->lo, lo, lo_len);
+    s_kb_u32(&it->hi, index_id);
+    if (hi)
+        drift_keybuf_raw(&it->hi, hi, hi_len);
+    else
+        s_kb_u64(&it->hi, UINT64_MAX);
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_idx, &it->c), "cursor");
+    if (rc < 0 || it->lo.oom || it->hi.oom) {
+        drift_index_iscan_close(&it);
+        return rc < 0 ? rc : -ENOMEM;
+    }
+    *ret = it;
+    return 0;
+}
+
+void drift_index_iscan_close(drift_index_iscan_t **self_p)
+{
+    drift_index_iscan_t *it = *self_p;
+    if (!it)
+        return;
+    if (it->c)
+        mdb_cursor_close(it->c);
+    drift_keybuf_free(&it->lo);
+    drift_keybuf_free(&it->hi);
+    free(it);
+    *self_p = NULL;
+}
+
+int drift_index_iscan_next(drift_index_iscan_t *it, const uint8_t **ret_pk, size_t *ret_pk_len,
+                           const uint8_t **ret_vals, size_t *ret_vals_len, uint64_t *ret_seq_from,
+                           uint64_t *ret_seq_to, int *ret_truncated)
+{
+    MDB_val k, v;
+    int rc;
+    for (;;) {
+        if (!it->started) {
+            it->started = 1;
+            k = (MDB_val){it->lo.len, it->lo.buf};
+            rc = mdb_cursor_get(it->c, &k, &v, MDB_SET_RANGE);
+        } else
+            rc = mdb_cursor_get(it->c, &k, &v, MDB_NEXT);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc)
+            return s_mdb(it->rd->ix, rc, "iscan");
+        if (k.mv_size < 12 || s_cmp(k.mv_data, k.mv_size, it->hi.buf, it->hi.len) >= 0)
+            return 0;
+        if (v.mv_size != IDXV_LEN)
+            return DRIFT_ECORRUPT;
+        const uint8_t *kp = k.mv_data, *vp = v.mv_data;
+        uint64_t from = ~s_get_be64(kp + k.mv_size - 8), to = s_get_be64(vp);
+        size_t vl = (size_t)vp[9] << 8 | vp[10];
+        if (4 + vl + 8 > k.mv_size)
+            return DRIFT_ECORRUPT;
+        if (from > it->as_of || (to <= it->as_of && to != DRIFT_INDEX_SEQ_LIVE))
+            continue;
+        *ret_vals = kp + 4;
+        *ret_vals_len = vl;
+        *ret_pk = kp + 4 + vl;
+        *ret_pk_len = k.mv_size - 12 - vl;
+        *ret_seq_from = from;
+        *ret_seq_to = to;
+        *ret_truncated = vp[8] & IDXF_TRUNC;
+        return 1;
+    }
+}
+
+int drift_index_unique_holder(drift_index_rd_t *rd, uint32_t index_id, const void *vals, size_t vals_len,
+                              const void *pk, size_t pk_len, const uint8_t **ret_pk, size_t *ret_pk_len)
+{
+    drift_keybuf_t hi = {0};
+    drift_keybuf_raw(&hi, vals, vals_len);
+    uint8_t ff = 0xFF;
+    drift_keybuf_raw(&hi, &ff, 1);
+    drift_index_iscan_t *it;
+    int rc = hi.oom ? -ENOMEM : drift_index_iscan_open(rd, index_id, vals, vals_len, hi.buf, hi.len, UINT64_MAX, &it);
+    drift_keybuf_free(&hi);
+    if (rc < 0)
+        return rc;
+    const uint8_t *p, *vp;
+    size_t pl, vl;
+    uint64_t from, to;
+    int trunc;
+    while ((rc = drift_index_iscan_next(it, &p, &pl, &vp, &vl, &from, &to, &trunc)) == 1) {
+        if (to != DRIFT_INDEX_SEQ_LIVE || trunc || vl != vals_len || (pl == pk_len && memcmp(p, pk, pl) == 0))
+            continue;
+        *ret_pk = p;
+        *ret_pk_len = pl;
+        break;
+    }
+    drift_index_iscan_close(&it);
+    return rc;
+}
+
+int drift_index_seq_at(drift_index_rd_t *rd, uint64_t ts_ns, uint64_t *ret_seq)
+{
+    MDB_cursor *c;
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_time, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    uint8_t kb[8];
+    MDB_val k = {8, kb}, v;
+    if (ts_ns == UINT64_MAX)
+        rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    else {
+        s_be64(kb, ts_ns + 1);
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    }
+    *ret_seq = 0;
+    if (rc == 0 && k.mv_size == 8 && v.mv_size == 8 && s_get_be64(k.mv_data) <= ts_ns)
+        *ret_seq = s_get_be64(v.mv_data);
+    mdb_cursor_close(c);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(rd->ix, rc, "time");
+}
+
+int drift_index_table_def(drift_index_rd_t *rd, uint32_t table, uint64_t as_of, drift_index_tdef_t **ret)
+{
+    uint8_t kb[13];
+    kb[0] = CAT_TABLE;
+    s_be32(kb + 1, table);
+    s_be64(kb + 5, ~as_of);
+    MDB_cursor *c;
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_catalog, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    MDB_val k = {13, kb}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && (k.mv_size != 13 || memcmp(k.mv_data, kb, 5) != 0 || v.mv_size <= 4))
+        rc = MDB_NOTFOUND; /* no definition then, or dropped */
+    if (rc == 0) {
+        char err[200];
+        rc = drift_index_tdef_parse((const uint8_t *)v.mv_data + 4, v.mv_size - 4, table, ret, err, sizeof err);
+        if (rc < 0)
+            rc = DRIFT_ECORRUPT;
+    } else
+        rc = s_mdb(rd->ix, rc, "catalog");
+    mdb_cursor_close(c);
+    return rc;
+}
+
+int drift_index_table_def_ver(drift_index_rd_t *rd, uint32_t table, uint32_t version, drift_index_tdef_t **ret)
+{
+    uint8_t kb[9];
+    kb[0] = CAT_VER;
+    s_be32(kb + 1, table);
+    s_be32(kb + 5, version);
+    MDB_val k = {9, kb}, v;
+    int rc = mdb_get(rd->txn, rd->ix->db_catalog, &k, &v);
+    if (rc)
+        return s_mdb(rd->ix, rc, "catalog");
+    char err[200];
+    return drift_index_tdef_parse(v.mv_data, v.mv_size, table, ret, err, sizeof err) < 0 ? DRIFT_ECORRUPT : 0;
+}
+
+int drift_index_table_by_name(drift_index_rd_t *rd, const char *name, uint64_t as_of, uint32_t *ret_table)
+{
+    drift_keybuf_reset(&rd->k);
+    uint8_t t = CAT_NAME;
+    drift_keybuf_raw(&rd->k, &t, 1);
+    drift_keyenc_text(&rd->k, name, strlen(name));
+    size_t plen = rd->k.len;
+    s_kb_u64(&rd->k, ~as_of);
+    if (rd->k.oom)
+        return -ENOMEM;
+    MDB_cursor *c;
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_catalog, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    MDB_val k = {rd->k.len, rd->k.buf}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0 || v.mv_size != 4 ||
+                    (*ret_table = s_get_be32(v.mv_data)) == 0))
+        rc = MDB_NOTFOUND;
+    mdb_cursor_close(c);
+    return s_mdb(rd->ix, rc, "catalog");
+}
+
+int drift_index_wait(const drift_ctl_header_t *hdr, uint64_t seq, int timeout_ms)
+{
+    uint64_t deadline = drift_now_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+    long nap = 20000; /* 20 µs, doubling to 1 ms */
+    while (atomic_load_explicit(&hdr->indexed_seq, memory_order_acquire) < seq) {
+        if (drift_now_mono_ns() >= deadline)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, nap};
+        nanosleep(&ts, NULL);
+        if (nap < 1000000)
+            nap *= 2;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------- rebuild and compare */
+
+int drift_index_rebuild(const char *index_dir, const char *log_dir, uint64_t upto, uint64_t map_size,
+                        drift_index_progress_fn fn, void *arg, char *err, size_t errcap)
+{
+    drift_index_opts_t o = {.map_size = map_size, .sync = 2};
+    drift_index_t *ix = NULL;
+    drift_logr_t *lr = NULL;
+    uint64_t last = upto, applied;
+    drift_frame_t f;
+    drift_logr_pos_t pos;
+    int rc = drift_index_open(index_dir, log_dir, NULL, &o, &ix);
+    if (rc < 0) {
+        snprintf(err, errcap, "%s: %s", index_dir, drift_strerror(rc));
+        goto out;
+    }
+    drift_index_applied(ix, &applied, NULL);
+    if (applied) {
+        snprintf(err, errcap, "%s already holds an index (applied seq %" PRIu64 ")", index_dir, applied);
+        rc = -EEXIST;
+        goto out;
+    }
+    if ((rc = drift_logr_open(log_dir, NULL, &lr)) < 0 || (rc = drift_logr_seek(lr, 1)) < 0) {
+        snprintf(err, errcap, "%s: %s", log_dir, drift_strerror(rc));
+        goto out;
+    }
+    if (!last) { /* a first pass finds the end (cheap: CRCs only) for the progress display */
+        while ((rc = drift_logr_next(lr, &f, NULL)) == 1)
+            last = f.seq;
+        if (rc < 0 || (rc = drift_logr_seek(lr, 1)) < 0) {
+            snprintf(err, errcap, "%s", drift_logr_error(lr));
+            goto out;
+        }
+    }
+    uint64_t n = 0;
+    for (;;) {
+        if ((rc = drift_index_begin(ix)) < 0)
+            break;
+        int more = 0;
+        while (n < last && (rc = drift_logr_next(lr, &f, &pos)) == 1) {
+            if (f.seq > last)
+                break;
+            if ((rc = drift_index_apply(ix, &f, pos)) < 0)
+                break;
+            n = f.seq;
+            if (n % 20000 == 0) {
+                more = 1;
+                break;
+            }
+        }
+        if (rc < 0) {
+            drift_index_abort(ix);
+            if (rc == DRIFT_EFULL && drift_index_grow(ix) == 0 && (rc = drift_logr_seek(lr, n + 1)) == 0) {
+                uint64_t a;
+                drift_index_applied(ix, &a, NULL);
+                n = a;
+                if ((rc = drift_logr_seek(lr, n + 1)) == 0)
+                    continue;
+            }
+            snprintf(err, errcap, "seq %" PRIu64 ": %s: %s", n + 1, drift_strerror(rc),
+                     rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN ? drift_logr_error(lr) : drift_index_error(ix));
+            goto out;
+        }
+        if ((rc = drift_index_commit(ix)) < 0) {
+            snprintf(err, errcap, "commit: %s", drift_index_error(ix));
+            goto out;
+        }
+        if (fn && fn(n, last, arg) != 0) {
+            rc = -ECANCELED;
+            snprintf(err, errcap, "cancelled");
+            goto out;
+        }
+        if (!more)
+            break;
+    }
+    if (rc >= 0 && upto && n < upto) {
+        snprintf(err, errcap, "the log ends at seq %" PRIu64 ", before %" PRIu64, n, upto);
+        rc = DRIFT_ENOTFOUND;
+        goto out;
+    }
+    if (rc >= 0)
+        rc = drift_index_sync(ix);
+out:
+    drift_logr_close(&lr);
+    drift_index_close(&ix);
+    return rc < 0 ? rc : 0;
+}
+
+long drift_index_compare(drift_index_t *a, drift_index_t *b, drift_index_diff_fn fn, void *arg)
+{
+    MDB_txn *ta = NULL, *tb = NULL;
+    long diffs = 0;
+    int rc = s_mdb(a, mdb_txn_begin(a->env, NULL, MDB_RDONLY, &ta), "mdb_txn_begin");
+    if (rc == 0)
+        rc = s_mdb(b, mdb_txn_begin(b->env, NULL, MDB_RDONLY, &tb), "mdb_txn_begin");
+    struct {
+        const char *name;
+        MDB_dbi da, db;
+    } dbs[] = {{"catalog", a->db_catalog, b->db_catalog}, {"current", a->db_current, b->db_current},
+               {"versions", a->db_versions, b->db_versions}, {"idx", a->db_idx, b->db_idx},
+               {"time", a->db_time, b->db_time}};
+    for (size_t i = 0; rc == 0 && i < sizeof dbs / sizeof dbs[0]; i++) {
+        MDB_cursor *ca = NULL, *cb = NULL;
+        if ((rc = s_mdb(a, mdb_cursor_open(ta, dbs[i].da, &ca), "cursor")) < 0 ||
+            (rc = s_mdb(b, mdb_cursor_open(tb, dbs[i].db, &cb), "cursor")) < 0) {
+            if (ca)
+                mdb_cursor_close(ca);
+            break;
+        }
+        MDB_val ka, va, kb, vb;
+        int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST), rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+        while (ra == 0 || rb == 0) {
+            int c = ra ? 1 : rb ? -1 : s_cmp(ka.mv_data, ka.mv_size, kb.mv_data, kb.mv_size);
+            char what[200];
+            const MDB_val *key = c <= 0 ? &ka : &kb;
+            char hex[65];
+            size_t hn = key->mv_size < 32 ? key->mv_size : 32;
+            for (size_t j = 0; j < hn; j++)
+                snprintf(hex + 2 * j, 3, "%02x", ((const uint8_t *)key->mv_data)[j]);
+            hex[2 * hn] = 0;
+            if (c == 0) {
+                if (s_cmp(va.mv_data, va.mv_size, vb.mv_data, vb.mv_size) != 0) {
+                    snprintf(what, sizeof what, "key %s%s: values differ", hex, key->mv_size > 32 ? "…" : "");
+                    diffs++;
+                    if (fn)
+                        fn(dbs[i].name, what, arg);
+                }
+                ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+                rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+            } else {
+                snprintf(what, sizeof what, "key %s%s: only in the %s", hex, key->mv_size > 32 ? "…" : "",
+                         c < 0 ? "first" : "second");
+                diffs++;
+                if (fn)
+                    fn(dbs[i].name, what, arg);
+                if (c < 0)
+                    ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+                else
+                    rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+            }
+        }
+        mdb_cursor_close(ca);
+        mdb_cursor_close(cb);
+        if ((ra && ra != MDB_NOTFOUND) || (rb && rb != MDB_NOTFOUND))
+            rc = DRIFT_ECORRUPT;
+    }
+    if (ta)
+        mdb_txn_abort(ta);
+    if (tb)
+        mdb_txn_abort(tb);
+    return rc < 0 ? rc : diffs;
+}

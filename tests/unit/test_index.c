@@ -1,0 +1,711 @@
+/* tests/unit/test_index.c — the LMDB index store on hand-built histories
+ * written as real log frames (tests/unit/logfixture.h): as-of lookups
+ * (insert, update, delete, re-insert, patch, many versions), table scans as
+ * of a seq and their cost, secondary-index maintenance (value change,
+ * delete, re-insert, index created after the fact), uniqueness of live
+ * rows, timestamps, the catalog, batches that are aborted (crash) then
+ * resumed, rebuild + compare, and bad input. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/errors.h"
+#include "ipc/commit.h"
+#include "shm/index.h"
+#include "tests/unit/logfixture.h"
+
+#define T 7u /* the table id used throughout */
+
+typedef struct {
+    fx_log_t fx;
+    char idx_dir[400];
+    drift_index_t *ix;
+    drift_logr_t *lr;
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    size_t nops;
+    msgpack_sbuffer ops;
+    msgpack_packer opk;
+} ctx_t;
+
+static int s_setup(void **state)
+{
+    ctx_t *c = calloc(1, sizeof *c);
+    fx_init(&c->fx, 1 << 16); /* small segments: histories span several */
+    snprintf(c->idx_dir, sizeof c->idx_dir, "%s/index", c->fx.root);
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    assert_int_equal(drift_logr_open(c->fx.dir, NULL, &c->lr), 0);
+    msgpack_sbuffer_init(&c->ops);
+    msgpack_packer_init(&c->opk, &c->ops, msgpack_sbuffer_write);
+    *state = c;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    ctx_t *c = *state;
+    drift_index_close(&c->ix);
+    drift_logr_close(&c->lr);
+    msgpack_sbuffer_destroy(&c->ops);
+    fx_done(&c->fx);
+    free(c);
+    return 0;
+}
+
+/* Encoded INTEGER pk. */
+typedef struct {
+    uint8_t b[16];
+    size_t n;
+} pkey_t;
+static pkey_t s_key(int64_t id)
+{
+    drift_keybuf_t kb = {0};
+    drift_keyenc_int(&kb, id);
+    pkey_t k;
+    memcpy(k.b, kb.buf, kb.len);
+    k.n = kb.len;
+    drift_keybuf_free(&kb);
+    return k;
+}
+
+/* Adds an op to the pending transaction; row_mp already packed (may be NULL). */
+static void s_op(ctx_t *c, drift_cop_t op, uint32_t table, int64_t id, const void *row, size_t row_len)
+{
+    pkey_t k = s_key(id);
+    drift_commit_pack_op(&c->opk, op, table, op == DRIFT_COP_DDL ? NULL : k.b, k.n, row, row_len);
+    c->nops++;
+}
+
+/* A row [id, name, score] (score < 0 means NULL). */
+static void s_op_row(ctx_t *c, drift_cop_t op, int64_t id, const char *name, int64_t score)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer p;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&p, 3);
+    msgpack_pack_int64(&p, id);
+    msgpack_pack_str_with_body(&p, name, strlen(name));
+    if (score < 0)
+        msgpack_pack_nil(&p);
+    else
+        msgpack_pack_int64(&p, score);
+    s_op(c, op, T, id, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A patch {"score": score}. */
+static void s_op_patch(ctx_t *c, int64_t id, int64_t score)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer p;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&p, 1);
+    msgpack_pack_str_with_body(&p, "score", 5);
+    msgpack_pack_int64(&p, score);
+    s_op(c, DRIFT_COP_PATCH, T, id, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A DDL op: kind + the definition of table T (version ver, name, with or without the score index
+ * and the unique name index). */
+static void s_op_ddl(ctx_t *c, const char *kind, uint32_t ver, const char *name, int score_idx, int name_idx)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer p;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+    int drop = strcmp(kind, "drop_table") == 0;
+    msgpack_pack_map(&p, drop ? 1 : 2);
+    msgpack_pack_str_with_body(&p, "ddl", 3);
+    msgpack_pack_str_with_body(&p, kind, strlen(kind));
+    if (!drop) {
+        msgpack_pack_str_with_body(&p, "def", 3);
+        msgpack_pack_map(&p, 5);
+        msgpack_pack_str_with_body(&p, "name", 4);
+        msgpack_pack_str_with_body(&p, name, strlen(name));
+        msgpack_pack_str_with_body(&p, "version", 7);
+        msgpack_pack_uint32(&p, ver);
+        msgpack_pack_str_with_body(&p, "columns", 7);
+        msgpack_pack_array(&p, 3);
+        const char *cn[] = {"id", "name", "score"}, *ct[] = {"INTEGER", "TEXT", "INTEGER"};
+        for (int i = 0; i < 3; i++) {
+            msgpack_pack_map(&p, 3);
+            msgpack_pack_str_with_body(&p, "id", 2);
+            msgpack_pack_uint32(&p, (uint32_t)i + 1);
+            msgpack_pack_str_with_body(&p, "name", 4);
+            msgpack_pack_str_with_body(&p, cn[i], strlen(cn[i]));
+            msgpack_pack_str_with_body(&p, "type", 4);
+            msgpack_pack_str_with_body(&p, ct[i], strlen(ct[i]));
+        }
+        msgpack_pack_str_with_body(&p, "pk", 2);
+        msgpack_pack_array(&p, 1);
+        msgpack_pack_uint32(&p, 1);
+        msgpack_pack_str_with_body(&p, "indexes", 7);
+        msgpack_pack_array(&p, (size_t)(score_idx + name_idx));
+        if (score_idx) {
+            msgpack_pack_map(&p, 3);
+            msgpack_pack_str_with_body(&p, "id", 2);
+            msgpack_pack_uint32(&p, 100);
+            msgpack_pack_str_with_body(&p, "name", 4);
+            msgpack_pack_str_with_body(&p, "by_score", 8);
+            msgpack_pack_str_with_body(&p, "columns", 7);
+            msgpack_pack_array(&p, 1);
+            msgpack_pack_uint32(&p, 3);
+        }
+        if (name_idx) {
+            msgpack_pack_map(&p, 4);
+            msgpack_pack_str_with_body(&p, "id", 2);
+            msgpack_pack_uint32(&p, 101);
+            msgpack_pack_str_with_body(&p, "name", 4);
+            msgpack_pack_str_with_body(&p, "by_name", 7);
+            msgpack_pack_str_with_body(&p, "columns", 7);
+            msgpack_pack_array(&p, 1);
+            msgpack_pack_uint32(&p, 2);
+            msgpack_pack_str_with_body(&p, "unique", 6);
+            msgpack_pack_true(&p);
+        }
+    }
+    s_op(c, DRIFT_COP_DDL, T, 0, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Appends the pending ops as one frame (one transaction); returns its seq. */
+static uint64_t s_commit(ctx_t *c)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer p;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&p, c->nops);
+    msgpack_sbuffer_write(&sb, c->ops.data, c->ops.size);
+    uint64_t seq = c->fx.next_seq;
+    fx_append(&c->fx, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_clear(&c->ops);
+    c->nops = 0;
+    return seq;
+}
+
+/* Applies every new frame in one batch. */
+static void s_index(ctx_t *c)
+{
+    drift_frame_t f;
+    drift_logr_pos_t pos;
+    uint64_t applied;
+    drift_index_applied(c->ix, &applied, NULL);
+    assert_int_equal(drift_logr_seek(c->lr, applied + 1), 0);
+    assert_int_equal(drift_index_begin(c->ix), 0);
+    int rc;
+    while ((rc = drift_logr_next(c->lr, &f, &pos)) == 1)
+        assert_int_equal(drift_index_apply(c->ix, &f, pos), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(drift_index_commit(c->ix), 0);
+}
+
+/* The score (column 2) of a row version, -1 for NULL. */
+static int64_t s_score(const drift_index_ver_t *v)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, (const char *)v->row, v->row_len, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(u.data.type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(u.data.via.array.size, 3);
+    msgpack_object o = u.data.via.array.ptr[2];
+    int64_t s = o.type == MSGPACK_OBJECT_NIL ? -1 : (int64_t)o.via.u64;
+    msgpack_unpacked_destroy(&u);
+    return s;
+}
+
+/* get(id) as of seq: the score, or -2 when not found. */
+static int64_t s_get(drift_index_rd_t *rd, int64_t id, uint64_t as_of)
+{
+    pkey_t k = s_key(id);
+    drift_index_ver_t v;
+    int rc = drift_index_get(rd, T, k.b, k.n, as_of, &v);
+    if (rc == DRIFT_ENOTFOUND)
+        return -2;
+    assert_int_equal(rc, 0);
+    return s_score(&v);
+}
+
+static int s_collect(const drift_index_ver_t *v, void *arg)
+{
+    drift_index_ver_t *out = arg;
+    int i = 0;
+    while (out[i].seq)
+        i++;
+    out[i] = *v;
+    out[i].row = NULL;
+    return 0;
+}
+
+static void t_asof_history(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "people", 0, 0);
+    uint64_t s1 = s_commit(c);
+    s_op_row(c, DRIFT_COP_INSERT, 1, "ann", 10);
+    uint64_t s2 = s_commit(c);
+    s_op_row(c, DRIFT_COP_UPDATE, 1, "ann", 11);
+    s_op_row(c, DRIFT_COP_INSERT, 2, "bob", 20);
+    uint64_t s3 = s_commit(c);
+    s_op(c, DRIFT_COP_DELETE, T, 1, NULL, 0);
+    uint64_t s4 = s_commit(c);
+    s_op_row(c, DRIFT_COP_INSERT, 1, "ann", 12);
+    uint64_t s5 = s_commit(c);
+    s_op_patch(c, 1, 13);
+    uint64_t s6 = s_commit(c);
+    s_index(c);
+
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    assert_int_equal(drift_index_rd_seq(rd), s6);
+    assert_int_equal(s_get(rd, 1, s1), -2);
+    assert_int_equal(s_get(rd, 1, s2), 10);
+    assert_int_equal(s_get(rd, 1, s3), 11);
+    assert_int_equal(s_get(rd, 1, s4), -2);
+    assert_int_equal(s_get(rd, 1, s5), 12);
+    assert_int_equal(s_get(rd, 1, s6), 13);
+    assert_int_equal(s_get(rd, 1, UINT64_MAX), 13);
+    assert_int_equal(s_get(rd, 2, s2), -2);
+    assert_int_equal(s_get(rd, 2, s6), 20);
+    assert_int_equal(s_get(rd, 3, s6), -2);
+    pkey_t k1 = s_key(1);
+    drift_index_ver_t v;
+    assert_int_equal(drift_index_get(rd, T, k1.b, k1.n, s6 + 1, &v), -EAGAIN);
+
+    /* history: oldest first, deletes included, end seqs */
+    drift_index_ver_t h[16];
+    memset(h, 0, sizeof h);
+    assert_int_equal(drift_index_history(rd, T, k1.b, k1.n, s_collect, h), 0);
+    uint64_t want_seq[] = {s2, s3, s4, s5, s6};
+    int want_op[] = {DRIFT_COP_INSERT, DRIFT_COP_UPDATE, DRIFT_COP_DELETE, DRIFT_COP_INSERT, DRIFT_COP_PATCH};
+    uint64_t want_end[] = {s3, s4, s4, s6, DRIFT_INDEX_SEQ_LIVE};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(h[i].seq, want_seq[i]);
+        assert_int_equal(h[i].op, want_op[i]);
+        assert_int_equal(h[i].end_seq, want_end[i]);
+        assert_int_equal(h[i].schema_ver, 1);
+    }
+    assert_int_equal(h[5].seq, 0);
+    pkey_t k9 = s_key(9);
+    assert_int_equal(drift_index_history(rd, T, k9.b, k9.n, s_collect, h), DRIFT_ENOTFOUND);
+
+    /* timestamps: the fixture gives frame seq s the ts 1000 + s */
+    uint64_t seq;
+    assert_int_equal(drift_index_seq_at(rd, 1000 + s3, &seq), 0);
+    assert_int_equal(seq, s3);
+    assert_int_equal(drift_index_seq_at(rd, 999, &seq), 0);
+    assert_int_equal(seq, 0);
+    assert_int_equal(drift_index_seq_at(rd, UINT64_MAX, &seq), 0);
+    assert_int_equal(seq, s6);
+    assert_int_equal(drift_index_seq_at(rd, 1000000, &seq), 0);
+    assert_int_equal(seq, s6);
+
+    /* catalog */
+    uint32_t table;
+    assert_int_equal(drift_index_table_by_name(rd, "people", s6, &table), 0);
+    assert_int_equal(table, T);
+    assert_int_equal(drift_index_table_by_name(rd, "nobody", s6, &table), DRIFT_ENOTFOUND);
+    drift_index_tdef_t *d;
+    assert_int_equal(drift_index_table_def(rd, T, s6, &d), 0);
+    assert_string_equal(d->name, "people");
+    assert_int_equal(d->ncols, 3);
+    assert_int_equal(d->cols[2].type, DRIFT_TYPE_INTEGER);
+    drift_index_tdef_destroy(&d);
+    assert_int_equal(drift_index_table_def(rd, 99, s6, &d), DRIFT_ENOTFOUND);
+    drift_index_rd_end(&rd);
+    assert_int_equal(drift_index_skipped(c->ix), 0);
+}
+
+/* Many versions of many keys: scans as of random seqs equal a model; the cost stays bounded per row. */
+static void t_many_versions_scan(void **state)
+{
+    ctx_t *c = *state;
+    enum { KEYS = 40, ROUNDS = 60 };
+    static int64_t model[ROUNDS + 2][KEYS]; /* score per key after each commit, -2 = absent */
+    s_op_ddl(c, "create_table", 1, "people", 0, 0);
+    uint64_t base = s_commit(c);
+    for (int k = 0; k < KEYS; k++)
+        model[0][k] = -2;
+    uint64_t rng = 12345;
+    for (int r = 1; r <= ROUNDS; r++) {
+        memcpy(model[r], model[r - 1], sizeof model[r]);
+        for (int n = 0; n < 5; n++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            int k = (int)((rng >> 33) % KEYS);
+            int64_t score = (int64_t)((rng >> 20) % 1000);
+            if (model[r][k] == -2) {
+                s_op_row(c, DRIFT_COP_INSERT, k, "x", score);
+                model[r][k] = score;
+            } else if ((rng >> 50) % 4 == 0) {
+                s_op(c, DRIFT_COP_DELETE, T, k, NULL, 0);
+                model[r][k] = -2;
+            } else if ((rng >> 50) % 4 == 1) {
+                s_op_patch(c, k, score);
+                model[r][k] = score;
+            } else {
+                s_op_row(c, DRIFT_COP_UPDATE, k, "x", score);
+                model[r][k] = score;
+            }
+        }
+        assert_int_equal(s_commit(c), base + (uint64_t)r);
+    }
+    /* a hot key with many later versions, to check the cost of skipping them */
+    for (int r = 0; r < 300; r++) {
+        s_op_row(c, DRIFT_COP_UPDATE, 1000, "hot", r);
+        s_commit(c);
+    }
+    s_index(c);
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    for (int r = 0; r <= ROUNDS; r++) {
+        uint64_t as_of = base + (uint64_t)r;
+        for (int k = 0; k < KEYS; k++)
+            assert_int_equal(s_get(rd, k, as_of), model[r][k]);
+        drift_index_scan_t *it;
+        assert_int_equal(drift_index_scan_open(rd, T, NULL, 0, NULL, 0, as_of, &it), 0);
+        const uint8_t *pk;
+        size_t pk_len;
+        drift_index_ver_t v;
+        int next_k = 0, rows = 0, rc;
+        while ((rc = drift_index_scan_next(it, &pk, &pk_len, &v)) == 1) {
+            while (next_k < KEYS && model[r][next_k] == -2)
+                next_k++;
+            assert_true(next_k < KEYS);
+            pkey_t want = s_key(next_k);
+            assert_int_equal(pk_len, want.n);
+            assert_memory_equal(pk, want.b, want.n);
+            assert_int_equal(s_score(&v), model[r][next_k]);
+            assert_true(v.seq <= as_of);
+            next_k++;
+            rows++;
+        }
+        assert_int_equal(rc, 0);
+        while (next_k < KEYS && model[r][next_k] == -2)
+            next_k++;
+        assert_int_equal(next_k, KEYS);
+        /* cost: a handful of cursor operations per key seen, whatever the later versions (300 of key 1000) */
+        assert_true(drift_index_scan_steps(it) <= (uint64_t)(KEYS + 2) * 12);
+        drift_index_scan_close(&it);
+    }
+    /* a bounded range [5, 10) as of the last round, and the present through `current` */
+    pkey_t lo = s_key(5), hi = s_key(10);
+    for (int pass = 0; pass < 2; pass++) {
+        drift_index_scan_t *it;
+        uint64_t as_of = pass ? UINT64_MAX : base + ROUNDS;
+        assert_int_equal(drift_index_scan_open(rd, T, lo.b, lo.n, hi.b, hi.n, as_of, &it), 0);
+        const uint8_t *pk;
+        size_t pk_len;
+        drift_index_ver_t v;
+        int n = 0, want = 0;
+        while (drift_index_scan_next(it, &pk, &pk_len, &v) == 1)
+            n++;
+        for (int k = 5; k < 10; k++)
+            want += model[ROUNDS][k] != -2;
+        assert_int_equal(n, want);
+        drift_index_scan_close(&it);
+    }
+    assert_int_equal(s_get(rd, 1000, base + ROUNDS + 1), 0);
+    assert_int_equal(s_get(rd, 1000, base + ROUNDS + 150), 149);
+    drift_index_rd_end(&rd);
+}
+
+/* Pks found by an equality lookup on the score index as of seq, as a bit set over ids < 64. */
+static uint64_t s_lookup(drift_index_rd_t *rd, uint32_t index_id, int64_t score, uint64_t as_of)
+{
+    drift_keybuf_t lo = {0}, hi = {0};
+    drift_keyenc_int(&lo, score);
+    drift_keybuf_raw(&hi, lo.buf, lo.len);
+    uint8_t ff = 0xFF;
+    drift_keybuf_raw(&hi, &ff, 1);
+    drift_index_iscan_t *it;
+    assert_int_equal(drift_index_iscan_open(rd, index_id, lo.buf, lo.len, hi.buf, hi.len, as_of, &it), 0);
+    uint64_t set = 0;
+    const uint8_t *pk, *vals;
+    size_t pl, vl;
+    uint64_t from, to;
+    int trunc, rc;
+    while ((rc = drift_index_iscan_next(it, &pk, &pl, &vals, &vl, &from, &to, &trunc)) == 1) {
+        const uint8_t *p = pk;
+        size_t avail = pl;
+        drift_keyval_t kv;
+        uint8_t scratch[8];
+        assert_int_equal(drift_keyenc_decode(&p, &avail, &kv, scratch, sizeof scratch), 0);
+        assert_true(from <= as_of && (to > as_of || to == DRIFT_INDEX_SEQ_LIVE));
+        assert_int_equal(trunc, 0);
+        set |= 1ull << kv.i;
+    }
+    assert_int_equal(rc, 0);
+    drift_index_iscan_close(&it);
+    drift_keybuf_free(&lo);
+    drift_keybuf_free(&hi);
+    return set;
+}
+
+static void t_secondary(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "people", 1, 0);
+    s_commit(c);
+    s_op_row(c, DRIFT_COP_INSERT, 1, "a", 10);
+    s_op_row(c, DRIFT_COP_INSERT, 2, "b", 20);
+    uint64_t s2 = s_commit(c);
+    s_op_row(c, DRIFT_COP_UPDATE, 1, "a2", 20); /* value change */
+    uint64_t s3 = s_commit(c);
+    s_op(c, DRIFT_COP_DELETE, T, 2, NULL, 0); /* delete */
+    uint64_t s4 = s_commit(c);
+    s_op_row(c, DRIFT_COP_INSERT, 2, "b", 10); /* re-insert */
+    s_op_row(c, DRIFT_COP_UPDATE, 1, "a3", 20); /* no change of the indexed value */
+    uint64_t s5 = s_commit(c);
+    s_op_patch(c, 1, 30);
+    s_op_row(c, DRIFT_COP_INSERT, 3, "c", -1); /* NULL score */
+    uint64_t s6 = s_commit(c);
+    s_op_row(c, DRIFT_COP_UPDATE, 3, "c", 30);
+    s_op_row(c, DRIFT_COP_UPDATE, 3, "c", 31); /* two changes in one transaction: the last wins */
+    uint64_t s7 = s_commit(c);
+    s_index(c);
+    /* the same index created later over the whole history (id 100 dropped, then back under a new def) */
+    s_op_ddl(c, "drop_index", 2, "people", 0, 0);
+    s_commit(c);
+    s_op_ddl(c, "create_index", 3, "people", 1, 0);
+    uint64_t s9 = s_commit(c);
+    for (int pass = 0; pass < 2; pass++) {
+        drift_index_rd_t *rd;
+        assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+        assert_int_equal(s_lookup(rd, 100, 10, s2), 1u << 1);
+        assert_int_equal(s_lookup(rd, 100, 20, s2), 1u << 2);
+        assert_int_equal(s_lookup(rd, 100, 10, s3), 0);
+        assert_int_equal(s_lookup(rd, 100, 20, s3), (1u << 1) | (1u << 2));
+        assert_int_equal(s_lookup(rd, 100, 20, s4), 1u << 1);
+        assert_int_equal(s_lookup(rd, 100, 10, s5), 1u << 2);
+        assert_int_equal(s_lookup(rd, 100, 20, s5), 1u << 1);
+        assert_int_equal(s_lookup(rd, 100, 20, s6), 0);
+        assert_int_equal(s_lookup(rd, 100, 30, s6), 1u << 1);
+        assert_int_equal(s_lookup(rd, 100, 30, s7), 1u << 1);
+        assert_int_equal(s_lookup(rd, 100, 31, s7), 1u << 3);
+        assert_int_equal(s_lookup(rd, 100, 31, UINT64_MAX), 1u << 3);
+        /* NULL is indexed too (NULL sorts first) */
+        drift_keybuf_t nul = {0};
+        drift_keyenc_null(&nul);
+        drift_index_iscan_t *it;
+        assert_int_equal(drift_index_iscan_open(rd, 100, nul.buf, nul.len, NULL, 0, s6, &it), 0);
+        const uint8_t *pk, *vals;
+        size_t pl, vl;
+        uint64_t from, to;
+        int trunc;
+        assert_int_equal(drift_index_iscan_next(it, &pk, &pl, &vals, &vl, &from, &to, &trunc), 1);
+        assert_int_equal(vl, 1);
+        assert_int_equal(vals[0], DRIFT_KEYENC_NULL);
+        assert_int_equal(from, s6);
+        assert_int_equal(to, s7);
+        drift_index_iscan_close(&it);
+        drift_keybuf_free(&nul);
+        drift_index_rd_end(&rd);
+        if (pass == 0)
+            s_index(c); /* now with the index rebuilt from history at s9 */
+    }
+    (void)s9;
+}
+
+static void t_unique(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "people", 0, 1);
+    s_commit(c);
+    s_op_row(c, DRIFT_COP_INSERT, 1, "ann", 1);
+    s_op_row(c, DRIFT_COP_INSERT, 2, "bob", 2);
+    s_commit(c);
+    s_op(c, DRIFT_COP_DELETE, T, 2, NULL, 0);
+    s_commit(c);
+    s_index(c);
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    drift_keybuf_t v = {0};
+    drift_keyenc_text(&v, "ann", 3);
+    pkey_t k1 = s_key(1), k3 = s_key(3), k2 = s_key(2);
+    const uint8_t *holder;
+    size_t hl;
+    assert_int_equal(drift_index_unique_holder(rd, 101, v.buf, v.len, k3.b, k3.n, &holder, &hl), 1);
+    assert_int_equal(hl, k1.n);
+    assert_memory_equal(holder, k1.b, hl);
+    /* the holder itself is no conflict; a deleted row's value is free */
+    assert_int_equal(drift_index_unique_holder(rd, 101, v.buf, v.len, k1.b, k1.n, &holder, &hl), 0);
+    drift_keybuf_reset(&v);
+    drift_keyenc_text(&v, "bob", 3);
+    assert_int_equal(drift_index_unique_holder(rd, 101, v.buf, v.len, k3.b, k3.n, &holder, &hl), 0);
+    drift_keybuf_reset(&v);
+    drift_keyenc_text(&v, "an", 2); /* a prefix is not the value */
+    assert_int_equal(drift_index_unique_holder(rd, 101, v.buf, v.len, k3.b, k3.n, &holder, &hl), 0);
+    (void)k2;
+    drift_keybuf_free(&v);
+    drift_index_rd_end(&rd);
+}
+
+static void s_diff(const char *db, const char *what, void *arg)
+{
+    (void)db;
+    (void)what;
+    (*(int *)arg)++;
+}
+
+/* A batch aborted midway (what a crash leaves: LMDB keeps the last committed batch) then resumed,
+ * equals a rebuild; a damaged index does not. */
+static void t_crash_resume_rebuild(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "people", 1, 1);
+    s_commit(c);
+    for (int i = 0; i < 200; i++) {
+        s_op_row(c, i % 3 ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, i % 17, i % 2 ? "odd" : "even", i % 5);
+        if (i % 7 == 0)
+            s_op(c, DRIFT_COP_DELETE, T, (i + 3) % 17, NULL, 0);
+        s_commit(c);
+        if (i == 100)
+            s_index(c);
+    }
+    /* a batch that dies halfway */
+    drift_frame_t f;
+    drift_logr_pos_t pos;
+    uint64_t applied;
+    drift_index_applied(c->ix, &applied, NULL);
+    assert_int_equal(applied, 102);
+    assert_int_equal(drift_logr_seek(c->lr, applied + 1), 0);
+    assert_int_equal(drift_index_begin(c->ix), 0);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(drift_logr_next(c->lr, &f, &pos), 1);
+        assert_int_equal(drift_index_apply(c->ix, &f, pos), 0);
+    }
+    drift_index_close(&c->ix); /* no commit */
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    drift_index_applied(c->ix, &applied, NULL);
+    assert_int_equal(applied, 102);
+    /* out of sequence is refused */
+    assert_int_equal(drift_logr_seek(c->lr, 110), 0);
+    assert_int_equal(drift_logr_next(c->lr, &f, &pos), 1);
+    assert_int_equal(drift_index_begin(c->ix), 0);
+    assert_int_equal(drift_index_apply(c->ix, &f, pos), DRIFT_ECHAIN);
+    drift_index_abort(c->ix);
+    s_index(c);
+    drift_index_applied(c->ix, &applied, NULL);
+    assert_int_equal(applied, 201);
+
+    char dir[500], err[256];
+    snprintf(dir, sizeof dir, "%s/rebuilt", c->fx.root);
+    assert_int_equal(drift_index_rebuild(dir, c->fx.dir, 0, 64u << 20, NULL, NULL, err, sizeof err), 0);
+    drift_index_t *b;
+    drift_index_opts_t ro = {.readonly = 1};
+    assert_int_equal(drift_index_open(dir, c->fx.dir, NULL, &ro, &b), 0);
+    drift_index_applied(b, &applied, NULL);
+    assert_int_equal(applied, 201);
+    int n = 0;
+    assert_int_equal(drift_index_compare(c->ix, b, s_diff, &n), 0);
+    assert_int_equal(n, 0);
+    /* a rebuild into an existing index is refused */
+    assert_int_equal(drift_index_rebuild(dir, c->fx.dir, 0, 64u << 20, NULL, NULL, err, sizeof err), -EEXIST);
+    drift_index_close(&b);
+
+    /* one more commit applied to only one side: compare sees it */
+    s_op_row(c, DRIFT_COP_UPDATE, 1, "changed", 99);
+    s_commit(c);
+    s_index(c);
+    assert_int_equal(drift_index_open(dir, c->fx.dir, NULL, &ro, &b), 0);
+    n = 0;
+    assert_true(drift_index_compare(c->ix, b, s_diff, &n) > 0);
+    assert_true(n >= 3); /* current, versions, time (and idx) */
+    drift_index_close(&b);
+}
+
+/* Garbage bodies, nonsense ops and bad definitions are counted and skipped, never fatal. */
+static void t_bad_input(void **state)
+{
+    ctx_t *c = *state;
+    const uint8_t junk[] = {0x93, 0x01, 0xc1, 0xff};
+    fx_append(&c->fx, junk, sizeof junk); /* not msgpack */
+    const uint8_t short_arr[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    fx_append(&c->fx, short_arr, sizeof short_arr); /* declares 4G elements */
+    s_op_patch(c, 5, 1); /* patch of a missing row */
+    s_op(c, DRIFT_COP_DELETE, T, 6, NULL, 0); /* delete of a missing row */
+    s_op(c, DRIFT_COP_INSERT, T, 7, "\x01", 1); /* a row that is not an array */
+    s_commit(c);
+    const uint8_t bad_ddl[] = {0x81, 0xa3, 'd', 'd', 'l', 0xa3, 'x', 'y', 'z'};
+    s_op(c, DRIFT_COP_DDL, T, 0, bad_ddl, sizeof bad_ddl);
+    s_op_row(c, DRIFT_COP_INSERT, 8, "ok", 1); /* a table without a definition still gets versions */
+    s_commit(c);
+    s_index(c);
+    assert_int_equal(drift_index_skipped(c->ix), 6);
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    assert_int_equal(drift_index_rd_seq(rd), 4);
+    assert_int_equal(s_get(rd, 8, 4), 1);
+    assert_int_equal(s_get(rd, 5, 4), -2);
+    assert_int_equal(s_get(rd, 7, 4), -2);
+    drift_index_rd_end(&rd);
+    /* a reader on a directory without an index */
+    drift_index_t *none;
+    drift_index_opts_t ro = {.readonly = 1};
+    assert_int_equal(drift_index_open("/nonexistent/index", c->fx.dir, NULL, &ro, &none), DRIFT_ENOTFOUND);
+    char err[128];
+    drift_index_tdef_t *d;
+    assert_int_equal(drift_index_tdef_parse("\x80", 1, 1, &d, err, sizeof err), DRIFT_EPROTO);
+    assert_null(d);
+}
+
+/* Renaming and dropping a table: names and definitions as of each seq. */
+static void t_catalog_history(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "old", 1, 0);
+    uint64_t s1 = s_commit(c);
+    s_op_row(c, DRIFT_COP_INSERT, 1, "x", 5);
+    s_commit(c);
+    s_op_ddl(c, "rename_table", 2, "new", 1, 0);
+    uint64_t s3 = s_commit(c);
+    s_op_ddl(c, "drop_table", 0, NULL, 0, 0);
+    uint64_t s4 = s_commit(c);
+    s_index(c);
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    uint32_t t;
+    assert_int_equal(drift_index_table_by_name(rd, "old", s1, &t), 0);
+    assert_int_equal(drift_index_table_by_name(rd, "old", s3, &t), DRIFT_ENOTFOUND);
+    assert_int_equal(drift_index_table_by_name(rd, "new", s3, &t), 0);
+    assert_int_equal(drift_index_table_by_name(rd, "new", s4, &t), DRIFT_ENOTFOUND);
+    drift_index_tdef_t *d;
+    assert_int_equal(drift_index_table_def(rd, T, s3, &d), 0);
+    assert_int_equal(d->version, 2);
+    drift_index_tdef_destroy(&d);
+    assert_int_equal(drift_index_table_def(rd, T, s4, &d), DRIFT_ENOTFOUND);
+    assert_int_equal(drift_index_table_def_ver(rd, T, 1, &d), 0);
+    assert_string_equal(d->name, "old");
+    drift_index_tdef_destroy(&d);
+    /* the dropped table's rows are gone from the present, still there as of before the drop */
+    assert_int_equal(s_get(rd, 1, UINT64_MAX), -2);
+    assert_int_equal(s_get(rd, 1, s3), 5);
+    assert_int_equal(s_lookup(rd, 100, 5, s3), 0); /* the index went with the table */
+    drift_index_rd_end(&rd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(t_asof_history, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_many_versions_scan, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_secondary, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_unique, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_crash_resume_rebuild, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_bad_input, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_catalog_history, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
