@@ -16,8 +16,8 @@ struct drift_msg {
 
 drift_msg_limits_t drift_msg_limits(size_t max_size)
 {
-    drift_msg_limits_t l = {.max_size = max_size, .max_depth = DRIFT_MSG_MAX_DEPTH,
-                            .max_elems = DRIFT_MSG_DEFAULT_ELEMS};
+    drift_msg_limits_t l = {
+        .max_size = max_size, .max_depth = DRIFT_MSG_MAX_DEPTH, .max_elems = DRIFT_MSG_DEFAULT_ELEMS};
     return l;
 }
 
@@ -30,22 +30,22 @@ static uint64_t s_be(const uint8_t *p, int n)
     return v;
 }
 
-#define FAIL(code, ...)                                                                                          \
-    do {                                                                                                         \
-        if (err && errcap)                                                                                       \
-            snprintf(err, errcap, __VA_ARGS__);                                                                  \
-        return code;                                                                                             \
+#define FAIL(code, ...)                                                                                                \
+    do {                                                                                                               \
+        if (err && errcap)                                                                                             \
+            snprintf(err, errcap, __VA_ARGS__);                                                                        \
+        return code;                                                                                                   \
     } while (0)
 
 /* Walks exactly one object at p[0..len): on success sets *ret_used to its size. */
-static int s_walk(const uint8_t *p, size_t len, const drift_msg_limits_t *lim, drift_msg_stats_t *st,
-                  size_t *ret_used, char *err, size_t errcap)
+static int s_walk(const uint8_t *p, size_t len, const drift_msg_limits_t *lim, drift_msg_stats_t *st, size_t *ret_used,
+                  char *err, size_t errcap)
 {
     uint64_t stack[DRIFT_MSG_MAX_DEPTH];
     uint32_t sp = 0;
     size_t pos = 0;
-    uint32_t max_depth = lim && lim->max_depth && lim->max_depth < DRIFT_MSG_MAX_DEPTH ? lim->max_depth
-                                                                                        : DRIFT_MSG_MAX_DEPTH;
+    uint32_t max_depth =
+        lim && lim->max_depth && lim->max_depth < DRIFT_MSG_MAX_DEPTH ? lim->max_depth : DRIFT_MSG_MAX_DEPTH;
     size_t max_elems = lim && lim->max_elems ? lim->max_elems : DRIFT_MSG_DEFAULT_ELEMS;
 
     for (;;) {
@@ -55,8 +55,8 @@ static int s_walk(const uint8_t *p, size_t len, const drift_msg_limits_t *lim, d
             FAIL(DRIFT_ETOOBIG, "more than %zu values in the message", max_elems);
         const size_t at = pos;
         const uint8_t b = p[pos];
-        size_t hdr = 1;   /* header bytes */
-        uint64_t data = 0; /* payload bytes that follow the header */
+        size_t hdr = 1;     /* header bytes */
+        uint64_t data = 0;  /* payload bytes that follow the header */
         uint64_t items = 0; /* for containers: objects that follow */
         int container = 0;
         if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
@@ -72,22 +72,47 @@ static int s_walk(const uint8_t *p, size_t len, const drift_msg_limits_t *lim, d
         } else {
             int lenbytes = 0;
             switch (b) {
-            case 0xcc: case 0xd0: data = 1; break;
-            case 0xcd: case 0xd1: data = 2; break;
-            case 0xca: case 0xce: case 0xd2: data = 4; break;
-            case 0xcb: case 0xcf: case 0xd3: data = 8; break;
-            case 0xd9: case 0xc4: lenbytes = 1; break;
-            case 0xda: case 0xc5: lenbytes = 2; break;
-            case 0xdb: case 0xc6: lenbytes = 4; break;
-            case 0xdc: lenbytes = 2; container = 1; break;
-            case 0xdd: lenbytes = 4; container = 1; break;
-            case 0xde: lenbytes = 2; container = 2; break;
-            case 0xdf: lenbytes = 4; container = 2; break;
-            case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
-            case 0xc7: case 0xc8: case 0xc9:
-                FAIL(DRIFT_EPROTO, "MessagePack ext type (0x%02x) at byte %zu is not accepted", b, at);
-            default:
-                FAIL(DRIFT_EPROTO, "invalid MessagePack byte 0x%02x at byte %zu", b, at);
+            case 0xcc:
+            case 0xd0: data = 1; break;
+            case 0xcd:
+            case 0xd1: data = 2; break;
+            case 0xca:
+            case 0xce:
+            case 0xd2: data = 4; break;
+            case 0xcb:
+            case 0xcf:
+            case 0xd3: data = 8; break;
+            case 0xd9:
+            case 0xc4: lenbytes = 1; break;
+            case 0xda:
+            case 0xc5: lenbytes = 2; break;
+            case 0xdb:
+            case 0xc6: lenbytes = 4; break;
+            case 0xdc:
+                lenbytes = 2;
+                container = 1;
+                break;
+            case 0xdd:
+                lenbytes = 4;
+                container = 1;
+                break;
+            case 0xde:
+                lenbytes = 2;
+                container = 2;
+                break;
+            case 0xdf:
+                lenbytes = 4;
+                container = 2;
+                break;
+            case 0xd4:
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8:
+            case 0xc7:
+            case 0xc8:
+            case 0xc9: FAIL(DRIFT_EPROTO, "MessagePack ext type (0x%02x) at byte %zu is not accepted", b, at);
+            default: FAIL(DRIFT_EPROTO, "invalid MessagePack byte 0x%02x at byte %zu", b, at);
             }
             if (lenbytes) {
                 if ((size_t)lenbytes > len - pos - 1)

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DRIFT_MSG_MAX_DEPTH 32u         /* hard cap: msgpack-c's own unpack stack is 32 deep */
+#define DRIFT_MSG_MAX_DEPTH 32u          /* hard cap: msgpack-c's own unpack stack is 32 deep */
 #define DRIFT_MSG_DEFAULT_ELEMS 1000000u /* default element cap per message */
 
 typedef struct {

@@ -8,11 +8,11 @@
 #include "common/errors.h"
 #include "ipc/msg.h"
 
-#define FAIL(...)                                                                                                \
-    do {                                                                                                         \
-        if (err && errcap)                                                                                       \
-            snprintf(err, errcap, __VA_ARGS__);                                                                  \
-        return DRIFT_EPROTO;                                                                                     \
+#define FAIL(...)                                                                                                      \
+    do {                                                                                                               \
+        if (err && errcap)                                                                                             \
+            snprintf(err, errcap, __VA_ARGS__);                                                                        \
+        return DRIFT_EPROTO;                                                                                           \
     } while (0)
 
 /* True when o is a str equal to s. */

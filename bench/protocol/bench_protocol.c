@@ -217,7 +217,7 @@ static void s_echo_server(const char *ep)
 }
 
 #define NCASES 6
-static const char *const s_case_names[NCASES] = {"ping 1 client", "ping 8 clients", "ping pipelined",
+static const char *const s_case_names[NCASES] = {"ping 1 client",     "ping 8 clients",     "ping pipelined",
                                                  "SELECT 1 1 client", "SELECT 1 8 clients", "SELECT 1 pipelined"};
 
 static s_res_t s_case(void *ctx, const char *ep, int k, int n, int window)
@@ -301,8 +301,7 @@ int main(int argc, char **argv)
                    med[1][2] / med[0][2]);
         else
             printf("| %s | %.1f | %.1f | %.2f× | %.1f | %.1f | %.1f | %.1f | %.2f |\n", s_case_names[k], med[0][0],
-                   med[1][0], med[1][0] / med[0][0], med[0][1], med[1][1], med[0][2], med[1][2],
-                   med[1][2] / med[0][2]);
+                   med[1][0], med[1][0] / med[0][0], med[0][1], med[1][1], med[0][2], med[1][2], med[1][2] / med[0][2]);
     }
     printf("\nerrors: %d\n", errors);
     zmq_ctx_term(ctx);

@@ -141,8 +141,8 @@ static void s_count(s_gw_t *g, int ctr)
 }
 
 /* Sends one reply message to a client: [rid][empty if REQ][data]. Returns 0 or -1 (dropped). */
-static int s_send_client(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_env, zmq_msg_t *msg,
-                         const void *data, size_t len)
+static int s_send_client(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_env, zmq_msg_t *msg, const void *data,
+                         size_t len)
 {
     if (zmq_send(g->front, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         goto drop;
@@ -488,12 +488,8 @@ static void s_back_one(void *sock, void *arg)
     s_wk_t *w = &g->workers[wi];
     w->fd = fd;
     switch (h.type) {
-    case DRIFT_WIRE_PONG:
-        w->last_pong_ns = drift_now_mono_ns();
-        break;
-    case DRIFT_WIRE_BYE:
-        w->stopping = 1;
-        break;
+    case DRIFT_WIRE_PONG: w->last_pong_ns = drift_now_mono_ns(); break;
+    case DRIFT_WIRE_BYE: w->stopping = 1; break;
     case DRIFT_WIRE_REP: {
         w->last_pong_ns = drift_now_mono_ns(); /* any answer proves life */
         s_req_t *q = s_req_find(g, h.token);
@@ -513,8 +509,7 @@ static void s_back_one(void *sock, void *arg)
         s_req_finish(g, q);
         break;
     }
-    default:
-        break;
+    default: break;
     }
 out:
     for (int i = 0; i < nf; i++)
@@ -638,7 +633,8 @@ static void s_front_one(void *sock, void *arg)
         goto out;
     }
     /* Admission control. */
-    if ((s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client) || g->total >= (uint64_t)g->r->cfg.max_queue) {
+    if ((s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client) ||
+        g->total >= (uint64_t)g->r->cfg.max_queue) {
         /* A slot frees when a request completes: hint the mean service time (1 ms .. 1 s). */
         uint64_t retry = g->ewma_us / 1000;
         if (retry < 1)
@@ -650,8 +646,8 @@ static void s_front_one(void *sock, void *arg)
             snprintf(msg, sizeof msg, "too many requests in flight for this client (%u); retry after %" PRIu64 " ms",
                      s->inflight, retry);
         else
-            snprintf(msg, sizeof msg, "server busy (%" PRIu64 " requests queued); retry after %" PRIu64 " ms",
-                     g->total, retry);
+            snprintf(msg, sizeof msg, "server busy (%" PRIu64 " requests queued); retry after %" PRIu64 " ms", g->total,
+                     retry);
         s_count(g, CTR_REJECTED);
         s_error_to(g, rid, rid_len, req_env, &id, DRIFT_SQLSTATE_BUSY, msg, (int64_t)retry, NULL);
         goto out;

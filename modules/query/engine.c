@@ -123,7 +123,10 @@ static int s_param(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
     const msgpack_object *o = &ev->params->via.array.ptr[n->param - 1];
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: out->type = DRIFT_VAL_NULL; break;
-    case MSGPACK_OBJECT_BOOLEAN: out->type = DRIFT_VAL_BOOL; out->u.b = o->via.boolean; break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        out->type = DRIFT_VAL_BOOL;
+        out->u.b = o->via.boolean;
+        break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > INT64_MAX)
             return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(ev, n->pos),
@@ -131,9 +134,15 @@ static int s_param(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
         out->type = DRIFT_VAL_INT;
         out->u.i = (int64_t)o->via.u64;
         break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: out->type = DRIFT_VAL_INT; out->u.i = o->via.i64; break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        out->type = DRIFT_VAL_INT;
+        out->u.i = o->via.i64;
+        break;
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: out->type = DRIFT_VAL_REAL; out->u.r = o->via.f64; break;
+    case MSGPACK_OBJECT_FLOAT64:
+        out->type = DRIFT_VAL_REAL;
+        out->u.r = o->via.f64;
+        break;
     case MSGPACK_OBJECT_STR:
         out->type = DRIFT_VAL_TEXT;
         out->u.s.p = o->via.str.ptr;
@@ -145,7 +154,10 @@ static int s_param(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
         out->u.s.n = o->via.bin.size;
         break;
     case MSGPACK_OBJECT_ARRAY:
-    case MSGPACK_OBJECT_MAP: out->type = DRIFT_VAL_JSON; out->u.json = o; break;
+    case MSGPACK_OBJECT_MAP:
+        out->type = DRIFT_VAL_JSON;
+        out->u.json = o;
+        break;
     default:
         return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_BAD_VALUE, s_cpos(ev, n->pos),
                                 "parameter $%u has an unsupported MessagePack type", n->param);
@@ -185,8 +197,8 @@ static int s_arith(s_eval_t *ev, const drift_node_t *n, const drift_value_t *a, 
 {
     if (!s_is_num(a) || !s_is_num(b))
         return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, s_cpos(ev, n->pos),
-                                "operator does not exist: %s %s %s", drift_val_type_name(a->type),
-                                drift_op_text(n->op), drift_val_type_name(b->type));
+                                "operator does not exist: %s %s %s", drift_val_type_name(a->type), drift_op_text(n->op),
+                                drift_val_type_name(b->type));
     if (a->type == DRIFT_VAL_INT && b->type == DRIFT_VAL_INT) {
         int64_t x = a->u.i, y = b->u.i, r = 0;
         int ovf = 0;
@@ -257,8 +269,8 @@ static int s_compare(s_eval_t *ev, const drift_node_t *n, const drift_value_t *a
         c = (a->u.b > b->u.b) - (a->u.b < b->u.b);
     } else {
         return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, s_cpos(ev, n->pos),
-                                "operator does not exist: %s %s %s", drift_val_type_name(a->type),
-                                drift_op_text(n->op), drift_val_type_name(b->type));
+                                "operator does not exist: %s %s %s", drift_val_type_name(a->type), drift_op_text(n->op),
+                                drift_val_type_name(b->type));
     }
     int r = 0;
     switch (n->op) {
@@ -279,7 +291,10 @@ static int s_compare(s_eval_t *ev, const drift_node_t *n, const drift_value_t *a
 static int s_text_of(const drift_value_t *v, char *buf, size_t cap, const char **ret_p, size_t *ret_n)
 {
     switch (v->type) {
-    case DRIFT_VAL_TEXT: *ret_p = v->u.s.p; *ret_n = v->u.s.n; return 0;
+    case DRIFT_VAL_TEXT:
+        *ret_p = v->u.s.p;
+        *ret_n = v->u.s.n;
+        return 0;
     case DRIFT_VAL_INT: *ret_n = (size_t)snprintf(buf, cap, "%" PRId64, v->u.i); break;
     case DRIFT_VAL_REAL: *ret_n = (size_t)snprintf(buf, cap, "%.17g", v->u.r); break;
     case DRIFT_VAL_BOOL: *ret_n = (size_t)snprintf(buf, cap, "%s", v->u.b ? "true" : "false"); break;
@@ -319,11 +334,8 @@ static int s_eval(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
     drift_value_t a, b;
     memset(out, 0, sizeof *out);
     switch (n->kind) {
-    case DRIFT_AST_LITERAL:
-        *out = n->value;
-        return 0;
-    case DRIFT_AST_PARAM:
-        return s_param(ev, n, out);
+    case DRIFT_AST_LITERAL: *out = n->value; return 0;
+    case DRIFT_AST_PARAM: return s_param(ev, n, out);
     case DRIFT_AST_COLUMN:
         return drift_sqlerr_set(ev->err, "42703", s_cpos(ev, n->pos), "column \"%.*s\" does not exist",
                                 (int)(n->name_len > 64 ? 64 : n->name_len), n->name);
@@ -334,12 +346,14 @@ static int s_eval(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
             return 0;
         if (!s_is_num(&a))
             return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, s_cpos(ev, n->pos),
-                                    "operator does not exist: %s %s", drift_op_text(n->op), drift_val_type_name(a.type));
+                                    "operator does not exist: %s %s", drift_op_text(n->op),
+                                    drift_val_type_name(a.type));
         if (n->op == DRIFT_TOP_PLUS) {
             *out = a;
         } else if (a.type == DRIFT_VAL_INT) {
             if (a.u.i == INT64_MIN)
-                return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(ev, n->pos), "integer out of range");
+                return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(ev, n->pos),
+                                        "integer out of range");
             out->type = DRIFT_VAL_INT;
             out->u.i = -a.u.i;
         } else {
@@ -409,13 +423,13 @@ static int s_eval(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
         if (a.type == DRIFT_VAL_NULL || b.type == DRIFT_VAL_NULL)
             return 0;
         switch (n->op) {
-        case DRIFT_TOP_PLUS: case DRIFT_TOP_MINUS: case DRIFT_TOP_STAR: case DRIFT_TOP_SLASH:
-        case DRIFT_TOP_PERCENT:
-            return s_arith(ev, n, &a, &b, out);
-        case DRIFT_TOP_CONCAT:
-            return s_concat(ev, n, &a, &b, out);
-        default:
-            return s_compare(ev, n, &a, &b, out);
+        case DRIFT_TOP_PLUS:
+        case DRIFT_TOP_MINUS:
+        case DRIFT_TOP_STAR:
+        case DRIFT_TOP_SLASH:
+        case DRIFT_TOP_PERCENT: return s_arith(ev, n, &a, &b, out);
+        case DRIFT_TOP_CONCAT: return s_concat(ev, n, &a, &b, out);
+        default: return s_compare(ev, n, &a, &b, out);
         }
     }
     return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_INTERNAL, 0, "unknown AST node %d", (int)n->kind);

@@ -80,8 +80,8 @@ typedef struct {
     size_t sql_len;
     const msgpack_object *params; /* ARRAY or NULL */
     int has_as_of;
-    int64_t as_of_seq;            /* when as_of_time is NULL */
-    const char *as_of_time;       /* RFC 3339 */
+    int64_t as_of_seq;      /* when as_of_time is NULL */
+    const char *as_of_time; /* RFC 3339 */
     size_t as_of_time_len;
 } drift_stmt_input_t;
 

@@ -23,10 +23,9 @@ struct drift_lexer {
     s_buf_t *bufs;
 };
 
-static const char *const s_kw_names[] = {
-    NULL,
+static const char *const s_kw_names[] = {NULL,
 #define X(k) #k,
-    DRIFT_KEYWORDS(X)
+                                         DRIFT_KEYWORDS(X)
 #undef X
 };
 
@@ -37,8 +36,8 @@ const char *drift_kw_name(drift_kw_t kw)
 
 const char *drift_op_text(drift_tok_op_t op)
 {
-    static const char *const t[] = {"?", "+", "-", "*", "/", "%", "||", "=", "<>", "<", "<=", ">", ">=",
-                                    "(", ")", ",", ";", ".", "::", "@", ":", "{", "}", "[", "]"};
+    static const char *const t[] = {"?", "+", "-", "*", "/", "%",  "||", "=", "<>", "<", "<=", ">", ">=",
+                                    "(", ")", ",", ";", ".", "::", "@",  ":", "{",  "}", "[",  "]"};
     return (size_t)op < sizeof t / sizeof t[0] ? t[op] : "?";
 }
 
@@ -105,13 +104,13 @@ static int s_hex(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-#define LEXFAIL(at, ...)                                                                                         \
-    do {                                                                                                         \
-        if (err && errcap)                                                                                       \
-            snprintf(err, errcap, __VA_ARGS__);                                                                  \
-        if (ret_pos)                                                                                             \
-            *ret_pos = (uint32_t)(at);                                                                           \
-        return -1;                                                                                               \
+#define LEXFAIL(at, ...)                                                                                               \
+    do {                                                                                                               \
+        if (err && errcap)                                                                                             \
+            snprintf(err, errcap, __VA_ARGS__);                                                                        \
+        if (ret_pos)                                                                                                   \
+            *ret_pos = (uint32_t)(at);                                                                                 \
+        return -1;                                                                                                     \
     } while (0)
 
 int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t errcap, uint32_t *ret_pos)

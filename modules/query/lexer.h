@@ -29,35 +29,50 @@ typedef enum {
 /* Operators and punctuation. */
 typedef enum {
     DRIFT_TOP_NONE = 0,
-    DRIFT_TOP_PLUS, DRIFT_TOP_MINUS, DRIFT_TOP_STAR, DRIFT_TOP_SLASH, DRIFT_TOP_PERCENT,
+    DRIFT_TOP_PLUS,
+    DRIFT_TOP_MINUS,
+    DRIFT_TOP_STAR,
+    DRIFT_TOP_SLASH,
+    DRIFT_TOP_PERCENT,
     DRIFT_TOP_CONCAT, /* || */
     DRIFT_TOP_EQ,     /* = or == */
     DRIFT_TOP_NE,     /* <> or != */
-    DRIFT_TOP_LT, DRIFT_TOP_LE, DRIFT_TOP_GT, DRIFT_TOP_GE,
-    DRIFT_TOP_LPAREN, DRIFT_TOP_RPAREN, DRIFT_TOP_COMMA, DRIFT_TOP_SEMI, DRIFT_TOP_DOT,
-    DRIFT_TOP_CAST,   /* :: */
-    DRIFT_TOP_AT,     /* @ (AS OF @seq:N) */
+    DRIFT_TOP_LT,
+    DRIFT_TOP_LE,
+    DRIFT_TOP_GT,
+    DRIFT_TOP_GE,
+    DRIFT_TOP_LPAREN,
+    DRIFT_TOP_RPAREN,
+    DRIFT_TOP_COMMA,
+    DRIFT_TOP_SEMI,
+    DRIFT_TOP_DOT,
+    DRIFT_TOP_CAST, /* :: */
+    DRIFT_TOP_AT,   /* @ (AS OF @seq:N) */
     DRIFT_TOP_COLON,
-    DRIFT_TOP_LBRACE, DRIFT_TOP_RBRACE, DRIFT_TOP_LBRACKET, DRIFT_TOP_RBRACKET,
+    DRIFT_TOP_LBRACE,
+    DRIFT_TOP_RBRACE,
+    DRIFT_TOP_LBRACKET,
+    DRIFT_TOP_RBRACKET,
 } drift_tok_op_t;
 
 /* Keywords (append only is not required: ids are internal). */
-#define DRIFT_KEYWORDS(X)                                                                                        \
-    X(ADD) X(ALL) X(ALTER) X(ANALYZE) X(AND) X(AS) X(ASC) X(BEGIN) X(BETWEEN) X(BY) X(CASE) X(CAST)            \
-    X(COLUMN) X(COMMIT) X(COMPACT) X(CREATE) X(CROSS) X(DEFAULT) X(DELETE) X(DESC) X(DISTINCT) X(DRIFT)        \
-    X(DROP) X(ELSE) X(END) X(EXISTS) X(EXPLAIN) X(FALSE) X(FOR) X(FROM) X(FULL) X(GROUP) X(HAVING) X(IF)       \
-    X(IN) X(INDEX) X(INNER) X(INSERT) X(INTO) X(IS) X(ISOLATION) X(JOIN) X(KEY) X(LEFT) X(LEVEL) X(LIKE)       \
-    X(LIMIT) X(NOT) X(NULL) X(OF) X(OFFSET) X(ON) X(OR) X(ORDER) X(OUTER) X(PATCH) X(PRIMARY) X(RENAME)        \
-    X(RIGHT) X(ROLLBACK) X(SAVEPOINT) X(SELECT) X(SET) X(SHOW) X(SNAPSHOT) X(SOFT) X(START) X(SYSTEM_TIME)   \
-    X(TABLE) X(THEN) X(TO) X(TRANSACTION) X(TRUE) X(UNION) X(UNIQUE) X(UPDATE) X(USING) X(VALUES) X(WHEN)     \
-    X(WHERE) X(WITH)
+#define DRIFT_KEYWORDS(X)                                                                                              \
+    X(ADD)                                                                                                             \
+    X(ALL) X(ALTER) X(ANALYZE) X(AND) X(AS) X(ASC) X(BEGIN) X(BETWEEN) X(BY) X(CASE) X(CAST) X(COLUMN) X(COMMIT)       \
+        X(COMPACT) X(CREATE) X(CROSS) X(DEFAULT) X(DELETE) X(DESC) X(DISTINCT) X(DRIFT) X(DROP) X(ELSE) X(END)         \
+            X(EXISTS) X(EXPLAIN) X(FALSE) X(FOR) X(FROM) X(FULL) X(GROUP) X(HAVING) X(IF) X(IN) X(INDEX) X(INNER)      \
+                X(INSERT) X(INTO) X(IS) X(ISOLATION) X(JOIN) X(KEY) X(LEFT) X(LEVEL) X(LIKE) X(LIMIT) X(NOT) X(NULL)   \
+                    X(OF) X(OFFSET) X(ON) X(OR) X(ORDER) X(OUTER) X(PATCH) X(PRIMARY) X(RENAME) X(RIGHT) X(ROLLBACK)   \
+                        X(SAVEPOINT) X(SELECT) X(SET) X(SHOW) X(SNAPSHOT) X(SOFT) X(START) X(SYSTEM_TIME) X(TABLE)     \
+                            X(THEN) X(TO) X(TRANSACTION) X(TRUE) X(UNION) X(UNIQUE) X(UPDATE) X(USING) X(VALUES)       \
+                                X(WHEN) X(WHERE) X(WITH)
 
 typedef enum {
     DRIFT_KW_NONE = 0,
 #define X(k) DRIFT_KW_##k,
     DRIFT_KEYWORDS(X)
 #undef X
-    DRIFT_KW__COUNT
+        DRIFT_KW__COUNT
 } drift_kw_t;
 
 typedef struct {

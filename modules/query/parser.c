@@ -148,10 +148,9 @@ static drift_node_t *s_primary(s_parser_t *p)
             n->value.u.b = t.kw == DRIFT_KW_TRUE;
             break;
         }
-        if (t.kw == DRIFT_KW_CASE || t.kw == DRIFT_KW_CAST || t.kw == DRIFT_KW_EXISTS ||
-            t.kw == DRIFT_KW_SELECT) {
-            drift_sqlerr_set(p->err, DRIFT_SQLSTATE_NOT_SUPPORTED, s_cpos(p, t.pos), "%s expressions are not supported yet",
-                             drift_kw_name(t.kw));
+        if (t.kw == DRIFT_KW_CASE || t.kw == DRIFT_KW_CAST || t.kw == DRIFT_KW_EXISTS || t.kw == DRIFT_KW_SELECT) {
+            drift_sqlerr_set(p->err, DRIFT_SQLSTATE_NOT_SUPPORTED, s_cpos(p, t.pos),
+                             "%s expressions are not supported yet", drift_kw_name(t.kw));
             return NULL;
         }
         s_syntax(p, "an expression");
@@ -185,9 +184,7 @@ static drift_node_t *s_primary(s_parser_t *p)
         }
         s_syntax(p, "an expression");
         return NULL;
-    default:
-        s_syntax(p, "an expression");
-        return NULL;
+    default: s_syntax(p, "an expression"); return NULL;
     }
     if (s_next(p) < 0)
         return NULL;
@@ -382,8 +379,7 @@ static int s_select(s_parser_t *p)
             has_as = 1;
             if (s_next(p) < 0)
                 return -1;
-            if (p->tok.kind != DRIFT_TOK_IDENT && p->tok.kind != DRIFT_TOK_QIDENT &&
-                p->tok.kind != DRIFT_TOK_STRING)
+            if (p->tok.kind != DRIFT_TOK_IDENT && p->tok.kind != DRIFT_TOK_QIDENT && p->tok.kind != DRIFT_TOK_STRING)
                 return s_syntax(p, "a column alias after AS");
         }
         if (p->tok.kind == DRIFT_TOK_IDENT || p->tok.kind == DRIFT_TOK_QIDENT ||
@@ -449,18 +445,32 @@ int drift_parse(const char *sql, size_t len, drift_ast_t **ret_ast, drift_sqlerr
         if (s_select(&p) < 0)
             goto out;
         break;
-    case DRIFT_KW_INSERT: case DRIFT_KW_UPDATE: case DRIFT_KW_DELETE: case DRIFT_KW_CREATE:
-    case DRIFT_KW_DROP: case DRIFT_KW_ALTER: case DRIFT_KW_BEGIN: case DRIFT_KW_START:
-    case DRIFT_KW_COMMIT: case DRIFT_KW_ROLLBACK: case DRIFT_KW_SAVEPOINT: case DRIFT_KW_SHOW:
-    case DRIFT_KW_EXPLAIN: case DRIFT_KW_ANALYZE: case DRIFT_KW_WITH: case DRIFT_KW_VALUES:
-    case DRIFT_KW_PATCH: case DRIFT_KW_SOFT: case DRIFT_KW_SNAPSHOT: case DRIFT_KW_COMPACT:
-    case DRIFT_KW_SET: case DRIFT_KW_END:
-        drift_sqlerr_set(err, DRIFT_SQLSTATE_NOT_SUPPORTED, s_cpos(&p, p.tok.pos),
-                         "%s is not supported yet", drift_kw_name(p.tok.kw));
+    case DRIFT_KW_INSERT:
+    case DRIFT_KW_UPDATE:
+    case DRIFT_KW_DELETE:
+    case DRIFT_KW_CREATE:
+    case DRIFT_KW_DROP:
+    case DRIFT_KW_ALTER:
+    case DRIFT_KW_BEGIN:
+    case DRIFT_KW_START:
+    case DRIFT_KW_COMMIT:
+    case DRIFT_KW_ROLLBACK:
+    case DRIFT_KW_SAVEPOINT:
+    case DRIFT_KW_SHOW:
+    case DRIFT_KW_EXPLAIN:
+    case DRIFT_KW_ANALYZE:
+    case DRIFT_KW_WITH:
+    case DRIFT_KW_VALUES:
+    case DRIFT_KW_PATCH:
+    case DRIFT_KW_SOFT:
+    case DRIFT_KW_SNAPSHOT:
+    case DRIFT_KW_COMPACT:
+    case DRIFT_KW_SET:
+    case DRIFT_KW_END:
+        drift_sqlerr_set(err, DRIFT_SQLSTATE_NOT_SUPPORTED, s_cpos(&p, p.tok.pos), "%s is not supported yet",
+                         drift_kw_name(p.tok.kw));
         goto out;
-    default:
-        s_syntax(&p, "a statement");
-        goto out;
+    default: s_syntax(&p, "a statement"); goto out;
     }
     if (s_is_op(&p, DRIFT_TOP_SEMI) && s_next(&p) < 0)
         goto out;

@@ -192,9 +192,13 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
         if (!res) {
             s_reply_error(w, &req, "53200", "out of memory");
         } else {
-            drift_stmt_input_t in = {.sql = req.sql, .sql_len = req.sql_len, .params = req.params,
-                                     .has_as_of = req.has_as_of, .as_of_seq = req.as_of_seq,
-                                     .as_of_time = req.as_of_time, .as_of_time_len = req.as_of_time_len};
+            drift_stmt_input_t in = {.sql = req.sql,
+                                     .sql_len = req.sql_len,
+                                     .params = req.params,
+                                     .has_as_of = req.has_as_of,
+                                     .as_of_seq = req.as_of_seq,
+                                     .as_of_time = req.as_of_time,
+                                     .as_of_time_len = req.as_of_time_len};
             /* The txn flag rides on every reply: the state is known before the statement for chunks,
              * and re-read for the last one. */
             w->cur_txn_open = drift_session_txn(sess) != DRIFT_TXN_IDLE;
@@ -280,11 +284,8 @@ static int s_msg_one(void *sock, void *arg)
         if (nf == 2)
             s_handle_req(w, &h, &f[1]);
         break;
-    case DRIFT_WIRE_END:
-        s_end_session(w, h.session);
-        break;
-    default:
-        DLOG_DEBUG("unexpected message type %u from the gateway", h.type);
+    case DRIFT_WIRE_END: s_end_session(w, h.session); break;
+    default: DLOG_DEBUG("unexpected message type %u from the gateway", h.type);
     }
 out:
     for (int i = 0; i < nf; i++)

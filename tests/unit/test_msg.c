@@ -296,8 +296,11 @@ static void test_error_reply(void **state)
 
 static void test_wire(void **state)
 {
-    drift_wire_hdr_t h = {.type = DRIFT_WIRE_REP, .flags = DRIFT_WIRE_F_MORE, .aux = 0x01020304,
-                          .token = 0x1122334455667788ull, .session = 99};
+    drift_wire_hdr_t h = {.type = DRIFT_WIRE_REP,
+                          .flags = DRIFT_WIRE_F_MORE,
+                          .aux = 0x01020304,
+                          .token = 0x1122334455667788ull,
+                          .session = 99};
     uint8_t b[DRIFT_WIRE_HDR_SIZE];
     drift_wire_encode(&h, b);
     drift_wire_hdr_t g;
@@ -355,11 +358,9 @@ static void test_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_request), cmocka_unit_test(test_hostile_fixed),
-        cmocka_unit_test(test_depth),         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_peek_id),       cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_error_reply),   cmocka_unit_test(test_wire),
-        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_valid_request), cmocka_unit_test(test_hostile_fixed), cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_limits),        cmocka_unit_test(test_peek_id),       cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_error_reply),   cmocka_unit_test(test_wire),          cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
