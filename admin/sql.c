@@ -11,6 +11,7 @@
  * Single-threaded; one libdrift connection. */
 #include <errno.h>
 #include <getopt.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,12 +300,17 @@ static int s_run_string(s_shell_t *sh, const char *text)
     return ec;
 }
 
-static volatile sig_atomic_t s_interrupted;
+static sigjmp_buf s_sigint_jmp;
+static volatile sig_atomic_t s_sigint_armed;
 
-/* SIGINT in the shell: readline returns, the statement being typed is dropped. */
+/* SIGINT while readline waits: jump back to the prompt (psql does the same);
+ * libedit has already put the terminal back in cooked mode. */
 static void s_on_sigint(int sig)
 {
-    s_interrupted = 1;
+    if (s_sigint_armed) {
+        s_sigint_armed = 0;
+        siglongjmp(s_sigint_jmp, 1);
+    }
 }
 
 /* The interactive shell on a terminal: libedit with a history file. */
@@ -332,10 +338,7 @@ static int s_interactive(s_shell_t *sh)
     long lineno = 0;
     while (!sh->quit) {
         const char *prompt = sh->lex == S_SQUOTE ? "drift'> " : sh->len ? "drift-> " : "drift=> ";
-        s_interrupted = 0;
-        char *line = readline(prompt);
-        if (s_interrupted) {
-            free(line);
+        if (sigsetjmp(s_sigint_jmp, 1)) {
             sh->len = 0;
             sh->lex = S_NORMAL;
             if (sh->buf)
@@ -344,6 +347,9 @@ static int s_interactive(s_shell_t *sh)
             fflush(stdout);
             continue;
         }
+        s_sigint_armed = 1;
+        char *line = readline(prompt);
+        s_sigint_armed = 0;
         if (!line) {
             putchar('\n');
             break;

@@ -190,6 +190,15 @@ class DriftctlSqlTest(unittest.TestCase):
         r = self.sql("--as-of", "@seq:x1", "-e", "SELECT 1")
         self.assertEqual(r.returncode, 2, r.stderr)
 
+    def test_request_timeout_exit_3(self):
+        with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:DRIFT_HANG_MARKER"},
+                    config={"request_timeout": "60s", "heartbeat_timeout": "20s", "shutdown_grace": "1s"}) as d:
+            t0 = time.monotonic()
+            r = driftctl("--timeout", "400", "-H", d.endpoint, "sql", "-e", "SELECT 'DRIFT_HANG_MARKER'")
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("ERROR 08006", r.stderr)
+            self.assertLess(time.monotonic() - t0, 10)
+
     def test_ping(self):
         r = driftctl("-H", self.daemon.endpoint, "ping")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -6,11 +6,15 @@ exception class and code the server gives today, and the full behaviour once
 the server answers them (so the test keeps meaning something after the SQL
 issue lands)."""
 import datetime
+import os
+import signal
 import time
 import unittest
 
 import driftdb
-from driftharness import Daemon, free_port
+from driftharness import Daemon, free_port, wait_for
+
+HANG = "DRIFT_HANG_MARKER"  # the query worker's fault hook blocks on statements holding it
 
 
 class PythonClientTest(unittest.TestCase):
@@ -255,6 +259,49 @@ class PythonClientTest(unittest.TestCase):
         with driftdb.connect(self.daemon.endpoint) as c:
             c.cursor().execute("SELECT 1")
         self.assertTrue(c.closed)
+
+
+class PythonClientFailureTest(unittest.TestCase):
+    """Timeouts and worker death, seen through the DB-API (the server's fault hook hangs a statement)."""
+
+    def test_client_timeout_then_late_reply_is_ignored(self):
+        with Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                    config={"request_timeout": "1s", "heartbeat_timeout": "20s", "shutdown_grace": "1s"}) as d:
+            conn = driftdb.connect(d.endpoint, timeout=0.3)
+            cur = conn.cursor()
+            t0 = time.monotonic()
+            with self.assertRaises(driftdb.OperationalError) as cm:
+                cur.execute("SELECT '%s'" % HANG)
+            self.assertEqual(cm.exception.sqlstate, "08006")
+            self.assertLess(time.monotonic() - t0, 2.0)
+            self.assertEqual(conn.inflight, 0)
+            time.sleep(1.5)  # the gateway's 57014 for the abandoned request arrives now
+            conn.timeout = 10
+            cur.execute("SELECT $1 + 1 AS x", [1])
+            self.assertEqual(cur.fetchall(), [(2,)])
+            conn.close()
+
+    def test_worker_killed_mid_request(self):
+        with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                    config={"request_timeout": "60s", "heartbeat_timeout": "20s", "shutdown_grace": "1s"}) as d:
+            conn = driftdb.connect(d.endpoint, timeout=10)
+            rid = conn.send("query", "SELECT '%s'" % HANG)
+            time.sleep(0.5)  # the worker is blocked inside the request
+            t0 = time.monotonic()
+            for pid in d.role_pids()["query"]:
+                os.kill(pid, signal.SIGKILL)
+            with self.assertRaises(driftdb.OperationalError) as cm:
+                conn.recv(rid)
+            self.assertEqual(cm.exception.sqlstate, "08006")
+            self.assertLess(time.monotonic() - t0, 3.0)
+            # the supervisor restarts the worker; the same connection works again
+            def answers():
+                try:
+                    return conn.cursor().execute("SELECT 3 AS three").fetchone() == (3,)
+                except driftdb.OperationalError:
+                    return False
+            wait_for(answers, 20, what="query worker back")
+            conn.close()
 
 
 if __name__ == "__main__":
