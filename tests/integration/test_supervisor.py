@@ -28,6 +28,29 @@ def wait_replaced(d, role, old_pid, timeout=15):
     return new
 
 
+def ping(d, timeout_ms=3000):
+    """One REQ ping through the gateway: the reply map, or None if the daemon does not answer."""
+    import msgpack
+    import zmq
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.REQ)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVTIMEO, timeout_ms)
+    s.connect(d.endpoint)
+    try:
+        s.send(msgpack.packb({"v": 1, "id": 7, "op": "ping"}))
+        return msgpack.unpackb(s.recv(), raw=False)
+    except zmq.Again:
+        return None
+    finally:
+        s.close()
+
+
+def answers(d):
+    r = ping(d)
+    return r is not None and r.get("ok") is True and r.get("id") == 7
+
+
 def metric(m, name, **labels):
     return m.get((name, frozenset(labels.items())))
 
@@ -75,12 +98,14 @@ class SupervisorTest(unittest.TestCase):
 
     def test_kill9_each_role_is_restarted(self):
         with Daemon(query_workers=2) as d:
+            self.assertTrue(answers(d))
             for role in ("writer", "indexer", "query", "gateway", "compactor"):
                 old = role_pid(d, role)
                 others = {r: p for r, p in d.role_pids().items() if r != role}
                 os.kill(old, signal.SIGKILL)
                 new = wait_replaced(d, role, old)
                 self.assertNotEqual(new, old)
+                wait_for(lambda: answers(d), 15, what="the daemon to answer a ping after kill of %s" % role)
                 if role != "query":
                     # the other roles kept running
                     for r, pids in others.items():
