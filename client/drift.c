@@ -569,6 +569,14 @@ int drift_conn_set_as_of(drift_conn_t *c, const char *as_of)
     return c->as_of_text ? 0 : DRIFT_CLIENT_ENOMEM;
 }
 
+int drift_conn_set_timeout(drift_conn_t *c, int request_timeout_ms)
+{
+    if (!c || request_timeout_ms < -1)
+        return DRIFT_CLIENT_EINVAL;
+    c->request_timeout_ms = request_timeout_ms;
+    return 0;
+}
+
 int drift_conn_set_traceparent(drift_conn_t *c, const char *traceparent)
 {
     if (!c)

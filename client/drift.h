@@ -130,6 +130,8 @@ const char *drift_strerror_client(int rc);
  * else an RFC 3339 timestamp string. NULL or "" clears it. The server checks
  * it (22023 when malformed or in the future). */
 int drift_conn_set_as_of(drift_conn_t *conn, const char *as_of);
+/* Changes the per-request timeout (ms, -1 = forever) for the following calls. */
+int drift_conn_set_timeout(drift_conn_t *conn, int request_timeout_ms);
 /* W3C traceparent sent with every following request (NULL clears it). */
 int drift_conn_set_traceparent(drift_conn_t *conn, const char *traceparent);
 

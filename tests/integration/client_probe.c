@@ -13,12 +13,16 @@
  *       (SQLSTATE, position, BEGIN/COMMIT helpers, as_of, unknown id); prints
  *       one "ok ..." line per check.
  *
+ *   client_probe ENDPOINT late 0        a client-side timeout, then the late reply
+ *       is ignored (needs the worker's hang fault hook).
+ *
  * Exit 0 when every reply matched its request, 1 otherwise. Single-threaded. */
 #include <drift.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Checks that r holds x = v + 1. */
 static int s_check(drift_result_t *r, int64_t v)
@@ -167,10 +171,36 @@ fail:
     return 1;
 }
 
+/* The "late" mode: a request that times out on the client is abandoned; its
+ * late reply (the gateway's 57014 after request_timeout = 1s) is dropped and
+ * does not answer the next request. Needs DRIFT_FAULT=query_hang:DRIFT_HANG_MARKER. */
+static int s_late(drift_conn_t *c)
+{
+    drift_result_t *r = NULL;
+    drift_conn_set_timeout(c, 300);
+    int rc = drift_exec(c, "SELECT 'DRIFT_HANG_MARKER'", NULL, 0, &r);
+    CHECK(rc == DRIFT_CLIENT_ETIMEOUT && r == NULL, "hung request rc %d", rc);
+    CHECK(strcmp(drift_conn_errcode(c), "08006") == 0, "timeout code %s", drift_conn_errcode(c));
+    CHECK(drift_inflight(c) == 0, "abandoned request still in flight");
+    printf("ok timeout\n");
+    struct timespec ts = {1, 500000000};
+    nanosleep(&ts, NULL); /* the 57014 reply to the abandoned request arrives meanwhile */
+    drift_conn_set_timeout(c, 10000);
+    drift_value_t p = drift_int(1);
+    rc = drift_exec(c, "SELECT $1 + 1 AS x", &p, 1, &r);
+    CHECK(rc == 0 && s_check(r, 1) == 0, "request after the late reply: rc %d %s", rc, drift_conn_errmsg(c));
+    drift_result_free(&r);
+    printf("ok late reply dropped\n");
+    return 0;
+fail:
+    drift_result_free(&r);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: client_probe ENDPOINT window|burst|types N\n");
+        fprintf(stderr, "usage: client_probe ENDPOINT window|burst|types|late N\n");
         return 2;
     }
     long n = atol(argv[3]);
@@ -246,6 +276,8 @@ int main(int argc, char **argv)
         }
         printf("burst %ld: %ld values, %ld busy, %ld other\n", n, values, busy, other);
         ec = other == 0 && values + busy == n && drift_inflight(c) == 0 ? 0 : 1;
+    } else if (strcmp(argv[2], "late") == 0) {
+        ec = s_late(c);
     } else if (strcmp(argv[2], "types") == 0) {
         ec = s_types(c);
     } else {

@@ -100,6 +100,13 @@ class ClientCTest(unittest.TestCase):
             self.assertIn(lines[7], ("ok begin not supported yet", "ok transactions"))
             self.assertEqual(lines[8:], ["ok as_of", "ok misc"])
 
+    def test_client_timeout_and_late_reply(self):
+        with Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:DRIFT_HANG_MARKER"},
+                    config={"request_timeout": "1s", "heartbeat_timeout": "20s", "shutdown_grace": "1s"}) as d:
+            r = self.pipeline(d.endpoint, "late", 0)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stdout.splitlines(), ["ok timeout", "ok late reply dropped"])
+
     def test_burst_beyond_inflight_cap_gets_53300(self):
         # 3000 requests sent without reading: beyond max_inflight_per_client the
         # gateway answers 53300 with retry_after_ms; every other reply carries its value.
