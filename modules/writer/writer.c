@@ -557,6 +557,18 @@ static void s_on_done(evutil_socket_t fd, short what, void *arg)
     batch_t *list = w->done_head;
     w->done_head = w->done_tail = NULL;
     pthread_mutex_unlock(&w->mu);
+    /* Start the next write + fdatasync before answering: replies then overlap with it. */
+    size_t finished = 0;
+    int failed = 0;
+    for (batch_t *b = list; b; b = b->next) {
+        finished++;
+        failed |= b->err != 0;
+    }
+    if (!failed && !w->fatal && w->inflight == finished) {
+        w->inflight = 0;
+        s_submit(w);
+        w->inflight += finished;
+    }
     int sent = 0;
     while (list) {
         batch_t *b = list;
