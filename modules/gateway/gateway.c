@@ -468,9 +468,11 @@ static void s_back_one(void *sock, void *arg)
         more = zmq_msg_more(&t);
         if (!more)
             fd = zmq_msg_get(&t, ZMQ_SRCFD);
-        if (nf < 3)
-            f[nf++] = t;
-        else
+        if (nf < 3) {
+            zmq_msg_init(&f[nf]);
+            zmq_msg_move(&f[nf++], &t);
+            zmq_msg_close(&t);
+        } else
             zmq_msg_close(&t);
     }
     g->got = nf > 0;
@@ -576,9 +578,11 @@ static void s_front_one(void *sock, void *arg)
         ntotal++;
         if (!more)
             fd = zmq_msg_get(&t, ZMQ_SRCFD);
-        if (nf < 3)
-            f[nf++] = t;
-        else
+        if (nf < 3) {
+            zmq_msg_init(&f[nf]);
+            zmq_msg_move(&f[nf++], &t);
+            zmq_msg_close(&t);
+        } else
             zmq_msg_close(&t);
     }
     g->got = nf > 0;
@@ -670,8 +674,8 @@ static void s_front_one(void *sock, void *arg)
     q->id = id;
     q->start_ns = drift_now_mono_ns();
     q->deadline_ns = q->start_ns + g->r->cfg.request_timeout_ns;
-    q->body = *body; /* take the frame over (zero copy) */
-    zmq_msg_init(body);
+    zmq_msg_init(&q->body);
+    zmq_msg_move(&q->body, body); /* take the frame over (zero copy) */
     q->has_body = 1;
     q->hnext = g->req_buckets[q->token & (g->req_nbuckets - 1)];
     g->req_buckets[q->token & (g->req_nbuckets - 1)] = q;

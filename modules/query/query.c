@@ -261,9 +261,11 @@ static int s_msg_one(void *sock, void *arg)
             break;
         }
         more = zmq_msg_more(&tmp);
-        if (nf < 2)
-            f[nf++] = tmp;
-        else
+        if (nf < 2) {
+            zmq_msg_init(&f[nf]);
+            zmq_msg_move(&f[nf++], &tmp);
+            zmq_msg_close(&tmp);
+        } else
             zmq_msg_close(&tmp);
     }
     if (nf == 0)
