@@ -36,6 +36,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -237,81 +238,120 @@ static void s_announce(writer_t *w, uint64_t seg_len)
 
 /* ---------------------------------------------------------------- flush thread */
 
-/* pwrite of the whole buffer (short writes continued). Returns 0 or -errno. */
-static int s_pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+/* Writes consecutive batches of one segment with one pwritev (short writes continued). Returns 0 or -errno. */
+static int s_pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
 {
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0) {
+    while (n > 0) {
+        ssize_t k = pwritev(fd, iov, n, (off_t)off);
+        if (k < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        if (n == 0)
+        if (k == 0)
             return -EIO;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
+        off += (uint64_t)k;
+        while (n > 0 && (size_t)k >= iov->iov_len) {
+            k -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + k;
+            iov->iov_len -= (size_t)k;
+        }
     }
     return 0;
 }
 
-/* The flush thread: one pwrite + (sync) one fdatasync per batch, in submission order. */
+/* Writes a run of batches [b, end) that go back to back into the current segment. */
+static int s_write_run(writer_t *w, batch_t *b, batch_t *end, const char **what)
+{
+    struct iovec iov[64];
+    while (b != end) {
+        int n = 0;
+        uint64_t off = b->off;
+        for (; b != end && n < 64; b = b->next)
+            if (b->len)
+                iov[n++] = (struct iovec){b->buf, b->len};
+        int rc = n ? s_pwritev_all(w->flush_fd, iov, n, off) : 0;
+        if (rc < 0) {
+            *what = "pwrite";
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The flush thread. It takes everything submitted since its last turn as one group: the
+ * batches are written in order (one pwritev per run of batches in the same segment), then one
+ * fdatasync covers the whole group. So while it syncs, the next group accumulates, and it
+ * never waits for the loop thread between two groups. */
 static void *s_flush_main(void *arg)
 {
     writer_t *w = arg;
+    drift_ctl_slot_t *slot = w->r->slot;
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (!w->q_head && !w->stop)
             pthread_cond_wait(&w->cv, &w->mu);
-        batch_t *b = w->q_head;
-        if (!b) {
-            pthread_mutex_unlock(&w->mu);
-            break;
-        }
-        w->q_head = b->next;
-        if (!w->q_head)
-            w->q_tail = NULL;
+        batch_t *group = w->q_head, *tail = w->q_tail;
+        w->q_head = w->q_tail = NULL;
         pthread_mutex_unlock(&w->mu);
+        if (!group)
+            break;
 
-        int rc = 0;
-        if (b->rotate) {
-            /* The sealed segment must be durable before a later one exists (recovery only forgives
-             * a torn tail in the last segment). */
+        int rc = 0, need_sync = 0;
+        const char *what = NULL;
+        batch_t *run = group;
+        for (batch_t *b = group; b && !rc; b = b->next) {
+            need_sync |= b->sync;
+            if (!b->rotate)
+                continue;
+            /* Write what goes to the old segment, make it durable, then install the new one:
+             * a later segment may only exist once the sealed one is complete on disk (recovery
+             * forgives a torn tail only in the last segment). */
+            if ((rc = s_write_run(w, run, b, &what)) < 0)
+                break;
             if (w->flush_fd >= 0 && fdatasync(w->flush_fd) < 0) {
                 rc = -errno;
-                b->what = "fdatasync of the segment being sealed";
-            } else {
-                int fd = -1;
-                rc = drift_seg_install(w->log_dir, w->spare_path, &b->newhdr, &fd);
-                if (rc < 0) {
-                    b->what = "installing the next segment";
-                } else {
-                    if (w->flush_fd >= 0)
-                        close(w->flush_fd);
-                    w->flush_fd = fd;
-                }
+                what = "fdatasync of the segment being sealed";
+                break;
             }
+            atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SYNCS], 1);
+            int fd = -1;
+            rc = drift_seg_install(w->log_dir, w->spare_path, &b->newhdr, &fd);
+            if (rc < 0) {
+                what = "installing the next segment";
+                break;
+            }
+            if (w->flush_fd >= 0)
+                close(w->flush_fd);
+            w->flush_fd = fd;
+            run = b;
         }
-        if (!rc && b->len) {
-            rc = s_pwrite_all(w->flush_fd, b->buf, b->len, b->off);
-            if (rc < 0)
-                b->what = "pwrite";
-        }
-        if (!rc && b->sync) {
+        if (!rc)
+            rc = s_write_run(w, run, NULL, &what);
+        if (!rc)
+            atomic_fetch_add(&slot->counters[DRIFT_CTR_W_BATCHES], 1);
+        if (!rc && need_sync) {
             if (fdatasync(w->flush_fd) < 0) {
                 rc = -errno;
-                b->what = "fdatasync";
+                what = "fdatasync";
+            } else {
+                atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SYNCS], 1);
             }
         }
-        b->err = rc;
-        b->next = NULL;
+        for (batch_t *b = group; b; b = b->next) {
+            b->err = rc;
+            b->what = what;
+        }
         pthread_mutex_lock(&w->mu);
         if (w->done_tail)
-            w->done_tail->next = b;
+            w->done_tail->next = group;
         else
-            w->done_head = b;
-        w->done_tail = b;
+            w->done_head = group;
+        w->done_tail = tail;
         pthread_mutex_unlock(&w->mu);
         uint64_t one = 1;
         if (write(w->efd, &one, sizeof one) < 0) {
@@ -462,10 +502,10 @@ static batch_t *s_place(writer_t *w, size_t size, int *ret_rc)
     return b;
 }
 
-/* Hands every built batch to the flush thread when nothing is in flight (group commit). */
+/* Hands every built batch to the flush thread; what it receives while it syncs forms its next group. */
 static void s_submit(writer_t *w)
 {
-    if (w->inflight || !w->ready_head)
+    if (!w->ready_head)
         return;
     size_t n = 0;
     for (batch_t *b = w->ready_head; b; b = b->next)
@@ -518,13 +558,9 @@ static void s_batch_done(writer_t *w, batch_t *b)
         atomic_store_explicit(&h->commit_seq, w->durable_seq, memory_order_release);
     }
     if (b->kind == BATCH_SYNC) {
-        atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SYNCS], 1);
         s_announce(w, atomic_load(&h->committed_len));
         return;
     }
-    atomic_fetch_add(&slot->counters[DRIFT_CTR_W_BATCHES], 1);
-    if (b->sync || b->rotate)
-        atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SYNCS], 1);
     atomic_fetch_add(&slot->counters[DRIFT_CTR_W_FRAMES], b->last_seq ? b->last_seq - b->first_seq + 1 : 0);
     atomic_fetch_add(&slot->counters[DRIFT_CTR_W_BYTES], b->len);
     if (b->last_seq) {
@@ -557,18 +593,6 @@ static void s_on_done(evutil_socket_t fd, short what, void *arg)
     batch_t *list = w->done_head;
     w->done_head = w->done_tail = NULL;
     pthread_mutex_unlock(&w->mu);
-    /* Start the next write + fdatasync before answering: replies then overlap with it. */
-    size_t finished = 0;
-    int failed = 0;
-    for (batch_t *b = list; b; b = b->next) {
-        finished++;
-        failed |= b->err != 0;
-    }
-    if (!failed && !w->fatal && w->inflight == finished) {
-        w->inflight = 0;
-        s_submit(w);
-        w->inflight += finished;
-    }
     int sent = 0;
     while (list) {
         batch_t *b = list;
