@@ -18,6 +18,9 @@ static const drift_ctl_cmd_t s_commands[] = {
     {"sql", drift_ctl_sql, "[-e STATEMENT | -f FILE] [--json|--csv] [-x] [--as-of SEQ|TIME]",
      "run SQL: an interactive shell, one statement, or a file"},
     {"ping", s_cmd_ping, "", "check that the daemon answers (prints its version and commit seq)"},
+    {"reindex", drift_ctl_reindex, "[-D DATA_DIR] [--map-size SIZE]",
+     "rebuild every index from the log (offline; progress bar on a terminal)"},
+    {"verify", drift_ctl_verify, "--indexes [-D DATA_DIR]", "compare the indexes with a fresh rebuild from the log"},
     {"help", s_cmd_help, "", "show this help"},
     {NULL, NULL, NULL, NULL},
 };

@@ -52,5 +52,8 @@ void drift_ctl_print_result(FILE *out, const drift_result_t *r, drift_fmt_t fmt)
 
 /* Commands. */
 int drift_ctl_sql(drift_ctl_t *ctl, int argc, char **argv);
+/* admin/cmd_index.c: work on <data_dir> files (-D, default $DRIFT_DATA_DIR or ./data). */
+int drift_ctl_reindex(drift_ctl_t *ctl, int argc, char **argv);
+int drift_ctl_verify(drift_ctl_t *ctl, int argc, char **argv);
 
 #endif

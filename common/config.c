@@ -67,6 +67,10 @@ static const drift_cfg_key_t s_keys[] = {
      "none, primary or replica; the replicator role runs only when this is not none."},
     {"replication_endpoint", DRIFT_CFG_T_STRING, OFF(replication_endpoint), "", NULL, 0, 0,
      DRIFT_CFG_RESTART_ROLES, R(REPLICATOR), "Primary: endpoint to ship the log on; replica: primary to follow."},
+    {"index_map_size", DRIFT_CFG_T_SIZE, OFF(index_map_size), "16GB", NULL, 1 << 20, 1ll << 44,
+     DRIFT_CFG_RESTART_ROLES, R(INDEXER), "Initial LMDB map size of the index (virtual; the indexer doubles it when full)."},
+    {"index_lag_max", DRIFT_CFG_T_DURATION, OFF(index_lag_max_ns), "10s", NULL, 0, 0, DRIFT_CFG_SUPERVISOR, 0,
+     "/health/ready fails while the indexer is behind the last commit by more than this; 0 disables the check."},
 };
 
 const drift_cfg_key_t *drift_config_keys(size_t *ret_n)

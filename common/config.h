@@ -39,6 +39,8 @@ typedef struct {
     uint64_t restart_backoff_max_ns;
     int64_t replication_mode; /* drift_repl_mode_t */
     char replication_endpoint[DRIFT_CFG_STR];
+    uint64_t index_map_size;   /* LMDB map size of <data_dir>/index (docs/indexes.md) */
+    uint64_t index_lag_max_ns; /* /health/ready fails when the index lags more; 0 = never */
 
     char source[PATH_MAX]; /* the file loaded last, "" when only defaults */
 } drift_config_t;

@@ -55,6 +55,16 @@ static void s_live(struct evhttp_request *req, void *arg)
     evbuffer_free(b);
 }
 
+/* Index lag (issue 5): commits not yet indexed, and an upper bound of how long the oldest of them has
+ * waited (now - commit time of the last indexed one; 0 when nothing waits). */
+static void s_index_lag(const drift_ctl_header_t *hdr, uint64_t *ret_seqs, double *ret_seconds)
+{
+    uint64_t c = atomic_load(&hdr->commit_seq), i = atomic_load(&hdr->indexed_seq);
+    uint64_t its = atomic_load(&hdr->indexed_ts_ns), now = drift_now_real_ns();
+    *ret_seqs = c > i ? c - i : 0;
+    *ret_seconds = *ret_seqs && now > its ? (double)(now - its) / 1e9 : 0.0;
+}
+
 static void s_ready(struct evhttp_request *req, void *arg)
 {
     drift_http_t *h = arg;
@@ -86,7 +96,15 @@ static void s_ready(struct evhttp_request *req, void *arg)
                             (unsigned long long)c->restarts);
         first = 0;
     }
-    evbuffer_add_printf(b, "],\"not_ready\":[%s],\"stopping\":%s,\"ready\":%s}\n", not_ready,
+    uint64_t lag_seqs;
+    double lag_s;
+    s_index_lag(s->hdr, &lag_seqs, &lag_s);
+    int lagging = s->cfg.index_lag_max_ns && lag_s * 1e9 > (double)s->cfg.index_lag_max_ns;
+    if (lagging)
+        ready = 0;
+    evbuffer_add_printf(b, "],\"index_lag_seqs\":%llu,\"index_lag_seconds\":%.3f,\"index_lagging\":%s",
+                        (unsigned long long)lag_seqs, lag_s, lagging ? "true" : "false");
+    evbuffer_add_printf(b, ",\"not_ready\":[%s],\"stopping\":%s,\"ready\":%s}\n", not_ready,
                         s->stopping ? "true" : "false", ready ? "true" : "false");
     s_reply(req, ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "application/json", b);
     evbuffer_free(b);
@@ -187,6 +205,14 @@ static void s_metrics(struct evhttp_request *req, void *arg)
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", pos[i].name, pos[i].help, pos[i].name,
                             pos[i].name, (unsigned long long)pos[i].v);
+    uint64_t lag_seqs;
+    double lag_s;
+    s_index_lag(hdr, &lag_seqs, &lag_s);
+    evbuffer_add_printf(b, "# HELP driftdb_index_lag_seqs Commits not yet applied to the indexes.\n"
+                           "# TYPE driftdb_index_lag_seqs gauge\ndriftdb_index_lag_seqs %llu\n"
+                           "# HELP driftdb_index_lag_seconds Upper bound of how long the oldest unindexed commit has waited.\n"
+                           "# TYPE driftdb_index_lag_seconds gauge\ndriftdb_index_lag_seconds %.6f\n",
+                        (unsigned long long)lag_seqs, lag_s);
     uint64_t cts = atomic_load(&hdr->commit_ts_ns);
     evbuffer_add_printf(b, "# HELP driftdb_commit_timestamp_seconds Commit time of the last commit.\n"
                            "# TYPE driftdb_commit_timestamp_seconds gauge\ndriftdb_commit_timestamp_seconds %.9f\n",

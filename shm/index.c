@@ -425,12 +425,12 @@ int drift_index_tdef_parse(const void *mp, size_t len, uint32_t table, drift_ind
             snprintf(err, errcap, "column %u needs \"id\", \"name\" and \"type\"", i);
             goto out;
         }
-        int t = drift_type_parse(tname, strlen(tname));
+        int t = drift_coltype_parse(tname, strlen(tname));
         if (t < 0) {
             snprintf(err, errcap, "column %s: unknown type %s", col->name, tname);
             goto out;
         }
-        col->type = (drift_type_t)t;
+        col->type = (drift_coltype_t)t;
         col->not_null = s_obj_bool(drift_msg_map_get(c, "not_null"));
         col->unique = s_obj_bool(drift_msg_map_get(c, "unique"));
         for (uint32_t j = 0; j < i; j++)
@@ -2038,8 +2038,25 @@ int drift_index_wait(const drift_ctl_header_t *hdr, uint64_t seq, int timeout_ms
 
 /* ------------------------------------------------- rebuild and compare */
 
+/* Opens index_dir as the writer and applies the log from its applied seq + 1 to upto (0 = the end);
+ * when must_be_empty, refuses an index that already holds something. */
+static int s_build(const char *index_dir, const char *log_dir, uint64_t upto, uint64_t map_size, int must_be_empty,
+                   drift_index_progress_fn fn, void *arg, char *err, size_t errcap);
+
 int drift_index_rebuild(const char *index_dir, const char *log_dir, uint64_t upto, uint64_t map_size,
                         drift_index_progress_fn fn, void *arg, char *err, size_t errcap)
+{
+    return s_build(index_dir, log_dir, upto, map_size, 1, fn, arg, err, errcap);
+}
+
+int drift_index_build(const char *index_dir, const char *log_dir, uint64_t upto, uint64_t map_size,
+                      drift_index_progress_fn fn, void *arg, char *err, size_t errcap)
+{
+    return s_build(index_dir, log_dir, upto, map_size, 0, fn, arg, err, errcap);
+}
+
+static int s_build(const char *index_dir, const char *log_dir, uint64_t upto, uint64_t map_size, int must_be_empty,
+                   drift_index_progress_fn fn, void *arg, char *err, size_t errcap)
 {
     drift_index_opts_t o = {.map_size = map_size, .sync = 2};
     drift_index_t *ix = NULL;
@@ -2053,24 +2070,29 @@ int drift_index_rebuild(const char *index_dir, const char *log_dir, uint64_t upt
         goto out;
     }
     drift_index_applied(ix, &applied, NULL);
-    if (applied) {
+    if (applied && must_be_empty) {
         snprintf(err, errcap, "%s already holds an index (applied seq %" PRIu64 ")", index_dir, applied);
         rc = -EEXIST;
         goto out;
     }
-    if ((rc = drift_logr_open(log_dir, NULL, &lr)) < 0 || (rc = drift_logr_seek(lr, 1)) < 0) {
+    if (upto && applied >= upto) {
+        rc = applied == upto ? 0 : -ERANGE;
+        snprintf(err, errcap, "%s is at seq %" PRIu64 ", past %" PRIu64, index_dir, applied, upto);
+        goto out;
+    }
+    if ((rc = drift_logr_open(log_dir, NULL, &lr)) < 0 || (rc = drift_logr_seek(lr, applied + 1)) < 0) {
         snprintf(err, errcap, "%s: %s", log_dir, drift_strerror(rc));
         goto out;
     }
     if (!last) { /* a first pass finds the end (cheap: CRCs only) for the progress display */
         while ((rc = drift_logr_next(lr, &f, NULL)) == 1)
             last = f.seq;
-        if (rc < 0 || (rc = drift_logr_seek(lr, 1)) < 0) {
+        if (rc < 0 || (rc = drift_logr_seek(lr, applied + 1)) < 0) {
             snprintf(err, errcap, "%s", drift_logr_error(lr));
             goto out;
         }
     }
-    uint64_t n = 0;
+    uint64_t n = applied;
     for (;;) {
         if ((rc = drift_index_begin(ix)) < 0)
             break;
@@ -2131,6 +2153,13 @@ long drift_index_compare(drift_index_t *a, drift_index_t *b, drift_index_diff_fn
     int rc = s_mdb(a, mdb_txn_begin(a->env, NULL, MDB_RDONLY, &ta), "mdb_txn_begin");
     if (rc == 0)
         rc = s_mdb(b, mdb_txn_begin(b->env, NULL, MDB_RDONLY, &tb), "mdb_txn_begin");
+    uint64_t sa = 0, sb = 0, ts;
+    uint32_t fa, fb;
+    if (rc == 0 && (rc = s_meta_read(a, ta, &sa, &ts, &fa)) == 0 && (rc = s_meta_read(b, tb, &sb, &ts, &fb)) == 0 &&
+        sa != sb) {
+        snprintf(a->err, sizeof a->err, "applied seqs differ: %" PRIu64 " and %" PRIu64, sa, sb);
+        rc = -EAGAIN;
+    }
     struct {
         const char *name;
         MDB_dbi da, db;

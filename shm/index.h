@@ -45,7 +45,7 @@ typedef struct {
 
 typedef struct {
     uint32_t id; /* stable column id (survives renames) */
-    drift_type_t type;
+    drift_coltype_t type;
     int not_null, unique;
     char name[128];
 } drift_index_col_t;
@@ -122,10 +122,13 @@ typedef int (*drift_index_progress_fn)(uint64_t seq, uint64_t last, void *arg);
  * (0 = the end of the log). Returns 0 or an error (message in err). */
 int drift_index_rebuild(const char *index_dir, const char *log_dir, uint64_t upto, uint64_t map_size,
                         drift_index_progress_fn fn, void *arg, char *err, size_t errcap);
+/* Same, but resumes an index_dir that holds an index of the same log (applies what it lacks up to upto). */
+int drift_index_build(const char *index_dir, const char *log_dir, uint64_t upto, uint64_t map_size,
+                      drift_index_progress_fn fn, void *arg, char *err, size_t errcap);
 /* Called for each difference found by drift_index_compare (what: sub-database name, a description). */
 typedef void (*drift_index_diff_fn)(const char *db, const char *what, void *arg);
-/* Compares every sub-database of a and b (all but meta) entry by entry. Returns the number of
- * differences (>= 0) or an error. */
+/* Compares every sub-database of a and b (all but meta) entry by entry, in one read snapshot of each.
+ * Returns the number of differences (>= 0), -EAGAIN when their applied seqs differ, or an error. */
 long drift_index_compare(drift_index_t *a, drift_index_t *b, drift_index_diff_fn fn, void *arg);
 
 /* ---- the read API (SQL engine) ---- */

@@ -134,15 +134,15 @@ void drift_keyenc_json(drift_keybuf_t *kb, const void *p, size_t n)
     s_put_bytes(kb, DRIFT_KEYENC_JSON, p, n);
 }
 
-int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_type_t t, const msgpack_object *v)
+int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_coltype_t t, const msgpack_object *v)
 {
     if (v->type == MSGPACK_OBJECT_NIL) {
         drift_keyenc_null(kb);
         return 0;
     }
     switch (t) {
-    case DRIFT_TYPE_INTEGER:
-    case DRIFT_TYPE_TIMESTAMP: {
+    case DRIFT_COL_INTEGER:
+    case DRIFT_COL_TIMESTAMP: {
         int64_t i;
         if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             if (v->via.u64 > INT64_MAX)
@@ -152,13 +152,13 @@ int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_type_t t, const msgpack_objec
             i = v->via.i64;
         else
             return DRIFT_EPROTO;
-        if (t == DRIFT_TYPE_INTEGER)
+        if (t == DRIFT_COL_INTEGER)
             drift_keyenc_int(kb, i);
         else
             drift_keyenc_ts(kb, i);
         return 0;
     }
-    case DRIFT_TYPE_REAL:
+    case DRIFT_COL_REAL:
         if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
             drift_keyenc_real(kb, v->via.f64);
         else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -168,19 +168,19 @@ int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_type_t t, const msgpack_objec
         else
             return DRIFT_EPROTO;
         return 0;
-    case DRIFT_TYPE_BOOLEAN:
+    case DRIFT_COL_BOOLEAN:
         if (v->type != MSGPACK_OBJECT_BOOLEAN)
             return DRIFT_EPROTO;
         drift_keyenc_bool(kb, v->via.boolean);
         return 0;
-    case DRIFT_TYPE_TEXT:
-    case DRIFT_TYPE_JSON:
+    case DRIFT_COL_TEXT:
+    case DRIFT_COL_JSON:
         if (v->type != MSGPACK_OBJECT_STR)
             return DRIFT_EPROTO;
-        s_put_bytes(kb, t == DRIFT_TYPE_TEXT ? DRIFT_KEYENC_TEXT : DRIFT_KEYENC_JSON, (const uint8_t *)v->via.str.ptr,
+        s_put_bytes(kb, t == DRIFT_COL_TEXT ? DRIFT_KEYENC_TEXT : DRIFT_KEYENC_JSON, (const uint8_t *)v->via.str.ptr,
                     v->via.str.size);
         return 0;
-    case DRIFT_TYPE_BLOB:
+    case DRIFT_COL_BLOB:
         if (v->type == MSGPACK_OBJECT_BIN)
             drift_keyenc_blob(kb, v->via.bin.ptr, v->via.bin.size);
         else if (v->type == MSGPACK_OBJECT_STR)
@@ -237,27 +237,27 @@ int drift_keyenc_decode(const uint8_t **pp, size_t *avail, drift_keyval_t *ret, 
             u = u << 8 | p[1 + i];
     switch (p[0]) {
     case DRIFT_KEYENC_NULL:
-        ret->type = DRIFT_TYPE_NULL;
+        ret->type = DRIFT_COL_NULL;
         break;
     case DRIFT_KEYENC_FALSE:
     case DRIFT_KEYENC_TRUE:
-        ret->type = DRIFT_TYPE_BOOLEAN;
+        ret->type = DRIFT_COL_BOOLEAN;
         ret->i = p[0] == DRIFT_KEYENC_TRUE;
         break;
     case DRIFT_KEYENC_INT:
     case DRIFT_KEYENC_TS:
-        ret->type = p[0] == DRIFT_KEYENC_INT ? DRIFT_TYPE_INTEGER : DRIFT_TYPE_TIMESTAMP;
+        ret->type = p[0] == DRIFT_KEYENC_INT ? DRIFT_COL_INTEGER : DRIFT_COL_TIMESTAMP;
         ret->i = (int64_t)(u ^ (1ull << 63));
         break;
     case DRIFT_KEYENC_REAL:
-        ret->type = DRIFT_TYPE_REAL;
+        ret->type = DRIFT_COL_REAL;
         u = (u >> 63) ? u & ~(1ull << 63) : ~u;
         memcpy(&ret->r, &u, 8);
         break;
     default: {
-        ret->type = p[0] == DRIFT_KEYENC_TEXT ? DRIFT_TYPE_TEXT
-                    : p[0] == DRIFT_KEYENC_BLOB ? DRIFT_TYPE_BLOB
-                                                : DRIFT_TYPE_JSON;
+        ret->type = p[0] == DRIFT_KEYENC_TEXT ? DRIFT_COL_TEXT
+                    : p[0] == DRIFT_KEYENC_BLOB ? DRIFT_COL_BLOB
+                                                : DRIFT_COL_JSON;
         size_t w = 0;
         for (long i = 1; i < n - 2; i++) {
             if (w >= scratch_cap)
@@ -278,23 +278,23 @@ int drift_keyenc_decode(const uint8_t **pp, size_t *avail, drift_keyval_t *ret, 
 
 static const char *const s_names[] = {"NULL", "INTEGER", "REAL", "TEXT", "BOOLEAN", "BLOB", "JSON", "TIMESTAMP"};
 
-int drift_type_parse(const char *name, size_t len)
+int drift_coltype_parse(const char *name, size_t len)
 {
     static const struct {
         const char *n;
-        drift_type_t t;
-    } alias[] = {{"INTEGER", DRIFT_TYPE_INTEGER}, {"INT", DRIFT_TYPE_INTEGER},     {"BIGINT", DRIFT_TYPE_INTEGER},
-                 {"REAL", DRIFT_TYPE_REAL},       {"DOUBLE", DRIFT_TYPE_REAL},     {"FLOAT", DRIFT_TYPE_REAL},
-                 {"TEXT", DRIFT_TYPE_TEXT},       {"VARCHAR", DRIFT_TYPE_TEXT},    {"BOOLEAN", DRIFT_TYPE_BOOLEAN},
-                 {"BOOL", DRIFT_TYPE_BOOLEAN},    {"BLOB", DRIFT_TYPE_BLOB},       {"JSON", DRIFT_TYPE_JSON},
-                 {"TIMESTAMP", DRIFT_TYPE_TIMESTAMP}};
+        drift_coltype_t t;
+    } alias[] = {{"INTEGER", DRIFT_COL_INTEGER}, {"INT", DRIFT_COL_INTEGER},     {"BIGINT", DRIFT_COL_INTEGER},
+                 {"REAL", DRIFT_COL_REAL},       {"DOUBLE", DRIFT_COL_REAL},     {"FLOAT", DRIFT_COL_REAL},
+                 {"TEXT", DRIFT_COL_TEXT},       {"VARCHAR", DRIFT_COL_TEXT},    {"BOOLEAN", DRIFT_COL_BOOLEAN},
+                 {"BOOL", DRIFT_COL_BOOLEAN},    {"BLOB", DRIFT_COL_BLOB},       {"JSON", DRIFT_COL_JSON},
+                 {"TIMESTAMP", DRIFT_COL_TIMESTAMP}};
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (strlen(alias[i].n) == len && strncasecmp(alias[i].n, name, len) == 0)
             return (int)alias[i].t;
     return -1;
 }
 
-const char *drift_type_name(drift_type_t t)
+const char *drift_coltype_name(drift_coltype_t t)
 {
     return (unsigned)t < sizeof s_names / sizeof s_names[0] ? s_names[t] : "?";
 }

@@ -30,15 +30,15 @@
 
 /* SQL column types (the values stored in the catalog). */
 typedef enum {
-    DRIFT_TYPE_NULL = 0, /* only as the type of a NULL value */
-    DRIFT_TYPE_INTEGER = 1,
-    DRIFT_TYPE_REAL = 2,
-    DRIFT_TYPE_TEXT = 3,
-    DRIFT_TYPE_BOOLEAN = 4,
-    DRIFT_TYPE_BLOB = 5,
-    DRIFT_TYPE_JSON = 6,
-    DRIFT_TYPE_TIMESTAMP = 7,
-} drift_type_t;
+    DRIFT_COL_NULL = 0, /* only as the type of a NULL value */
+    DRIFT_COL_INTEGER = 1,
+    DRIFT_COL_REAL = 2,
+    DRIFT_COL_TEXT = 3,
+    DRIFT_COL_BOOLEAN = 4,
+    DRIFT_COL_BLOB = 5,
+    DRIFT_COL_JSON = 6,
+    DRIFT_COL_TIMESTAMP = 7,
+} drift_coltype_t;
 
 #define DRIFT_KEYENC_NULL 0x05
 #define DRIFT_KEYENC_FALSE 0x10
@@ -77,11 +77,11 @@ void drift_keyenc_json(drift_keybuf_t *kb, const void *p, size_t n);
 /* Appends the encoding of a MessagePack value as a value of column type t (nil = NULL whatever t).
  * Integers are accepted for REAL; REAL with an integral value is not accepted for INTEGER.
  * Returns 0 or DRIFT_EPROTO when the value does not fit the type. */
-int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_type_t t, const msgpack_object *v);
+int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_coltype_t t, const msgpack_object *v);
 
 /* One decoded value; text/blob/json bytes are unescaped into the caller's scratch buffer. */
 typedef struct {
-    drift_type_t type;
+    drift_coltype_t type;
     int64_t i;       /* INTEGER, TIMESTAMP, BOOLEAN (0/1) */
     double r;        /* REAL */
     const uint8_t *p; /* TEXT/BLOB/JSON bytes (in scratch) */
@@ -96,8 +96,8 @@ int drift_keyenc_decode(const uint8_t **p, size_t *avail, drift_keyval_t *ret, u
 long drift_keyenc_skip(const uint8_t *p, size_t avail);
 
 /* Parses a type name ("INTEGER", "int", "text", ...; case-insensitive). Returns the type or -1. */
-int drift_type_parse(const char *name, size_t len);
+int drift_coltype_parse(const char *name, size_t len);
 /* Canonical upper-case name of a type. */
-const char *drift_type_name(drift_type_t t);
+const char *drift_coltype_name(drift_coltype_t t);
 
 #endif

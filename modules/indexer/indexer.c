@@ -1,10 +1,255 @@
-/* modules/indexer/indexer.c — the indexer role. Not built yet beyond the lifecycle: it
- * starts, reports ready, heartbeats and exits cleanly on SIGTERM (see
- * docs/architecture.md for what it will do). */
+/* modules/indexer/indexer.c — the indexer role: follows the log and
+ * maintains the LMDB indexes (shm/index.h, docs/indexes.md).
+ *
+ * Concurrency story. One thread, one libevent loop. The indexer is the only
+ * writer of <data_dir>/index (LMDB serializes writers anyway, and the
+ * supervisor runs one indexer) and the only writer of hdr->indexed_seq /
+ * indexed_ts_ns. It wakes up on the writer's PUB announcements
+ * (ipc://<run>/commits.sock, SUB) and, as a fallback against lost or early
+ * announcements, on a 10 ms timer; each wake-up applies every committed
+ * frame it can see in batches of at most BATCH_FRAMES frames / BATCH_NS of
+ * work per LMDB transaction, publishing indexed_seq after each commit.
+ * A batch that fails is aborted as a whole; the applied position lives in
+ * the same LMDB transaction, so after a crash (kill -9) the indexer resumes
+ * from the last committed batch. If the index is ahead of the log or does not
+ * match it (a log replaced or truncated by recovery), it is rebuilt from seq 1. */
 #include "modules/indexer/indexer.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/zwatch.h"
+#include "shm/index.h"
+
+#define BATCH_FRAMES 50000u
+#define BATCH_NS 50000000ull /* 50 ms of work per LMDB transaction at most */
+#define POLL_MS 10
+
+typedef struct {
+    drift_role_t *r;
+    drift_index_t *ix;
+    drift_logr_t *lr;
+    void *zctx, *sub;
+    drift_zwatch_t *zw;
+    struct event *ev_poll, *ev_more;
+    uint64_t next_seq; /* next frame to apply */
+    int positioned;
+} indexer_t;
+
+/* Publishes the applied position in the control block. */
+static void s_publish(indexer_t *x)
+{
+    uint64_t seq, ts;
+    drift_index_applied(x->ix, &seq, &ts);
+    atomic_store_explicit(&x->r->hdr->indexed_ts_ns, ts, memory_order_release);
+    atomic_store_explicit(&x->r->hdr->indexed_seq, seq, memory_order_release);
+}
+
+/* Applies one batch. Returns 1 when more frames are waiting, 0 when caught up, <0 on error. */
+static int s_batch(indexer_t *x)
+{
+    if (!x->positioned) {
+        int rc = drift_logr_seek(x->lr, x->next_seq);
+        if (rc < 0)
+            return rc;
+        x->positioned = 1;
+    }
+    int rc = drift_index_begin(x->ix);
+    if (rc < 0)
+        return rc;
+    uint64_t t0 = drift_now_mono_ns(), n = 0, skipped0 = drift_index_skipped(x->ix);
+    drift_frame_t f;
+    drift_logr_pos_t pos;
+    int more = 0;
+    while ((rc = drift_logr_next(x->lr, &f, &pos)) == 1) {
+        if ((rc = drift_index_apply(x->ix, &f, pos)) < 0)
+            break;
+        n++;
+        if (n >= BATCH_FRAMES || ((n & 255) == 0 && drift_now_mono_ns() - t0 > BATCH_NS)) {
+            more = 1;
+            break;
+        }
+    }
+    if (rc < 0) {
+        const char *why = rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION
+                              ? drift_logr_error(x->lr)
+                              : drift_index_error(x->ix);
+        drift_index_abort(x->ix);
+        x->positioned = 0;
+        if (rc == DRIFT_EFULL) {
+            DLOG_NOTICE("index map full: growing it and redoing the batch");
+            rc = drift_index_grow(x->ix);
+            return rc < 0 ? rc : 1;
+        }
+        DLOG_ERR("indexing seq %" PRIu64 ": %s: %s", x->next_seq, drift_strerror(rc), why);
+        return rc;
+    }
+    if (n == 0) {
+        drift_index_abort(x->ix);
+        return 0;
+    }
+    if ((rc = drift_index_commit(x->ix)) < 0) {
+        DLOG_ERR("index commit: %s", drift_index_error(x->ix));
+        x->positioned = 0;
+        return rc;
+    }
+    x->next_seq = f.seq + 1;
+    s_publish(x);
+    drift_ctl_slot_t *slot = x->r->slot;
+    atomic_fetch_add(&slot->counters[DRIFT_CTR_IX_FRAMES], n);
+    atomic_fetch_add(&slot->counters[DRIFT_CTR_IX_BATCHES], 1);
+    atomic_fetch_add(&slot->counters[DRIFT_CTR_IX_SKIPPED], drift_index_skipped(x->ix) - skipped0);
+    drift_ctl_slot_observe_us(slot, (drift_now_mono_ns() - t0) / 1000);
+    return more;
+}
+
+/* Applies what is visible; re-arms itself through ev_more when a batch was cut. */
+static void s_catch_up(indexer_t *x)
+{
+    if (x->r->stopping)
+        return;
+    int rc = s_batch(x);
+    if (rc < 0) {
+        drift_role_exit(x->r, DRIFT_EXIT_RESTART);
+        return;
+    }
+    if (rc == 1)
+        event_active(x->ev_more, 0, 0); /* let the loop breathe (heartbeat, signals) between batches */
+}
+
+static void s_on_more(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    s_catch_up(arg);
+}
+
+/* A PUB announcement: its content does not matter, the control block bounds what is read. */
+static void s_on_sub(void *zsock, void *arg)
+{
+    char buf[256];
+    while (zmq_recv(zsock, buf, sizeof buf, ZMQ_DONTWAIT) >= 0) {
+    }
+    s_catch_up(arg);
+}
+
+static void s_on_stop(drift_role_t *r)
+{
+    indexer_t *x = r->user;
+    if (x->ix)
+        drift_index_sync(x->ix);
+    drift_role_exit(r, DRIFT_EXIT_OK);
+}
+
+/* Checks that the index was built from this log: the frame at the applied seq must be there with the
+ * same ts. Returns 1 when it matches (or the index is empty), 0 when not, <0 on error. */
+static int s_matches_log(indexer_t *x)
+{
+    uint64_t seq, ts;
+    drift_index_applied(x->ix, &seq, &ts);
+    if (seq == 0)
+        return 1;
+    int rc = drift_logr_seek(x->lr, seq);
+    if (rc < 0)
+        return rc;
+    drift_frame_t f;
+    rc = drift_logr_next(x->lr, &f, NULL);
+    x->positioned = 0;
+    if (rc < 0)
+        return rc;
+    return rc == 1 && f.seq == seq && f.ts_ns == ts;
+}
 
 int drift_indexer_main(drift_role_t *r)
 {
+    indexer_t x = {.r = r, .next_seq = 1};
+    int code = DRIFT_EXIT_RESTART, rc;
+    char index_dir[PATH_MAX + 16], log_dir[PATH_MAX + 16], ep[PATH_MAX + 64];
+    snprintf(index_dir, sizeof index_dir, "%s/index", r->data_dir);
+    snprintf(log_dir, sizeof log_dir, "%s/log", r->data_dir);
+    r->user = &x;
+    drift_index_opts_t o = {.map_size = r->cfg.index_map_size};
+    if ((rc = drift_index_open(index_dir, log_dir, r->hdr, &o, &x.ix)) < 0) {
+        DLOG_ERR("cannot open the index in %s: %s", index_dir, drift_strerror(rc));
+        if (rc == DRIFT_EVERSION || rc == DRIFT_ECORRUPT) {
+            /* derived data in an old format: start over from the log */
+            DLOG_NOTICE("rebuilding the index from the log");
+            char old[PATH_MAX + 32];
+            snprintf(old, sizeof old, "%s/data.mdb", index_dir);
+            unlink(old);
+            snprintf(old, sizeof old, "%s/lock.mdb", index_dir);
+            unlink(old);
+            rc = drift_index_open(index_dir, log_dir, r->hdr, &o, &x.ix);
+        }
+        if (rc < 0)
+            goto out;
+    }
+    if ((rc = drift_logr_open(log_dir, r->hdr, &x.lr)) < 0) {
+        DLOG_ERR("cannot open the log in %s: %s", log_dir, drift_strerror(rc));
+        goto out;
+    }
+    rc = s_matches_log(&x);
+    if (rc < 0) {
+        DLOG_ERR("reading the log: %s", drift_logr_error(x.lr));
+        goto out;
+    }
+    uint64_t applied;
+    drift_index_applied(x.ix, &applied, NULL);
+    if (rc == 0) {
+        DLOG_WARN("the index (applied seq %" PRIu64 ") does not match the log: rebuilding it", applied);
+        if ((rc = drift_index_clear(x.ix)) < 0) {
+            DLOG_ERR("clearing the index: %s", drift_index_error(x.ix));
+            goto out;
+        }
+        applied = 0;
+    }
+    x.next_seq = applied + 1;
+    s_publish(&x);
+    x.zctx = zmq_ctx_new();
+    x.sub = x.zctx ? zmq_socket(x.zctx, ZMQ_SUB) : NULL;
+    if (!x.sub)
+        goto out;
+    int zero = 0;
+    zmq_setsockopt(x.sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(x.sub, ZMQ_SUBSCRIBE, "", 0);
+    drift_role_endpoint(r, "commits", ep, sizeof ep);
+    if (zmq_connect(x.sub, ep) < 0) {
+        DLOG_ERR("cannot connect %s: %s", ep, zmq_strerror(errno));
+        goto out;
+    }
+    x.zw = drift_zwatch_new(r->base, x.sub, s_on_sub, &x);
+    x.ev_more = event_new(r->base, -1, 0, s_on_more, &x);
+    x.ev_poll = event_new(r->base, -1, EV_PERSIST, s_on_more, &x);
+    if (!x.zw || !x.ev_more || !x.ev_poll)
+        goto out;
+    struct timeval tv = {0, POLL_MS * 1000};
+    event_add(x.ev_poll, &tv);
+    r->on_stop = s_on_stop;
+    DLOG_INFO("indexing %s into %s from seq %" PRIu64, log_dir, index_dir, x.next_seq);
     drift_role_ready(r);
-    return drift_role_run(r);
+    event_active(x.ev_more, 0, 0);
+    code = drift_role_run(r);
+out:
+    drift_zwatch_destroy(&x.zw);
+    if (x.ev_more)
+        event_free(x.ev_more);
+    if (x.ev_poll)
+        event_free(x.ev_poll);
+    if (x.sub)
+        zmq_close(x.sub);
+    if (x.zctx)
+        zmq_ctx_term(x.zctx);
+    drift_logr_close(&x.lr);
+    drift_index_close(&x.ix);
+    return code;
 }

@@ -22,7 +22,7 @@ typedef struct {
     size_t n;
 } val_t;
 
-static drift_type_t g_type;
+static drift_coltype_t g_type;
 
 /* The SQL order of two values of g_type (NULL first). */
 static int s_cmp_val(const val_t *a, const val_t *b)
@@ -30,14 +30,14 @@ static int s_cmp_val(const val_t *a, const val_t *b)
     if (a->is_null || b->is_null)
         return b->is_null - a->is_null;
     switch (g_type) {
-    case DRIFT_TYPE_REAL: {
+    case DRIFT_COL_REAL: {
         int an = isnan(a->r), bn = isnan(b->r);
         if (an || bn)
             return an - bn;
         return a->r < b->r ? -1 : a->r > b->r;
     }
-    case DRIFT_TYPE_TEXT:
-    case DRIFT_TYPE_BLOB: {
+    case DRIFT_COL_TEXT:
+    case DRIFT_COL_BLOB: {
         size_t m = a->n < b->n ? a->n : b->n;
         int c = memcmp(a->s, b->s, m);
         return c ? (c < 0 ? -1 : 1) : (a->n < b->n ? -1 : a->n > b->n);
@@ -54,19 +54,19 @@ static void s_enc(drift_keybuf_t *kb, const val_t *v)
         return;
     }
     switch (g_type) {
-    case DRIFT_TYPE_INTEGER:
+    case DRIFT_COL_INTEGER:
         drift_keyenc_int(kb, v->i);
         break;
-    case DRIFT_TYPE_TIMESTAMP:
+    case DRIFT_COL_TIMESTAMP:
         drift_keyenc_ts(kb, v->i);
         break;
-    case DRIFT_TYPE_BOOLEAN:
+    case DRIFT_COL_BOOLEAN:
         drift_keyenc_bool(kb, (int)v->i);
         break;
-    case DRIFT_TYPE_REAL:
+    case DRIFT_COL_REAL:
         drift_keyenc_real(kb, v->r);
         break;
-    case DRIFT_TYPE_TEXT:
+    case DRIFT_COL_TEXT:
         drift_keyenc_text(kb, v->s, v->n);
         break;
     default:
@@ -108,16 +108,16 @@ static void s_random(val_t *v)
     static const double reals[] = {-INFINITY, -1e308, -1.5, -1.0, -5e-324, -0.0, 0.0, 5e-324, 1e-300, 1.0, 2.0,
                                    1e308, INFINITY, NAN};
     switch (g_type) {
-    case DRIFT_TYPE_INTEGER:
-    case DRIFT_TYPE_TIMESTAMP:
+    case DRIFT_COL_INTEGER:
+    case DRIFT_COL_TIMESTAMP:
         v->i = s_rand() % 3 == 0 ? ints[s_rand() % 11] : (int64_t)(s_rand() >> (s_rand() % 64));
         if (s_rand() % 2 && v->i != INT64_MIN)
             v->i = -v->i;
         break;
-    case DRIFT_TYPE_BOOLEAN:
+    case DRIFT_COL_BOOLEAN:
         v->i = (int64_t)(s_rand() % 2);
         break;
-    case DRIFT_TYPE_REAL:
+    case DRIFT_COL_REAL:
         if (s_rand() % 3 == 0)
             v->r = reals[s_rand() % 14];
         else {
@@ -136,7 +136,7 @@ static void s_random(val_t *v)
 }
 
 /* For every pair of many random values: sign(memcmp) == sign(value compare), and decode round trips. */
-static void s_check_type(drift_type_t t)
+static void s_check_type(drift_coltype_t t)
 {
     g_type = t;
     enum { N = 300 };
@@ -151,7 +151,7 @@ static void s_check_type(drift_type_t t)
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++)
             if (s_cmp_val(&v[i], &v[j]) != s_cmp_enc(&k[i], &k[j])) {
-                print_error("type %s: values %d and %d disagree (value %d, bytes %d)\n", drift_type_name(t), i, j,
+                print_error("type %s: values %d and %d disagree (value %d, bytes %d)\n", drift_coltype_name(t), i, j,
                             s_cmp_val(&v[i], &v[j]), s_cmp_enc(&k[i], &k[j]));
                 fail();
             }
@@ -163,13 +163,13 @@ static void s_check_type(drift_type_t t)
         assert_int_equal(drift_keyenc_decode(&p, &avail, &d, scratch, sizeof scratch), 0);
         assert_int_equal(avail, 0);
         if (v[i].is_null) {
-            assert_int_equal(d.type, DRIFT_TYPE_NULL);
-        } else if (t == DRIFT_TYPE_REAL) {
+            assert_int_equal(d.type, DRIFT_COL_NULL);
+        } else if (t == DRIFT_COL_REAL) {
             if (isnan(v[i].r))
                 assert_true(isnan(d.r));
             else
                 assert_true(d.r == v[i].r);
-        } else if (t == DRIFT_TYPE_TEXT || t == DRIFT_TYPE_BLOB) {
+        } else if (t == DRIFT_COL_TEXT || t == DRIFT_COL_BLOB) {
             assert_int_equal(d.n, v[i].n);
             assert_memory_equal(d.p, v[i].s, d.n);
         } else {
@@ -182,32 +182,32 @@ static void s_check_type(drift_type_t t)
 static void t_integer(void **s)
 {
     (void)s;
-    s_check_type(DRIFT_TYPE_INTEGER);
+    s_check_type(DRIFT_COL_INTEGER);
 }
 static void t_timestamp(void **s)
 {
     (void)s;
-    s_check_type(DRIFT_TYPE_TIMESTAMP);
+    s_check_type(DRIFT_COL_TIMESTAMP);
 }
 static void t_boolean(void **s)
 {
     (void)s;
-    s_check_type(DRIFT_TYPE_BOOLEAN);
+    s_check_type(DRIFT_COL_BOOLEAN);
 }
 static void t_real(void **s)
 {
     (void)s;
-    s_check_type(DRIFT_TYPE_REAL);
+    s_check_type(DRIFT_COL_REAL);
 }
 static void t_text(void **s)
 {
     (void)s;
-    s_check_type(DRIFT_TYPE_TEXT);
+    s_check_type(DRIFT_COL_TEXT);
 }
 static void t_blob(void **s)
 {
     (void)s;
-    s_check_type(DRIFT_TYPE_BLOB);
+    s_check_type(DRIFT_COL_BLOB);
 }
 
 /* Explicit edge cases: -0.0 and 0.0 encode the same; NaN after +inf; "a" < "a\0" < "a\1" < "ab". */
@@ -255,7 +255,7 @@ static void t_composite(void **s)
     val_t t[N];
     drift_keybuf_t k[N];
     memset(k, 0, sizeof k);
-    g_type = DRIFT_TYPE_TEXT;
+    g_type = DRIFT_COL_TEXT;
     for (int i = 0; i < N; i++) {
         a[i] = (int64_t)(s_rand() % 5) - 2;
         s_random(&t[i]);
@@ -278,16 +278,16 @@ static void t_msgpack(void **s)
     (void)s;
     drift_keybuf_t a = {0}, b = {0};
     msgpack_object o = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 3};
-    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_TYPE_REAL, &o), 0);
+    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_COL_REAL, &o), 0);
     drift_keyenc_real(&b, 3.0);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.buf, b.buf, a.len);
-    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_TYPE_TEXT, &o), DRIFT_EPROTO);
+    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_COL_TEXT, &o), DRIFT_EPROTO);
     o.via.u64 = UINT64_MAX;
-    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_TYPE_INTEGER, &o), DRIFT_EPROTO);
+    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_COL_INTEGER, &o), DRIFT_EPROTO);
     o.type = MSGPACK_OBJECT_NIL;
     drift_keybuf_reset(&a);
-    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_TYPE_BLOB, &o), 0);
+    assert_int_equal(drift_keyenc_msgpack(&a, DRIFT_COL_BLOB, &o), 0);
     assert_int_equal(a.len, 1);
     assert_int_equal(a.buf[0], DRIFT_KEYENC_NULL);
     /* garbage does not decode */
@@ -296,8 +296,8 @@ static void t_msgpack(void **s)
     assert_int_equal(drift_keyenc_skip(bad, 0), DRIFT_ECORRUPT);
     const uint8_t shortint[] = {DRIFT_KEYENC_INT, 1, 2};
     assert_int_equal(drift_keyenc_skip(shortint, sizeof shortint), DRIFT_ECORRUPT);
-    assert_int_equal(drift_type_parse("integer", 7), DRIFT_TYPE_INTEGER);
-    assert_int_equal(drift_type_parse("nope", 4), -1);
+    assert_int_equal(drift_coltype_parse("integer", 7), DRIFT_COL_INTEGER);
+    assert_int_equal(drift_coltype_parse("nope", 4), -1);
     drift_keybuf_free(&a);
     drift_keybuf_free(&b);
 }
