@@ -42,6 +42,12 @@ typedef struct {
     char *hist_path;
 } s_shell_t;
 
+/* Ctrl-C in the shell: jump back to the prompt while readline waits, else
+ * ask libdrift to abandon the running statement. */
+static sigjmp_buf s_sigint_jmp;
+static volatile sig_atomic_t s_sigint_armed;
+static volatile sig_atomic_t s_cancel; /* Ctrl-C while a statement runs: libdrift abandons it */
+
 /* Appends one byte to the statement buffer. */
 static int s_append(s_shell_t *sh, char ch)
 {
@@ -101,10 +107,11 @@ static void s_print_error(s_shell_t *sh, const char *sql, const drift_result_t *
 static int s_run(s_shell_t *sh, const char *sql, long line)
 {
     drift_result_t *r = NULL;
+    s_cancel = 0;
     double t0 = s_ms();
     int rc = drift_exec(sh->conn, sql, NULL, 0, &r);
     double dt = s_ms() - t0;
-    int ec = drift_ctl_exit_code(rc);
+    int ec = rc == DRIFT_CLIENT_EINTR ? DRIFT_CTL_ESTATEMENT : drift_ctl_exit_code(rc);
     if (rc == 0)
         drift_ctl_print_result(stdout, r, sh->fmt);
     else
@@ -300,9 +307,6 @@ static int s_run_string(s_shell_t *sh, const char *text)
     return ec;
 }
 
-static sigjmp_buf s_sigint_jmp;
-static volatile sig_atomic_t s_sigint_armed;
-
 /* SIGINT while readline waits: jump back to the prompt (psql does the same);
  * libedit has already put the terminal back in cooked mode. */
 static void s_on_sigint(int sig)
@@ -311,6 +315,20 @@ static void s_on_sigint(int sig)
         s_sigint_armed = 0;
         siglongjmp(s_sigint_jmp, 1);
     }
+    s_cancel = 1;
+}
+
+/* readline() that returns NULL with *ret_interrupted set on Ctrl-C (NULL alone at EOF). */
+static char *s_readline(const char *prompt, bool *ret_interrupted)
+{
+    if (sigsetjmp(s_sigint_jmp, 1)) {
+        *ret_interrupted = true;
+        return NULL;
+    }
+    s_sigint_armed = 1;
+    char *line = readline(prompt);
+    s_sigint_armed = 0;
+    return line;
 }
 
 /* The interactive shell on a terminal: libedit with a history file. */
@@ -331,14 +349,18 @@ static int s_interactive(s_shell_t *sh)
     printf("driftctl sql — connected to %s (%s). Type \\? for help, \\q to quit.\n",
            drift_conn_server(sh->conn)[0] ? drift_conn_server(sh->conn) : "driftdb", "end statements with ;");
     fflush(stdout);
-    /* Ctrl-C abandons the statement being typed instead of ending the shell. */
+    /* Ctrl-C drops the statement being typed, or abandons the running one
+     * (client side: it may still complete on the server), instead of ending the shell. */
     struct sigaction sa = {.sa_handler = s_on_sigint}, old_sa;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_sa);
+    drift_conn_set_interrupt(sh->conn, &s_cancel);
     long lineno = 0;
     while (!sh->quit) {
         const char *prompt = sh->lex == S_SQUOTE ? "drift'> " : sh->len ? "drift-> " : "drift=> ";
-        if (sigsetjmp(s_sigint_jmp, 1)) {
+        bool interrupted = false;
+        char *line = s_readline(prompt, &interrupted);
+        if (interrupted) {
             sh->len = 0;
             sh->lex = S_NORMAL;
             if (sh->buf)
@@ -347,9 +369,6 @@ static int s_interactive(s_shell_t *sh)
             fflush(stdout);
             continue;
         }
-        s_sigint_armed = 1;
-        char *line = readline(prompt);
-        s_sigint_armed = 0;
         if (!line) {
             putchar('\n');
             break;
@@ -357,6 +376,7 @@ static int s_interactive(s_shell_t *sh)
         s_feed(sh, line, ++lineno);
         free(line);
     }
+    drift_conn_set_interrupt(sh->conn, NULL);
     sigaction(SIGINT, &old_sa, NULL);
     free(sh->hist_path);
     sh->hist_path = NULL;

@@ -40,6 +40,7 @@ struct drift_conn {
     char *as_of_text; /* timestamp form of as_of, or NULL */
     bool has_as_of_seq;
     uint64_t as_of_seq;
+    volatile sig_atomic_t *intr; /* caller's interrupt flag, or NULL */
 };
 
 drift_value_t drift_null(void)
@@ -106,6 +107,7 @@ const char *drift_strerror_client(int rc)
     case DRIFT_CLIENT_EZMQ: return "ZeroMQ error";
     case DRIFT_CLIENT_EUNKNOWNID: return "no such request in flight";
     case DRIFT_CLIENT_ENOTSUP: return "not supported";
+    case DRIFT_CLIENT_EINTR: return "interrupted";
     default: return "unknown error";
     }
 }
@@ -398,6 +400,8 @@ static int s_send_raw(drift_conn_t *c, const char *data, size_t len, int64_t dea
             return 0;
         if (errno != EAGAIN && errno != EINTR)
             return s_fail(c, DRIFT_CLIENT_EZMQ, "08006", "zmq_send: %s", zmq_strerror(errno));
+        if (c->intr && *c->intr)
+            return s_fail(c, DRIFT_CLIENT_EINTR, "57014", "interrupted before the request was sent");
         zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN | ZMQ_POLLOUT};
         long left = s_left(deadline);
         if (left == 0)
@@ -474,6 +478,10 @@ static int s_recv(drift_conn_t *c, uint64_t id, int timeout_ms, drift_result_t *
         i = s_find(c, id); /* the table may have been compacted */
         if (c->pend[i].r && c->pend[i].r->done)
             break;
+        if (c->intr && *c->intr) {
+            s_retire(c, (size_t)i);
+            return s_fail(c, DRIFT_CLIENT_EINTR, "57014", "interrupted: request %" PRIu64 " abandoned", id);
+        }
         long left = s_left(deadline);
         if (left == 0) {
             s_retire(c, (size_t)i);
@@ -567,6 +575,12 @@ int drift_conn_set_as_of(drift_conn_t *c, const char *as_of)
         return s_fail(c, DRIFT_CLIENT_EINVAL, "22023", "malformed as_of '%s' (expected @seq:N)", as_of);
     c->as_of_text = strdup(as_of);
     return c->as_of_text ? 0 : DRIFT_CLIENT_ENOMEM;
+}
+
+void drift_conn_set_interrupt(drift_conn_t *c, volatile sig_atomic_t *flag)
+{
+    if (c)
+        c->intr = flag;
 }
 
 int drift_conn_set_timeout(drift_conn_t *c, int request_timeout_ms)

@@ -22,6 +22,7 @@
 #ifndef DRIFT_CLIENT_DRIFT_H
 #define DRIFT_CLIENT_DRIFT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,7 @@ enum {
     DRIFT_CLIENT_EZMQ = -2006,       /* a ZeroMQ call failed (see drift_conn_errmsg) */
     DRIFT_CLIENT_EUNKNOWNID = -2007, /* drift_recv for an id that is not in flight */
     DRIFT_CLIENT_ENOTSUP = -2008,    /* option not supported by this build (e.g. CURVE keys) */
+    DRIFT_CLIENT_EINTR = -2009,      /* interrupted by the caller's flag (see drift_conn_set_interrupt) */
 };
 
 /* Value types of parameters and result cells (protocol "Values"). */
@@ -132,6 +134,11 @@ const char *drift_strerror_client(int rc);
 int drift_conn_set_as_of(drift_conn_t *conn, const char *as_of);
 /* Changes the per-request timeout (ms, -1 = forever) for the following calls. */
 int drift_conn_set_timeout(drift_conn_t *conn, int request_timeout_ms);
+/* Makes waits interruptible: when a signal handler sets *flag to non-zero, a
+ * waiting drift_exec/drift_recv/drift_send abandons its request (a late reply
+ * is dropped; the statement may still complete on the server) and returns
+ * DRIFT_CLIENT_EINTR (SQLSTATE 57014). The caller resets *flag. NULL disables. */
+void drift_conn_set_interrupt(drift_conn_t *conn, volatile sig_atomic_t *flag);
 /* W3C traceparent sent with every following request (NULL clears it). */
 int drift_conn_set_traceparent(drift_conn_t *conn, const char *traceparent);
 

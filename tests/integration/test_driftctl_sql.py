@@ -17,6 +17,8 @@ import unittest
 
 from driftharness import DRIFTCTL, Daemon, free_port
 
+HANG = "DRIFT_HANG_MARKER"
+
 
 def driftctl(*args, stdin=None, env=None, timeout=60):
     return subprocess.run([DRIFTCTL] + list(args), input=stdin, capture_output=True, text=True, env=env,
@@ -72,7 +74,9 @@ class Pty:
 class DriftctlSqlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.daemon = Daemon(query_workers=2).start()
+        # The query worker's fault hook hangs statements holding HANG (others run normally).
+        cls.daemon = Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                            config={"shutdown_grace": "1s"}).start()
         cls.tmp = tempfile.mkdtemp(prefix="drift-ctl-")
 
     @classmethod
@@ -191,13 +195,11 @@ class DriftctlSqlTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
 
     def test_request_timeout_exit_3(self):
-        with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:DRIFT_HANG_MARKER"},
-                    config={"request_timeout": "60s", "heartbeat_timeout": "20s", "shutdown_grace": "1s"}) as d:
-            t0 = time.monotonic()
-            r = driftctl("--timeout", "400", "-H", d.endpoint, "sql", "-e", "SELECT 'DRIFT_HANG_MARKER'")
-            self.assertEqual(r.returncode, 3, r.stderr)
-            self.assertIn("ERROR 08006", r.stderr)
-            self.assertLess(time.monotonic() - t0, 10)
+        t0 = time.monotonic()
+        r = driftctl("--timeout", "400", "-H", self.daemon.endpoint, "sql", "-e", "SELECT '%s'" % HANG)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("ERROR 08006", r.stderr)
+        self.assertLess(time.monotonic() - t0, 10)
 
     def test_ping(self):
         r = driftctl("-H", self.daemon.endpoint, "ping")
@@ -224,6 +226,13 @@ class DriftctlSqlTest(unittest.TestCase):
             t.send("\x03")  # Ctrl-C drops the unfinished statement, the shell stays
             t.expect("^C")
             t.expect("drift=> ")
+            t.send("SELECT '%s';\r" % HANG)  # hangs in the worker
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            t.send("\x03")  # Ctrl-C abandons the running statement at once
+            out = t.expect("drift=> ")
+            self.assertIn("ERROR 57014: interrupted", out)
+            self.assertLess(time.monotonic() - t0, 2.0)
             t.send("SELECT FROM;\r")
             out = t.expect("drift=> ")
             self.assertIn("ERROR 42601", out)  # an error does not end the shell

@@ -276,14 +276,18 @@ class Connection:
             raise InterfaceError("request %r is not in flight" % (rid,))
         timeout = self.timeout if timeout is None else timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not p.done:
-            left = None
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    del self._pending[rid]  # abandoned: a late reply is dropped
-                    raise OperationalError("no reply from %s within %s s" % (self.endpoint, timeout), "08006")
-            self._read_one(self._ms(left))
+        try:
+            while not p.done:
+                left = None
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise OperationalError("no reply from %s within %s s" % (self.endpoint, timeout), "08006")
+                self._read_one(self._ms(left))
+        except BaseException:
+            # Timeout or KeyboardInterrupt: the request is abandoned, a late reply is dropped.
+            self._pending.pop(rid, None)
+            raise
         del self._pending[rid]
         if p.error is not None:
             raise p.error
