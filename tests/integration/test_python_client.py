@@ -109,6 +109,27 @@ class PythonClientTest(unittest.TestCase):
             self.assertEqual(got, v, "value %r came back as %r" % (v, got))
             self.assertIs(type(got), type(v), "value %r came back as %r" % (v, got))
 
+    def test_json_and_datetime_parameters_and_type_codes(self):
+        cur = self.conn.cursor()
+        cur.execute("SELECT $1 AS j, $2 AS l", [{"a": [1, 2.5, None], "b": {"c": "d"}}, [1, "x", True]])
+        self.assertEqual(cur.fetchone(), ({"a": [1, 2.5, None], "b": {"c": "d"}}, [1, "x", True]))
+        self.assertEqual([d[1] for d in cur.description], ["JSON", "JSON"])
+        self.assertTrue(cur.description[0][1] == driftdb.JSON)
+        ts = datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+        cur.execute("SELECT $1 AS ts, $2 AS naive, $3 AS d", [ts, datetime.datetime(2026, 1, 2, 3, 4, 5),
+                                                            datetime.date(2026, 1, 2)])
+        # Sent as RFC 3339 UTC text with microseconds (naive datetimes are taken as UTC).
+        self.assertEqual(cur.fetchone(), ("2026-01-02T01:04:05.123456Z", "2026-01-02T03:04:05.000000Z",
+                                          "2026-01-02"))
+        self.assertEqual(driftdb.parse_timestamp("2026-01-02T01:04:05.123456Z"), ts)
+        with self.assertRaises(ValueError):
+            driftdb.parse_timestamp("2026-13-02")
+        cur.execute("SELECT 1 AS a, 2.5 AS b, 'x' AS c, true AS d, NULL AS e")
+        self.assertEqual([d[1] for d in cur.description], ["INTEGER", "REAL", "TEXT", "BOOLEAN", None])
+        self.assertTrue(cur.description[0][1] == driftdb.NUMBER and cur.description[2][1] == driftdb.STRING)
+        with self.assertRaises(driftdb.InterfaceError):
+            cur.execute("SELECT $1 AS v", [{1: "non-str key"}])
+
     def test_several_columns_and_fetch_methods(self):
         cur = self.conn.cursor()
         cur.execute("SELECT 1 AS a, 'two' AS b, $1 AS c", [3.5])
