@@ -598,9 +598,10 @@ static void s_front_one(void *sock, void *arg)
     int expected = req_env ? 3 : 2;
     if (ntotal != expected) {
         int64_t id;
-        if (drift_msg_peek_id(zmq_msg_data(body), zmq_msg_size(body), &id, NULL)) {
+        int us = 0;
+        if (drift_msg_peek_id(zmq_msg_data(body), zmq_msg_size(body), &id, &us)) {
             req.has_id = 1;
-            req.id.type = id < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+            req.id.type = us ? MSGPACK_OBJECT_POSITIVE_INTEGER : MSGPACK_OBJECT_NEGATIVE_INTEGER;
             req.id.via.i64 = id;
         }
         s_malformed(g, rid, rid_len, req_env, &req, "a request must be exactly one MessagePack frame");

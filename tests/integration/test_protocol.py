@@ -79,9 +79,16 @@ class ProtocolTest(unittest.TestCase):
         c.sock.send_multipart([pack(id=10, op="ping"), b"extra"])
         r = c.recv()
         self.assertEqual((r["id"], r["error"]["code"]), (10, "08P01"))
-        # an unsigned 64-bit id is echoed as is
+        # an unsigned 64-bit id is echoed as is, also in error replies to broken messages
         r = c.call(id=2 ** 64 - 1, op="ping")
         self.assertEqual(r["id"], 2 ** 64 - 1)
+        c.sock.send_multipart([pack(id=2 ** 64 - 2, op="ping"), b"extra"])
+        self.assertEqual(c.recv()["id"], 2 ** 64 - 2)
+        c.send(pack(id=2 ** 64 - 3, op="query", sql="SELECT 1")[:-3])
+        r = c.recv()
+        self.assertEqual((r["id"], r["error"]["code"]), (2 ** 64 - 3, "08P01"))
+        c.send(pack(id=-(2 ** 63), op="query", sql="SELECT 1")[:-3])
+        self.assertEqual(c.recv()["id"], -(2 ** 63))
         c.close()
 
     def test_dealer_pipelining_10000(self):
