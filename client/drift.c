@@ -84,6 +84,12 @@ drift_value_t drift_blob(const void *p, size_t len)
     return v;
 }
 
+drift_value_t drift_json_msgpack(const void *mp, size_t len)
+{
+    drift_value_t v = {.type = DRIFT_TYPE_JSON, .u.s = {mp, len}};
+    return v;
+}
+
 void drift_options_init(drift_options_t *opts)
 {
     memset(opts, 0, sizeof *opts);
@@ -236,6 +242,12 @@ static void s_pack_cstr(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
+/* True when a MessagePack value starting with byte b is a map or an array. */
+static bool s_is_container(unsigned char b)
+{
+    return (b & 0xe0) == 0x80 || (b >= 0xdc && b <= 0xdf); /* fixmap, fixarray, array16/32, map16/32 */
+}
+
 /* Encodes a request map into sb. op is "ping" or "query". */
 static int s_encode(drift_conn_t *c, msgpack_sbuffer *sb, uint64_t id, const char *op, const char *sql,
                     const drift_value_t *params, size_t nparams)
@@ -294,9 +306,17 @@ static int s_encode(drift_conn_t *c, msgpack_sbuffer *sb, uint64_t id, const cha
                 msgpack_pack_bin(&pk, v->u.s.len);
                 msgpack_pack_bin_body(&pk, v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
                 break;
+            case DRIFT_TYPE_JSON:
+                /* One pre-encoded MessagePack map or array, copied as it is once checked. */
+                if (!v->u.s.ptr || drift_mp_check(v->u.s.ptr, v->u.s.len, DRIFT_CLIENT_MAX_DEPTH) < 0 ||
+                    !s_is_container((unsigned char)v->u.s.ptr[0]))
+                    return s_fail(c, DRIFT_CLIENT_EINVAL, "22023",
+                                  "parameter $%zu: JSON must be one well-formed MessagePack map or array", i + 1);
+                msgpack_sbuffer_write(sb, v->u.s.ptr, v->u.s.len);
+                break;
             default:
-                return s_fail(c, DRIFT_CLIENT_EINVAL, "22023",
-                              "parameter $%zu: unsupported type %d (pass JSON as TEXT)", i + 1, (int)v->type);
+                return s_fail(c, DRIFT_CLIENT_EINVAL, "22023", "parameter $%zu: unsupported type %d", i + 1,
+                              (int)v->type);
             }
         }
     }

@@ -84,6 +84,9 @@ drift_value_t drift_bool(bool v);
 drift_value_t drift_text(const char *s);
 drift_value_t drift_textn(const char *s, size_t len);
 drift_value_t drift_blob(const void *p, size_t len);
+/* A JSON value (map or array) given as one encoded MessagePack value, e.g. built
+ * with msgpack-c's packer; checked, then sent as it is. */
+drift_value_t drift_json_msgpack(const void *mp, size_t len);
 
 /* Connection options. Initialise with drift_options_init() before setting
  * fields: new fields are only ever appended and `size` tells the library which

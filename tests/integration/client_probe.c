@@ -116,6 +116,23 @@ static int s_types(drift_conn_t *c)
     drift_result_free(&r);
     printf("ok blob\n");
 
+    /* JSON parameter as pre-encoded MessagePack: {"a": [1, 2]} */
+    r = s_echo(c, drift_json_msgpack("\x81\xa1"
+                                     "a"
+                                     "\x92\x01\x02",
+                                     6));
+    CHECK(r && drift_result_type(r, 0, 0) == DRIFT_TYPE_JSON, "json type");
+    txt = drift_result_json(r, 0, 0);
+    CHECK(txt && strcmp(txt, "{\"a\":[1,2]}") == 0, "json %s", txt ? txt : "(null)");
+    free(txt);
+    drift_result_free(&r);
+    drift_value_t bad = drift_json_msgpack("\x92\x01", 2); /* truncated array */
+    CHECK(drift_exec(c, "SELECT $1 AS v", &bad, 1, &r) == DRIFT_CLIENT_EINVAL && r == NULL, "bad json param");
+    bad = drift_json_msgpack("\x05", 1); /* not a map or array */
+    CHECK(drift_exec(c, "SELECT $1 AS v", &bad, 1, &r) == DRIFT_CLIENT_EINVAL, "scalar json param");
+    CHECK(drift_inflight(c) == 0, "rejected parameters left requests in flight");
+    printf("ok json\n");
+
     r = s_echo(c, drift_null());
     CHECK(r && drift_result_is_null(r, 0, 0), "null");
     CHECK(drift_result_get_int64(r, 0, 0, &i) == DRIFT_CLIENT_EINVAL, "null read as int");

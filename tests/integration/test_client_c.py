@@ -95,10 +95,10 @@ class ClientCTest(unittest.TestCase):
             r = self.pipeline(d.endpoint, "types", 0)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             lines = r.stdout.splitlines()
-            self.assertEqual(lines[:7], ["ok int", "ok double", "ok bool", "ok text", "ok blob", "ok null",
-                                         "ok errors"])
-            self.assertIn(lines[7], ("ok begin not supported yet", "ok transactions"))
-            self.assertEqual(lines[8:], ["ok as_of", "ok misc"])
+            self.assertEqual(lines[:8], ["ok int", "ok double", "ok bool", "ok text", "ok blob", "ok json",
+                                         "ok null", "ok errors"])
+            self.assertIn(lines[8], ("ok begin not supported yet", "ok transactions"))
+            self.assertEqual(lines[9:], ["ok as_of", "ok misc"])
 
     def test_client_timeout_and_late_reply(self):
         with Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:DRIFT_HANG_MARKER"},
