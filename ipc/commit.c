@@ -260,6 +260,192 @@ out:
     return rc;
 }
 
+/* ---- allocation-free body walk (drift_commit_body_keys) ---- */
+
+typedef struct {
+    const uint8_t *p, *end;
+} s_cur_t;
+
+/* Reads an n-byte big-endian unsigned integer; -1 when it runs past the end. */
+static int s_be(s_cur_t *c, int n, uint64_t *v)
+{
+    if (c->end - c->p < n)
+        return -1;
+    uint64_t x = 0;
+    for (int i = 0; i < n; i++)
+        x = x << 8 | c->p[i];
+    c->p += n;
+    *v = x;
+    return 0;
+}
+
+/* Skips n bytes. */
+static int s_skip_bytes(s_cur_t *c, uint64_t n)
+{
+    if ((uint64_t)(c->end - c->p) < n)
+        return -1;
+    c->p += n;
+    return 0;
+}
+
+/* Skips one MessagePack value (any type), at most depth levels deep. */
+static int s_skip(s_cur_t *c, int depth)
+{
+    if (c->p >= c->end || depth <= 0)
+        return -1;
+    uint8_t t = *c->p++;
+    uint64_t n = 0;
+    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
+        return 0;
+    if ((t & 0xe0) == 0xa0)
+        return s_skip_bytes(c, t & 0x1f);
+    if ((t & 0xf0) == 0x90 || (t & 0xf0) == 0x80) {
+        n = (uint64_t)(t & 0x0f) * ((t & 0xf0) == 0x80 ? 2 : 1);
+        goto items;
+    }
+    switch (t) {
+    case 0xc4: case 0xd9: return s_be(c, 1, &n) ? -1 : s_skip_bytes(c, n);
+    case 0xc5: case 0xda: return s_be(c, 2, &n) ? -1 : s_skip_bytes(c, n);
+    case 0xc6: case 0xdb: return s_be(c, 4, &n) ? -1 : s_skip_bytes(c, n);
+    case 0xc7: return s_be(c, 1, &n) ? -1 : s_skip_bytes(c, n + 1);
+    case 0xc8: return s_be(c, 2, &n) ? -1 : s_skip_bytes(c, n + 1);
+    case 0xc9: return s_be(c, 4, &n) ? -1 : s_skip_bytes(c, n + 1);
+    case 0xca: return s_skip_bytes(c, 4);
+    case 0xcb: return s_skip_bytes(c, 8);
+    case 0xcc: case 0xd0: return s_skip_bytes(c, 1);
+    case 0xcd: case 0xd1: return s_skip_bytes(c, 2);
+    case 0xce: case 0xd2: return s_skip_bytes(c, 4);
+    case 0xcf: case 0xd3: return s_skip_bytes(c, 8);
+    case 0xd4: return s_skip_bytes(c, 2);
+    case 0xd5: return s_skip_bytes(c, 3);
+    case 0xd6: return s_skip_bytes(c, 5);
+    case 0xd7: return s_skip_bytes(c, 9);
+    case 0xd8: return s_skip_bytes(c, 17);
+    case 0xdc: if (s_be(c, 2, &n)) return -1; goto items;
+    case 0xdd: if (s_be(c, 4, &n)) return -1; goto items;
+    case 0xde: if (s_be(c, 2, &n)) return -1; n *= 2; goto items;
+    case 0xdf: if (s_be(c, 4, &n)) return -1; n *= 2; goto items;
+    default: return -1; /* 0xc1 */
+    }
+items:
+    /* Each item takes at least one byte: a count larger than what remains is malformed. */
+    if (n > (uint64_t)(c->end - c->p))
+        return -1;
+    for (uint64_t i = 0; i < n; i++)
+        if (s_skip(c, depth - 1) < 0)
+            return -1;
+    return 0;
+}
+
+/* Reads a container header of the given family (0x90 array / 0x80 map). */
+static int s_container(s_cur_t *c, int map, uint64_t *n)
+{
+    if (c->p >= c->end)
+        return -1;
+    uint8_t t = *c->p++;
+    if ((t & 0xf0) == (map ? 0x80 : 0x90)) {
+        *n = t & 0x0f;
+        return 0;
+    }
+    if (t == (map ? 0xde : 0xdc))
+        return s_be(c, 2, n);
+    if (t == (map ? 0xdf : 0xdd))
+        return s_be(c, 4, n);
+    return -1;
+}
+
+/* Reads a str (want_bin = 0) or bin (1) and returns its bytes. */
+static int s_bytes(s_cur_t *c, int want_bin, const uint8_t **ptr, uint64_t *n)
+{
+    if (c->p >= c->end)
+        return -1;
+    uint8_t t = *c->p++;
+    int w = 0;
+    if (!want_bin && (t & 0xe0) == 0xa0)
+        *n = t & 0x1f;
+    else if (t == (want_bin ? 0xc4 : 0xd9))
+        w = 1;
+    else if (t == (want_bin ? 0xc5 : 0xda))
+        w = 2;
+    else if (t == (want_bin ? 0xc6 : 0xdb))
+        w = 4;
+    else
+        return -1;
+    if (w && s_be(c, w, n))
+        return -1;
+    if ((uint64_t)(c->end - c->p) < *n)
+        return -1;
+    *ptr = c->p;
+    c->p += *n;
+    return 0;
+}
+
+/* Reads an unsigned integer. */
+static int s_uint(s_cur_t *c, uint64_t *v)
+{
+    if (c->p >= c->end)
+        return -1;
+    uint8_t t = *c->p++;
+    if (t <= 0x7f) {
+        *v = t;
+        return 0;
+    }
+    if (t >= 0xcc && t <= 0xcf)
+        return s_be(c, 1 << (t - 0xcc), v);
+    return -1;
+}
+
+int drift_commit_body_keys(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err, size_t cap)
+{
+    s_cur_t c = {body, (const uint8_t *)body + len};
+    uint64_t nops;
+    if (s_container(&c, 0, &nops) < 0 || nops > len)
+        return s_fail(err, cap, "frame body is not an array");
+    for (uint64_t i = 0; i < nops; i++) {
+        drift_commit_op_t op = {0};
+        uint64_t nkeys;
+        int have_table = 0;
+        if (s_container(&c, 1, &nkeys) < 0)
+            return s_fail(err, cap, "ops[%llu] is not a map", (unsigned long long)i);
+        for (uint64_t k = 0; k < nkeys; k++) {
+            const uint8_t *name;
+            uint64_t nl;
+            if (s_bytes(&c, 0, &name, &nl) < 0)
+                return s_fail(err, cap, "ops[%llu]: a key is not a str", (unsigned long long)i);
+            if (nl == 2 && memcmp(name, "op", 2) == 0) {
+                const uint8_t *v;
+                uint64_t vl;
+                if (s_bytes(&c, 0, &v, &vl) < 0)
+                    return s_fail(err, cap, "ops[%llu].op is not a str", (unsigned long long)i);
+                for (int j = DRIFT_COP_INSERT; j <= DRIFT_COP_DDL; j++)
+                    if (strlen(s_op_names[j]) == vl && memcmp(s_op_names[j], v, vl) == 0)
+                        op.op = (drift_cop_t)j;
+            } else if (nl == 5 && memcmp(name, "table", 5) == 0) {
+                uint64_t t;
+                if (s_uint(&c, &t) < 0 || t > UINT32_MAX)
+                    return s_fail(err, cap, "ops[%llu].table is not a uint32", (unsigned long long)i);
+                op.table = (uint32_t)t;
+                have_table = 1;
+            } else if (nl == 3 && memcmp(name, "key", 3) == 0) {
+                uint64_t kl;
+                if (s_bytes(&c, 1, &op.key, &kl) < 0 || kl > UINT32_MAX)
+                    return s_fail(err, cap, "ops[%llu].key is not bin", (unsigned long long)i);
+                op.key_len = (uint32_t)kl;
+            } else if (s_skip(&c, DRIFT_MSG_MAX_DEPTH) < 0) {
+                return s_fail(err, cap, "ops[%llu]: malformed value", (unsigned long long)i);
+            }
+        }
+        if (!op.op || !have_table || (!op.key && op.op != DRIFT_COP_DDL))
+            return s_fail(err, cap, "ops[%llu] lacks op, table or key", (unsigned long long)i);
+        int rc = fn ? fn(&op, arg) : 0;
+        if (rc)
+            return rc;
+    }
+    if (c.p != c.end)
+        return s_fail(err, cap, "trailing bytes after the op array");
+    return 0;
+}
+
 /* Packs the "id" key and value (nil when the request had none). */
 static void s_pack_id(msgpack_packer *pk, const drift_commit_req_t *req)
 {

@@ -1027,7 +1027,7 @@ static int s_rebuild_frame(const drift_frame_t *f, uint64_t seg, uint64_t off, v
     }
     uint64_t seq = f->seq;
     void *a[2] = {w, &seq};
-    int rc = drift_commit_body_foreach(f->body, f->body_len, s_rebuild_op, a, err, sizeof err);
+    int rc = drift_commit_body_keys(f->body, f->body_len, s_rebuild_op, a, err, sizeof err);
     if (rc < 0) {
         DLOG_ERR("segment %020" PRIu64 ".seg offset %" PRIu64 ": frame %" PRIu64 " has a CRC-valid but unreadable "
                  "body: %s",
