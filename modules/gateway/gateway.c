@@ -156,8 +156,12 @@ static int s_send_client(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_
     return 0;
 drop:
     /* EHOSTUNREACH: the client is gone; EAGAIN: its queue is full (slow reader). */
-    s_count(g, CTR_DROPPED_REPLIES);
-    DLOG_DEBUG("reply to a client dropped: %s", zmq_strerror(errno));
+    {
+        int e = errno;
+        uint64_t n = atomic_fetch_add(&g->r->slot->counters[CTR_DROPPED_REPLIES], 1);
+        if (n % 1000 == 0) /* rate-limited: a gone client can cause many */
+            DLOG_WARN("reply to a client dropped (%s); %" PRIu64 " dropped so far", zmq_strerror(e), n + 1);
+    }
     return -1;
 }
 

@@ -105,7 +105,10 @@ class ProtocolTest(unittest.TestCase):
                 expect[rid] = None
         seen = set()
         for _ in range(n):
-            r = c.recv()
+            try:
+                r = c.recv()
+            except zmq.Again:
+                self.fail("reply missing after %d of %d; daemon log tail:\n%s" % (len(seen), n, self.d.log()[-3000:]))
             self.assertTrue(r["ok"], r)
             self.assertNotIn(r["id"], seen)
             seen.add(r["id"])
