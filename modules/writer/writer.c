@@ -291,6 +291,7 @@ static void *s_flush_main(void *arg)
 {
     writer_t *w = arg;
     drift_ctl_slot_t *slot = w->r->slot;
+    int broken = 0; /* a write failed: nothing after it is written (the process is exiting) */
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (!w->q_head && !w->stop)
@@ -301,8 +302,8 @@ static void *s_flush_main(void *arg)
         if (!group)
             break;
 
-        int rc = 0, need_sync = 0;
-        const char *what = NULL;
+        int rc = broken ? -EIO : 0, need_sync = 0;
+        const char *what = broken ? "not written after an earlier failure" : NULL;
         batch_t *run = group;
         for (batch_t *b = group; b && !rc; b = b->next) {
             need_sync |= b->sync;
@@ -332,12 +333,14 @@ static void *s_flush_main(void *arg)
         }
         if (!rc)
             rc = s_write_run(w, run, NULL, &what);
+        broken |= rc != 0;
         if (!rc)
             atomic_fetch_add(&slot->counters[DRIFT_CTR_W_BATCHES], 1);
         if (!rc && need_sync) {
             if (fdatasync(w->flush_fd) < 0) {
                 rc = -errno;
                 what = "fdatasync";
+                broken = 1;
             } else {
                 atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SYNCS], 1);
             }
