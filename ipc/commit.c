@@ -233,8 +233,7 @@ void drift_commit_pack_body(msgpack_packer *pk, const drift_commit_req_t *req)
     }
 }
 
-int drift_commit_body_foreach(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err,
-                              size_t cap)
+int drift_commit_body_foreach(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err, size_t cap)
 {
     drift_msg_limits_t lim = drift_msg_limits(len);
     lim.max_elems = UINT32_MAX; /* a frame body was checked when it was written; bound only by its size */
@@ -304,27 +303,48 @@ static int s_skip(s_cur_t *c, int depth)
         goto items;
     }
     switch (t) {
-    case 0xc4: case 0xd9: return s_be(c, 1, &n) ? -1 : s_skip_bytes(c, n);
-    case 0xc5: case 0xda: return s_be(c, 2, &n) ? -1 : s_skip_bytes(c, n);
-    case 0xc6: case 0xdb: return s_be(c, 4, &n) ? -1 : s_skip_bytes(c, n);
+    case 0xc4:
+    case 0xd9: return s_be(c, 1, &n) ? -1 : s_skip_bytes(c, n);
+    case 0xc5:
+    case 0xda: return s_be(c, 2, &n) ? -1 : s_skip_bytes(c, n);
+    case 0xc6:
+    case 0xdb: return s_be(c, 4, &n) ? -1 : s_skip_bytes(c, n);
     case 0xc7: return s_be(c, 1, &n) ? -1 : s_skip_bytes(c, n + 1);
     case 0xc8: return s_be(c, 2, &n) ? -1 : s_skip_bytes(c, n + 1);
     case 0xc9: return s_be(c, 4, &n) ? -1 : s_skip_bytes(c, n + 1);
     case 0xca: return s_skip_bytes(c, 4);
     case 0xcb: return s_skip_bytes(c, 8);
-    case 0xcc: case 0xd0: return s_skip_bytes(c, 1);
-    case 0xcd: case 0xd1: return s_skip_bytes(c, 2);
-    case 0xce: case 0xd2: return s_skip_bytes(c, 4);
-    case 0xcf: case 0xd3: return s_skip_bytes(c, 8);
+    case 0xcc:
+    case 0xd0: return s_skip_bytes(c, 1);
+    case 0xcd:
+    case 0xd1: return s_skip_bytes(c, 2);
+    case 0xce:
+    case 0xd2: return s_skip_bytes(c, 4);
+    case 0xcf:
+    case 0xd3: return s_skip_bytes(c, 8);
     case 0xd4: return s_skip_bytes(c, 2);
     case 0xd5: return s_skip_bytes(c, 3);
     case 0xd6: return s_skip_bytes(c, 5);
     case 0xd7: return s_skip_bytes(c, 9);
     case 0xd8: return s_skip_bytes(c, 17);
-    case 0xdc: if (s_be(c, 2, &n)) return -1; goto items;
-    case 0xdd: if (s_be(c, 4, &n)) return -1; goto items;
-    case 0xde: if (s_be(c, 2, &n)) return -1; n *= 2; goto items;
-    case 0xdf: if (s_be(c, 4, &n)) return -1; n *= 2; goto items;
+    case 0xdc:
+        if (s_be(c, 2, &n))
+            return -1;
+        goto items;
+    case 0xdd:
+        if (s_be(c, 4, &n))
+            return -1;
+        goto items;
+    case 0xde:
+        if (s_be(c, 2, &n))
+            return -1;
+        n *= 2;
+        goto items;
+    case 0xdf:
+        if (s_be(c, 4, &n))
+            return -1;
+        n *= 2;
+        goto items;
     default: return -1; /* 0xc1 */
     }
 items:
@@ -470,8 +490,7 @@ void drift_commit_pack_ok(msgpack_sbuffer *sb, const drift_commit_req_t *req, ui
     msgpack_pack_uint64(&pk, ts_ns);
 }
 
-void drift_commit_pack_error(msgpack_sbuffer *sb, const drift_commit_req_t *req, const char *code,
-                             const char *message)
+void drift_commit_pack_error(msgpack_sbuffer *sb, const drift_commit_req_t *req, const char *code, const char *message)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -596,7 +615,7 @@ drift_commit_client_t *drift_commit_client_new(const char *endpoint)
         zmq_connect(self->sock, endpoint) < 0)
         goto fail;
     return self;
-fail: {
+fail : {
     int e = errno;
     drift_commit_client_destroy(&self);
     errno = e;

@@ -91,8 +91,7 @@ void drift_commit_pack_body(msgpack_packer *pk, const drift_commit_req_t *req);
 typedef int (*drift_commit_op_fn)(const drift_commit_op_t *op, void *arg);
 /* Validates and decodes a frame body, calling fn per op. Returns 0, fn's value, or DRIFT_EPROTO /
  * DRIFT_ETOOBIG / DRIFT_ETRUNCATED (message in err). */
-int drift_commit_body_foreach(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err,
-                              size_t errcap);
+int drift_commit_body_foreach(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err, size_t errcap);
 
 /* The same, faster, for the writer's key map: a bounded, allocation-free walk that reports op, table
  * and key of each op and skips the rows without decoding them (op->row is NULL). */
@@ -100,8 +99,7 @@ int drift_commit_body_keys(const void *body, size_t len, drift_commit_op_fn fn, 
 
 /* Replies (appended to sb). */
 void drift_commit_pack_ok(msgpack_sbuffer *sb, const drift_commit_req_t *req, uint64_t seq, uint64_t ts_ns);
-void drift_commit_pack_error(msgpack_sbuffer *sb, const drift_commit_req_t *req, const char *code,
-                             const char *message);
+void drift_commit_pack_error(msgpack_sbuffer *sb, const drift_commit_req_t *req, const char *code, const char *message);
 
 /* ---- building requests (clients) ---- */
 

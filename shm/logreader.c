@@ -21,8 +21,8 @@ struct drift_logr {
     int positioned;
     uint64_t cur_id; /* segment being read */
     uint64_t off;
-    uint64_t min_seq;  /* skip frames below (set by seek) */
-    uint64_t expect;   /* next seq expected, 0 = unknown */
+    uint64_t min_seq; /* skip frames below (set by seek) */
+    uint64_t expect;  /* next seq expected, 0 = unknown */
     char err[8192];
 };
 

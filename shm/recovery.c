@@ -100,8 +100,8 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
             if (!torn) {
                 if (sc.durable_damage)
                     snprintf(ret->err, sizeof ret->err,
-                             "%s: offset %" PRIu64 ": %s (seq %" PRIu64
-                             "), and the frame at offset %" PRIu64 " shows it had been acknowledged as durable",
+                             "%s: offset %" PRIu64 ": %s (seq %" PRIu64 "), and the frame at offset %" PRIu64
+                             " shows it had been acknowledged as durable",
                              path, sc.end_off, sc.why, sc.last_seq + 1, sc.durable_witness_off);
                 else
                     snprintf(ret->err, sizeof ret->err, "%s: offset %" PRIu64 ": %s (seq %" PRIu64 ")%s", path,
@@ -115,8 +115,8 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
             if (repair && ret->dropped_bytes) {
                 rc = s_zero_range(path, sc.end_off, sc.garbage_end);
                 if (rc < 0) {
-                    snprintf(ret->err, sizeof ret->err, "%s: cannot cut the torn tail at offset %" PRIu64 ": %s",
-                             path, sc.end_off, drift_strerror(rc));
+                    snprintf(ret->err, sizeof ret->err, "%s: cannot cut the torn tail at offset %" PRIu64 ": %s", path,
+                             sc.end_off, drift_strerror(rc));
                     goto out;
                 }
             }

@@ -164,8 +164,8 @@ static void s_report(const char *mode, client_t *cs, int nc, int rows, double se
     }
     qsort(all, total, sizeof *all, s_cmp);
     double p50 = total ? all[total / 2] / 1e3 : 0, p99 = total ? all[total * 99 / 100] / 1e3 : 0;
-    printf("RESULT mode=%s clients=%d rows=%d ops_s=%.0f rows_s=%.0f p50_us=%.0f p99_us=%.0f errors=%" PRIu64 "\n", mode,
-           nc, rows, total / secs, total * (double)rec_per_op / secs, p50, p99, errors);
+    printf("RESULT mode=%s clients=%d rows=%d ops_s=%.0f rows_s=%.0f p50_us=%.0f p99_us=%.0f errors=%" PRIu64 "\n",
+           mode, nc, rows, total / secs, total * (double)rec_per_op / secs, p50, p99, errors);
     free(all);
 }
 

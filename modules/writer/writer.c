@@ -50,11 +50,11 @@
 #include "shm/recovery.h"
 #include "shm/segment.h"
 
-#define BATCH_MAX_BYTES (8u << 20)   /* a batch is closed past this; several can go in one submission */
-#define FRAME_MAX_BYTES (64u << 20)  /* also bounded by the segment size */
-#define ENV_MAX_PARTS 4              /* routing frames accepted before the payload */
-#define SPARE_RETRY_MS 500           /* how often a failed preallocation (disk full) is retried */
-#define DEFERRED_MAX 100000          /* requests waiting for the next segment */
+#define BATCH_MAX_BYTES (8u << 20)  /* a batch is closed past this; several can go in one submission */
+#define FRAME_MAX_BYTES (64u << 20) /* also bounded by the segment size */
+#define ENV_MAX_PARTS 4             /* routing frames accepted before the payload */
+#define SPARE_RETRY_MS 500          /* how often a failed preallocation (disk full) is retried */
+#define DEFERRED_MAX 100000         /* requests waiting for the next segment */
 
 typedef struct {
     uint8_t *env; /* routing parts, each preceded by a 2-byte length */
@@ -69,15 +69,15 @@ enum { BATCH_WRITE = 0, BATCH_SYNC = 1 };
 typedef struct batch {
     struct batch *next;
     int kind;
-    int rotate;                 /* install the spare as newhdr before writing */
+    int rotate; /* install the spare as newhdr before writing */
     drift_seg_header_t newhdr;
     uint8_t *buf;
     size_t len, cap;
-    uint64_t seg_id, off;       /* where buf goes */
+    uint64_t seg_id, off; /* where buf goes */
     uint64_t first_seq, last_seq, last_ts;
-    uint64_t durable_upto;      /* after success, every seq <= this is durable (0 = unchanged) */
+    uint64_t durable_upto; /* after success, every seq <= this is durable (0 = unchanged) */
     uint64_t durable_ts;
-    int sync;                   /* fdatasync after the write */
+    int sync; /* fdatasync after the write */
     waiter_t *w;
     size_t nw, capw;
     int err;
@@ -144,7 +144,7 @@ typedef struct {
         drift_kentry_t *e;
         uint64_t seq, seq2;
         uint8_t live;
-    } *undo;
+    } * undo;
     size_t nundo, capundo;
 } writer_t;
 
@@ -488,8 +488,11 @@ static batch_t *s_place(writer_t *w, size_t size, int *ret_rc)
             return NULL;
         }
         b->rotate = 1;
-        b->newhdr = (drift_seg_header_t){.segment_id = w->next_seq, .first_seq = w->next_seq, .epoch = w->epoch,
-                                         .created_ns = drift_now_real_ns(), .file_size = w->spare_size};
+        b->newhdr = (drift_seg_header_t){.segment_id = w->next_seq,
+                                         .first_seq = w->next_seq,
+                                         .epoch = w->epoch,
+                                         .created_ns = drift_now_real_ns(),
+                                         .file_size = w->spare_size};
         memcpy(b->newhdr.prev_hash, w->chain, DRIFT_HASH_LEN);
         if (!w->sync_mode) /* the flush thread syncs the old segment before installing */
             b->durable_upto = w->next_seq - 1;
@@ -550,8 +553,7 @@ static void s_batch_done(writer_t *w, batch_t *b)
     if (b->rotate) {
         w->rotations_pending--;
         atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SEGMENTS], 1);
-        DLOG_INFO("segment %020" PRIu64 ".seg created (%" PRIu64 " bytes)", b->newhdr.segment_id,
-                  b->newhdr.file_size);
+        DLOG_INFO("segment %020" PRIu64 ".seg created (%" PRIu64 " bytes)", b->newhdr.segment_id, b->newhdr.file_size);
         s_spare_start(w);
     }
     if (b->durable_upto > w->durable_seq) {
@@ -721,8 +723,8 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
         }
         if (op->op == DRIFT_COP_DDL) {
             if (rr && t && t->seq > snap && t->seq != seq) {
-                snprintf(msg, cap, "table %u was written by transaction %" PRIu64 " after snapshot %" PRIu64,
-                         op->table, t->seq, snap);
+                snprintf(msg, cap, "table %u was written by transaction %" PRIu64 " after snapshot %" PRIu64, op->table,
+                         t->seq, snap);
                 return DRIFT_SQLSTATE_SERIALIZATION;
             }
         } else {
@@ -1124,8 +1126,8 @@ static int s_recover(writer_t *w)
                   rec->dropped_bytes, rec->dropped_off, rec->active_id, rec->dropped_why);
     DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC + hash chain) in %.1f ms; "
               "key map rebuilt: %zu entries, %.1f MB",
-              rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->elapsed_ns / 1e6,
-              drift_keymap_count(w->keys), drift_keymap_bytes(w->keys) / 1e6);
+              rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->elapsed_ns / 1e6, drift_keymap_count(w->keys),
+              drift_keymap_bytes(w->keys) / 1e6);
     w->next_seq = rec->last_seq + 1;
     w->last_ts = rec->last_ts;
     memcpy(w->chain, rec->last_hash, DRIFT_HASH_LEN);

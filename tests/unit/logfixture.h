@@ -68,8 +68,8 @@ __attribute__((unused)) static void fx_new_segment(fx_log_t *fx)
     snprintf(spare, sizeof spare, "%s/%s", fx->dir, DRIFT_SEG_SPARE);
     if (drift_seg_prealloc(spare, fx->seg_size) < 0)
         abort();
-    drift_seg_header_t h = {.segment_id = fx->next_seq, .first_seq = fx->next_seq, .epoch = 1, .created_ns = 1,
-                            .file_size = fx->seg_size};
+    drift_seg_header_t h = {
+        .segment_id = fx->next_seq, .first_seq = fx->next_seq, .epoch = 1, .created_ns = 1, .file_size = fx->seg_size};
     memcpy(h.prev_hash, fx->hash, DRIFT_HASH_LEN);
     fx_close(fx);
     if (drift_seg_install(fx->dir, spare, &h, &fx->fd) < 0)
@@ -85,8 +85,8 @@ __attribute__((unused)) static uint64_t fx_append(fx_log_t *fx, const void *body
     if (fx->fd < 0 || fx->off + size > fx->seg_size)
         fx_new_segment(fx);
     uint8_t *buf = malloc(size);
-    drift_frame_t f = {.seq = fx->next_seq, .ts_ns = ++fx->ts, .epoch = 1,
-                       .sync_seq = fx->batch ? fx->sync_seq : fx->next_seq - 1};
+    drift_frame_t f = {
+        .seq = fx->next_seq, .ts_ns = ++fx->ts, .epoch = 1, .sync_seq = fx->batch ? fx->sync_seq : fx->next_seq - 1};
     memcpy(f.prev_hash, fx->hash, DRIFT_HASH_LEN);
     size_t n;
     if (drift_frame_encode(buf, size, &f, body, len, &n) < 0 || pwrite(fx->fd, buf, n, (off_t)fx->off) != (ssize_t)n)

@@ -135,12 +135,8 @@ static void t_malformed(void **state)
         sb.size = 0;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         switch (c) {
-        case 0: /* not a map */
-            msgpack_pack_array(&pk, 0);
-            break;
-        case 1: /* ops empty */
-            drift_commit_pack_request(&pk, 1, 0, DRIFT_ISO_READ_COMMITTED, 0, 0);
-            break;
+        case 0: /* not a map */ msgpack_pack_array(&pk, 0); break;
+        case 1: /* ops empty */ drift_commit_pack_request(&pk, 1, 0, DRIFT_ISO_READ_COMMITTED, 0, 0); break;
         case 2: /* insert without row */
             drift_commit_pack_request(&pk, 1, 0, DRIFT_ISO_READ_COMMITTED, 1, 0);
             drift_commit_pack_op(&pk, DRIFT_COP_INSERT, 1, "k", 1, NULL, 0);

@@ -141,7 +141,7 @@ static void t_hash_chain(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_round_trip),     cmocka_unit_test(t_every_bit_flip_detected),
+        cmocka_unit_test(t_round_trip),          cmocka_unit_test(t_every_bit_flip_detected),
         cmocka_unit_test(t_truncated_and_empty), cmocka_unit_test(t_cap_and_flags),
         cmocka_unit_test(t_hash_chain),
     };

@@ -13,8 +13,8 @@
 #include <cmocka.h>
 
 #include "common/errors.h"
-#include "shm/recovery.h"
 #include "logfixture.h"
+#include "shm/recovery.h"
 
 #define NFRAMES 40
 
@@ -91,9 +91,7 @@ static void s_torn(int shape)
     case 0: /* cut inside the header: the write stopped after 40 bytes */
         fx_poke(&l.fx, id, off + 40, zeros, sizeof zeros);
         break;
-    case 1: /* cut inside the body */
-        fx_poke(&l.fx, id, off + 150, zeros, sizeof zeros);
-        break;
+    case 1: /* cut inside the body */ fx_poke(&l.fx, id, off + 150, zeros, sizeof zeros); break;
     case 2: /* a zero-filled 512-byte sector in the middle of the frame */
         fx_poke(&l.fx, id, (off + 511) & ~511ull, zeros, 512 > sizeof zeros ? sizeof zeros : 512);
         break;
@@ -101,12 +99,8 @@ static void s_torn(int shape)
         fx_poke(&l.fx, id, l.fx.off, junk, sizeof junk);
         expect_last = NFRAMES;
         break;
-    case 4: /* bad CRC of the final frame */
-        fx_flip(&l.fx, id, off + 4);
-        break;
-    case 5: /* the final frame's length field garbled */
-        fx_poke(&l.fx, id, off, junk, 4);
-        break;
+    case 4: /* bad CRC of the final frame */ fx_flip(&l.fx, id, off + 4); break;
+    case 5: /* the final frame's length field garbled */ fx_poke(&l.fx, id, off, junk, 4); break;
     }
     drift_recovery_t rec;
     uint64_t n = 0;

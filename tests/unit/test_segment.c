@@ -11,15 +11,20 @@
 #include <cmocka.h>
 
 #include "common/errors.h"
+#include "logfixture.h"
 #include "shm/control.h"
 #include "shm/logreader.h"
-#include "logfixture.h"
 
 static void t_header_round_trip(void **state)
 {
     (void)state;
-    drift_seg_header_t h = {.segment_id = 42, .first_seq = 42, .epoch = 7, .created_ns = 123456789,
-                            .file_size = 1 << 20, .flags = DRIFT_SEG_F_LZ4, .key_id = 3};
+    drift_seg_header_t h = {.segment_id = 42,
+                            .first_seq = 42,
+                            .epoch = 7,
+                            .created_ns = 123456789,
+                            .file_size = 1 << 20,
+                            .flags = DRIFT_SEG_F_LZ4,
+                            .key_id = 3};
     memset(h.prev_hash, 0x5a, DRIFT_HASH_LEN);
     uint8_t b[DRIFT_SEG_HDR_SIZE];
     drift_seg_header_encode(&h, b);
