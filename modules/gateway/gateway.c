@@ -77,7 +77,9 @@ typedef struct s_sess {
     uint64_t hash;
     uint64_t id;
     uint32_t inflight;
-    int pinned; /* worker index, -1 none */
+    int pinned;   /* worker index, -1 none */
+    int aborted;  /* its pinned worker died while it was idle: the next query learns it */
+    int notified; /* scratch in s_worker_dead */
     int fd;
     size_t rid_len;
     uint8_t rid[256];
@@ -158,9 +160,9 @@ drop:
     /* EHOSTUNREACH: the client is gone; EAGAIN: its queue is full (slow reader). */
     {
         int e = errno;
-        uint64_t n = atomic_fetch_add(&g->r->slot->counters[CTR_DROPPED_REPLIES], 1);
-        if (n % 1000 == 0) /* rate-limited: a gone client can cause many */
-            DLOG_WARN("reply to a client dropped (%s); %" PRIu64 " dropped so far", zmq_strerror(e), n + 1);
+        uint64_t dropped = atomic_fetch_add(&g->r->slot->counters[CTR_DROPPED_REPLIES], 1);
+        if (dropped % 1000 == 0) /* rate-limited: a gone client can cause many */
+            DLOG_WARN("reply to a client dropped (%s); %" PRIu64 " dropped so far", zmq_strerror(e), dropped + 1);
     }
     return -1;
 }
@@ -210,7 +212,7 @@ static s_sess_t *s_sess_get(s_gw_t *g, const uint8_t *rid, size_t rid_len, int c
 /* Frees a session that holds nothing (no requests in flight, not pinned). */
 static void s_sess_maybe_free(s_gw_t *g, s_sess_t *s)
 {
-    if (s->inflight || s->pinned >= 0)
+    if (s->inflight || s->pinned >= 0 || s->aborted)
         return;
     s_sess_t **pp = &g->sess_buckets[s->hash % SESS_BUCKETS];
     while (*pp != s)
@@ -362,11 +364,14 @@ static void s_worker_dead(s_gw_t *g, int wi, const char *why)
     DLOG_WARN("query worker %.*s (pid %d) is gone (%s); failing its %u request(s)", (int)w->ident_len, w->ident,
               (int)w->pid, why, w->inflight);
     s_count(g, CTR_WORKER_DEATHS);
+    for (s_sess_t *s = g->sess_all; s; s = s->next)
+        s->notified = 0;
     for (s_req_t *q = g->req_head, *n; q; q = n) {
         n = q->next;
         if (q->worker != wi)
             continue;
         int had_txn = q->sess->pinned == wi;
+        q->sess->notified |= had_txn;
         s_req_fail(g, q, DRIFT_SQLSTATE_CONN_FAILURE,
                    had_txn ? "query worker died while running the request; the open transaction was rolled back"
                            : "query worker died while running the request; it may or may not have taken effect",
@@ -376,6 +381,7 @@ static void s_worker_dead(s_gw_t *g, int wi, const char *why)
         n = s->next;
         if (s->pinned == wi) {
             s->pinned = -1;
+            s->aborted = !s->notified; /* tell the client at its next query */
             s_sess_maybe_free(g, s);
         }
     }
@@ -641,6 +647,13 @@ static void s_front_one(void *sock, void *arg)
         s_ping_reply(g, rid, rid_len, req_env, &id);
         goto out;
     }
+    if (s && s->aborted && req.op == DRIFT_OP_QUERY) {
+        s->aborted = 0;
+        s_error_to(g, rid, rid_len, req_env, &id, DRIFT_SQLSTATE_CONN_FAILURE,
+                   "the open transaction was rolled back: its query worker died", -1, "aborted");
+        s_sess_maybe_free(g, s);
+        goto out;
+    }
     /* Admission control. */
     if ((s && s->inflight >= (uint64_t)g->r->cfg.max_inflight_per_client) ||
         g->total >= (uint64_t)g->r->cfg.max_queue) {
@@ -772,13 +785,14 @@ static void s_on_front_monitor(void *sock, void *arg)
         if (s->fd != (int)fd)
             continue;
         s->fd = -1;
+        s->aborted = 0;
         if (s->pinned >= 0) {
             DLOG_INFO("client disconnected with an open transaction: ending its session %" PRIu64, s->id);
             drift_wire_hdr_t h = {.type = DRIFT_WIRE_END, .session = s->id};
             s_send_worker(g, s->pinned, &h, NULL);
             s->pinned = -1;
-            s_sess_maybe_free(g, s);
         }
+        s_sess_maybe_free(g, s);
     }
 }
 

@@ -25,6 +25,8 @@ struct drift_session {
     drift_engine_t *engine;
     uint64_t id;
     drift_txn_state_t txn;
+    uint64_t snapshot_seq; /* fixed at BEGIN: reads inside the transaction see this seq */
+    drift_isolation_t isolation;
 };
 
 typedef struct s_tmp {
@@ -435,6 +437,36 @@ static int s_eval(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
     return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_INTERNAL, 0, "unknown AST node %d", (int)n->kind);
 }
 
+/* BEGIN / COMMIT / ROLLBACK. The state changes before sink->done so the reply carries it. */
+static int s_exec_txn(drift_engine_t *self, drift_session_t *s, const drift_stmt_t *st, uint64_t commit_seq,
+                      drift_sink_t *sink, drift_sqlerr_t *err)
+{
+    if (!s)
+        return drift_sqlerr_set(err, DRIFT_SQLSTATE_INTERNAL, 0, "transaction statement without a session");
+    switch (st->kind) {
+    case DRIFT_STMT_BEGIN:
+        if (s->txn != DRIFT_TXN_IDLE) {
+            s->txn = DRIFT_TXN_FAILED;
+            return drift_sqlerr_set(err, "25001", 1, "there is already a transaction in progress");
+        }
+        s->txn = DRIFT_TXN_OPEN;
+        s->snapshot_seq = commit_seq;
+        s->isolation = st->isolation;
+        return sink->done(sink, -1, s->snapshot_seq);
+    case DRIFT_STMT_COMMIT:
+        if (s->txn == DRIFT_TXN_FAILED) {
+            s->txn = DRIFT_TXN_IDLE;
+            return drift_sqlerr_set(err, "40000", 1,
+                                    "the transaction was rolled back because a statement in it failed");
+        }
+        s->txn = DRIFT_TXN_IDLE; /* read-only so far: nothing to send to the writer */
+        return sink->done(sink, -1, s->snapshot_seq ? s->snapshot_seq : commit_seq);
+    default: /* ROLLBACK (also when idle, like PostgreSQL: a no-op) */
+        s->txn = DRIFT_TXN_IDLE;
+        return sink->done(sink, -1, commit_seq);
+    }
+}
+
 int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
                          drift_sqlerr_t *err)
 {
@@ -443,13 +475,21 @@ int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_s
     const char **names = NULL, **types = NULL;
     s_eval_t ev = {.sql = in->sql, .sql_len = in->sql_len, .params = in->params, .err = err};
     int rc = -1;
-    if (s && s->txn == DRIFT_TXN_FAILED) {
+    sink->err = err;
+    uint64_t commit_seq = self->hdr ? atomic_load(&self->hdr->commit_seq) : 0;
+    if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
+        goto out;
+    const drift_stmt_t *st = drift_ast_stmt(ast);
+    if (s && s->txn == DRIFT_TXN_FAILED && st->kind != DRIFT_STMT_ROLLBACK && st->kind != DRIFT_STMT_COMMIT) {
         drift_sqlerr_set(err, DRIFT_SQLSTATE_FAILED_TXN, 0,
                          "current transaction is aborted, commands ignored until end of transaction block");
         goto out;
     }
-    uint64_t commit_seq = self->hdr ? atomic_load(&self->hdr->commit_seq) : 0;
-    uint64_t snap = commit_seq;
+    if (st->kind != DRIFT_STMT_SELECT) {
+        rc = s_exec_txn(self, s, st, commit_seq, sink, err);
+        goto out;
+    }
+    uint64_t snap = s && s->txn == DRIFT_TXN_OPEN ? s->snapshot_seq : commit_seq;
     if (in->has_as_of) {
         if (in->as_of_time) {
             drift_sqlerr_set(err, DRIFT_SQLSTATE_NOT_SUPPORTED, 0, "as_of with a timestamp is not supported yet");
@@ -463,9 +503,6 @@ int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_s
         }
         snap = (uint64_t)in->as_of_seq;
     }
-    if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
-        goto out;
-    const drift_stmt_t *st = drift_ast_stmt(ast);
     uint32_t n = st->nitems;
     vals = calloc(n, sizeof *vals);
     names = calloc(n, sizeof *names);
@@ -480,11 +517,13 @@ int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_s
         names[i] = st->items[i].alias;
         types[i] = drift_val_type_name(vals[i].type);
     }
-    sink->err = err;
     if (sink->columns(sink, n, names, types) < 0 || sink->row(sink, vals, n) < 0 || sink->done(sink, -1, snap) < 0)
         goto out;
     rc = 0;
 out:
+    /* A failed statement inside a transaction fails the transaction (until ROLLBACK). */
+    if (rc < 0 && s && s->txn == DRIFT_TXN_OPEN)
+        s->txn = DRIFT_TXN_FAILED;
     while (ev.tmp) {
         s_tmp_t *t = ev.tmp->next;
         free(ev.tmp);

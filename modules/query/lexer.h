@@ -57,15 +57,16 @@ typedef enum {
 
 /* Keywords (append only is not required: ids are internal). */
 #define DRIFT_KEYWORDS(X)                                                                                              \
-    X(ADD)                                                                                                             \
-    X(ALL) X(ALTER) X(ANALYZE) X(AND) X(AS) X(ASC) X(BEGIN) X(BETWEEN) X(BY) X(CASE) X(CAST) X(COLUMN) X(COMMIT)       \
-        X(COMPACT) X(CREATE) X(CROSS) X(DEFAULT) X(DELETE) X(DESC) X(DISTINCT) X(DRIFT) X(DROP) X(ELSE) X(END)         \
-            X(EXISTS) X(EXPLAIN) X(FALSE) X(FOR) X(FROM) X(FULL) X(GROUP) X(HAVING) X(IF) X(IN) X(INDEX) X(INNER)      \
-                X(INSERT) X(INTO) X(IS) X(ISOLATION) X(JOIN) X(KEY) X(LEFT) X(LEVEL) X(LIKE) X(LIMIT) X(NOT) X(NULL)   \
-                    X(OF) X(OFFSET) X(ON) X(OR) X(ORDER) X(OUTER) X(PATCH) X(PRIMARY) X(RENAME) X(RIGHT) X(ROLLBACK)   \
-                        X(SAVEPOINT) X(SELECT) X(SET) X(SHOW) X(SNAPSHOT) X(SOFT) X(START) X(SYSTEM_TIME) X(TABLE)     \
-                            X(THEN) X(TO) X(TRANSACTION) X(TRUE) X(UNION) X(UNIQUE) X(UPDATE) X(USING) X(VALUES)       \
-                                X(WHEN) X(WHERE) X(WITH)
+    X(ABORT)                                                                                                           \
+    X(ADD) X(ALL) X(ALTER) X(ANALYZE) X(AND) X(AS) X(ASC) X(BEGIN) X(BETWEEN) X(BY) X(CASE) X(CAST) X(COLUMN)          \
+        X(COMMIT) X(COMPACT) X(CREATE) X(CROSS) X(DEFAULT) X(DELETE) X(DESC) X(DISTINCT) X(DRIFT) X(DROP) X(ELSE)      \
+            X(END) X(EXISTS) X(EXPLAIN) X(FALSE) X(FOR) X(FROM) X(FULL) X(GROUP) X(HAVING) X(IF) X(IN) X(INDEX)        \
+                X(INNER) X(INSERT) X(INTO) X(IS) X(ISOLATION) X(JOIN) X(KEY) X(LEFT) X(LEVEL) X(LIKE) X(LIMIT) X(NOT)  \
+                    X(NULL) X(OF) X(OFFSET) X(ON) X(OR) X(ORDER) X(OUTER) X(PATCH) X(PRIMARY) X(RENAME) X(RIGHT)       \
+                        X(ROLLBACK) X(SAVEPOINT) X(SELECT) X(SET) X(SHOW) X(SNAPSHOT) X(SOFT) X(START) X(SYSTEM_TIME)  \
+                            X(TABLE) X(THEN) X(TO) X(TRANSACTION) X(TRUE) X(UNION) X(UNIQUE) X(UPDATE) X(USING)        \
+                                X(VALUES) X(WHEN) X(WHERE) X(WITH) X(WORK) X(READ) X(COMMITTED) X(REPEATABLE)          \
+                                    X(SERIALIZABLE)
 
 typedef enum {
     DRIFT_KW_NONE = 0,

@@ -421,6 +421,45 @@ static int s_select(s_parser_t *p)
     return 0;
 }
 
+/* BEGIN / START TRANSACTION / COMMIT / END / ROLLBACK / ABORT, current token = the first keyword. */
+static int s_txn(s_parser_t *p)
+{
+    drift_stmt_t *st = &p->ast->stmt;
+    drift_kw_t kw = p->tok.kw;
+    st->kind = kw == DRIFT_KW_BEGIN || kw == DRIFT_KW_START  ? DRIFT_STMT_BEGIN
+               : kw == DRIFT_KW_COMMIT || kw == DRIFT_KW_END ? DRIFT_STMT_COMMIT
+                                                             : DRIFT_STMT_ROLLBACK;
+    if (s_next(p) < 0)
+        return -1;
+    if (kw == DRIFT_KW_START && !s_is_kw(p, DRIFT_KW_TRANSACTION))
+        return s_syntax(p, "TRANSACTION after START");
+    if (s_is_kw(p, DRIFT_KW_TRANSACTION) || s_is_kw(p, DRIFT_KW_WORK)) {
+        if (s_next(p) < 0)
+            return -1;
+    }
+    if (st->kind != DRIFT_STMT_BEGIN || !s_is_kw(p, DRIFT_KW_ISOLATION))
+        return 0;
+    if (s_next(p) < 0)
+        return -1;
+    if (!s_is_kw(p, DRIFT_KW_LEVEL))
+        return s_syntax(p, "LEVEL after ISOLATION");
+    if (s_next(p) < 0)
+        return -1;
+    if (s_is_kw(p, DRIFT_KW_SERIALIZABLE)) {
+        st->isolation = DRIFT_ISO_SERIALIZABLE;
+    } else if (s_is_kw(p, DRIFT_KW_REPEATABLE) || s_is_kw(p, DRIFT_KW_READ)) {
+        int rr = s_is_kw(p, DRIFT_KW_REPEATABLE);
+        if (s_next(p) < 0)
+            return -1;
+        if (rr ? !s_is_kw(p, DRIFT_KW_READ) : !s_is_kw(p, DRIFT_KW_COMMITTED))
+            return s_syntax(p, rr ? "READ after REPEATABLE" : "COMMITTED after READ");
+        st->isolation = rr ? DRIFT_ISO_REPEATABLE_READ : DRIFT_ISO_READ_COMMITTED;
+    } else {
+        return s_syntax(p, "READ COMMITTED, REPEATABLE READ or SERIALIZABLE");
+    }
+    return s_next(p);
+}
+
 int drift_parse(const char *sql, size_t len, drift_ast_t **ret_ast, drift_sqlerr_t *err)
 {
     drift_ast_t *ast = calloc(1, sizeof *ast);
@@ -445,16 +484,21 @@ int drift_parse(const char *sql, size_t len, drift_ast_t **ret_ast, drift_sqlerr
         if (s_select(&p) < 0)
             goto out;
         break;
+    case DRIFT_KW_BEGIN:
+    case DRIFT_KW_START:
+    case DRIFT_KW_COMMIT:
+    case DRIFT_KW_END:
+    case DRIFT_KW_ROLLBACK:
+    case DRIFT_KW_ABORT:
+        if (s_txn(&p) < 0)
+            goto out;
+        break;
     case DRIFT_KW_INSERT:
     case DRIFT_KW_UPDATE:
     case DRIFT_KW_DELETE:
     case DRIFT_KW_CREATE:
     case DRIFT_KW_DROP:
     case DRIFT_KW_ALTER:
-    case DRIFT_KW_BEGIN:
-    case DRIFT_KW_START:
-    case DRIFT_KW_COMMIT:
-    case DRIFT_KW_ROLLBACK:
     case DRIFT_KW_SAVEPOINT:
     case DRIFT_KW_SHOW:
     case DRIFT_KW_EXPLAIN:
@@ -466,7 +510,6 @@ int drift_parse(const char *sql, size_t len, drift_ast_t **ret_ast, drift_sqlerr
     case DRIFT_KW_SNAPSHOT:
     case DRIFT_KW_COMPACT:
     case DRIFT_KW_SET:
-    case DRIFT_KW_END:
         drift_sqlerr_set(err, DRIFT_SQLSTATE_NOT_SUPPORTED, s_cpos(&p, p.tok.pos), "%s is not supported yet",
                          drift_kw_name(p.tok.kw));
         goto out;

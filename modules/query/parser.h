@@ -1,7 +1,8 @@
 /* modules/query/parser.h — the SQL parser: tokens (lexer.h) to an AST.
  *
  * Recursive descent with one token of lookahead. Today it parses
- * SELECT <expr> [[AS] alias] [, ...] [;] without FROM; every other statement
+ * SELECT <expr> [[AS] alias] [, ...] [;] without FROM and the transaction
+ * statements (BEGIN/START, COMMIT/END, ROLLBACK/ABORT); every other statement
  * kind is recognised by its first keyword and refused with 0A000, and any
  * unexpected token is 42601 with its position. Nodes live in an arena owned by
  * the drift_ast_t result (one free). Single-threaded. */
@@ -46,13 +47,24 @@ typedef struct {
 
 typedef enum {
     DRIFT_STMT_SELECT = 1,
+    DRIFT_STMT_BEGIN,    /* BEGIN [TRANSACTION|WORK] | START TRANSACTION, [ISOLATION LEVEL ...] */
+    DRIFT_STMT_COMMIT,   /* COMMIT [TRANSACTION|WORK] | END [TRANSACTION|WORK] */
+    DRIFT_STMT_ROLLBACK, /* ROLLBACK [TRANSACTION|WORK] | ABORT [TRANSACTION|WORK] */
 } drift_stmt_kind_t;
+
+typedef enum {
+    DRIFT_ISO_DEFAULT = 0, /* REPEATABLE READ */
+    DRIFT_ISO_READ_COMMITTED,
+    DRIFT_ISO_REPEATABLE_READ,
+    DRIFT_ISO_SERIALIZABLE,
+} drift_isolation_t;
 
 typedef struct {
     drift_stmt_kind_t kind;
     uint32_t nitems;
     drift_select_item_t *items;
-    uint32_t max_param; /* highest $N used */
+    uint32_t max_param;          /* highest $N used */
+    drift_isolation_t isolation; /* BEGIN */
 } drift_stmt_t;
 
 typedef struct drift_ast drift_ast_t;

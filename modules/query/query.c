@@ -50,8 +50,8 @@ typedef struct {
     uint64_t inflight;
     /* current request, for the result emitter */
     uint64_t cur_token, cur_session;
-    int cur_txn_open;
-    const char *hang_marker; /* DRIFT_FAULT=query_hang:TEXT (tests) */
+    const drift_session_t *cur_sess; /* its transaction state rides on every reply (TXN_OPEN) */
+    const char *hang_marker;         /* DRIFT_FAULT=query_hang:TEXT (tests) */
 } s_worker_t;
 
 /* Sends [hdr][payload] to the gateway. */
@@ -97,7 +97,8 @@ static int s_emit(void *arg, const void *data, size_t len, int more)
 {
     s_worker_t *w = arg;
     drift_wire_hdr_t h = {.type = DRIFT_WIRE_REP, .token = w->cur_token, .session = w->cur_session};
-    h.flags = (uint8_t)((more ? DRIFT_WIRE_F_MORE : 0) | (w->cur_txn_open ? DRIFT_WIRE_F_TXN_OPEN : 0));
+    int open = w->cur_sess && drift_session_txn(w->cur_sess) != DRIFT_TXN_IDLE;
+    h.flags = (uint8_t)((more ? DRIFT_WIRE_F_MORE : 0) | (open ? DRIFT_WIRE_F_TXN_OPEN : 0));
     return s_send(w, &h, data, len);
 }
 
@@ -107,7 +108,6 @@ static void s_reply_error(s_worker_t *w, const drift_proto_req_t *req, const cha
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     drift_proto_error(&sb, req, code, msg, 0, -1, NULL);
-    w->cur_txn_open = 0;
     s_emit(w, sb.data, sb.size, 0);
     msgpack_sbuffer_destroy(&sb);
     atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_ERRORS], 1);
@@ -152,6 +152,7 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
     char err[256];
     w->cur_token = h->token;
     w->cur_session = h->session;
+    w->cur_sess = NULL;
     memset(&req, 0, sizeof req);
     atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_IN], zmq_msg_size(payload));
     if (drift_msg_decode(zmq_msg_data(payload), zmq_msg_size(payload), &lim, &m, err, sizeof err) < 0) {
@@ -179,8 +180,8 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
     DLOG_DEBUG("request id=%" PRId64 " op=%s session=%" PRIu64 "%s%.*s", req.id.via.i64, drift_proto_op_name(req.op),
                h->session, req.sql ? " sql=" : "", (int)(req.sql_len > 200 ? 200 : req.sql_len),
                req.sql ? req.sql : "");
+    w->cur_sess = sess;
     if (req.op == DRIFT_OP_PING) {
-        w->cur_txn_open = drift_session_txn(sess) != DRIFT_TXN_IDLE;
         s_ping_reply(w, &req, drift_txn_name(drift_session_txn(sess)));
     } else {
         s_maybe_hang(w, &req);
@@ -199,12 +200,8 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
                                      .as_of_seq = req.as_of_seq,
                                      .as_of_time = req.as_of_time,
                                      .as_of_time_len = req.as_of_time_len};
-            /* The txn flag rides on every reply: the state is known before the statement for chunks,
-             * and re-read for the last one. */
-            w->cur_txn_open = drift_session_txn(sess) != DRIFT_TXN_IDLE;
+            drift_result_set_session(res, sess);
             int rc = drift_engine_execute(w->engine, sess, &in, drift_result_sink(res), &serr);
-            w->cur_txn_open = drift_session_txn(sess) != DRIFT_TXN_IDLE;
-            drift_result_set_txn(res, drift_txn_name(drift_session_txn(sess)));
             if (rc < 0) {
                 if (strcmp(serr.code, "08006") != 0) /* 08006 here: the reply could not be sent */
                     drift_result_fail(res, &serr);
@@ -225,6 +222,7 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
             tmp_sess = NULL;
         }
     }
+    w->cur_sess = NULL;
     drift_session_destroy(&tmp_sess);
     drift_ctl_slot_observe_us(w->r->slot, (drift_now_mono_ns() - t0) / 1000);
 out_ctx:

@@ -19,7 +19,7 @@ struct drift_result {
     msgpack_packer rpk;
     uint32_t nrows;
     msgpack_sbuffer out;
-    const char *txn;
+    const drift_session_t *session;
     uint32_t replies;
 };
 
@@ -76,7 +76,7 @@ static int s_flush(drift_result_t *self, int final, int64_t affected, uint64_t s
             msgpack_pack_int64(&pk, affected);
         }
         drift_proto_pack_str(&pk, "txn");
-        drift_proto_pack_str(&pk, self->txn);
+        drift_proto_pack_str(&pk, drift_txn_name(drift_session_txn(self->session)));
     } else {
         drift_proto_pack_str(&pk, "more");
         msgpack_pack_true(&pk);
@@ -142,7 +142,6 @@ drift_result_t *drift_result_new(const drift_proto_req_t *req, uint32_t chunk_ro
     self->chunk_bytes = chunk_bytes;
     self->emit = emit;
     self->arg = arg;
-    self->txn = "idle";
     msgpack_sbuffer_init(&self->cols);
     msgpack_sbuffer_init(&self->rows);
     msgpack_sbuffer_init(&self->out);
@@ -167,15 +166,16 @@ drift_sink_t *drift_result_sink(drift_result_t *self)
     return &self->sink;
 }
 
-void drift_result_set_txn(drift_result_t *self, const char *txn)
+void drift_result_set_session(drift_result_t *self, const drift_session_t *session)
 {
-    self->txn = txn;
+    self->session = session;
 }
 
 int drift_result_fail(drift_result_t *self, const drift_sqlerr_t *err)
 {
     msgpack_sbuffer_clear(&self->out);
-    drift_proto_error(&self->out, &self->id_only, err->code, err->message, err->position, -1, self->txn);
+    drift_proto_error(&self->out, &self->id_only, err->code, err->message, err->position, -1,
+                      drift_txn_name(drift_session_txn(self->session)));
     self->replies++;
     return self->emit(self->arg, self->out.data, self->out.size, 0);
 }

@@ -26,8 +26,8 @@ drift_result_t *drift_result_new(const drift_proto_req_t *req, uint32_t chunk_ro
 void drift_result_destroy(drift_result_t **self_p);
 /* The sink to hand to drift_engine_execute (borrowed). */
 drift_sink_t *drift_result_sink(drift_result_t *self);
-/* Sets the `txn` state written in the last reply ("idle", "open", "failed"). */
-void drift_result_set_txn(drift_result_t *self, const char *txn);
+/* The session whose transaction state (`txn`) the last reply reports, read when it is packed. */
+void drift_result_set_session(drift_result_t *self, const drift_session_t *session);
 /* Emits the error reply that ends the result (after any chunks already sent). */
 int drift_result_fail(drift_result_t *self, const drift_sqlerr_t *err);
 /* Replies emitted so far. */

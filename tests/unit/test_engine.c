@@ -256,7 +256,7 @@ static void test_errors(void **state)
     s_expect_err("SELECT * FROM t", "0A000", 0);
     s_expect_err("SELECT 1 FROM t", "0A000", 10);
     s_expect_err("INSERT INTO t VALUES (1)", "0A000", 1);
-    s_expect_err("BEGIN", "0A000", 1);
+    s_expect_err("SAVEPOINT a", "0A000", 1);
     s_expect_err("  SELECT é + 1", "42703", 10);
     /* deep nesting is an error, not a stack overflow */
     char deep[4000];
@@ -326,11 +326,75 @@ static void test_chunks(void **state)
     s_replies_free(&reps);
 }
 
+/* Runs sql in session s; returns 0 or the error (code in err). */
+static int s_in(drift_engine_t *e, drift_session_t *s, const char *sql, drift_sqlerr_t *err)
+{
+    s_replies_t reps = {0};
+    drift_proto_req_t req = {.has_id = 1};
+    req.id.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    drift_result_t *res = drift_result_new(&req, 1000, 1 << 20, s_emit, &reps);
+    drift_result_set_session(res, s);
+    drift_stmt_input_t in = {.sql = sql, .sql_len = strlen(sql)};
+    memset(err, 0, sizeof *err);
+    int rc = drift_engine_execute(e, s, &in, drift_result_sink(res), err);
+    if (rc == 0) {
+        /* the reply reports the state after the statement */
+        drift_msg_limits_t lim = drift_msg_limits(1 << 20);
+        drift_msg_t *m = NULL;
+        assert_int_equal(drift_msg_decode(reps.sb[0].data, reps.sb[0].size, &lim, &m, NULL, 0), 0);
+        const msgpack_object *txn = drift_msg_map_get(drift_msg_root(m), "txn");
+        const char *want = drift_txn_name(drift_session_txn(s));
+        assert_int_equal(txn->via.str.size, strlen(want));
+        assert_memory_equal(txn->via.str.ptr, want, strlen(want));
+        drift_msg_destroy(&m);
+    }
+    drift_result_destroy(&res);
+    s_replies_free(&reps);
+    return rc;
+}
+
+static void test_transactions(void **state)
+{
+    drift_engine_t *e = drift_engine_new(NULL);
+    drift_session_t *s = drift_session_new(e, 1);
+    drift_sqlerr_t err;
+    assert_int_equal(s_in(e, s, "ROLLBACK", &err), 0); /* no-op when idle */
+    assert_int_equal(s_in(e, s, "COMMIT", &err), 0);
+    assert_int_equal(drift_session_txn(s), DRIFT_TXN_IDLE);
+    assert_int_equal(s_in(e, s, "BEGIN", &err), 0);
+    assert_int_equal(drift_session_txn(s), DRIFT_TXN_OPEN);
+    assert_int_equal(s_in(e, s, "SELECT 1", &err), 0);
+    assert_int_equal(s_in(e, s, "commit work;", &err), 0);
+    assert_int_equal(drift_session_txn(s), DRIFT_TXN_IDLE);
+    /* an error fails the transaction; only ROLLBACK/COMMIT end it */
+    assert_int_equal(s_in(e, s, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE", &err), 0);
+    assert_int_equal(s_in(e, s, "SELECT 1/0", &err), -1);
+    assert_string_equal(err.code, "22012");
+    assert_int_equal(drift_session_txn(s), DRIFT_TXN_FAILED);
+    assert_int_equal(s_in(e, s, "SELECT 1", &err), -1);
+    assert_string_equal(err.code, "25P02");
+    assert_int_equal(s_in(e, s, "COMMIT", &err), -1);
+    assert_string_equal(err.code, "40000");
+    assert_int_equal(drift_session_txn(s), DRIFT_TXN_IDLE);
+    assert_int_equal(s_in(e, s, "BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED", &err), 0);
+    assert_int_equal(s_in(e, s, "BEGIN", &err), -1);
+    assert_string_equal(err.code, "25001");
+    assert_int_equal(s_in(e, s, "ABORT", &err), 0);
+    assert_int_equal(drift_session_txn(s), DRIFT_TXN_IDLE);
+    assert_int_equal(s_in(e, s, "BEGIN ISOLATION LEVEL SOMETIMES", &err), -1);
+    assert_string_equal(err.code, "42601");
+    assert_int_equal(s_in(e, s, "START", &err), -1);
+    assert_string_equal(err.code, "42601");
+    assert_int_equal(drift_session_txn(s), DRIFT_TXN_IDLE);
+    drift_session_destroy(&s);
+    drift_engine_destroy(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lexer),  cmocka_unit_test(test_select_values), cmocka_unit_test(test_params),
-        cmocka_unit_test(test_errors), cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_errors), cmocka_unit_test(test_chunks),        cmocka_unit_test(test_transactions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
