@@ -1404,7 +1404,8 @@ static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_
             goto bad;
         new_row = row;
         new_len = row_len;
-        storage = ST_LOG;
+        /* small rows inline: an as-of read is then one B+tree seek like a latest read, and needs no log */
+        storage = row_len <= DRIFT_INDEX_INLINE_MAX ? ST_INLINE : ST_LOG;
         break;
     case DRIFT_COP_PATCH:
         if (!has_old || !row || s_patch(ix, d, old_def, ix->oldrow.buf, ix->oldrow.len, row, row_len) < 0)

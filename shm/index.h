@@ -30,6 +30,8 @@
 /* Largest encoded primary key (LMDB keys are at most 511 bytes: 4 + pk + 8 must fit). */
 #define DRIFT_INDEX_PK_MAX 480u
 #define DRIFT_INDEX_MAX_COLS 1024u
+/* insert/update rows up to this size are stored inline in `versions`; larger ones by log location */
+#define DRIFT_INDEX_INLINE_MAX 128u
 #define DRIFT_INDEX_SEQ_LIVE UINT64_MAX /* seq_to / end_seq of what is still live */
 
 typedef struct drift_index drift_index_t;

@@ -1,0 +1,566 @@
+/* bench/index/bench_index.c — the index layer against SQLite's usual
+ * history-table emulation, same data, same queries, in one run.
+ *
+ *   bench_index [--rows N] [--versions V] [--ops-per-commit B] [--queries Q] [--dir DIR]
+ *
+ * Data: N rows [id INTEGER, name TEXT, score INTEGER] with V versions each
+ * (round r updates every row once, in key order, B rows per transaction),
+ * a secondary index on score. DriftDB: the frames are written as a real log
+ * (segments, frames, hash chain) and indexed with the indexer's code path
+ * (shm/index.h: batches of 50 000 frames per LMDB transaction, MDB_NOMETASYNC)
+ * — the indexing throughput is versions/s. SQLite (WAL, synchronous=NORMAL):
+ * hist(id, name, score, valid_from, valid_to) with indexes (id, valid_from)
+ * and (score, valid_from); each new version closes the previous one
+ * (UPDATE valid_to) and inserts itself, B versions per transaction.
+ * Queries (each timed over Q random keys/values, same keys for both):
+ * latest point read, as-of point read at an old seq (after round 1) and a
+ * recent one (after round V-1), history of one key, secondary lookup now and
+ * as of the old seq, full-table scan as of the old seq.
+ * Single-threaded; prints a markdown table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/errors.h"
+#include "common/util.h"
+#include "ipc/commit.h"
+#include "shm/index.h"
+#include "shm/segment.h"
+
+#define SEG_SIZE (512ull << 20)
+
+static uint64_t s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
+static uint64_t s_rand(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return g_rng;
+}
+
+static void s_die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_index: %s: %s\n", what, drift_strerror(rc));
+    exit(1);
+}
+
+/* ---- a minimal log writer (the writer role's layout: pre-zeroed segments, chained frames) ---- */
+typedef struct {
+    char dir[600];
+    int fd;
+    uint64_t seg_id, off, next_seq, ts;
+    uint8_t hash[DRIFT_HASH_LEN];
+    uint8_t *buf;
+    size_t cap;
+} logw_t;
+
+static void s_log_segment(logw_t *w)
+{
+    char spare[700];
+    snprintf(spare, sizeof spare, "%s/%s", w->dir, DRIFT_SEG_SPARE);
+    int rc = drift_seg_prealloc(spare, SEG_SIZE);
+    if (rc < 0)
+        s_die("prealloc", rc);
+    drift_seg_header_t h = {.segment_id = w->next_seq, .first_seq = w->next_seq, .epoch = 1,
+                            .created_ns = drift_now_real_ns(), .file_size = SEG_SIZE};
+    memcpy(h.prev_hash, w->hash, DRIFT_HASH_LEN);
+    if (w->fd >= 0)
+        close(w->fd);
+    if ((rc = drift_seg_install(w->dir, spare, &h, &w->fd)) < 0)
+        s_die("install", rc);
+    w->seg_id = w->next_seq;
+    w->off = DRIFT_SEG_HDR_SIZE;
+}
+
+static uint64_t s_log_append(logw_t *w, const void *body, size_t len)
+{
+    size_t size = drift_frame_size(len);
+    if (w->fd < 0 || w->off + size > SEG_SIZE)
+        s_log_segment(w);
+    if (size > w->cap) {
+        w->cap = size * 2;
+        w->buf = realloc(w->buf, w->cap);
+    }
+    drift_frame_t f = {.seq = w->next_seq, .ts_ns = ++w->ts, .epoch = 1, .sync_seq = w->next_seq - 1};
+    memcpy(f.prev_hash, w->hash, DRIFT_HASH_LEN);
+    size_t n;
+    int rc = drift_frame_encode(w->buf, size, &f, body, len, &n);
+    if (rc < 0 || pwrite(w->fd, w->buf, n, (off_t)w->off) != (ssize_t)n)
+        s_die("append", rc < 0 ? rc : -errno);
+    drift_frame_hash(w->buf, (uint32_t)(DRIFT_FRAME_HDR_LEN + len), w->hash);
+    w->off += n;
+    return w->next_seq++;
+}
+
+static void s_pk(int64_t id, uint8_t out[9])
+{
+    out[0] = DRIFT_KEYENC_INT;
+    uint64_t u = (uint64_t)id ^ (1ull << 63);
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(u >> (56 - 8 * i));
+}
+
+static int64_t s_score(int64_t id, int version)
+{
+    return (int64_t)(((uint64_t)id * 2654435761u + (uint64_t)version * 40503u) % 1000);
+}
+
+static int s_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+typedef struct {
+    const char *name;
+    double drift_us, sqlite_us;
+    const char *unit;
+} result_t;
+
+static result_t g_res[32];
+static int g_nres;
+
+static void s_result(const char *name, double drift_ns, double sqlite_ns, const char *unit)
+{
+    g_res[g_nres++] = (result_t){name, drift_ns / 1000.0, sqlite_ns / 1000.0, unit};
+}
+
+/* Decodes the score (column 2) of a row to keep the compiler honest. */
+static int64_t s_row_score(const uint8_t *row, size_t len)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    int64_t s = -1;
+    if (msgpack_unpack_next(&u, (const char *)row, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 3)
+        s = u.data.via.array.ptr[2].via.i64;
+    msgpack_unpacked_destroy(&u);
+    return s;
+}
+
+/* History callback: counts versions. */
+static int s_count(const drift_index_ver_t *v, void *arg)
+{
+    (void)v;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t rows = 100000, versions = 10, per_commit = 10, queries = 100000;
+    char dir[512] = "";
+    static const struct option opts[] = {{"rows", required_argument, NULL, 'n'},
+                                         {"versions", required_argument, NULL, 'v'},
+                                         {"ops-per-commit", required_argument, NULL, 'b'},
+                                         {"queries", required_argument, NULL, 'q'},
+                                         {"dir", required_argument, NULL, 'd'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "n:v:b:q:d:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': rows = atoll(optarg); break;
+        case 'v': versions = atoll(optarg); break;
+        case 'b': per_commit = atoll(optarg); break;
+        case 'q': queries = atoll(optarg); break;
+        case 'd': snprintf(dir, sizeof dir, "%s", optarg); break;
+        default:
+            fprintf(stderr, "usage: bench_index [--rows N] [--versions V] [--ops-per-commit B] [--queries Q] "
+                            "[--dir DIR]\n");
+            return 2;
+        }
+    }
+    if (rows < 1 || versions < 2 || per_commit < 1 || queries < 1) {
+        fprintf(stderr, "bench_index: need rows >= 1, versions >= 2, ops-per-commit >= 1, queries >= 1\n");
+        return 2;
+    }
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/var/tmp/drift-bench-index-XXXXXX");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            return 1;
+        }
+    }
+    char logd[600], idxd[600], sqld[600];
+    snprintf(logd, sizeof logd, "%s/log", dir);
+    snprintf(idxd, sizeof idxd, "%s/index", dir);
+    snprintf(sqld, sizeof sqld, "%s/sqlite.db", dir);
+    drift_mkdir_p(logd);
+
+    /* ---- the log ---- */
+    logw_t w = {.fd = -1, .next_seq = 1, .ts = 1000};
+    snprintf(w.dir, sizeof w.dir, "%s", logd);
+    msgpack_sbuffer body, ops, row;
+    msgpack_packer bp, op, rp;
+    msgpack_sbuffer_init(&body);
+    msgpack_sbuffer_init(&ops);
+    msgpack_sbuffer_init(&row);
+    msgpack_packer_init(&bp, &body, msgpack_sbuffer_write);
+    msgpack_packer_init(&op, &ops, msgpack_sbuffer_write);
+    msgpack_packer_init(&rp, &row, msgpack_sbuffer_write);
+    { /* seq 1: the table with its score index */
+        msgpack_sbuffer d;
+        msgpack_packer dp;
+        msgpack_sbuffer_init(&d);
+        msgpack_packer_init(&dp, &d, msgpack_sbuffer_write);
+        msgpack_pack_map(&dp, 2);
+        msgpack_pack_str_with_body(&dp, "ddl", 3);
+        msgpack_pack_str_with_body(&dp, "create_table", 12);
+        msgpack_pack_str_with_body(&dp, "def", 3);
+        msgpack_pack_map(&dp, 5);
+        msgpack_pack_str_with_body(&dp, "name", 4);
+        msgpack_pack_str_with_body(&dp, "t", 1);
+        msgpack_pack_str_with_body(&dp, "version", 7);
+        msgpack_pack_uint32(&dp, 1);
+        msgpack_pack_str_with_body(&dp, "columns", 7);
+        msgpack_pack_array(&dp, 3);
+        const char *cn[] = {"id", "name", "score"}, *ct[] = {"INTEGER", "TEXT", "INTEGER"};
+        for (int i = 0; i < 3; i++) {
+            msgpack_pack_map(&dp, 3);
+            msgpack_pack_str_with_body(&dp, "id", 2);
+            msgpack_pack_uint32(&dp, (uint32_t)i + 1);
+            msgpack_pack_str_with_body(&dp, "name", 4);
+            msgpack_pack_str_with_body(&dp, cn[i], strlen(cn[i]));
+            msgpack_pack_str_with_body(&dp, "type", 4);
+            msgpack_pack_str_with_body(&dp, ct[i], strlen(ct[i]));
+        }
+        msgpack_pack_str_with_body(&dp, "pk", 2);
+        msgpack_pack_array(&dp, 1);
+        msgpack_pack_uint32(&dp, 1);
+        msgpack_pack_str_with_body(&dp, "indexes", 7);
+        msgpack_pack_array(&dp, 1);
+        msgpack_pack_map(&dp, 3);
+        msgpack_pack_str_with_body(&dp, "id", 2);
+        msgpack_pack_uint32(&dp, 1);
+        msgpack_pack_str_with_body(&dp, "name", 4);
+        msgpack_pack_str_with_body(&dp, "by_score", 8);
+        msgpack_pack_str_with_body(&dp, "columns", 7);
+        msgpack_pack_array(&dp, 1);
+        msgpack_pack_uint32(&dp, 3);
+        msgpack_pack_array(&bp, 1);
+        drift_commit_pack_op(&bp, DRIFT_COP_DDL, 1, NULL, 0, d.data, d.size);
+        s_log_append(&w, body.data, body.size);
+        msgpack_sbuffer_clear(&body);
+        msgpack_sbuffer_destroy(&d);
+    }
+    uint64_t *round_end = calloc((size_t)versions, sizeof *round_end);
+    uint64_t t0 = s_now();
+    size_t nops = 0;
+    for (int64_t v = 0; v < versions; v++) {
+        for (int64_t id = 0; id < rows; id++) {
+            uint8_t pk[9];
+            s_pk(id, pk);
+            char name[32];
+            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, v);
+            msgpack_sbuffer_clear(&row);
+            msgpack_pack_array(&rp, 3);
+            msgpack_pack_int64(&rp, id);
+            msgpack_pack_str_with_body(&rp, name, (size_t)nl);
+            msgpack_pack_int64(&rp, s_score(id, (int)v));
+            drift_commit_pack_op(&op, v ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, 1, pk, 9, row.data, row.size);
+            if (++nops == (size_t)per_commit || id == rows - 1) {
+                msgpack_sbuffer_clear(&body);
+                msgpack_pack_array(&bp, nops);
+                msgpack_sbuffer_write(&body, ops.data, ops.size);
+                s_log_append(&w, body.data, body.size);
+                msgpack_sbuffer_clear(&ops);
+                nops = 0;
+            }
+        }
+        round_end[v] = w.next_seq - 1;
+    }
+    fdatasync(w.fd);
+    close(w.fd);
+    double log_s = (double)(s_now() - t0) / 1e9;
+    uint64_t last = w.next_seq - 1;
+    uint64_t nversions = (uint64_t)rows * (uint64_t)versions;
+    fprintf(stderr, "log: %" PRIu64 " commits, %" PRIu64 " versions written in %.2f s\n", last, nversions, log_s);
+
+    /* ---- DriftDB: indexing with the indexer's code path ---- */
+    drift_index_opts_t io = {.map_size = 64ull << 30};
+    drift_index_t *ix;
+    int rc = drift_index_open(idxd, logd, NULL, &io, &ix);
+    if (rc < 0)
+        s_die("index open", rc);
+    drift_logr_t *lr;
+    if ((rc = drift_logr_open(logd, NULL, &lr)) < 0 || (rc = drift_logr_seek(lr, 1)) < 0)
+        s_die("log open", rc);
+    t0 = s_now();
+    for (;;) {
+        if ((rc = drift_index_begin(ix)) < 0)
+            s_die("begin", rc);
+        drift_frame_t f;
+        drift_logr_pos_t pos;
+        int n = 0;
+        while (n < 50000 && (rc = drift_logr_next(lr, &f, &pos)) == 1) {
+            if ((rc = drift_index_apply(ix, &f, pos)) < 0)
+                s_die(drift_index_error(ix), rc);
+            n++;
+        }
+        if ((rc = drift_index_commit(ix)) < 0)
+            s_die("commit", rc);
+        if (n < 50000)
+            break;
+    }
+    double ix_s = (double)(s_now() - t0) / 1e9;
+    drift_logr_close(&lr);
+    struct stat st;
+    char mdb[700];
+    snprintf(mdb, sizeof mdb, "%s/data.mdb", idxd);
+    stat(mdb, &st);
+    double ix_mb = (double)st.st_blocks * 512 / 1048576.0;
+    fprintf(stderr, "indexed in %.2f s: %.0f versions/s, %.0f commits/s, %.0f MiB\n", ix_s,
+            (double)nversions / ix_s, (double)last / ix_s, ix_mb);
+
+    /* ---- SQLite: the history-table emulation ---- */
+    sqlite3 *db;
+    if (sqlite3_open(sqld, &db) != SQLITE_OK)
+        s_die("sqlite open", -EIO);
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-1000000;"
+                 "CREATE TABLE hist(id INTEGER NOT NULL, name TEXT, score INTEGER, valid_from INTEGER NOT NULL,"
+                 " valid_to INTEGER NOT NULL);"
+                 "CREATE INDEX hist_id ON hist(id, valid_from);"
+                 "CREATE INDEX hist_score ON hist(score, valid_from);",
+                 NULL, NULL, NULL);
+    sqlite3_stmt *s_close, *s_ins;
+    sqlite3_prepare_v2(db, "UPDATE hist SET valid_to=?2 WHERE id=?1 AND valid_to=9223372036854775807", -1, &s_close,
+                       NULL);
+    sqlite3_prepare_v2(db, "INSERT INTO hist VALUES(?1, ?2, ?3, ?4, 9223372036854775807)", -1, &s_ins, NULL);
+    t0 = s_now();
+    uint64_t seq = 1;
+    nops = 0;
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (int64_t v = 0; v < versions; v++)
+        for (int64_t id = 0; id < rows; id++) {
+            if (nops == 0)
+                seq++;
+            char name[32];
+            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, v);
+            if (v) {
+                sqlite3_bind_int64(s_close, 1, id);
+                sqlite3_bind_int64(s_close, 2, (sqlite3_int64)seq);
+                sqlite3_step(s_close);
+                sqlite3_reset(s_close);
+            }
+            sqlite3_bind_int64(s_ins, 1, id);
+            sqlite3_bind_text(s_ins, 2, name, nl, SQLITE_STATIC);
+            sqlite3_bind_int64(s_ins, 3, s_score(id, (int)v));
+            sqlite3_bind_int64(s_ins, 4, (sqlite3_int64)seq);
+            sqlite3_step(s_ins);
+            sqlite3_reset(s_ins);
+            if (++nops == (size_t)per_commit || id == rows - 1) {
+                sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
+                nops = 0;
+            }
+        }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    double sq_s = (double)(s_now() - t0) / 1e9;
+    if (seq != last) {
+        fprintf(stderr, "bench_index: seq mismatch %" PRIu64 " vs %" PRIu64 "\n", seq, last);
+        return 1;
+    }
+    fprintf(stderr, "sqlite loaded in %.2f s: %.0f versions/s\n", sq_s, (double)nversions / sq_s);
+
+    /* ---- queries ---- */
+    uint64_t old_seq = round_end[0], recent_seq = round_end[versions - 2];
+    int64_t *keys = malloc((size_t)queries * sizeof *keys);
+    for (int64_t i = 0; i < queries; i++)
+        keys[i] = (int64_t)(s_rand() % (uint64_t)rows);
+    drift_index_rd_t *rd;
+    if ((rc = drift_index_rd_begin(ix, &rd)) < 0)
+        s_die("rd", rc);
+    sqlite3_stmt *q_latest, *q_asof, *q_hist, *q_idx, *q_scan;
+    sqlite3_prepare_v2(db, "SELECT name, score FROM hist WHERE id=?1 AND valid_to=9223372036854775807", -1, &q_latest,
+                       NULL);
+    sqlite3_prepare_v2(db, "SELECT name, score FROM hist WHERE id=?1 AND valid_from<=?2 AND valid_to>?2", -1, &q_asof,
+                       NULL);
+    sqlite3_prepare_v2(db, "SELECT valid_from, valid_to, name FROM hist WHERE id=?1 ORDER BY valid_from", -1, &q_hist,
+                       NULL);
+    sqlite3_prepare_v2(db, "SELECT id FROM hist WHERE score=?1 AND valid_from<=?2 AND valid_to>?2", -1, &q_idx, NULL);
+    sqlite3_prepare_v2(db, "SELECT id, name, score FROM hist WHERE valid_from<=?1 AND valid_to>?1 ORDER BY id", -1,
+                       &q_scan, NULL);
+    int64_t check = 0, scheck = 0;
+    const uint64_t as_ofs[3] = {UINT64_MAX, recent_seq, old_seq};
+    const char *names[3] = {"point read, latest", "point read as of a recent seq", "point read as of an old seq"};
+    for (int k = 0; k < 3; k++) {
+        double dn = 0, sn = 0;
+        for (int rep = -1; rep < 2; rep++) { /* a warm-up round, then alternate: DriftDB, SQLite, DriftDB, SQLite */
+            if (rep == 0)
+                dn = sn = 0;
+            t0 = s_now();
+            for (int64_t i = 0; i < queries; i++) {
+                uint8_t pk[9];
+                s_pk(keys[i], pk);
+                drift_index_ver_t v;
+                if (drift_index_get(rd, 1, pk, 9, as_ofs[k], &v) == 0)
+                    check += s_row_score(v.row, v.row_len);
+            }
+            dn += (double)(s_now() - t0);
+            t0 = s_now();
+            sqlite3_stmt *q = k == 0 ? q_latest : q_asof;
+            for (int64_t i = 0; i < queries; i++) {
+                sqlite3_bind_int64(q, 1, keys[i]);
+                if (k)
+                    sqlite3_bind_int64(q, 2, (sqlite3_int64)as_ofs[k]);
+                if (sqlite3_step(q) == SQLITE_ROW)
+                    scheck += sqlite3_column_int64(q, 1);
+                sqlite3_reset(q);
+            }
+            sn += (double)(s_now() - t0);
+        }
+        s_result(names[k], dn / (2.0 * (double)queries), sn / (2.0 * (double)queries), "µs/query");
+    }
+    if (check != scheck) {
+        fprintf(stderr, "bench_index: DriftDB and SQLite disagree (%" PRId64 " vs %" PRId64 ")\n", check, scheck);
+        return 1;
+    }
+    /* history of one key */
+    {
+        int64_t hq = queries / 10 + 1;
+        uint64_t hn = 0, shn = 0;
+        t0 = s_now();
+        for (int64_t i = 0; i < hq; i++) {
+            uint8_t pk[9];
+            s_pk(keys[i], pk);
+            uint64_t acc = 0;
+            drift_index_history(rd, 1, pk, 9, s_count, &acc);
+            hn += acc;
+        }
+        double dn = (double)(s_now() - t0);
+        t0 = s_now();
+        for (int64_t i = 0; i < hq; i++) {
+            sqlite3_bind_int64(q_hist, 1, keys[i]);
+            while (sqlite3_step(q_hist) == SQLITE_ROW)
+                shn++;
+            sqlite3_reset(q_hist);
+        }
+        double sn = (double)(s_now() - t0);
+        if (hn != shn || hn != (uint64_t)hq * (uint64_t)versions) {
+            fprintf(stderr, "bench_index: history counts differ (%" PRIu64 " vs %" PRIu64 ")\n", hn, shn);
+            return 1;
+        }
+        s_result("history of one key (all versions)", dn / (double)hq, sn / (double)hq, "µs/query");
+    }
+    /* secondary lookups: score = x, now and as of the old seq (k = 0 is a warm-up of the as-of one) */
+    for (int k = 0; k < 3; k++) {
+        uint64_t as_of = k != 1 ? old_seq : UINT64_MAX;
+        int64_t lq = queries / 100 + 1;
+        uint64_t hits = 0, shits = 0;
+        t0 = s_now();
+        for (int64_t i = 0; i < lq; i++) {
+            drift_keybuf_t lo = {0}, hi = {0};
+            drift_keyenc_int(&lo, keys[i] % 1000);
+            drift_keybuf_raw(&hi, lo.buf, lo.len);
+            drift_keybuf_raw(&hi, "\xff", 1);
+            drift_index_iscan_t *it;
+            if (drift_index_iscan_open(rd, 1, lo.buf, lo.len, hi.buf, hi.len, as_of, &it) == 0) {
+                const uint8_t *pk, *vals;
+                size_t pl, vl;
+                uint64_t from, to;
+                int trunc;
+                while (drift_index_iscan_next(it, &pk, &pl, &vals, &vl, &from, &to, &trunc) == 1)
+                    hits++;
+                drift_index_iscan_close(&it);
+            }
+            drift_keybuf_free(&lo);
+            drift_keybuf_free(&hi);
+        }
+        double dn = (double)(s_now() - t0);
+        t0 = s_now();
+        for (int64_t i = 0; i < lq; i++) {
+            sqlite3_bind_int64(q_idx, 1, keys[i] % 1000);
+            sqlite3_bind_int64(q_idx, 2, k != 1 ? (sqlite3_int64)old_seq : INT64_MAX - 1);
+            while (sqlite3_step(q_idx) == SQLITE_ROW)
+                shits++;
+            sqlite3_reset(q_idx);
+        }
+        double sn = (double)(s_now() - t0);
+        if (hits != shits) {
+            fprintf(stderr, "bench_index: index hits differ (%" PRIu64 " vs %" PRIu64 ")\n", hits, shits);
+            return 1;
+        }
+        if (k == 0)
+            continue;
+        static char nm[2][96];
+        snprintf(nm[k - 1], 96, "secondary lookup score = x %s (%.0f rows/lookup)", k == 2 ? "as of the old seq" : "now",
+                 (double)hits / (double)lq);
+        s_result(nm[k - 1], dn / (double)lq, sn / (double)lq, "µs/query");
+    }
+    /* full scans: as of the old seq, and now */
+    for (int k = 0; k < 2; k++) {
+        uint64_t as_of = k ? UINT64_MAX : old_seq;
+        uint64_t n = 0, sn_rows = 0;
+        t0 = s_now();
+        drift_index_scan_t *it;
+        if ((rc = drift_index_scan_open(rd, 1, NULL, 0, NULL, 0, as_of, &it)) < 0)
+            s_die("scan", rc);
+        const uint8_t *pk;
+        size_t pl;
+        drift_index_ver_t v;
+        while (drift_index_scan_next(it, &pk, &pl, &v) == 1)
+            n++;
+        uint64_t steps = drift_index_scan_steps(it);
+        drift_index_scan_close(&it);
+        double dn = (double)(s_now() - t0);
+        t0 = s_now();
+        sqlite3_bind_int64(q_scan, 1, k ? INT64_MAX - 1 : (sqlite3_int64)old_seq);
+        while (sqlite3_step(q_scan) == SQLITE_ROW)
+            sn_rows++;
+        sqlite3_reset(q_scan);
+        double sn = (double)(s_now() - t0);
+        if (n != (uint64_t)rows || sn_rows != n) {
+            fprintf(stderr, "bench_index: scan rows differ (%" PRIu64 " vs %" PRIu64 ")\n", n, sn_rows);
+            return 1;
+        }
+        fprintf(stderr, "scan %s: %.1f cursor ops per row\n", k ? "now" : "as of old", (double)steps / (double)n);
+        s_result(k ? "full-table scan now (per row)" : "full-table scan as of the old seq (per row)", dn / (double)n,
+                 sn / (double)n, "µs/row");
+    }
+    drift_index_rd_end(&rd);
+
+    printf("\n%" PRId64 " rows x %" PRId64 " versions = %" PRIu64 " versions, %" PRId64
+           " rows per commit (%" PRIu64 " commits), %" PRId64 " random keys\n\n",
+           rows, versions, nversions, per_commit, last, queries);
+    printf("| what | DriftDB | SQLite history table | SQLite / DriftDB |\n|---|---|---|---|\n");
+    printf("| loading %" PRIu64 " versions | %.0f versions/s (indexer, from the log) | %.0f versions/s | %.2f |\n",
+           nversions, (double)nversions / ix_s, (double)nversions / sq_s, ix_s / sq_s);
+    for (int i = 0; i < g_nres; i++)
+        printf("| %s | %.2f %s | %.2f %s | %.2f |\n", g_res[i].name, g_res[i].drift_us, g_res[i].unit,
+               g_res[i].sqlite_us, g_res[i].unit, g_res[i].sqlite_us / g_res[i].drift_us);
+    printf("\nas-of point read (old seq) / latest point read: %.2f; (recent seq) / latest: %.2f\n",
+           g_res[2].drift_us / g_res[0].drift_us, g_res[1].drift_us / g_res[0].drift_us);
+    printf("index size %.0f MiB; SQLite file ", ix_mb);
+    stat(sqld, &st);
+    printf("%.0f MiB\n", (double)st.st_size / 1048576.0);
+    sqlite3_finalize(s_close);
+    sqlite3_finalize(s_ins);
+    sqlite3_finalize(q_latest);
+    sqlite3_finalize(q_asof);
+    sqlite3_finalize(q_hist);
+    sqlite3_finalize(q_idx);
+    sqlite3_finalize(q_scan);
+    sqlite3_close(db);
+    drift_index_close(&ix);
+    nftw(dir, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
