@@ -265,11 +265,25 @@ static void t_asof_history(void **state)
     uint64_t s5 = s_commit(c);
     s_op_patch(c, 1, 13);
     uint64_t s6 = s_commit(c);
+    char big[400];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    s_op_row(c, DRIFT_COP_UPDATE, 2, big, 21); /* larger than DRIFT_INDEX_INLINE_MAX: kept in the log */
+    uint64_t s7 = s_commit(c);
+    s_op_row(c, DRIFT_COP_UPDATE, 2, "bob", 22);
+    s_commit(c);
     s_index(c);
 
     drift_index_rd_t *rd;
     assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
-    assert_int_equal(drift_index_rd_seq(rd), s6);
+    assert_int_equal(drift_index_rd_seq(rd), s7 + 1);
+    assert_int_equal(s_get(rd, 2, s7), 21);
+    pkey_t k2 = s_key(2);
+    drift_index_ver_t vbig;
+    assert_int_equal(drift_index_get(rd, T, k2.b, k2.n, s7, &vbig), 0);
+    assert_true(vbig.row_len > 400);
+    assert_non_null(memmem(vbig.row, vbig.row_len, big, sizeof big - 1));
+    assert_int_equal(s_get(rd, 2, s7 + 1), 22);
     assert_int_equal(s_get(rd, 1, s1), -2);
     assert_int_equal(s_get(rd, 1, s2), 10);
     assert_int_equal(s_get(rd, 1, s3), 11);
@@ -282,7 +296,7 @@ static void t_asof_history(void **state)
     assert_int_equal(s_get(rd, 3, s6), -2);
     pkey_t k1 = s_key(1);
     drift_index_ver_t v;
-    assert_int_equal(drift_index_get(rd, T, k1.b, k1.n, s6 + 1, &v), -EAGAIN);
+    assert_int_equal(drift_index_get(rd, T, k1.b, k1.n, s7 + 2, &v), -EAGAIN);
 
     /* history: oldest first, deletes included, end seqs */
     drift_index_ver_t h[16];
@@ -308,9 +322,9 @@ static void t_asof_history(void **state)
     assert_int_equal(drift_index_seq_at(rd, 999, &seq), 0);
     assert_int_equal(seq, 0);
     assert_int_equal(drift_index_seq_at(rd, UINT64_MAX, &seq), 0);
-    assert_int_equal(seq, s6);
+    assert_int_equal(seq, s7 + 1);
     assert_int_equal(drift_index_seq_at(rd, 1000000, &seq), 0);
-    assert_int_equal(seq, s6);
+    assert_int_equal(seq, s7 + 1);
 
     /* catalog */
     uint32_t table;

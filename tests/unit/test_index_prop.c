@@ -26,8 +26,11 @@
 #define MAXSEQ 700
 #define NNAMES 4
 
-static const char *const s_names[NNAMES] = {"", "a", "b\0x", "zz"};
-static const size_t s_name_len[NNAMES] = {0, 1, 3, 2};
+/* the last name makes rows larger than DRIFT_INDEX_INLINE_MAX: those versions are read from the log */
+#define LONG_NAME "zz-a-long-name-0123456789012345678901234567890123456789012345678901234567890123456789" \
+                  "0123456789012345678901234567890123456789012345678901234567890123456789"
+static const char *const s_names[NNAMES] = {"", "a", "b\0x", LONG_NAME};
+static const size_t s_name_len[NNAMES] = {0, 1, 3, sizeof LONG_NAME - 1};
 
 typedef struct {
     uint8_t live;
