@@ -136,6 +136,14 @@ class ClientCTest(unittest.TestCase):
         needed = re.findall(r"NEEDED\s+(\S+)", soname)
         self.assertTrue(any(n.startswith("libzmq") for n in needed), needed)
         self.assertTrue(any(n.startswith("libmsgpackc") for n in needed), needed)
+        # Only the client API is exported (drift_*; no server symbols such as drift_config_*).
+        syms = subprocess.run(["nm", "-D", "--defined-only", found["libdrift.so"]], capture_output=True,
+                              text=True).stdout.split("\n")
+        exported = [ln.split()[-1] for ln in syms if re.search(r" [TDB] ", ln)]
+        self.assertIn("drift_exec", exported)
+        self.assertEqual([x for x in exported if not x.startswith("drift_")], [])
+        header = open(os.path.join(SRCDIR, "client", "drift.h")).read()
+        self.assertEqual([x for x in exported if not re.search(r"\b%s\(" % x, header)], [])
         # Compile the example through pkg-config against the installed tree only.
         env = clean_env()
         env["PKG_CONFIG_PATH"] = os.path.dirname(found["drift.pc"])
