@@ -349,9 +349,14 @@ static void s_drain_pending(s_gw_t *g)
             g->pend_tail = NULL;
         q->pnext = NULL;
         if (s_dispatch(g, q, wi) < 0) {
-            q->worker = -1; /* not in the FIFO anymore: finish must not search it */
-            s_req_fail(g, q, DRIFT_SQLSTATE_CONN_FAILURE, "query worker unreachable", NULL);
+            /* Not delivered (the worker's connection is gone): put it back first in line,
+             * declare the worker dead (which drains the queue again), and stop here. */
+            q->pnext = g->pend_head;
+            g->pend_head = q;
+            if (!g->pend_tail)
+                g->pend_tail = q;
             s_worker_dead(g, wi, "unreachable");
+            return;
         }
     }
 }
@@ -368,7 +373,8 @@ static void s_worker_dead(s_gw_t *g, int wi, const char *why)
         s->notified = 0;
     for (s_req_t *q = g->req_head, *n; q; q = n) {
         n = q->next;
-        if (q->worker != wi)
+        /* its requests, and pending requests of sessions whose transaction lived there */
+        if (q->worker != wi && !(q->worker < 0 && q->sess->pinned == wi))
             continue;
         int had_txn = q->sess->pinned == wi;
         q->sess->notified |= had_txn;
@@ -706,19 +712,21 @@ static void s_front_one(void *sock, void *arg)
     g->total++;
     s_gauges(g);
     int wi = s->pinned >= 0 ? s->pinned : s_pick_worker(g);
+    int unreachable = 0;
     if (wi >= 0 && !g->pend_head) {
-        if (s_dispatch(g, q, wi) < 0) {
-            s_req_fail(g, q, DRIFT_SQLSTATE_CONN_FAILURE, "query worker unreachable", NULL);
-            s_worker_dead(g, wi, "unreachable");
-        }
-    } else {
-        if (g->pend_tail)
-            g->pend_tail->pnext = q;
-        else
-            g->pend_head = q;
-        g->pend_tail = q;
-        s_drain_pending(g);
+        if (s_dispatch(g, q, wi) == 0)
+            goto out;
+        unreachable = 1; /* not delivered: queue it, then fail the worker over */
     }
+    if (g->pend_tail)
+        g->pend_tail->pnext = q;
+    else
+        g->pend_head = q;
+    g->pend_tail = q;
+    if (unreachable)
+        s_worker_dead(g, wi, "unreachable"); /* also drains the queue */
+    else
+        s_drain_pending(g);
 out:
     for (int i = 0; i < nf; i++)
         zmq_msg_close(&f[i]);

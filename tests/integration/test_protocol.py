@@ -6,7 +6,7 @@ import unittest
 
 import zmq
 
-from driftharness import Daemon
+from driftharness import Daemon, wait_for
 from protoutil import Raw, pack, unpack
 
 
@@ -152,6 +152,66 @@ class ProtocolTest(unittest.TestCase):
         lines = [l for l in self.d.log().splitlines() if tp in l]
         self.assertTrue(lines, "traceparent not found in the log")
         self.assertTrue(any(re.search(r"query\.\d+", l) for l in lines), lines)
+
+
+def worker_requests(d):
+    """{instance: requests handled} of the query workers, from /metrics."""
+    return {dict(labels)["instance"]: v for (name, labels), v in d.metrics().items()
+            if name == "driftdb_role_requests_total" and ("role", "query") in labels}
+
+
+class TransactionTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(query_workers=2)
+        cls.d.start()
+        time.sleep(0.5)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+
+    def test_affinity_while_open(self):
+        c = Raw(self.d.endpoint)
+        before = worker_requests(self.d)
+        r = c.call(id=1, op="query", sql="BEGIN")
+        self.assertEqual((r["ok"], r["txn"]), (True, "open"), r)
+        for i in range(200):
+            c.send(pack(id=100 + i, op="query", sql="SELECT $1", params=[i]))
+        for _ in range(200):
+            r = c.recv()
+            self.assertEqual((r["ok"], r["txn"]), (True, "open"), r)
+            self.assertEqual(r["rows"], [[r["id"] - 100]])
+        r = c.call(id=2, op="query", sql="COMMIT")
+        self.assertEqual((r["ok"], r["txn"]), (True, "idle"), r)
+        # every statement of the transaction ran on one worker (a worker counts a request just
+        # after its reply: wait for the count to settle)
+        wait_for(lambda: sum(worker_requests(self.d).values()) - sum(before.values()) >= 202, 5,
+                 what="request counters")
+        after = worker_requests(self.d)
+        delta = sorted(after[k] - before.get(k, 0) for k in after)
+        self.assertEqual(delta, [0, 202], (before, after))
+        c.close()
+
+    def test_failed_transaction(self):
+        c = Raw(self.d.endpoint)
+        self.assertEqual(c.call(id=1, op="query", sql="BEGIN")["txn"], "open")
+        r = c.call(id=2, op="query", sql="SELECT 1/0")
+        self.assertEqual((r["error"]["code"], r["txn"]), ("22012", "failed"))
+        r = c.call(id=3, op="query", sql="SELECT 1")
+        self.assertEqual((r["error"]["code"], r["txn"]), ("25P02", "failed"))
+        r = c.call(id=4, op="query", sql="ROLLBACK")
+        self.assertEqual((r["ok"], r["txn"]), (True, "idle"))
+        self.assertEqual(c.call(id=5, op="query", sql="SELECT 5")["rows"], [[5]])
+        c.close()
+
+    def test_disconnect_rolls_back(self):
+        c = Raw(self.d.endpoint)
+        self.assertEqual(c.call(id=1, op="query", sql="BEGIN")["txn"], "open")
+        c.close()
+        wait_for(lambda: "ended with an open transaction: rolled back" in self.d.log(), 10,
+                 what="the worker to end the disconnected session")
+        self.assertIn("client disconnected with an open transaction", self.d.log())
 
 
 class AdmissionTest(unittest.TestCase):

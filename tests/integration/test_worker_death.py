@@ -42,6 +42,38 @@ class WorkerDeathTest(unittest.TestCase):
             c.close()
             other.close()
 
+    def test_open_transaction_aborted_when_worker_dies(self):
+        with Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                    config={"heartbeat_timeout": "20s"}) as d:
+            wait_ping(d.endpoint)
+            time.sleep(0.3)
+            pids = d.role_pids()["query"]
+            c = Raw(d.endpoint, timeout_ms=10000)
+            self.assertEqual(c.call(id=1, op="query", sql="BEGIN")["txn"], "open")
+            # idle in the transaction when its worker dies: the next query is told
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: d.log().count("is gone") >= 2, 5, what="gateway to notice the deaths")
+            wait_ping(d.endpoint)
+            r = c.call(id=2, op="query", sql="SELECT 1")
+            self.assertEqual((r["ok"], r["error"]["code"], r["txn"]), (False, "08006", "aborted"), r)
+            r = c.call(id=3, op="query", sql="SELECT 3")
+            self.assertEqual((r["rows"], r["txn"]), ([[3]], "idle"))
+            # in flight inside a transaction: the error reply itself says aborted
+            self.assertEqual(c.call(id=4, op="query", sql="BEGIN")["txn"], "open")
+            c.send(pack(id=5, op="query", sql="SELECT '%s'" % HANG))
+            time.sleep(0.5)
+            for pid in d.role_pids()["query"]:
+                os.kill(pid, signal.SIGKILL)
+            r = c.recv()
+            self.assertEqual((r["id"], r["error"]["code"], r["txn"]), (5, "08006", "aborted"), r)
+            # a request sent before the gateway noticed the other death would (rightly) get 08006 too
+            wait_for(lambda: d.log().count("is gone") >= 4, 5, what="gateway to notice the deaths")
+            wait_ping(d.endpoint)
+            r = c.call(id=6, op="query", sql="SELECT 6")
+            self.assertEqual((r.get("rows"), r.get("txn")), ([[6]], "idle"), r)
+            c.close()
+
     def test_hung_worker_is_replaced(self):
         with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:" + HANG},
                     config={"heartbeat_timeout": "1s", "request_timeout": "60s"}) as d:
