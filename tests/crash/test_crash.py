@@ -31,7 +31,7 @@ import driftlog  # noqa: E402
 LOGCHECK = os.path.join(H.BUILDDIR, "tests", "crash", "logcheck")
 CYCLES = int(os.environ.get("DRIFT_CRASH_CYCLES", "50"))
 CLIENTS = 4
-INFLIGHT = 4
+INFLIGHT = 2
 REPLY_TIMEOUT = 1.0
 
 
@@ -126,7 +126,7 @@ class CrashTest(unittest.TestCase):
             for cycle in range(CYCLES):
                 for c in clients:
                     c.running.set()
-                time.sleep(rng.uniform(0.1, 0.6))
+                time.sleep(rng.uniform(0.05, 0.35))
                 group = cycle % 3 == 2
                 if group:
                     logs.append(d.log())
@@ -142,7 +142,7 @@ class CrashTest(unittest.TestCase):
                     stats["writer_kills"] += 1
                     H.wait_for(lambda: d.role_pids().get("writer", [old])[0] != old, 20, what="writer respawn")
                 self.ping(ctx, ep)
-                time.sleep(0.15)  # traffic against the recovered writer
+                time.sleep(0.1)  # traffic against the recovered writer
                 for c in clients:
                     c.running.clear()
                 for c in clients:
