@@ -733,8 +733,11 @@ out:
 }
 
 /* zwatch callbacks: drain up to BATCH messages per call, so that ZMQ_EVENTS (a poll
- * syscall inside libzmq) is asked once per batch instead of once per message. */
-#define BATCH 64
+ * syscall inside libzmq) is asked once per batch instead of once per message. zwatch
+ * calls us at most 512 times per wakeup before it yields to the loop, so a wakeup
+ * handles at most 512 * BATCH messages: keep BATCH small, or a flood starves the
+ * heartbeat timer and the supervisor kills the gateway as hung. */
+#define BATCH 4
 
 static void s_on_front(void *sock, void *arg)
 {

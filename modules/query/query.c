@@ -293,10 +293,11 @@ out:
     return 1;
 }
 
-/* zwatch callback: drains up to 64 messages per call (one ZMQ_EVENTS poll per batch). */
+/* zwatch callback: drains up to 4 messages per call (one ZMQ_EVENTS poll per batch); small,
+ * because zwatch calls it up to 512 times per wakeup and the heartbeat timer must still run. */
 static void s_on_msg(void *sock, void *arg)
 {
-    for (int i = 0; i < 64 && s_msg_one(sock, arg); i++)
+    for (int i = 0; i < 4 && s_msg_one(sock, arg); i++)
         ;
 }
 
