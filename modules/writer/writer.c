@@ -494,8 +494,10 @@ static batch_t *s_place(writer_t *w, size_t size, int *ret_rc)
                                          .created_ns = drift_now_real_ns(),
                                          .file_size = w->spare_size};
         memcpy(b->newhdr.prev_hash, w->chain, DRIFT_HASH_LEN);
-        if (!w->sync_mode) /* the flush thread syncs the old segment before installing */
+        if (!w->sync_mode) { /* the flush thread syncs the old segment before installing */
             b->durable_upto = w->next_seq - 1;
+            b->durable_ts = w->last_ts;
+        }
         w->spare_state = SPARE_NONE; /* consumed; the next one starts once it is installed */
         w->rotations_pending++;
         return b;
