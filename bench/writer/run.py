@@ -13,9 +13,11 @@ that, the machine's raw limit: pwrite + fdatasync of records the size of a
 single-row DriftDB frame, one fdatasync per record and per batch of 8 / 32.
 Every client keeps one transaction in flight. BENCH_SECONDS (default 3) per point.
 """
+import mmap
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,22 @@ def result(cmd):
     if not m:
         raise RuntimeError("%s: %s %s" % (cmd, out.stdout.decode(), out.stderr.decode()))
     return dict(kv.split("=") for kv in m.group(1).split())
+
+
+def writer_counters(data_dir):
+    """The writer slot's counters from the control block (docs/storage.md): (batches/groups written, fdatasyncs, frames)."""
+    with open(os.path.join(data_dir, "run", "control"), "rb") as f:
+        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        try:
+            slot_size, nslots = struct.unpack_from("<II", m, 16)
+            base = struct.unpack_from("<Q", m, 24)[0]
+            for i in range(nslots):
+                c = struct.unpack_from("<16Q", m, base + i * slot_size + 56)
+                if c[10]:  # frames appended: only the writer has that counter
+                    return c[8], c[9], c[10]
+        finally:
+            m.close()
+    return 0, 0, 0
 
 
 def start_pg(tmp):
@@ -92,8 +110,12 @@ def main():
     ep = "ipc://%s/run/writer.sock" % d.data_dir
     try:
         for clients, nrows in POINTS:
-            rows.append(("DriftDB writer (ipc, no SQL)", clients, nrows,
-                         result([WBENCH, "drift", ep, str(clients), str(nrows), str(SECS)])))
+            before = writer_counters(d.data_dir)
+            r = result([WBENCH, "drift", ep, str(clients), str(nrows), str(SECS)])
+            after = writer_counters(d.data_dir)
+            groups, syncs, frames = (a - b for a, b in zip(after, before))
+            r["errors"] += " (%.1f tx per fdatasync)" % (frames / syncs if syncs else 0)
+            rows.append(("DriftDB writer (ipc, no SQL)", clients, nrows, r))
             rows.append(("SQLite WAL synchronous=FULL", clients, nrows,
                          result([peers, "sqlite", sq, str(clients), str(nrows), str(SECS)])))
             rows.append(("PostgreSQL 15 synchronous_commit=on", clients, nrows,
@@ -105,7 +127,7 @@ def main():
         d.close()
         stop_pg(pgdir)
     print()
-    print("| system | clients | rows/tx | commits/s | rows/s | p50 µs | p99 µs | errors |")
+    print("| system | clients | rows/tx | commits/s | rows/s | p50 µs | p99 µs | errors (group size) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, c, n, r in rows:
         print("| %s | %d | %d | %s | %s | %s | %s | %s |" % (name, c, n, r["ops_s"], r["rows_s"], r["p50_us"],

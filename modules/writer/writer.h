@@ -12,7 +12,7 @@
 #define DRIFT_WSTATE_FAILED 3u     /* a write or fdatasync failed; the writer is exiting to restart */
 
 /* Writer counters in its control-block slot (besides DRIFT_CTR_REQUESTS / ERRORS / BYTES_IN). */
-#define DRIFT_CTR_W_BATCHES (DRIFT_CTR_ROLE0 + 0)   /* batches written (one pwrite each) */
+#define DRIFT_CTR_W_BATCHES (DRIFT_CTR_ROLE0 + 0)   /* write groups (one flush-thread turn each) */
 #define DRIFT_CTR_W_SYNCS (DRIFT_CTR_ROLE0 + 1)     /* fdatasync calls */
 #define DRIFT_CTR_W_FRAMES (DRIFT_CTR_ROLE0 + 2)    /* frames (transactions) appended */
 #define DRIFT_CTR_W_BYTES (DRIFT_CTR_ROLE0 + 3)     /* frame bytes appended */
