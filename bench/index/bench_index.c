@@ -16,9 +16,19 @@
  * latest point read, as-of point read at an old seq (after round 1) and a
  * recent one (after round V-1), history of one key, secondary lookup now and
  * as of the old seq, full-table scan as of the old seq.
- * Single-threaded; prints a markdown table. */
+ * Single-threaded; prints a markdown table.
+ *
+ *   bench_index --lag DATA_DIR [--clients C] [--ops-per-commit B] [--seconds S]
+ *
+ * Index lag at the writer's maximum rate, against a running daemon (bench/index/run.py
+ * starts one): C threads, each with one commit of B rows in flight, send straight to the
+ * writer (ipc/commit.h) for S seconds while the main thread samples the control block
+ * every millisecond (commit_seq - indexed_seq, and how old the oldest unindexed commit is). */
+#include "shm/control.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -130,6 +140,46 @@ static int s_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f
     return remove(p);
 }
 
+/* The table: id INTEGER, name TEXT, score INTEGER, pk (id), index 1 on score. */
+static void s_pack_ddl(msgpack_packer *dp_)
+{
+    msgpack_packer dp = *dp_;
+    msgpack_pack_map(&dp, 2);
+    msgpack_pack_str_with_body(&dp, "ddl", 3);
+    msgpack_pack_str_with_body(&dp, "create_table", 12);
+    msgpack_pack_str_with_body(&dp, "def", 3);
+    msgpack_pack_map(&dp, 5);
+    msgpack_pack_str_with_body(&dp, "name", 4);
+    msgpack_pack_str_with_body(&dp, "t", 1);
+    msgpack_pack_str_with_body(&dp, "version", 7);
+    msgpack_pack_uint32(&dp, 1);
+    msgpack_pack_str_with_body(&dp, "columns", 7);
+    msgpack_pack_array(&dp, 3);
+    const char *cn[] = {"id", "name", "score"}, *ct[] = {"INTEGER", "TEXT", "INTEGER"};
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_map(&dp, 3);
+        msgpack_pack_str_with_body(&dp, "id", 2);
+        msgpack_pack_uint32(&dp, (uint32_t)i + 1);
+        msgpack_pack_str_with_body(&dp, "name", 4);
+        msgpack_pack_str_with_body(&dp, cn[i], strlen(cn[i]));
+        msgpack_pack_str_with_body(&dp, "type", 4);
+        msgpack_pack_str_with_body(&dp, ct[i], strlen(ct[i]));
+    }
+    msgpack_pack_str_with_body(&dp, "pk", 2);
+    msgpack_pack_array(&dp, 1);
+    msgpack_pack_uint32(&dp, 1);
+    msgpack_pack_str_with_body(&dp, "indexes", 7);
+    msgpack_pack_array(&dp, 1);
+    msgpack_pack_map(&dp, 3);
+    msgpack_pack_str_with_body(&dp, "id", 2);
+    msgpack_pack_uint32(&dp, 1);
+    msgpack_pack_str_with_body(&dp, "name", 4);
+    msgpack_pack_str_with_body(&dp, "by_score", 8);
+    msgpack_pack_str_with_body(&dp, "columns", 7);
+    msgpack_pack_array(&dp, 1);
+    msgpack_pack_uint32(&dp, 3);
+}
+
 typedef struct {
     const char *name;
     double drift_us, sqlite_us;
@@ -157,6 +207,163 @@ static int64_t s_row_score(const uint8_t *row, size_t len)
     return s;
 }
 
+/* ---- lag mode ---- */
+static _Atomic int g_stop;
+static _Atomic uint64_t g_commits, g_errors;
+
+typedef struct {
+    char ep[700];
+    int id, rows;
+    drift_ctl_header_t *hdr;
+} lclient_t;
+
+static void *s_lclient(void *arg)
+{
+    lclient_t *c = arg;
+    drift_commit_client_t *cli = drift_commit_client_new(c->ep);
+    if (!cli)
+        return NULL;
+    msgpack_sbuffer sb, row;
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(&row);
+    uint64_t n = 0;
+    while (!atomic_load(&g_stop)) {
+        msgpack_packer pk, rp;
+        msgpack_sbuffer_clear(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        /* snapshot = the last commit: the writer refuses rows for a table changed after the snapshot */
+        drift_commit_pack_request(&pk, ++n, atomic_load(&c->hdr->commit_seq), DRIFT_ISO_READ_COMMITTED, (size_t)c->rows, 0);
+        for (int i = 0; i < c->rows; i++) {
+            int64_t id = ((int64_t)c->id << 40) + (int64_t)(n * 1000 + (uint64_t)i);
+            uint8_t key[9];
+            s_pk(id, key);
+            char name[48];
+            int nl = snprintf(name, sizeof name, "customer %d/%" PRIu64, c->id, n);
+            msgpack_sbuffer_clear(&row);
+            msgpack_packer_init(&rp, &row, msgpack_sbuffer_write);
+            msgpack_pack_array(&rp, 3);
+            msgpack_pack_int64(&rp, id);
+            msgpack_pack_str_with_body(&rp, name, (size_t)nl);
+            msgpack_pack_int64(&rp, s_score(id, 0));
+            drift_commit_pack_op(&pk, DRIFT_COP_INSERT, 1, key, 9, row.data, row.size);
+        }
+        drift_commit_reply_t r;
+        if (drift_commit_client_send(cli, sb.data, sb.size) < 0 || drift_commit_client_recv(cli, 10000, &r) < 0) {
+            atomic_fetch_add(&g_errors, 1);
+            break;
+        }
+        atomic_fetch_add(r.ok ? &g_commits : &g_errors, 1);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&row);
+    drift_commit_client_destroy(&cli);
+    return NULL;
+}
+
+static int s_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs the lag measurement against the daemon on data_dir. */
+static int s_lag(const char *data_dir, int clients, int rows, double seconds)
+{
+    char path[700], ep[700];
+    snprintf(path, sizeof path, "%s/run/control", data_dir);
+    drift_ctl_t *ctl;
+    int rc = drift_ctl_attach(path, &ctl);
+    if (rc < 0)
+        s_die(path, rc);
+    drift_ctl_header_t *hdr = drift_ctl_header(ctl);
+    snprintf(ep, sizeof ep, "ipc://%s/run/writer.sock", data_dir);
+    { /* the table (the same definition as the query benchmark, with the score index) */
+        drift_commit_client_t *cli = drift_commit_client_new(ep);
+        msgpack_sbuffer sb, d;
+        msgpack_packer pk, dp;
+        msgpack_sbuffer_init(&sb);
+        msgpack_sbuffer_init(&d);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_packer_init(&dp, &d, msgpack_sbuffer_write);
+        s_pack_ddl(&dp);
+        drift_commit_pack_request(&pk, 1, 0, DRIFT_ISO_READ_COMMITTED, 1, 0);
+        drift_commit_pack_op(&pk, DRIFT_COP_DDL, 1, NULL, 0, d.data, d.size);
+        drift_commit_reply_t r;
+        if (!cli || drift_commit_client_send(cli, sb.data, sb.size) < 0 ||
+            drift_commit_client_recv(cli, 10000, &r) < 0 || !r.ok)
+            s_die("create table", -EIO);
+        drift_commit_client_destroy(&cli);
+        msgpack_sbuffer_destroy(&sb);
+        msgpack_sbuffer_destroy(&d);
+    }
+    pthread_t th[256];
+    lclient_t lc[256];
+    if (clients > 256)
+        clients = 256;
+    for (int i = 0; i < 10000 && atomic_load(&hdr->indexed_seq) < atomic_load(&hdr->commit_seq); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL); /* the table is indexed before the load starts */
+    }
+    uint64_t seq0 = atomic_load(&hdr->commit_seq), idx0 = atomic_load(&hdr->indexed_seq);
+    for (int i = 0; i < clients; i++) {
+        lc[i] = (lclient_t){.id = i + 1, .rows = rows, .hdr = hdr};
+        snprintf(lc[i].ep, sizeof lc[i].ep, "%s", ep);
+        pthread_create(&th[i], NULL, s_lclient, &lc[i]);
+    }
+    size_t cap = (size_t)(seconds * 1000) + 16, n = 0;
+    uint64_t *lag_seqs = calloc(cap, sizeof *lag_seqs), *lag_us = calloc(cap, sizeof *lag_us);
+    uint64_t *st = calloc(cap, sizeof *st), *sc = calloc(cap, sizeof *sc);
+    uint64_t t0 = s_now(), end = t0 + (uint64_t)(seconds * 1e9);
+    /* lag in time: how long ago (sampled every ms) commit_seq first passed what is indexed now */
+    while (s_now() < end && n < cap) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        uint64_t c = atomic_load(&hdr->commit_seq), i = atomic_load(&hdr->indexed_seq), now = s_now();
+        st[n] = now;
+        sc[n] = c;
+        lag_seqs[n] = c > i ? c - i : 0;
+        lag_us[n] = 0;
+        if (lag_seqs[n]) {
+            size_t lo = 0, hi = n; /* first sample whose commit_seq > i */
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (sc[mid] > i)
+                    hi = mid;
+                else
+                    lo = mid + 1;
+            }
+            lag_us[n] = (now - st[lo]) / 1000 + 1000; /* + the sampling interval: an upper bound */
+        }
+        n++;
+    }
+    free(st);
+    free(sc);
+    uint64_t seq1 = atomic_load(&hdr->commit_seq), idx1 = atomic_load(&hdr->indexed_seq);
+    double el = (double)(s_now() - t0) / 1e9;
+    atomic_store(&g_stop, 1);
+    for (int i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
+    uint64_t tc = s_now(), last = atomic_load(&hdr->commit_seq);
+    while (atomic_load(&hdr->indexed_seq) < last && s_now() - tc < 60000000000ull) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    double catch_ms = (double)(s_now() - tc) / 1e6;
+    qsort(lag_seqs, n, sizeof *lag_seqs, s_cmp_u64);
+    qsort(lag_us, n, sizeof *lag_us, s_cmp_u64);
+    double wr = (double)(seq1 - seq0) / el, ir = (double)(idx1 - idx0) / el;
+    printf("RESULT clients=%d rows=%d writer_commits_s=%.0f writer_rows_s=%.0f indexer_commits_s=%.0f "
+           "indexer_rows_s=%.0f lag_seqs_p50=%" PRIu64 " lag_seqs_p99=%" PRIu64 " lag_seqs_max=%" PRIu64
+           " lag_ms_p50=%.2f lag_ms_p99=%.2f lag_ms_max=%.2f catch_up_ms=%.1f errors=%" PRIu64 "\n",
+           clients, rows, wr, wr * rows, ir, ir * rows, lag_seqs[n / 2], lag_seqs[n * 99 / 100], lag_seqs[n - 1],
+           (double)lag_us[n / 2] / 1000.0, (double)lag_us[n * 99 / 100] / 1000.0, (double)lag_us[n - 1] / 1000.0,
+           catch_ms, atomic_load(&g_errors));
+    free(lag_seqs);
+    free(lag_us);
+    drift_ctl_detach(&ctl);
+    return 0;
+}
+
 /* History callback: counts versions. */
 static int s_count(const drift_index_ver_t *v, void *arg)
 {
@@ -168,27 +375,37 @@ static int s_count(const drift_index_ver_t *v, void *arg)
 int main(int argc, char **argv)
 {
     int64_t rows = 100000, versions = 10, per_commit = 10, queries = 100000;
-    char dir[512] = "";
+    char dir[512] = "", lag_dir[512] = "";
+    int clients = 8;
+    double seconds = 5;
     static const struct option opts[] = {{"rows", required_argument, NULL, 'n'},
                                          {"versions", required_argument, NULL, 'v'},
                                          {"ops-per-commit", required_argument, NULL, 'b'},
                                          {"queries", required_argument, NULL, 'q'},
                                          {"dir", required_argument, NULL, 'd'},
+                                         {"lag", required_argument, NULL, 'l'},
+                                         {"clients", required_argument, NULL, 'c'},
+                                         {"seconds", required_argument, NULL, 's'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "n:v:b:q:d:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:v:b:q:d:l:c:s:", opts, NULL)) != -1) {
         switch (c) {
         case 'n': rows = atoll(optarg); break;
         case 'v': versions = atoll(optarg); break;
         case 'b': per_commit = atoll(optarg); break;
         case 'q': queries = atoll(optarg); break;
         case 'd': snprintf(dir, sizeof dir, "%s", optarg); break;
+        case 'l': snprintf(lag_dir, sizeof lag_dir, "%s", optarg); break;
+        case 'c': clients = atoi(optarg); break;
+        case 's': seconds = atof(optarg); break;
         default:
             fprintf(stderr, "usage: bench_index [--rows N] [--versions V] [--ops-per-commit B] [--queries Q] "
                             "[--dir DIR]\n");
             return 2;
         }
     }
+    if (lag_dir[0])
+        return s_lag(lag_dir, clients < 1 ? 1 : clients, (int)per_commit, seconds);
     if (rows < 1 || versions < 2 || per_commit < 1 || queries < 1) {
         fprintf(stderr, "bench_index: need rows >= 1, versions >= 2, ops-per-commit >= 1, queries >= 1\n");
         return 2;
@@ -222,40 +439,7 @@ int main(int argc, char **argv)
         msgpack_packer dp;
         msgpack_sbuffer_init(&d);
         msgpack_packer_init(&dp, &d, msgpack_sbuffer_write);
-        msgpack_pack_map(&dp, 2);
-        msgpack_pack_str_with_body(&dp, "ddl", 3);
-        msgpack_pack_str_with_body(&dp, "create_table", 12);
-        msgpack_pack_str_with_body(&dp, "def", 3);
-        msgpack_pack_map(&dp, 5);
-        msgpack_pack_str_with_body(&dp, "name", 4);
-        msgpack_pack_str_with_body(&dp, "t", 1);
-        msgpack_pack_str_with_body(&dp, "version", 7);
-        msgpack_pack_uint32(&dp, 1);
-        msgpack_pack_str_with_body(&dp, "columns", 7);
-        msgpack_pack_array(&dp, 3);
-        const char *cn[] = {"id", "name", "score"}, *ct[] = {"INTEGER", "TEXT", "INTEGER"};
-        for (int i = 0; i < 3; i++) {
-            msgpack_pack_map(&dp, 3);
-            msgpack_pack_str_with_body(&dp, "id", 2);
-            msgpack_pack_uint32(&dp, (uint32_t)i + 1);
-            msgpack_pack_str_with_body(&dp, "name", 4);
-            msgpack_pack_str_with_body(&dp, cn[i], strlen(cn[i]));
-            msgpack_pack_str_with_body(&dp, "type", 4);
-            msgpack_pack_str_with_body(&dp, ct[i], strlen(ct[i]));
-        }
-        msgpack_pack_str_with_body(&dp, "pk", 2);
-        msgpack_pack_array(&dp, 1);
-        msgpack_pack_uint32(&dp, 1);
-        msgpack_pack_str_with_body(&dp, "indexes", 7);
-        msgpack_pack_array(&dp, 1);
-        msgpack_pack_map(&dp, 3);
-        msgpack_pack_str_with_body(&dp, "id", 2);
-        msgpack_pack_uint32(&dp, 1);
-        msgpack_pack_str_with_body(&dp, "name", 4);
-        msgpack_pack_str_with_body(&dp, "by_score", 8);
-        msgpack_pack_str_with_body(&dp, "columns", 7);
-        msgpack_pack_array(&dp, 1);
-        msgpack_pack_uint32(&dp, 3);
+        s_pack_ddl(&dp);
         msgpack_pack_array(&bp, 1);
         drift_commit_pack_op(&bp, DRIFT_COP_DDL, 1, NULL, 0, d.data, d.size);
         s_log_append(&w, body.data, body.size);

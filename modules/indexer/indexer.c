@@ -12,11 +12,19 @@
  * A batch that fails is aborted as a whole; the applied position lives in
  * the same LMDB transaction, so after a crash (kill -9) the indexer resumes
  * from the last committed batch. If the index is ahead of the log or does not
- * match it (a log replaced or truncated by recovery), it is rebuilt from seq 1. */
+ * match it (a log replaced or truncated by recovery), it is rebuilt from seq 1.
+ *
+ * Sync: LMDB runs with MDB_NOSYNC (no fsync per batch, which would compete with
+ * the writer's fdatasyncs and make the lag jump by tens of ms). A process crash
+ * loses nothing (the page cache survives); a system crash could leave the
+ * environment torn, so while the indexer runs, <index>/dirty holds the boot id
+ * (fsynced); a clean stop syncs LMDB and removes it. At start, a dirty marker
+ * from another boot means the system went down under us: the index is rebuilt. */
 #include "modules/indexer/indexer.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +37,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ipc/zwatch.h"
+#include "modules/writer/writer.h"
 #include "shm/index.h"
 
 #define BATCH_FRAMES 50000u
@@ -44,6 +53,8 @@ typedef struct {
     struct event *ev_poll, *ev_more;
     uint64_t next_seq; /* next frame to apply */
     int positioned;
+    int verified; /* the index was checked against the log (see s_verify) */
+    char index_dir[PATH_MAX + 16], dirty_path[PATH_MAX + 32];
 } indexer_t;
 
 /* Publishes the applied position in the control block. */
@@ -113,12 +124,64 @@ static int s_batch(indexer_t *x)
     return more;
 }
 
+/* Checks that the index was built from this log: the frame at the applied seq must be there with the
+ * same ts. Returns 1 when it matches (or the index is empty), 0 when not, <0 on error. */
+static int s_matches_log(indexer_t *x)
+{
+    uint64_t seq, ts;
+    drift_index_applied(x->ix, &seq, &ts);
+    if (seq == 0)
+        return 1;
+    int rc = drift_logr_seek(x->lr, seq);
+    if (rc < 0)
+        return rc;
+    drift_frame_t f;
+    rc = drift_logr_next(x->lr, &f, NULL);
+    x->positioned = 0;
+    if (rc < 0)
+        return rc;
+    return rc == 1 && f.seq == seq && f.ts_ns == ts;
+}
+
+/* Before the first batch: once the writer has recovered the log (it publishes the log bounds), checks
+ * that the index was built from this log; if not (log replaced, or a tail the index had seen was cut
+ * by recovery), clears it to rebuild from seq 1. Returns 1 when checked, 0 to wait, <0 on error. */
+static int s_verify(indexer_t *x)
+{
+    const drift_ctl_header_t *h = x->r->hdr;
+    if (atomic_load(&h->active_segment_id) == 0 || atomic_load(&h->writer_state) == DRIFT_WSTATE_RECOVERING)
+        return 0; /* the writer has not published the log yet */
+    uint64_t applied;
+    drift_index_applied(x->ix, &applied, NULL);
+    int rc = drift_logr_visible_seq(x->lr) >= applied ? s_matches_log(x) : 0;
+    if (rc < 0) {
+        DLOG_ERR("reading the log: %s", drift_logr_error(x->lr));
+        return rc;
+    }
+    if (rc == 0) {
+        DLOG_WARN("the index (applied seq %" PRIu64 ") does not match the log: rebuilding it", applied);
+        if ((rc = drift_index_clear(x->ix)) < 0) {
+            DLOG_ERR("clearing the index: %s", drift_index_error(x->ix));
+            return rc;
+        }
+        x->next_seq = 1;
+        x->positioned = 0;
+    }
+    x->verified = 1;
+    s_publish(x);
+    return 1;
+}
+
 /* Applies what is visible; re-arms itself through ev_more when a batch was cut. */
 static void s_catch_up(indexer_t *x)
 {
     if (x->r->stopping)
         return;
-    int rc = s_batch(x);
+    int rc = x->verified ? 1 : s_verify(x);
+    if (rc == 0)
+        return; /* the 10 ms timer tries again */
+    if (rc > 0)
+        rc = s_batch(x);
     if (rc < 0) {
         drift_role_exit(x->r, DRIFT_EXIT_RESTART);
         return;
@@ -143,45 +206,71 @@ static void s_on_sub(void *zsock, void *arg)
     s_catch_up(arg);
 }
 
+/* The current boot id (32 hex digits + dashes) into buf; "" when unknown. */
+static void s_boot_id(char *buf, size_t cap)
+{
+    buf[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)cap, f))
+        buf[0] = 0;
+    buf[strcspn(buf, "\n")] = 0;
+    fclose(f);
+}
+
+/* Reads the dirty marker: 1 and its boot id when present, 0 when absent. */
+static int s_dirty_read(const char *path, char *boot, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(boot, (int)cap, f))
+        boot[0] = 0;
+    boot[strcspn(boot, "\n")] = 0;
+    fclose(f);
+    return 1;
+}
+
+/* Writes the dirty marker durably. Returns 0 or -errno. */
+static int s_dirty_write(const char *path, const char *dir, const char *boot)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    size_t n = strlen(boot);
+    if (write(fd, boot, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+        rc = -errno;
+    close(fd);
+    return rc < 0 ? rc : drift_fsync_dir(dir);
+}
+
 static void s_on_stop(drift_role_t *r)
 {
     indexer_t *x = r->user;
-    if (x->ix)
-        drift_index_sync(x->ix);
+    if (x->ix && drift_index_sync(x->ix) == 0 && x->dirty_path[0]) {
+        unlink(x->dirty_path); /* clean: everything applied is on disk */
+        drift_fsync_dir(x->index_dir);
+    }
     drift_role_exit(r, DRIFT_EXIT_OK);
-}
-
-/* Checks that the index was built from this log: the frame at the applied seq must be there with the
- * same ts. Returns 1 when it matches (or the index is empty), 0 when not, <0 on error. */
-static int s_matches_log(indexer_t *x)
-{
-    uint64_t seq, ts;
-    drift_index_applied(x->ix, &seq, &ts);
-    if (seq == 0)
-        return 1;
-    int rc = drift_logr_seek(x->lr, seq);
-    if (rc < 0)
-        return rc;
-    drift_frame_t f;
-    rc = drift_logr_next(x->lr, &f, NULL);
-    x->positioned = 0;
-    if (rc < 0)
-        return rc;
-    return rc == 1 && f.seq == seq && f.ts_ns == ts;
 }
 
 int drift_indexer_main(drift_role_t *r)
 {
     indexer_t x = {.r = r, .next_seq = 1};
     int code = DRIFT_EXIT_RESTART, rc;
-    char index_dir[PATH_MAX + 16], log_dir[PATH_MAX + 16], ep[PATH_MAX + 64];
-    snprintf(index_dir, sizeof index_dir, "%s/index", r->data_dir);
+    char *index_dir = x.index_dir, log_dir[PATH_MAX + 16], ep[PATH_MAX + 64], boot[64], old_boot[64];
+    snprintf(x.index_dir, sizeof x.index_dir, "%s/index", r->data_dir);
+    snprintf(x.dirty_path, sizeof x.dirty_path, "%s/dirty", x.index_dir);
     snprintf(log_dir, sizeof log_dir, "%s/log", r->data_dir);
     r->user = &x;
-    drift_index_opts_t o = {.map_size = r->cfg.index_map_size};
+    drift_index_opts_t o = {.map_size = r->cfg.index_map_size, .sync = 2};
+    s_boot_id(boot, sizeof boot);
+    int crashed_system = s_dirty_read(x.dirty_path, old_boot, sizeof old_boot) && strcmp(old_boot, boot) != 0;
     if ((rc = drift_index_open(index_dir, log_dir, r->hdr, &o, &x.ix)) < 0) {
         DLOG_ERR("cannot open the index in %s: %s", index_dir, drift_strerror(rc));
-        if (rc == DRIFT_EVERSION || rc == DRIFT_ECORRUPT) {
+        if (rc == DRIFT_EVERSION || rc == DRIFT_ECORRUPT || crashed_system) {
             /* derived data in an old format: start over from the log */
             DLOG_NOTICE("rebuilding the index from the log");
             char old[PATH_MAX + 32];
@@ -198,23 +287,25 @@ int drift_indexer_main(drift_role_t *r)
         DLOG_ERR("cannot open the log in %s: %s", log_dir, drift_strerror(rc));
         goto out;
     }
-    rc = s_matches_log(&x);
-    if (rc < 0) {
-        DLOG_ERR("reading the log: %s", drift_logr_error(x.lr));
-        goto out;
-    }
     uint64_t applied;
     drift_index_applied(x.ix, &applied, NULL);
-    if (rc == 0) {
-        DLOG_WARN("the index (applied seq %" PRIu64 ") does not match the log: rebuilding it", applied);
+    if (crashed_system) {
+        DLOG_WARN("the system restarted while the index was being written (boot %s, now %s): rebuilding it", old_boot,
+                  boot);
         if ((rc = drift_index_clear(x.ix)) < 0) {
             DLOG_ERR("clearing the index: %s", drift_index_error(x.ix));
             goto out;
         }
         applied = 0;
     }
+    if ((rc = s_dirty_write(x.dirty_path, index_dir, boot)) < 0) {
+        DLOG_ERR("%s: %s", x.dirty_path, drift_strerror(rc));
+        goto out;
+    }
     x.next_seq = applied + 1;
-    s_publish(&x);
+    x.verified = applied == 0;
+    if (x.verified)
+        s_publish(&x);
     x.zctx = zmq_ctx_new();
     x.sub = x.zctx ? zmq_socket(x.zctx, ZMQ_SUB) : NULL;
     if (!x.sub)

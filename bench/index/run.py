@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""Index benchmark (issue 5), in one run:
+
+  DRIFT_BUILDDIR=<non-sanitizer build> /usr/bin/python3 bench/index/run.py [--rows N] [--versions V]
+
+1. Index lag at the writer's maximum rate: a daemon is started (driftharness),
+   bench_index --lag drives the writer with C clients x B rows per commit for
+   BENCH_SECONDS (default 5) while sampling commit_seq - indexed_seq in the
+   control block every millisecond; points (8 x 1), (32 x 1), (8 x 100).
+2. Queries: bench_index builds N rows x V versions as a real log, indexes it
+   with the indexer's code path, loads the same versions into SQLite's
+   history-table emulation and times the same queries on both.
+Build the tool first: make bench/index/bench_index.
+"""
+import os
+import re
+import subprocess
+import sys
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("DRIFT_BUILDDIR", SRC)
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+os.environ["DRIFT_BUILDDIR"] = BUILD
+import driftharness as H  # noqa: E402
+
+TOOL = os.path.join(BUILD, "bench", "index", "bench_index")
+SECS = os.environ.get("BENCH_SECONDS", "5")
+POINTS = [(8, 1), (32, 1), (8, 100)]
+
+
+def main():
+    args = sys.argv[1:]
+    print("| clients x rows/commit | writer commits/s | writer rows/s | indexer rows/s | lag p50 / p99 / max (commits) "
+          "| lag p50 / p99 / max (ms) | catch-up after the load (ms) |")
+    print("|---|---|---|---|---|---|---|")
+    for clients, rows in POINTS:
+        with H.Daemon(query_workers=1, config={"segment_size": "256MB"}) as d:
+            out = subprocess.run([TOOL, "--lag", d.data_dir, "--clients", str(clients), "--ops-per-commit", str(rows),
+                                  "--seconds", SECS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+            m = re.search(r"RESULT (.*)", out.stdout.decode())
+            if not m:
+                raise SystemExit("bench_index --lag failed: %s %s" % (out.stdout.decode(), out.stderr.decode()))
+            r = dict(kv.split("=") for kv in m.group(1).split())
+            print("| %d x %d | %s | %s | %s | %s / %s / %s | %s / %s / %s | %s |" % (
+                clients, rows, r["writer_commits_s"], r["writer_rows_s"], r["indexer_rows_s"], r["lag_seqs_p50"],
+                r["lag_seqs_p99"], r["lag_seqs_max"], r["lag_ms_p50"], r["lag_ms_p99"], r["lag_ms_max"],
+                r["catch_up_ms"]), flush=True)
+    subprocess.run([TOOL] + args, check=True)
+
+
+if __name__ == "__main__":
+    main()
