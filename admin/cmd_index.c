@@ -170,8 +170,7 @@ int drift_ctl_reindex(drift_ctl_t *ctl, int argc, char **argv)
         drift_index_applied(ix, &seq, NULL);
         drift_index_close(&ix);
     }
-    printf("reindexed %s: %" PRIu64 " commits in %.2f s\n", idx, seq,
-           (double)(drift_now_mono_ns() - p.t0) / 1e9);
+    printf("reindexed %s: %" PRIu64 " commits in %.2f s\n", idx, seq, (double)(drift_now_mono_ns() - p.t0) / 1e9);
     return DRIFT_CTL_OK;
 }
 
@@ -261,7 +260,7 @@ int drift_ctl_verify(drift_ctl_t *ctl, int argc, char **argv)
     }
     if (diffs > 20)
         printf("  ... and %ld more\n", diffs - 20);
-    printf("indexes %s: %ld difference%s from a rebuild of the log up to seq %" PRIu64 "\n",
-           diffs ? "DIFFER" : "ok", diffs, diffs == 1 ? "" : "s", seq);
+    printf("indexes %s: %ld difference%s from a rebuild of the log up to seq %" PRIu64 "\n", diffs ? "DIFFER" : "ok",
+           diffs, diffs == 1 ? "" : "s", seq);
     return diffs ? DRIFT_CTL_ESTATEMENT : DRIFT_CTL_OK;
 }

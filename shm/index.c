@@ -27,7 +27,7 @@
 #define ST_NONE 0
 #define ST_LOG 1
 #define ST_INLINE 2
-#define CUR_HDR 24 /* seq(8) ts(8) op(1) pad(3) schema_ver(4) */
+#define CUR_HDR 24  /* seq(8) ts(8) op(1) pad(3) schema_ver(4) */
 #define IDXV_LEN 11 /* seq_to(8) flags(1) vals_len(2) */
 #define IDXF_TRUNC 1
 #define LMDB_KEY_MAX 511
@@ -50,7 +50,7 @@ struct drift_index {
     uint64_t map_size;
     drift_logr_t *logr;
     MDB_txn *wtxn;
-    uint64_t applied_seq, applied_ts; /* in the open batch */
+    uint64_t applied_seq, applied_ts;     /* in the open batch */
     uint64_t committed_seq, committed_ts; /* at the start of the open batch */
     uint64_t skipped;
     s_cached_t *cache;
@@ -164,27 +164,80 @@ static const uint8_t *s_mp_skip(const uint8_t *p, const uint8_t *end, int depth)
         n = b & 0x1f;
     else
         switch (b) {
-        case 0xc4: case 0xd9: NEED(1); n = p[0]; p += 1; avail -= 1; break;
-        case 0xc5: case 0xda: NEED(2); n = (uint64_t)p[0] << 8 | p[1]; p += 2; avail -= 2; break;
-        case 0xc6: case 0xdb: NEED(4); n = s_get_be32(p); p += 4; avail -= 4; break;
-        case 0xc7: NEED(2); n = 1u + p[0]; p += 1; avail -= 1; break;
-        case 0xc8: NEED(3); n = 1u + ((uint64_t)p[0] << 8 | p[1]); p += 2; avail -= 2; break;
-        case 0xc9: NEED(5); n = 1u + s_get_be32(p); p += 4; avail -= 4; break;
+        case 0xc4:
+        case 0xd9:
+            NEED(1);
+            n = p[0];
+            p += 1;
+            avail -= 1;
+            break;
+        case 0xc5:
+        case 0xda:
+            NEED(2);
+            n = (uint64_t)p[0] << 8 | p[1];
+            p += 2;
+            avail -= 2;
+            break;
+        case 0xc6:
+        case 0xdb:
+            NEED(4);
+            n = s_get_be32(p);
+            p += 4;
+            avail -= 4;
+            break;
+        case 0xc7:
+            NEED(2);
+            n = 1u + p[0];
+            p += 1;
+            avail -= 1;
+            break;
+        case 0xc8:
+            NEED(3);
+            n = 1u + ((uint64_t)p[0] << 8 | p[1]);
+            p += 2;
+            avail -= 2;
+            break;
+        case 0xc9:
+            NEED(5);
+            n = 1u + s_get_be32(p);
+            p += 4;
+            avail -= 4;
+            break;
         case 0xca: n = 4; break;
         case 0xcb: n = 8; break;
-        case 0xcc: case 0xd0: n = 1; break;
-        case 0xcd: case 0xd1: n = 2; break;
-        case 0xce: case 0xd2: n = 4; break;
-        case 0xcf: case 0xd3: n = 8; break;
+        case 0xcc:
+        case 0xd0: n = 1; break;
+        case 0xcd:
+        case 0xd1: n = 2; break;
+        case 0xce:
+        case 0xd2: n = 4; break;
+        case 0xcf:
+        case 0xd3: n = 8; break;
         case 0xd4: n = 2; break;
         case 0xd5: n = 3; break;
         case 0xd6: n = 5; break;
         case 0xd7: n = 9; break;
         case 0xd8: n = 17; break;
-        case 0xdc: NEED(2); elems = (uint64_t)p[0] << 8 | p[1]; p += 2; break;
-        case 0xdd: NEED(4); elems = s_get_be32(p); p += 4; break;
-        case 0xde: NEED(2); elems = 2u * ((uint64_t)p[0] << 8 | p[1]); p += 2; break;
-        case 0xdf: NEED(4); elems = 2u * s_get_be32(p); p += 4; break;
+        case 0xdc:
+            NEED(2);
+            elems = (uint64_t)p[0] << 8 | p[1];
+            p += 2;
+            break;
+        case 0xdd:
+            NEED(4);
+            elems = s_get_be32(p);
+            p += 4;
+            break;
+        case 0xde:
+            NEED(2);
+            elems = 2u * ((uint64_t)p[0] << 8 | p[1]);
+            p += 2;
+            break;
+        case 0xdf:
+            NEED(4);
+            elems = 2u * s_get_be32(p);
+            p += 4;
+            break;
         default: return NULL;
         }
 #undef NEED
@@ -245,11 +298,27 @@ static int s_mp_scalar(const uint8_t *p, const uint8_t *end, msgpack_object *o)
     } else
         switch (b) {
         case 0xc0: o->type = MSGPACK_OBJECT_NIL; break;
-        case 0xc2: case 0xc3: o->type = MSGPACK_OBJECT_BOOLEAN; o->via.boolean = b == 0xc3; break;
-        case 0xcc: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = p[1]; break;
-        case 0xcd: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = (uint64_t)p[1] << 8 | p[2]; break;
-        case 0xce: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = s_get_be32(p + 1); break;
-        case 0xcf: o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = s_get_be64(p + 1); break;
+        case 0xc2:
+        case 0xc3:
+            o->type = MSGPACK_OBJECT_BOOLEAN;
+            o->via.boolean = b == 0xc3;
+            break;
+        case 0xcc:
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = p[1];
+            break;
+        case 0xcd:
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = (uint64_t)p[1] << 8 | p[2];
+            break;
+        case 0xce:
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = s_get_be32(p + 1);
+            break;
+        case 0xcf:
+            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+            o->via.u64 = s_get_be64(p + 1);
+            break;
         case 0xd0: o->via.i64 = (int8_t)p[1]; goto neg;
         case 0xd1: o->via.i64 = (int16_t)((uint16_t)p[1] << 8 | p[2]); goto neg;
         case 0xd2: o->via.i64 = (int32_t)s_get_be32(p + 1); goto neg;
@@ -268,7 +337,8 @@ static int s_mp_scalar(const uint8_t *p, const uint8_t *end, msgpack_object *o)
             memcpy(&o->via.f64, &u, 8);
             break;
         }
-        default: return -1;
+        default:
+            return -1;
         neg:
             o->type = o->via.i64 < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
             break;
@@ -762,8 +832,7 @@ static int s_cache_put(drift_index_t *ix, uint32_t table, uint32_t version, drif
 }
 
 /* Definition (table, version) from the cache or the catalog (txn); *ret NULL when unknown. */
-static int s_def_ver(drift_index_t *ix, MDB_txn *txn, uint32_t table, uint32_t version,
-                     const drift_index_tdef_t **ret)
+static int s_def_ver(drift_index_t *ix, MDB_txn *txn, uint32_t table, uint32_t version, const drift_index_tdef_t **ret)
 {
     *ret = NULL;
     if (version == 0)
@@ -861,8 +930,8 @@ static int s_idx_vals(const drift_index_tdef_t *d, const uint8_t *row, size_t ro
     for (uint32_t i = 0; i < x->ncols; i++) {
         int pos = drift_index_tdef_colpos(d, x->cols[i]);
         msgpack_object o;
-        if (pos < 0 || pos >= n || pos >= (int)DRIFT_INDEX_MAX_COLS || s_mp_scalar(el[pos], el[pos] + ellen[pos], &o) < 0 ||
-            drift_keyenc_msgpack(kb, d->cols[pos].type, &o) < 0)
+        if (pos < 0 || pos >= n || pos >= (int)DRIFT_INDEX_MAX_COLS ||
+            s_mp_scalar(el[pos], el[pos] + ellen[pos], &o) < 0 || drift_keyenc_msgpack(kb, d->cols[pos].type, &o) < 0)
             drift_keyenc_null(kb);
     }
     return kb->oom ? -1 : 0;
@@ -1137,8 +1206,7 @@ int drift_index_clear(drift_index_t *self)
     int rc = drift_index_begin(self);
     if (rc < 0)
         return rc;
-    MDB_dbi dbs[] = {self->db_catalog, self->db_current, self->db_versions,
-                     self->db_idx,     self->db_time,    self->db_meta};
+    MDB_dbi dbs[] = {self->db_catalog, self->db_current, self->db_versions, self->db_idx, self->db_time, self->db_meta};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == 0; i++)
         rc = s_mdb(self, mdb_drop(self->wtxn, dbs[i], 0), "mdb_drop");
     if (rc < 0) {
@@ -1153,9 +1221,9 @@ int drift_index_clear(drift_index_t *self)
 }
 
 /* Puts key table|pk|~seq into versions with header + optional location/inline row. */
-static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, size_t pk_len, uint64_t seq,
-                         uint64_t ts, int op, int storage, uint32_t schema_ver, drift_logr_pos_t pos,
-                         size_t row_off, const uint8_t *row, size_t row_len)
+static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, size_t pk_len, uint64_t seq, uint64_t ts,
+                         int op, int storage, uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off,
+                         const uint8_t *row, size_t row_len)
 {
     drift_keybuf_reset(&ix->k1);
     s_kb_u32(&ix->k1, table);
@@ -1418,8 +1486,7 @@ static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_
         if (!has_old)
             goto bad;
         break;
-    default:
-        goto bad;
+    default: goto bad;
     }
     if ((rc = s_put_version(ix, table, pk, pk_len, f->seq, f->ts_ns, op, storage, ver, pos, row_off, new_row,
                             new_len)) < 0)
@@ -1520,8 +1587,7 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
             self->skipped++;
             continue;
         }
-        if ((rc = s_apply_op(self, f, pos, op, table, key, key_len, row, row_len,
-                             row ? (size_t)(row - body) : 0)) < 0)
+        if ((rc = s_apply_op(self, f, pos, op, table, key, key_len, row, row_len, row ? (size_t)(row - body) : 0)) < 0)
             return rc;
     }
     self->applied_seq = f->seq;
@@ -1873,8 +1939,8 @@ void drift_index_iscan_close(drift_index_iscan_t **self_p)
 }
 
 int drift_index_iscan_next(drift_index_iscan_t *it, const uint8_t **ret_pk, size_t *ret_pk_len,
-                           const uint8_t **ret_vals, size_t *ret_vals_len, uint64_t *ret_seq_from,
-                           uint64_t *ret_seq_to, int *ret_truncated)
+                           const uint8_t **ret_vals, size_t *ret_vals_len, uint64_t *ret_seq_from, uint64_t *ret_seq_to,
+                           int *ret_truncated)
 {
     MDB_val k, v;
     int rc;
@@ -2164,8 +2230,10 @@ long drift_index_compare(drift_index_t *a, drift_index_t *b, drift_index_diff_fn
     struct {
         const char *name;
         MDB_dbi da, db;
-    } dbs[] = {{"catalog", a->db_catalog, b->db_catalog}, {"current", a->db_current, b->db_current},
-               {"versions", a->db_versions, b->db_versions}, {"idx", a->db_idx, b->db_idx},
+    } dbs[] = {{"catalog", a->db_catalog, b->db_catalog},
+               {"current", a->db_current, b->db_current},
+               {"versions", a->db_versions, b->db_versions},
+               {"idx", a->db_idx, b->db_idx},
                {"time", a->db_time, b->db_time}};
     for (size_t i = 0; rc == 0 && i < sizeof dbs / sizeof dbs[0]; i++) {
         MDB_cursor *ca = NULL, *cb = NULL;

@@ -185,8 +185,8 @@ int drift_index_iscan_open(drift_index_rd_t *rd, uint32_t index_id, const void *
  * during which the pk had them, and *ret_truncated when the values were too long to be stored
  * whole (the caller must re-check the row). 0 at the end or an error. */
 int drift_index_iscan_next(drift_index_iscan_t *it, const uint8_t **ret_pk, size_t *ret_pk_len,
-                           const uint8_t **ret_vals, size_t *ret_vals_len, uint64_t *ret_seq_from,
-                           uint64_t *ret_seq_to, int *ret_truncated);
+                           const uint8_t **ret_vals, size_t *ret_vals_len, uint64_t *ret_seq_from, uint64_t *ret_seq_to,
+                           int *ret_truncated);
 void drift_index_iscan_close(drift_index_iscan_t **self_p);
 
 /* Whether a live row other than pk holds the encoded values vals in index_id (for UNIQUE).

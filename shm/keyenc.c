@@ -188,8 +188,7 @@ int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_coltype_t t, const msgpack_ob
         else
             return DRIFT_EPROTO;
         return 0;
-    default:
-        return DRIFT_EPROTO;
+    default: return DRIFT_EPROTO;
     }
 }
 
@@ -200,12 +199,10 @@ long drift_keyenc_skip(const uint8_t *p, size_t avail)
     switch (p[0]) {
     case DRIFT_KEYENC_NULL:
     case DRIFT_KEYENC_FALSE:
-    case DRIFT_KEYENC_TRUE:
-        return 1;
+    case DRIFT_KEYENC_TRUE: return 1;
     case DRIFT_KEYENC_INT:
     case DRIFT_KEYENC_REAL:
-    case DRIFT_KEYENC_TS:
-        return avail >= 9 ? 9 : DRIFT_ECORRUPT;
+    case DRIFT_KEYENC_TS: return avail >= 9 ? 9 : DRIFT_ECORRUPT;
     case DRIFT_KEYENC_TEXT:
     case DRIFT_KEYENC_BLOB:
     case DRIFT_KEYENC_JSON:
@@ -219,8 +216,7 @@ long drift_keyenc_skip(const uint8_t *p, size_t avail)
             i++;
         }
         return DRIFT_ECORRUPT;
-    default:
-        return DRIFT_ECORRUPT;
+    default: return DRIFT_ECORRUPT;
     }
 }
 
@@ -236,9 +232,7 @@ int drift_keyenc_decode(const uint8_t **pp, size_t *avail, drift_keyval_t *ret, 
         for (int i = 0; i < 8; i++)
             u = u << 8 | p[1 + i];
     switch (p[0]) {
-    case DRIFT_KEYENC_NULL:
-        ret->type = DRIFT_COL_NULL;
-        break;
+    case DRIFT_KEYENC_NULL: ret->type = DRIFT_COL_NULL; break;
     case DRIFT_KEYENC_FALSE:
     case DRIFT_KEYENC_TRUE:
         ret->type = DRIFT_COL_BOOLEAN;
@@ -255,7 +249,7 @@ int drift_keyenc_decode(const uint8_t **pp, size_t *avail, drift_keyval_t *ret, 
         memcpy(&ret->r, &u, 8);
         break;
     default: {
-        ret->type = p[0] == DRIFT_KEYENC_TEXT ? DRIFT_COL_TEXT
+        ret->type = p[0] == DRIFT_KEYENC_TEXT   ? DRIFT_COL_TEXT
                     : p[0] == DRIFT_KEYENC_BLOB ? DRIFT_COL_BLOB
                                                 : DRIFT_COL_JSON;
         size_t w = 0;
@@ -283,10 +277,10 @@ int drift_coltype_parse(const char *name, size_t len)
     static const struct {
         const char *n;
         drift_coltype_t t;
-    } alias[] = {{"INTEGER", DRIFT_COL_INTEGER}, {"INT", DRIFT_COL_INTEGER},     {"BIGINT", DRIFT_COL_INTEGER},
-                 {"REAL", DRIFT_COL_REAL},       {"DOUBLE", DRIFT_COL_REAL},     {"FLOAT", DRIFT_COL_REAL},
-                 {"TEXT", DRIFT_COL_TEXT},       {"VARCHAR", DRIFT_COL_TEXT},    {"BOOLEAN", DRIFT_COL_BOOLEAN},
-                 {"BOOL", DRIFT_COL_BOOLEAN},    {"BLOB", DRIFT_COL_BLOB},       {"JSON", DRIFT_COL_JSON},
+    } alias[] = {{"INTEGER", DRIFT_COL_INTEGER},    {"INT", DRIFT_COL_INTEGER},  {"BIGINT", DRIFT_COL_INTEGER},
+                 {"REAL", DRIFT_COL_REAL},          {"DOUBLE", DRIFT_COL_REAL},  {"FLOAT", DRIFT_COL_REAL},
+                 {"TEXT", DRIFT_COL_TEXT},          {"VARCHAR", DRIFT_COL_TEXT}, {"BOOLEAN", DRIFT_COL_BOOLEAN},
+                 {"BOOL", DRIFT_COL_BOOLEAN},       {"BLOB", DRIFT_COL_BLOB},    {"JSON", DRIFT_COL_JSON},
                  {"TIMESTAMP", DRIFT_COL_TIMESTAMP}};
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (strlen(alias[i].n) == len && strncasecmp(alias[i].n, name, len) == 0)

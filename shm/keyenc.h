@@ -82,16 +82,15 @@ int drift_keyenc_msgpack(drift_keybuf_t *kb, drift_coltype_t t, const msgpack_ob
 /* One decoded value; text/blob/json bytes are unescaped into the caller's scratch buffer. */
 typedef struct {
     drift_coltype_t type;
-    int64_t i;       /* INTEGER, TIMESTAMP, BOOLEAN (0/1) */
-    double r;        /* REAL */
+    int64_t i;        /* INTEGER, TIMESTAMP, BOOLEAN (0/1) */
+    double r;         /* REAL */
     const uint8_t *p; /* TEXT/BLOB/JSON bytes (in scratch) */
     size_t n;
 } drift_keyval_t;
 
 /* Decodes the value at *p (avail bytes); advances *p. scratch (scratch_cap bytes) receives the
  * unescaped bytes of text/blob/json. Returns 0, DRIFT_ECORRUPT or -ENOSPC (scratch too small). */
-int drift_keyenc_decode(const uint8_t **p, size_t *avail, drift_keyval_t *ret, uint8_t *scratch,
-                        size_t scratch_cap);
+int drift_keyenc_decode(const uint8_t **p, size_t *avail, drift_keyval_t *ret, uint8_t *scratch, size_t scratch_cap);
 /* Length of the encoded value at p (avail bytes) or DRIFT_ECORRUPT. */
 long drift_keyenc_skip(const uint8_t *p, size_t avail);
 

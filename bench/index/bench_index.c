@@ -27,13 +27,13 @@
 #include "shm/control.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <msgpack.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +88,11 @@ static void s_log_segment(logw_t *w)
     int rc = drift_seg_prealloc(spare, SEG_SIZE);
     if (rc < 0)
         s_die("prealloc", rc);
-    drift_seg_header_t h = {.segment_id = w->next_seq, .first_seq = w->next_seq, .epoch = 1,
-                            .created_ns = drift_now_real_ns(), .file_size = SEG_SIZE};
+    drift_seg_header_t h = {.segment_id = w->next_seq,
+                            .first_seq = w->next_seq,
+                            .epoch = 1,
+                            .created_ns = drift_now_real_ns(),
+                            .file_size = SEG_SIZE};
     memcpy(h.prev_hash, w->hash, DRIFT_HASH_LEN);
     if (w->fd >= 0)
         close(w->fd);
@@ -232,7 +235,8 @@ static void *s_lclient(void *arg)
         msgpack_sbuffer_clear(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         /* snapshot = the last commit: the writer refuses rows for a table changed after the snapshot */
-        drift_commit_pack_request(&pk, ++n, atomic_load(&c->hdr->commit_seq), DRIFT_ISO_READ_COMMITTED, (size_t)c->rows, 0);
+        drift_commit_pack_request(&pk, ++n, atomic_load(&c->hdr->commit_seq), DRIFT_ISO_READ_COMMITTED, (size_t)c->rows,
+                                  0);
         for (int i = 0; i < c->rows; i++) {
             int64_t id = ((int64_t)c->id << 40) + (int64_t)(n * 1000 + (uint64_t)i);
             uint8_t key[9];
@@ -377,6 +381,7 @@ int main(int argc, char **argv)
     int64_t rows = 100000, versions = 10, per_commit = 10, queries = 100000;
     char dir[512] = "", lag_dir[512] = "";
     int clients = 8;
+    int64_t sqlite_batch = 0; /* versions per SQLite transaction when loading (default: ops-per-commit) */
     double seconds = 5;
     static const struct option opts[] = {{"rows", required_argument, NULL, 'n'},
                                          {"versions", required_argument, NULL, 'v'},
@@ -386,9 +391,10 @@ int main(int argc, char **argv)
                                          {"lag", required_argument, NULL, 'l'},
                                          {"clients", required_argument, NULL, 'c'},
                                          {"seconds", required_argument, NULL, 's'},
+                                         {"sqlite-batch", required_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "n:v:b:q:d:l:c:s:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:v:b:q:d:l:c:s:S:", opts, NULL)) != -1) {
         switch (c) {
         case 'n': rows = atoll(optarg); break;
         case 'v': versions = atoll(optarg); break;
@@ -398,6 +404,7 @@ int main(int argc, char **argv)
         case 'l': snprintf(lag_dir, sizeof lag_dir, "%s", optarg); break;
         case 'c': clients = atoi(optarg); break;
         case 's': seconds = atof(optarg); break;
+        case 'S': sqlite_batch = atoll(optarg); break;
         default:
             fprintf(stderr, "usage: bench_index [--rows N] [--versions V] [--ops-per-commit B] [--queries Q] "
                             "[--dir DIR]\n");
@@ -512,8 +519,8 @@ int main(int argc, char **argv)
     snprintf(mdb, sizeof mdb, "%s/data.mdb", idxd);
     stat(mdb, &st);
     double ix_mb = (double)st.st_blocks * 512 / 1048576.0;
-    fprintf(stderr, "indexed in %.2f s: %.0f versions/s, %.0f commits/s, %.0f MiB\n", ix_s,
-            (double)nversions / ix_s, (double)last / ix_s, ix_mb);
+    fprintf(stderr, "indexed in %.2f s: %.0f versions/s, %.0f commits/s, %.0f MiB\n", ix_s, (double)nversions / ix_s,
+            (double)last / ix_s, ix_mb);
 
     /* ---- SQLite: the history-table emulation ---- */
     sqlite3 *db;
@@ -533,6 +540,9 @@ int main(int argc, char **argv)
     t0 = s_now();
     uint64_t seq = 1;
     nops = 0;
+    int64_t in_txn = 0;
+    if (sqlite_batch < per_commit)
+        sqlite_batch = per_commit;
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     for (int64_t v = 0; v < versions; v++)
         for (int64_t id = 0; id < rows; id++) {
@@ -552,9 +562,11 @@ int main(int argc, char **argv)
             sqlite3_bind_int64(s_ins, 4, (sqlite3_int64)seq);
             sqlite3_step(s_ins);
             sqlite3_reset(s_ins);
-            if (++nops == (size_t)per_commit || id == rows - 1) {
+            if (++nops == (size_t)per_commit || id == rows - 1)
+                nops = 0; /* the next version gets the next seq, as in the log */
+            if (++in_txn >= sqlite_batch && nops == 0) {
                 sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
-                nops = 0;
+                in_txn = 0;
             }
         }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -686,8 +698,8 @@ int main(int argc, char **argv)
         if (k == 0)
             continue;
         static char nm[2][96];
-        snprintf(nm[k - 1], 96, "secondary lookup score = x %s (%.0f rows/lookup)", k == 2 ? "as of the old seq" : "now",
-                 (double)hits / (double)lq);
+        snprintf(nm[k - 1], 96, "secondary lookup score = x %s (%.0f rows/lookup)",
+                 k == 2 ? "as of the old seq" : "now", (double)hits / (double)lq);
         s_result(nm[k - 1], dn / (double)lq, sn / (double)lq, "µs/query");
     }
     /* full scans: as of the old seq, and now */
@@ -722,12 +734,13 @@ int main(int argc, char **argv)
     }
     drift_index_rd_end(&rd);
 
-    printf("\n%" PRId64 " rows x %" PRId64 " versions = %" PRIu64 " versions, %" PRId64
-           " rows per commit (%" PRIu64 " commits), %" PRId64 " random keys\n\n",
+    printf("\n%" PRId64 " rows x %" PRId64 " versions = %" PRIu64 " versions, %" PRId64 " rows per commit (%" PRIu64
+           " commits), %" PRId64 " random keys\n\n",
            rows, versions, nversions, per_commit, last, queries);
     printf("| what | DriftDB | SQLite history table | SQLite / DriftDB |\n|---|---|---|---|\n");
-    printf("| loading %" PRIu64 " versions | %.0f versions/s (indexer, from the log) | %.0f versions/s | %.2f |\n",
-           nversions, (double)nversions / ix_s, (double)nversions / sq_s, ix_s / sq_s);
+    printf("| loading %" PRIu64 " versions | %.0f versions/s (indexer, from the log) | %.0f versions/s (%" PRId64
+           " per transaction) | %.2f |\n",
+           nversions, (double)nversions / ix_s, (double)nversions / sq_s, sqlite_batch, ix_s / sq_s);
     for (int i = 0; i < g_nres; i++)
         printf("| %s | %.2f %s | %.2f %s | %.2f |\n", g_res[i].name, g_res[i].drift_us, g_res[i].unit,
                g_res[i].sqlite_us, g_res[i].unit, g_res[i].sqlite_us / g_res[i].drift_us);

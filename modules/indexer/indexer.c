@@ -92,9 +92,8 @@ static int s_batch(indexer_t *x)
         }
     }
     if (rc < 0) {
-        const char *why = rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION
-                              ? drift_logr_error(x->lr)
-                              : drift_index_error(x->ix);
+        const char *why = rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION ? drift_logr_error(x->lr)
+                                                                                             : drift_index_error(x->ix);
         drift_index_abort(x->ix);
         x->positioned = 0;
         if (rc == DRIFT_EFULL) {

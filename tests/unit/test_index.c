@@ -479,7 +479,7 @@ static void t_secondary(void **state)
     uint64_t s3 = s_commit(c);
     s_op(c, DRIFT_COP_DELETE, T, 2, NULL, 0); /* delete */
     uint64_t s4 = s_commit(c);
-    s_op_row(c, DRIFT_COP_INSERT, 2, "b", 10); /* re-insert */
+    s_op_row(c, DRIFT_COP_INSERT, 2, "b", 10);  /* re-insert */
     s_op_row(c, DRIFT_COP_UPDATE, 1, "a3", 20); /* no change of the indexed value */
     uint64_t s5 = s_commit(c);
     s_op_patch(c, 1, 30);
@@ -666,9 +666,9 @@ static void t_bad_input(void **state)
     fx_append(&c->fx, junk, sizeof junk); /* not msgpack */
     const uint8_t short_arr[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
     fx_append(&c->fx, short_arr, sizeof short_arr); /* declares 4G elements */
-    s_op_patch(c, 5, 1); /* patch of a missing row */
-    s_op(c, DRIFT_COP_DELETE, T, 6, NULL, 0); /* delete of a missing row */
-    s_op(c, DRIFT_COP_INSERT, T, 7, "\x01", 1); /* a row that is not an array */
+    s_op_patch(c, 5, 1);                            /* patch of a missing row */
+    s_op(c, DRIFT_COP_DELETE, T, 6, NULL, 0);       /* delete of a missing row */
+    s_op(c, DRIFT_COP_INSERT, T, 7, "\x01", 1);     /* a row that is not an array */
     s_commit(c);
     const uint8_t bad_ddl[] = {0x81, 0xa3, 'd', 'd', 'l', 0xa3, 'x', 'y', 'z'};
     s_op(c, DRIFT_COP_DDL, T, 0, bad_ddl, sizeof bad_ddl);

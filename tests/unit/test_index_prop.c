@@ -27,8 +27,9 @@
 #define NNAMES 4
 
 /* the last name makes rows larger than DRIFT_INDEX_INLINE_MAX: those versions are read from the log */
-#define LONG_NAME "zz-a-long-name-0123456789012345678901234567890123456789012345678901234567890123456789" \
-                  "0123456789012345678901234567890123456789012345678901234567890123456789"
+#define LONG_NAME                                                                                                      \
+    "zz-a-long-name-0123456789012345678901234567890123456789012345678901234567890123456789"                            \
+    "0123456789012345678901234567890123456789012345678901234567890123456789"
 static const char *const s_names[NNAMES] = {"", "a", "b\0x", LONG_NAME};
 static const size_t s_name_len[NNAMES] = {0, 1, 3, sizeof LONG_NAME - 1};
 
@@ -47,7 +48,7 @@ typedef struct {
     uint64_t rng;
     uint64_t last_seq;
     mrow_t state[MAXSEQ + 1][NTAB][NKEYS]; /* the model: the state after each seq */
-    int idx_score_from;                   /* seq from which index 21 (table 2, score) exists, 0 = never */
+    int idx_score_from;                    /* seq from which index 21 (table 2, score) exists, 0 = never */
     msgpack_sbuffer ops;
     msgpack_packer opk;
     size_t nops;

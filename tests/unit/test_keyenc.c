@@ -42,8 +42,7 @@ static int s_cmp_val(const val_t *a, const val_t *b)
         int c = memcmp(a->s, b->s, m);
         return c ? (c < 0 ? -1 : 1) : (a->n < b->n ? -1 : a->n > b->n);
     }
-    default:
-        return a->i < b->i ? -1 : a->i > b->i;
+    default: return a->i < b->i ? -1 : a->i > b->i;
     }
 }
 
@@ -54,24 +53,12 @@ static void s_enc(drift_keybuf_t *kb, const val_t *v)
         return;
     }
     switch (g_type) {
-    case DRIFT_COL_INTEGER:
-        drift_keyenc_int(kb, v->i);
-        break;
-    case DRIFT_COL_TIMESTAMP:
-        drift_keyenc_ts(kb, v->i);
-        break;
-    case DRIFT_COL_BOOLEAN:
-        drift_keyenc_bool(kb, (int)v->i);
-        break;
-    case DRIFT_COL_REAL:
-        drift_keyenc_real(kb, v->r);
-        break;
-    case DRIFT_COL_TEXT:
-        drift_keyenc_text(kb, v->s, v->n);
-        break;
-    default:
-        drift_keyenc_blob(kb, v->s, v->n);
-        break;
+    case DRIFT_COL_INTEGER: drift_keyenc_int(kb, v->i); break;
+    case DRIFT_COL_TIMESTAMP: drift_keyenc_ts(kb, v->i); break;
+    case DRIFT_COL_BOOLEAN: drift_keyenc_bool(kb, (int)v->i); break;
+    case DRIFT_COL_REAL: drift_keyenc_real(kb, v->r); break;
+    case DRIFT_COL_TEXT: drift_keyenc_text(kb, v->s, v->n); break;
+    default: drift_keyenc_blob(kb, v->s, v->n); break;
     }
 }
 
@@ -105,8 +92,8 @@ static void s_random(val_t *v)
         return;
     }
     static const int64_t ints[] = {INT64_MIN, INT64_MIN + 1, -256, -255, -1, 0, 1, 255, 256, INT64_MAX - 1, INT64_MAX};
-    static const double reals[] = {-INFINITY, -1e308, -1.5, -1.0, -5e-324, -0.0, 0.0, 5e-324, 1e-300, 1.0, 2.0,
-                                   1e308, INFINITY, NAN};
+    static const double reals[] = {-INFINITY, -1e308, -1.5, -1.0, -5e-324, -0.0,     0.0,
+                                   5e-324,    1e-300, 1.0,  2.0,  1e308,   INFINITY, NAN};
     switch (g_type) {
     case DRIFT_COL_INTEGER:
     case DRIFT_COL_TIMESTAMP:
@@ -114,9 +101,7 @@ static void s_random(val_t *v)
         if (s_rand() % 2 && v->i != INT64_MIN)
             v->i = -v->i;
         break;
-    case DRIFT_COL_BOOLEAN:
-        v->i = (int64_t)(s_rand() % 2);
-        break;
+    case DRIFT_COL_BOOLEAN: v->i = (int64_t)(s_rand() % 2); break;
     case DRIFT_COL_REAL:
         if (s_rand() % 3 == 0)
             v->r = reals[s_rand() % 14];
@@ -305,9 +290,9 @@ static void t_msgpack(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_integer),   cmocka_unit_test(t_timestamp), cmocka_unit_test(t_boolean),
-        cmocka_unit_test(t_real),      cmocka_unit_test(t_text),      cmocka_unit_test(t_blob),
-        cmocka_unit_test(t_edges),     cmocka_unit_test(t_composite), cmocka_unit_test(t_msgpack),
+        cmocka_unit_test(t_integer), cmocka_unit_test(t_timestamp), cmocka_unit_test(t_boolean),
+        cmocka_unit_test(t_real),    cmocka_unit_test(t_text),      cmocka_unit_test(t_blob),
+        cmocka_unit_test(t_edges),   cmocka_unit_test(t_composite), cmocka_unit_test(t_msgpack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
