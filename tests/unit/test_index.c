@@ -6,8 +6,10 @@
  * rows, timestamps, the catalog, batches that are aborted (crash) then
  * resumed, rebuild + compare, and bad input. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <lmdb.h>
 
 #include "common/errors.h"
+#include "common/util.h"
 #include "ipc/commit.h"
 #include "shm/index.h"
 #include "tests/unit/logfixture.h"
@@ -728,6 +731,37 @@ static void t_catalog_history(void **state)
     drift_index_rd_end(&rd);
 }
 
+static void *s_bump(void *arg)
+{
+    drift_ctl_header_t *h = arg;
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    atomic_store(&h->indexed_seq, 9);
+    return NULL;
+}
+
+/* drift_index_wait: immediate when indexed, bounded when not, wakes up when the indexer catches up. */
+static void t_wait(void **state)
+{
+    ctx_t *c = *state;
+    char path[500];
+    snprintf(path, sizeof path, "%s/control", c->fx.root);
+    drift_ctl_t *ctl = drift_ctl_create(path, 4);
+    assert_non_null(ctl);
+    drift_ctl_header_t *h = drift_ctl_header(ctl);
+    atomic_store(&h->indexed_seq, 5);
+    assert_int_equal(drift_index_wait(h, 5, 0), 0);
+    uint64_t t0 = drift_now_mono_ns();
+    assert_int_equal(drift_index_wait(h, 6, 30), -ETIMEDOUT);
+    assert_true(drift_now_mono_ns() - t0 >= 30000000ull);
+    pthread_t th;
+    pthread_create(&th, NULL, s_bump, h);
+    assert_int_equal(drift_index_wait(h, 9, 5000), 0);
+    assert_true(drift_now_mono_ns() - t0 < 4000000000ull);
+    pthread_join(th, NULL);
+    drift_ctl_detach(&ctl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -738,6 +772,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_crash_resume_rebuild, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_bad_input, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_catalog_history, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_wait, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
