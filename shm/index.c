@@ -130,8 +130,10 @@ static int s_mdb(drift_index_t *ix, int rc, const char *what)
         return DRIFT_ENOTFOUND;
     if (ix)
         snprintf(ix->err, sizeof ix->err, "%s: %s", what, mdb_strerror(rc));
-    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
+    if (rc == MDB_MAP_FULL)
         return DRIFT_EFULL;
+    if (rc == MDB_TXN_FULL)
+        return DRIFT_ETOOBIG; /* too many dirty pages in one transaction: smaller batches */
     if (rc > 0)
         return -rc;
     if (rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID)
@@ -2159,27 +2161,33 @@ static int s_build(const char *index_dir, const char *log_dir, uint64_t upto, ui
             goto out;
         }
     }
-    uint64_t n = applied;
+    uint64_t n = applied, batch_max = 20000;
     for (;;) {
         if ((rc = drift_index_begin(ix)) < 0)
             break;
         int more = 0;
+        uint64_t in_batch = 0;
         while (n < last && (rc = drift_logr_next(lr, &f, &pos)) == 1) {
             if (f.seq > last)
                 break;
             if ((rc = drift_index_apply(ix, &f, pos)) < 0)
                 break;
             n = f.seq;
-            if (n % 20000 == 0) {
+            if (++in_batch >= batch_max) {
                 more = 1;
                 break;
             }
         }
         if (rc < 0) {
             drift_index_abort(ix);
-            if (rc == DRIFT_EFULL && drift_index_grow(ix) == 0 && (rc = drift_logr_seek(lr, n + 1)) == 0) {
-                uint64_t a;
-                drift_index_applied(ix, &a, NULL);
+            uint64_t a;
+            drift_index_applied(ix, &a, NULL);
+            int retry = 0;
+            if (rc == DRIFT_EFULL)
+                retry = drift_index_grow(ix) == 0;
+            else if (rc == DRIFT_ETOOBIG && in_batch > 0)
+                retry = (batch_max = in_batch / 2 ? in_batch / 2 : 1) > 0;
+            if (retry) {
                 n = a;
                 if ((rc = drift_logr_seek(lr, n + 1)) == 0)
                     continue;

@@ -102,6 +102,7 @@ int drift_index_applied(drift_index_t *self, uint64_t *ret_seq, uint64_t *ret_ts
 int drift_index_begin(drift_index_t *self);
 /* Applies one frame (must be applied seq + 1, or any seq on an empty index) found at pos.
  * Returns 0, DRIFT_ECHAIN (out of sequence), DRIFT_EFULL (map full: abort, grow, redo the batch),
+ * DRIFT_ETOOBIG (the LMDB transaction is too big: abort, redo with fewer frames),
  * DRIFT_EPROTO (undecodable body), DRIFT_EVERSION (sealed body) or another error. Bad ops inside a
  * decodable body (patch of a missing row, rows that do not match the schema) are counted, not fatal. */
 int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_pos_t pos);

@@ -51,7 +51,8 @@ typedef struct {
     void *zctx, *sub;
     drift_zwatch_t *zw;
     struct event *ev_poll, *ev_more;
-    uint64_t next_seq; /* next frame to apply */
+    uint64_t next_seq;  /* next frame to apply */
+    uint32_t batch_max; /* frames per LMDB transaction (halved when LMDB says the transaction is too big) */
     int positioned;
     int verified; /* the index was checked against the log (see s_verify) */
     char index_dir[PATH_MAX + 16], dirty_path[PATH_MAX + 32];
@@ -86,7 +87,7 @@ static int s_batch(indexer_t *x)
         if ((rc = drift_index_apply(x->ix, &f, pos)) < 0)
             break;
         n++;
-        if (n >= BATCH_FRAMES || ((n & 255) == 0 && drift_now_mono_ns() - t0 > BATCH_NS)) {
+        if (n >= x->batch_max || ((n & 255) == 0 && drift_now_mono_ns() - t0 > BATCH_NS)) {
             more = 1;
             break;
         }
@@ -100,6 +101,12 @@ static int s_batch(indexer_t *x)
             DLOG_NOTICE("index map full: growing it and redoing the batch");
             rc = drift_index_grow(x->ix);
             return rc < 0 ? rc : 1;
+        }
+        if (rc == DRIFT_ETOOBIG && n > 0) {
+            x->batch_max = n / 2 ? (uint32_t)(n / 2) : 1;
+            DLOG_NOTICE("LMDB transaction too big after %" PRIu64 " frames: batches of %u from now on", n,
+                        x->batch_max);
+            return 1;
         }
         DLOG_ERR("indexing seq %" PRIu64 ": %s: %s", x->next_seq, drift_strerror(rc), why);
         return rc;
@@ -257,7 +264,7 @@ static void s_on_stop(drift_role_t *r)
 
 int drift_indexer_main(drift_role_t *r)
 {
-    indexer_t x = {.r = r, .next_seq = 1};
+    indexer_t x = {.r = r, .next_seq = 1, .batch_max = BATCH_FRAMES};
     int code = DRIFT_EXIT_RESTART, rc;
     char *index_dir = x.index_dir, log_dir[PATH_MAX + 16], ep[PATH_MAX + 64], boot[64], old_boot[64];
     snprintf(x.index_dir, sizeof x.index_dir, "%s/index", r->data_dir);

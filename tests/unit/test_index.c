@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <lmdb.h>
@@ -731,6 +732,35 @@ static void t_catalog_history(void **state)
     drift_index_rd_end(&rd);
 }
 
+/* A map far too small for the data: the rebuild grows it (MDB_MAP_FULL -> grow -> redo the batch). */
+static void t_map_grows(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "people", 1, 1);
+    s_commit(c);
+    char name[64];
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "name-%d-padding-padding-padding", i);
+        s_op_row(c, i < 200 ? DRIFT_COP_INSERT : DRIFT_COP_UPDATE, i % 200, name, i);
+        s_commit(c);
+    }
+    s_index(c);
+    char dir[500], err[256];
+    snprintf(dir, sizeof dir, "%s/small", c->fx.root);
+    assert_int_equal(drift_index_rebuild(dir, c->fx.dir, 0, 64u << 10, NULL, NULL, err, sizeof err), 0);
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > (64 << 10)); /* more than the initial map: it grew */
+    drift_index_t *b;
+    drift_index_opts_t ro = {.readonly = 1};
+    assert_int_equal(drift_index_open(dir, c->fx.dir, NULL, &ro, &b), 0);
+    int n = 0;
+    assert_int_equal(drift_index_compare(c->ix, b, s_diff, &n), 0);
+    drift_index_close(&b);
+}
+
 static void *s_bump(void *arg)
 {
     drift_ctl_header_t *h = arg;
@@ -773,6 +803,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_bad_input, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_catalog_history, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_wait, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_map_grows, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
