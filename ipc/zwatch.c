@@ -14,6 +14,7 @@ struct drift_zwatch {
     drift_zwatch_fn fn;
     void *arg;
     struct event *ev;
+    struct event *later; /* zero-timeout timer: continues after the loop ran timers and I/O */
 };
 
 static void s_on_fd(evutil_socket_t fd, short what, void *arg)
@@ -28,8 +29,12 @@ static void s_on_fd(evutil_socket_t fd, short what, void *arg)
             return;
         self->fn(self->zsock, self->arg);
     }
-    /* Budget spent with messages still pending: continue on the next loop turn. */
-    event_active(self->ev, EV_READ, 0);
+    /* Budget spent with messages still pending: continue on the next loop turn. Not with
+     * event_active(): libevent 2.1 runs events activated during the active-queue pass in the
+     * same pass, so a busy socket would starve every timer (heartbeats) for as long as the
+     * flood lasts. A zero timeout is only looked at after the next poll. */
+    static const struct timeval zero = {0, 0};
+    event_add(self->later, &zero);
 }
 
 drift_zwatch_t *drift_zwatch_new(struct event_base *base, void *zsock, drift_zwatch_fn fn, void *arg)
@@ -45,9 +50,12 @@ drift_zwatch_t *drift_zwatch_new(struct event_base *base, void *zsock, drift_zwa
     self->fn = fn;
     self->arg = arg;
     self->ev = event_new(base, fd, EV_READ | EV_PERSIST, s_on_fd, self);
-    if (!self->ev || event_add(self->ev, NULL) < 0) {
+    self->later = evtimer_new(base, s_on_fd, self);
+    if (!self->ev || !self->later || event_add(self->ev, NULL) < 0) {
         if (self->ev)
             event_free(self->ev);
+        if (self->later)
+            event_free(self->later);
         free(self);
         errno = ENOMEM;
         return NULL;
@@ -62,12 +70,16 @@ void drift_zwatch_destroy(drift_zwatch_t **self_p)
     if (!self_p || !*self_p)
         return;
     event_free((*self_p)->ev);
+    event_free((*self_p)->later);
     free(*self_p);
     *self_p = NULL;
 }
 
 void drift_zwatch_kick(drift_zwatch_t *self)
 {
+    /* Through the zero timer too: two sockets kicking each other with event_active() would
+     * keep the loop in one active-queue pass (see s_on_fd). */
+    static const struct timeval zero = {0, 0};
     if (self)
-        event_active(self->ev, EV_READ, 0);
+        event_add(self->later, &zero);
 }
