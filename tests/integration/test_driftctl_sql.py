@@ -74,9 +74,7 @@ class Pty:
 class DriftctlSqlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        # The query worker's fault hook hangs statements holding HANG (others run normally).
-        cls.daemon = Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:" + HANG},
-                            config={"shutdown_grace": "1s"}).start()
+        cls.daemon = Daemon(query_workers=2).start()
         cls.tmp = tempfile.mkdtemp(prefix="drift-ctl-")
 
     @classmethod
@@ -194,12 +192,38 @@ class DriftctlSqlTest(unittest.TestCase):
         r = self.sql("--as-of", "@seq:x1", "-e", "SELECT 1")
         self.assertEqual(r.returncode, 2, r.stderr)
 
+    def hang_daemon(self):
+        """A daemon whose query workers hang on statements holding HANG (the worker's fault hook)."""
+        return Daemon(query_workers=2, env={"DRIFT_FAULT": "query_hang:" + HANG},
+                      config={"request_timeout": "60s", "heartbeat_timeout": "20s", "shutdown_grace": "1s"})
+
     def test_request_timeout_exit_3(self):
-        t0 = time.monotonic()
-        r = driftctl("--timeout", "400", "-H", self.daemon.endpoint, "sql", "-e", "SELECT '%s'" % HANG)
-        self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn("ERROR 08006", r.stderr)
-        self.assertLess(time.monotonic() - t0, 10)
+        with self.hang_daemon() as d:
+            t0 = time.monotonic()
+            r = driftctl("--timeout", "400", "-H", d.endpoint, "sql", "-e", "SELECT '%s'" % HANG)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("ERROR 08006", r.stderr)
+            self.assertLess(time.monotonic() - t0, 10)
+
+    def test_interactive_ctrl_c_abandons_running_statement(self):
+        with self.hang_daemon() as d:
+            env = dict(os.environ, TERM="xterm", DRIFTCTL_HISTORY=os.path.join(self.tmp, "history-c"), HOME=self.tmp)
+            t = Pty(["-H", d.endpoint, "sql"], env)
+            try:
+                t.expect("drift=> ")
+                t.send("SELECT '%s';\r" % HANG)  # hangs in the worker
+                time.sleep(0.3)
+                t0 = time.monotonic()
+                t.send("\x03")  # Ctrl-C stops waiting at once; the shell stays
+                out = t.expect("drift=> ")
+                self.assertIn("ERROR 57014: interrupted", out)
+                self.assertLess(time.monotonic() - t0, 2.0)
+                t.send("SELECT 6 AS six;\r")  # served by the other worker
+                self.assertRegex(t.expect("drift=> "), r"six\s*\n-+\s*\n\s*6\s*\n\(1 row\)")
+                t.send("\\q\r")
+                self.assertEqual(t.wait(), 0)
+            finally:
+                t.kill()
 
     def test_ping(self):
         r = driftctl("-H", self.daemon.endpoint, "ping")
@@ -226,13 +250,6 @@ class DriftctlSqlTest(unittest.TestCase):
             t.send("\x03")  # Ctrl-C drops the unfinished statement, the shell stays
             t.expect("^C")
             t.expect("drift=> ")
-            t.send("SELECT '%s';\r" % HANG)  # hangs in the worker
-            time.sleep(0.3)
-            t0 = time.monotonic()
-            t.send("\x03")  # Ctrl-C abandons the running statement at once
-            out = t.expect("drift=> ")
-            self.assertIn("ERROR 57014: interrupted", out)
-            self.assertLess(time.monotonic() - t0, 2.0)
             t.send("SELECT FROM;\r")
             out = t.expect("drift=> ")
             self.assertIn("ERROR 42601", out)  # an error does not end the shell
