@@ -10,7 +10,8 @@ in process), PostgreSQL 15 (private cluster on 127.0.0.1, synchronous_commit=on,
 one multi-row INSERT ... SELECT unnest(...) per transaction) and a raw libzmq
 DEALER/ROUTER echo (the ceiling of any request/reply design here). Before
 that, the machine's raw limit: pwrite + fdatasync of records the size of a
-single-row DriftDB frame, one fdatasync per record and per batch of 8 / 32.
+single-row DriftDB frame, one fdatasync per record and per batch of 8 / 32
+(measured in the same round as the 1 / 8 / 32-client points).
 Every client keeps one transaction in flight. BENCH_SECONDS (default 3) per point.
 """
 import mmap
@@ -99,9 +100,6 @@ def main():
     print("# Writer benchmark: %s, %d s per point, files on %s (%s), %s" % (
         time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), SECS, tmp, fs, os.uname().release))
     rows = []
-    for batch in (1, 8, 32):
-        r = result([WBENCH, "fsync", os.path.join(tmp, "probe"), str(RECORD), str(SECS), str(batch)])
-        rows.append(("raw pwrite+fdatasync, %d x %d B per sync" % (batch, RECORD), 1, batch, r))
     sq = os.path.join(tmp, "sqlite.db")
     subprocess.run(["sqlite3", sq, "PRAGMA journal_mode=WAL; CREATE TABLE t (k TEXT PRIMARY KEY, id INTEGER, "
                     "name TEXT, balance REAL, note TEXT);"], check=True, stdout=subprocess.DEVNULL)
@@ -110,6 +108,9 @@ def main():
     ep = "ipc://%s/run/writer.sock" % d.data_dir
     try:
         for clients, nrows in POINTS:
+            if nrows == 1:  # the raw limit, measured in the same round: one fdatasync per `clients` records
+                r = result([WBENCH, "fsync", os.path.join(tmp, "probe"), str(RECORD), str(SECS), str(clients)])
+                rows.append(("raw pwrite+fdatasync, %d x %d B per sync" % (clients, RECORD), 1, clients, r))
             before = writer_counters(d.data_dir)
             r = result([WBENCH, "drift", ep, str(clients), str(nrows), str(SECS)])
             after = writer_counters(d.data_dir)

@@ -198,7 +198,7 @@ static int s_run_clients(const char *mode, void *(*fn)(void *), const char *ep, 
 /* Raw device limit: pre-zeroed file, `batch` records per pwrite, one fdatasync each. */
 static int s_fsync_probe(const char *path, size_t rec, double secs, int batch)
 {
-    size_t size = 256u << 20;
+    size_t size = 64u << 20; /* like a segment */
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return 1;
