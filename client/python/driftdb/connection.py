@@ -152,8 +152,6 @@ class Connection:
         except zmq.ZMQError as e:
             self._teardown()
             raise InterfaceError("cannot connect to %r: %s" % (self.endpoint, e), "08001") from None
-        self._poller = zmq.Poller()
-        self._poller.register(self._sock, zmq.POLLIN)
         if connect_timeout:
             try:
                 self.ping(timeout=connect_timeout)
@@ -226,9 +224,12 @@ class Connection:
 
     def _read_one(self, timeout_ms):
         """Receives and files at most one reply (waits up to timeout_ms; None = forever)."""
-        if not self._poller.poll(timeout_ms):
+        # A blocking receive with a timeout costs one wakeup less than poll + recv.
+        self._sock.rcvtimeo = -1 if timeout_ms is None else timeout_ms
+        try:
+            frames = self._sock.recv_multipart()
+        except zmq.Again:
             return
-        frames = self._sock.recv_multipart()
         if len(frames) != 1:
             return  # not part of the protocol
         try:
