@@ -12,7 +12,8 @@ DEALER/ROUTER echo (the ceiling of any request/reply design here). Before
 that, the machine's raw limit: pwrite + fdatasync of records the size of a
 single-row DriftDB frame, one fdatasync per record and per batch of 8 / 32
 (measured in the same round as the 1 / 8 / 32-client points).
-Every client keeps one transaction in flight. BENCH_SECONDS (default 3) per point.
+Every client keeps one transaction in flight (plus one DriftDB point with 16 in flight
+per client). BENCH_SECONDS (default 3) per point.
 """
 import mmap
 import os
@@ -124,6 +125,15 @@ def main():
             if nrows == 1:
                 rows.append(("libzmq DEALER/ROUTER echo (%d B)" % 200, clients, 1,
                              result([WBENCH, "echo", str(clients), "200", str(SECS)])))
+            if (clients, nrows) == (8, 1):
+                # The same 8 clients keeping 16 commits each in flight (as query workers with many
+                # sessions will): how far grouping takes durable commits.
+                before = writer_counters(d.data_dir)
+                r = result([WBENCH, "drift", ep, "8", "1", str(SECS), "16"])
+                after = writer_counters(d.data_dir)
+                groups, syncs, frames = (a - b for a, b in zip(after, before))
+                r["errors"] += " (%.1f tx per fdatasync)" % (frames / syncs if syncs else 0)
+                rows.append(("DriftDB writer, 16 in flight per client", 8, 1, r))
     finally:
         d.close()
         stop_pg(pgdir)

@@ -1,13 +1,15 @@
 /* bench/writer/wbench.c — load generator for the writer benchmark
  * (bench/writer/run.py drives it; results in docs/benchmarks.md, "Writer").
  *
- *   wbench drift ENDPOINT CLIENTS ROWS SECONDS   commits straight to the writer's ipc endpoint
- *                                                (bypasses gateway and SQL: not built yet)
+ *   wbench drift ENDPOINT CLIENTS ROWS SECONDS [INFLIGHT]
+ *                                                commits straight to the writer's ipc endpoint
+ *                                                (bypasses gateway and SQL: not built yet); INFLIGHT
+ *                                                requests outstanding per client (default 1)
  *   wbench echo CLIENTS BYTES SECONDS            raw libzmq DEALER/ROUTER echo (server in a child process)
  *   wbench fsync PATH RECORD SECONDS BATCH       pre-zeroed file, pwrite of BATCH records + one fdatasync
  *
- * Each client is a thread with one request in flight (closed loop), so N
- * clients = N concurrent commits. Prints one line:
+ * Each client is a thread with one request in flight (closed loop) unless
+ * INFLIGHT says otherwise, so N clients = N concurrent commits. Prints one line:
  *   RESULT mode=.. clients=.. rows=.. ops_s=.. rows_s=.. p50_us=.. p99_us=.. errors=..
  * Threads share nothing but the start flag and their own result arrays. */
 #include <errno.h>
@@ -42,6 +44,7 @@ typedef struct {
     int id;
     const char *endpoint;
     int rows;
+    int inflight; /* requests kept outstanding per client (drift mode) */
     size_t bytes;
     uint64_t *lat; /* ns */
     size_t n;
@@ -64,42 +67,56 @@ static void *s_drift_client(void *arg)
     msgpack_sbuffer sb, row;
     msgpack_sbuffer_init(&sb);
     msgpack_sbuffer_init(&row);
-    uint64_t n = 0;
-    while (!atomic_load(&s_stop) && c->n < MAX_SAMPLES) {
-        msgpack_packer pk;
-        sb.size = 0;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        drift_commit_pack_request(&pk, ++n, 0, DRIFT_ISO_READ_COMMITTED, (size_t)c->rows, 0);
-        for (int i = 0; i < c->rows; i++) {
-            char key[64], name[64];
-            int kl = snprintf(key, sizeof key, "p%d-c%d-%" PRIu64 "-%d", (int)getpid(), c->id, n, i);
-            int nl = snprintf(name, sizeof name, "customer name %d/%" PRIu64, c->id, n);
-            msgpack_packer rp;
-            row.size = 0;
-            msgpack_packer_init(&rp, &row, msgpack_sbuffer_write);
-            msgpack_pack_map(&rp, 4);
-            msgpack_pack_str_with_body(&rp, "id", 2);
-            msgpack_pack_uint64(&rp, n * 1000 + (uint64_t)i);
-            msgpack_pack_str_with_body(&rp, "name", 4);
-            msgpack_pack_str_with_body(&rp, name, (size_t)nl);
-            msgpack_pack_str_with_body(&rp, "balance", 7);
-            msgpack_pack_double(&rp, 1234.5 + i);
-            msgpack_pack_str_with_body(&rp, "note", 4);
-            msgpack_pack_str_with_body(&rp, "0123456789012345678901234567890123456789", 40);
-            drift_commit_pack_op(&pk, DRIFT_COP_INSERT, 1, key, (size_t)kl, row.data, row.size);
+    uint64_t n = 0, sent_at[256];
+    int inflight = 0;
+    while (c->n < MAX_SAMPLES) {
+        /* Keep c->inflight requests outstanding (1 = closed loop); stop sending once told to. */
+        while (!atomic_load(&s_stop) && inflight < c->inflight) {
+            msgpack_packer pk;
+            sb.size = 0;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            drift_commit_pack_request(&pk, ++n, 0, DRIFT_ISO_READ_COMMITTED, (size_t)c->rows, 0);
+            for (int i = 0; i < c->rows; i++) {
+                char key[64], name[64];
+                int kl = snprintf(key, sizeof key, "p%d-c%d-%" PRIu64 "-%d", (int)getpid(), c->id, n, i);
+                int nl = snprintf(name, sizeof name, "customer name %d/%" PRIu64, c->id, n);
+                msgpack_packer rp;
+                row.size = 0;
+                msgpack_packer_init(&rp, &row, msgpack_sbuffer_write);
+                msgpack_pack_map(&rp, 4);
+                msgpack_pack_str_with_body(&rp, "id", 2);
+                msgpack_pack_uint64(&rp, n * 1000 + (uint64_t)i);
+                msgpack_pack_str_with_body(&rp, "name", 4);
+                msgpack_pack_str_with_body(&rp, name, (size_t)nl);
+                msgpack_pack_str_with_body(&rp, "balance", 7);
+                msgpack_pack_double(&rp, 1234.5 + i);
+                msgpack_pack_str_with_body(&rp, "note", 4);
+                msgpack_pack_str_with_body(&rp, "0123456789012345678901234567890123456789", 40);
+                drift_commit_pack_op(&pk, DRIFT_COP_INSERT, 1, key, (size_t)kl, row.data, row.size);
+            }
+            sent_at[n % 256] = s_now();
+            if (drift_commit_client_send(cli, sb.data, sb.size) < 0) {
+                c->errors++;
+                goto out;
+            }
+            inflight++;
         }
-        uint64_t t0 = s_now();
+        if (!inflight)
+            break;
         drift_commit_reply_t r;
-        if (drift_commit_client_send(cli, sb.data, sb.size) < 0 || drift_commit_client_recv(cli, 10000, &r) < 0) {
+        if (drift_commit_client_recv(cli, 10000, &r) < 0) {
             c->errors++;
             break;
         }
+        inflight--;
         if (!r.ok) {
             c->errors++;
             continue;
         }
-        c->lat[c->n++] = s_now() - t0;
+        if (!atomic_load(&s_stop))
+            c->lat[c->n++] = s_now() - sent_at[r.id % 256];
     }
+out:
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&row);
     drift_commit_client_destroy(&cli);
@@ -170,12 +187,12 @@ static void s_report(const char *mode, client_t *cs, int nc, int rows, double se
 }
 
 static int s_run_clients(const char *mode, void *(*fn)(void *), const char *ep, int nc, int rows, size_t bytes,
-                         double secs)
+                         double secs, int inflight)
 {
     client_t *cs = calloc((size_t)nc, sizeof *cs);
     pthread_t *th = calloc((size_t)nc, sizeof *th);
     for (int i = 0; i < nc; i++) {
-        cs[i] = (client_t){.id = i, .endpoint = ep, .rows = rows, .bytes = bytes};
+        cs[i] = (client_t){.id = i, .endpoint = ep, .rows = rows, .bytes = bytes, .inflight = inflight};
         cs[i].lat = malloc(MAX_SAMPLES / (size_t)nc * sizeof(uint64_t) + 1024 * sizeof(uint64_t));
     }
     /* Per-client sample cap so that the arrays above suffice. */
@@ -236,8 +253,13 @@ static int s_fsync_probe(const char *path, size_t rec, double secs, int batch)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (argc == 6 && strcmp(argv[1], "drift") == 0)
-        return s_run_clients("driftdb", s_drift_client, argv[2], atoi(argv[3]), atoi(argv[4]), 0, atof(argv[5]));
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "drift") == 0) {
+        int inflight = argc == 7 ? atoi(argv[6]) : 1;
+        if (inflight < 1 || inflight > 256)
+            inflight = 1;
+        return s_run_clients(inflight > 1 ? "driftdb-pipelined" : "driftdb", s_drift_client, argv[2], atoi(argv[3]),
+                             atoi(argv[4]), 0, atof(argv[5]), inflight);
+    }
     if (argc == 5 && strcmp(argv[1], "echo") == 0) {
         char ep[128];
         snprintf(ep, sizeof ep, "ipc:///tmp/wbench-echo-%d.sock", (int)getpid());
@@ -247,7 +269,8 @@ int main(int argc, char **argv)
             _exit(0);
         }
         usleep(200000);
-        int rc = s_run_clients("zmq-echo", s_echo_client, ep, atoi(argv[2]), 1, (size_t)atol(argv[3]), atof(argv[4]));
+        int rc =
+            s_run_clients("zmq-echo", s_echo_client, ep, atoi(argv[2]), 1, (size_t)atol(argv[3]), atof(argv[4]), 1);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         unlink(ep + 6);
@@ -255,7 +278,7 @@ int main(int argc, char **argv)
     }
     if (argc == 6 && strcmp(argv[1], "fsync") == 0)
         return s_fsync_probe(argv[2], (size_t)atol(argv[3]), atof(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: wbench drift ENDPOINT CLIENTS ROWS SECONDS | echo CLIENTS BYTES SECONDS | "
+    fprintf(stderr, "usage: wbench drift ENDPOINT CLIENTS ROWS SECONDS [INFLIGHT] | echo CLIENTS BYTES SECONDS | "
                     "fsync PATH RECORD SECONDS BATCH\n");
     return 2;
 }
