@@ -143,7 +143,7 @@ def main():
     for name, c, n, r in rows:
         print("| %s | %d | %d | %s | %s | %s | %s | %s |" % (name, c, n, r["ops_s"], r["rows_s"], r["p50_us"],
                                                           r["p99_us"], r["errors"]))
-    get = {(name.split()[0], c, n): float(r["ops_s"]) for name, c, n, r in rows}
+    get = {(name.split()[0], c, n): float(r["ops_s"]) for name, c, n, r in rows if "in flight" not in name}
     print()
     for c in (1, 8, 32):
         dr, pg, ec, sq_ = (get.get((k, c, 1), 0) for k in ("DriftDB", "PostgreSQL", "libzmq", "SQLite"))
