@@ -32,6 +32,28 @@ class LogError(Exception):
     pass
 
 
+def frame_index(log_dir):
+    """[(path, offset, len, seq, sync_seq)] of every frame that passes its CRC, in order, for
+    tests that damage the log on purpose (no chain checks: use read_log for verification)."""
+    out = []
+    for name in sorted(n for n in os.listdir(log_dir) if n.endswith(".seg") and len(n) == 24):
+        path = os.path.join(log_dir, name)
+        with open(path, "rb") as f:
+            data = f.read()
+        off = SEG_HDR
+        while off + FRAME_HDR <= len(data):
+            length = struct.unpack_from("<I", data, off)[0]
+            if length < FRAME_HDR or length > len(data) - off:
+                break
+            fr = data[off:off + length]
+            if struct.unpack_from("<I", fr, 4)[0] != crc32c(fr[8:], crc32c(fr[:4])):
+                break
+            seq, _ts, _ep, sync_seq = struct.unpack_from("<QQQQ", fr, 8)
+            out.append((path, off, length, seq, sync_seq))
+            off += (length + 7) & ~7
+    return out
+
+
 def read_log(log_dir):
     """Yields (seq, ts_ns, body bytes) for every frame; raises LogError on damage.
     A torn tail of the last segment ends the iteration (it is never acknowledged data)."""
