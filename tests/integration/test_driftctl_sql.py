@@ -134,14 +134,15 @@ class DriftctlSqlTest(unittest.TestCase):
             "SELECT 'a;b' AS s; SELECT /* ; */", # 4
             "  4 AS four;",                      # 5
             "",                                  # 6
-            "SELECT 1 +;",                       # 7: the error
-            "SELECT 5 AS never_run;",            # 8
+            "SELECT 1,",                         # 7: a statement whose error
+            "  2 +* 3;",                         # 8: is on its second line
+            "SELECT 5 AS never_run;",            # 9
         ]) + "\n")
         r = self.sql("--json", "-f", path)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         outs = [json.loads(line) for line in r.stdout.splitlines()]
         self.assertEqual([o["rows"] for o in outs], [[[3]], [["a;b"]], [[4]]])
-        self.assertIn("%s:7: ERROR 42601" % path, r.stderr)
+        self.assertIn("%s:8: ERROR 42601" % path, r.stderr)  # the line of the error position
         self.assertNotIn("never_run", r.stdout)
 
     def test_file_last_statement_without_semicolon_and_stdin(self):
