@@ -66,6 +66,17 @@ class ProtocolTest(unittest.TestCase):
                 self.assertEqual(r["error"].get("position"), pos, (sql, r))
         c.close()
 
+    def test_as_of_field(self):
+        c = Raw(self.d.endpoint)
+        seq = c.call(id=1, op="ping")["seq"]
+        r = c.call(id=2, op="query", sql="SELECT 1", as_of=seq + 1000)
+        self.assertEqual(r["error"]["code"], "22023", r)  # never silently "now"
+        r = c.call(id=3, op="query", sql="SELECT 1", as_of="2026-01-02T03:04:05.123456Z")
+        self.assertEqual(r["error"]["code"], "0A000", r)
+        r = c.call(id=4, op="query", sql="SELECT 1", as_of=[1])
+        self.assertEqual(r["error"]["code"], "08P01", r)
+        c.close()
+
     def test_protocol_errors(self):
         c = Raw(self.d.endpoint)
         r = c.call(id=5, op="frobnicate")
@@ -203,6 +214,17 @@ class TransactionTest(unittest.TestCase):
         after = worker_requests(self.d)
         delta = sorted(after[k] - before.get(k, 0) for k in after)
         self.assertEqual(delta, [0, 202], (before, after))
+        c.close()
+
+    def test_ping_inside_transaction_goes_to_its_worker(self):
+        c = Raw(self.d.endpoint)
+        self.assertEqual(c.call(id=1, op="query", sql="BEGIN")["txn"], "open")
+        r = c.call(id=2, op="ping")  # only the pinned worker knows the session is in a transaction
+        self.assertEqual((r["ok"], r["txn"]), (True, "open"), r)
+        self.assertIsInstance(r["seq"], int)
+        self.assertTrue(r["server"].startswith("driftdb "))
+        self.assertEqual(c.call(id=3, op="query", sql="ROLLBACK")["txn"], "idle")
+        self.assertEqual(c.call(id=4, op="ping")["txn"], "idle")
         c.close()
 
     def test_failed_transaction(self):
