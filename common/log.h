@@ -30,7 +30,7 @@ int drift_log_set_target(const char *target);
 void drift_log_set_context(const char *ctx);
 
 void drift_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void drift_vlog(int level, const char *fmt, va_list ap);
+void drift_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define DLOG_ERR(...) drift_log(DRIFT_LOG_ERR, __VA_ARGS__)
 #define DLOG_WARN(...) drift_log(DRIFT_LOG_WARNING, __VA_ARGS__)
