@@ -899,6 +899,9 @@ int drift_gateway_main(drift_role_t *r)
     for (int i = 0; i < MAX_WORKERS; i++)
         g->workers[i].slot = -1;
     g->lim = drift_msg_limits(r->cfg.max_message_size);
+    /* Session ids carry this gateway's incarnation in their top bits, so that ids of a restarted
+     * gateway never match sessions a worker still holds from the previous one. */
+    g->next_session = (atomic_load(&r->slot->generation) & 0xffffffu) << 40;
     g->req_nbuckets = 1024;
     while (g->req_nbuckets < (size_t)r->cfg.max_queue && g->req_nbuckets < (1u << 20))
         g->req_nbuckets <<= 1;

@@ -52,6 +52,7 @@ typedef struct {
     uint64_t cur_token, cur_session;
     const drift_session_t *cur_sess; /* its transaction state rides on every reply (TXN_OPEN) */
     const char *hang_marker;         /* DRIFT_FAULT=query_hang:TEXT (tests) */
+    uint64_t gw_epoch;               /* top bits of the gateway's session ids (its incarnation) */
 } s_worker_t;
 
 /* Sends [hdr][payload] to the gateway. */
@@ -91,6 +92,21 @@ static s_sess_t **s_sess_find(s_worker_t *w, uint64_t id)
     while (*pp && (*pp)->id != id)
         pp = &(*pp)->next;
     return pp;
+}
+
+/* Ends every session (rolling back open transactions). */
+static void s_drop_sessions(s_worker_t *w, const char *why)
+{
+    int n = 0;
+    while (w->sessions) {
+        s_sess_t *next = w->sessions->next;
+        drift_session_destroy(&w->sessions->s);
+        free(w->sessions);
+        w->sessions = next;
+        n++;
+    }
+    if (n)
+        DLOG_INFO("%s: ended %d session(s), open transactions rolled back", why, n);
 }
 
 static int s_emit(void *arg, const void *data, size_t len, int more)
@@ -167,6 +183,11 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
     if (req.traceparent) {
         snprintf(ctx, sizeof ctx, "traceparent=%.*s", (int)req.traceparent_len, req.traceparent);
         drift_log_set_context(ctx);
+    }
+    if (h->session >> 40 != w->gw_epoch) {
+        /* A new gateway incarnation: the sessions of the old one are gone for good. */
+        s_drop_sessions(w, "the gateway restarted");
+        w->gw_epoch = h->session >> 40;
     }
     s_sess_t **pp = s_sess_find(w, h->session);
     drift_session_t *sess = *pp ? (*pp)->s : NULL;
@@ -362,12 +383,7 @@ int drift_query_main(drift_role_t *r)
     drift_role_ready(r);
     code = drift_role_run(r);
 out:
-    while (w.sessions) {
-        s_sess_t *n = w.sessions->next;
-        drift_session_destroy(&w.sessions->s);
-        free(w.sessions);
-        w.sessions = n;
-    }
+    s_drop_sessions(&w, "exiting");
     drift_zwatch_destroy(&w.watch);
     if (w.sock)
         zmq_close(w.sock);

@@ -74,6 +74,24 @@ class WorkerDeathTest(unittest.TestCase):
             self.assertEqual((r.get("rows"), r.get("txn")), ([[6]], "idle"), r)
             c.close()
 
+    def test_gateway_restart_does_not_leak_sessions(self):
+        with Daemon(query_workers=1) as d:
+            wait_ping(d.endpoint)
+            a = Raw(d.endpoint, timeout_ms=5000)
+            self.assertEqual(a.call(id=1, op="query", sql="BEGIN")["txn"], "open")
+            gw = d.role_pids()["gateway"][0]
+            os.kill(gw, signal.SIGKILL)
+            wait_for(lambda: d.role_pids().get("gateway", [gw]) != [gw], 10, what="gateway restarted")
+            # a new client (the new gateway's first session) must not inherit the old client's
+            # transaction on the worker; its request waits until the worker has said hello
+            b = Raw(d.endpoint, timeout_ms=10000)
+            r = b.call(id=2, op="query", sql="SELECT 1")
+            self.assertEqual((r["ok"], r["txn"]), (True, "idle"), r)
+            wait_for(lambda: "the gateway restarted: ended 1 session(s)" in d.log(), 5,
+                     what="the worker to drop the old gateway's sessions")
+            a.close()
+            b.close()
+
     def test_hung_worker_is_replaced(self):
         with Daemon(query_workers=1, env={"DRIFT_FAULT": "query_hang:" + HANG},
                     config={"heartbeat_timeout": "1s", "request_timeout": "60s"}) as d:
