@@ -1047,8 +1047,22 @@ static int s_rebuild_frame(const drift_frame_t *f, uint64_t seg, uint64_t off, v
 static void s_on_stop(drift_role_t *r)
 {
     writer_t *w = r->user;
-    /* Finish what was accepted: submit it, exit when the flush thread has reported. */
+    /* Requests still waiting for a segment are refused; everything accepted is written and
+     * (also with durability = async) synced; exit once the flush thread has reported. */
+    while (w->def_head) {
+        deferred_t *d = w->def_head;
+        w->def_head = d->next;
+        s_reply_error(w, d->env, d->env_len, NULL, "57P01", "the writer is shutting down");
+        free(d->env);
+        free(d->payload);
+        free(d);
+    }
+    w->def_tail = NULL;
+    w->ndeferred = 0;
+    if (!w->sync_mode)
+        s_on_sync_timer(-1, 0, w);
     s_submit(w);
+    drift_zwatch_kick(w->zw);
     if (!w->inflight && !w->ready_head)
         drift_role_exit(r, DRIFT_EXIT_OK);
 }

@@ -340,6 +340,24 @@ class WriterAsync(unittest.TestCase):
             H.wait_for(lambda: control(d.data_dir)[1] == seqs[-1], 5, what="commit_seq catching up after sync_interval")
             w.close()
 
+    def test_async_stop_syncs(self):
+        # sync_interval far away: only the orderly stop can make the last commits durable.
+        d = H.Daemon(query_workers=1, config={"durability": "async", "sync_interval": "1h"}).start()
+        try:
+            w = Writer(d.data_dir)
+            first = w.commit([ins(b"s0")], snapshot=0)["seq"]
+            H.wait_for(lambda: control(d.data_dir)[1] >= first - 1, 5, what="startup position")
+            seqs = [w.commit([ins(b"s%d" % i)], snapshot=0)["seq"] for i in range(1, 6)]
+            w.close()
+            self.assertLess(control(d.data_dir)[1], seqs[-1])  # not durable yet
+            self.assertEqual(d.stop(), 0)
+            self.assertTrue(os.path.exists(os.path.join(d.data_dir, "run", "control")))
+            _, commit_seq, _, _, _, written, _ = control(d.data_dir)
+            self.assertEqual(written, seqs[-1])
+            self.assertEqual(commit_seq, seqs[-1])  # synced before exiting
+        finally:
+            d.close()
+
 
 if __name__ == "__main__":
     unittest.main()
