@@ -31,6 +31,8 @@
 #define IDXV_LEN 11 /* seq_to(8) flags(1) vals_len(2) */
 #define IDXF_TRUNC 1
 #define LMDB_KEY_MAX 511
+/* A scan steps over at most this many entries (cheap, same page mostly) before it re-seeks from the root. */
+#define SCAN_STEPS 16
 #define CAT_TABLE 'T'
 #define CAT_VER 'V'
 #define CAT_NAME 'N'
@@ -1844,7 +1846,7 @@ int drift_index_scan_next(drift_index_scan_t *it, const uint8_t **ret_pk, size_t
         uint64_t seq = ~s_get_be64(kp + plen);
         if (seq > it->as_of) {
             /* newer than the snapshot: step a few times, then seek to table|pk|~as_of */
-            if (stepped < 4) {
+            if (stepped < SCAN_STEPS) {
                 stepped++;
                 it->steps++;
                 rc = mdb_cursor_get(it->c, &k, &v, MDB_NEXT);
@@ -1871,7 +1873,7 @@ int drift_index_scan_next(drift_index_scan_t *it, const uint8_t **ret_pk, size_t
             return rc;
         /* move past this pk: a few steps, then a seek */
         int moved = 0;
-        for (int i = 0; i < 4 && !moved; i++) {
+        for (int i = 0; i < SCAN_STEPS && !moved; i++) {
             it->steps++;
             int r2 = mdb_cursor_get(it->c, &k, &v, MDB_NEXT);
             if (r2) {
