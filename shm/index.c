@@ -705,6 +705,20 @@ void drift_index_close(drift_index_t **self_p)
     *self_p = NULL;
 }
 
+/* A read transaction; adopts a map the writer grew meanwhile (MDB_MAP_RESIZED). */
+static int s_rdtxn(drift_index_t *ix, MDB_txn **ret)
+{
+    *ret = NULL;
+    int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, ret);
+    if (rc == MDB_MAP_RESIZED) {
+        mdb_env_set_mapsize(ix->env, 0);
+        rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, ret);
+    }
+    if (rc)
+        *ret = NULL;
+    return s_mdb(ix, rc, "mdb_txn_begin");
+}
+
 int drift_index_applied(drift_index_t *self, uint64_t *ret_seq, uint64_t *ret_ts)
 {
     if (self->wtxn || !self->readonly) {
@@ -716,7 +730,7 @@ int drift_index_applied(drift_index_t *self, uint64_t *ret_seq, uint64_t *ret_ts
     MDB_txn *txn;
     uint32_t format;
     uint64_t ts;
-    int rc = s_mdb(self, mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin");
+    int rc = s_rdtxn(self, &txn);
     if (rc < 0)
         return rc;
     rc = s_meta_read(self, txn, ret_seq, &ts, &format);
@@ -1607,14 +1621,10 @@ int drift_index_rd_begin(drift_index_t *self, drift_index_rd_t **ret)
     if (!rd)
         return -ENOMEM;
     rd->ix = self;
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &rd->txn);
-    if (rc == MDB_MAP_RESIZED) {
-        mdb_env_set_mapsize(self->env, 0); /* adopt the size the writer grew the map to */
-        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &rd->txn);
-    }
     uint64_t ts;
     uint32_t format;
-    if ((rc = s_mdb(self, rc, "mdb_txn_begin")) < 0 || (rc = s_meta_read(self, rd->txn, &rd->seq, &ts, &format)) < 0 ||
+    int rc;
+    if ((rc = s_rdtxn(self, &rd->txn)) < 0 || (rc = s_meta_read(self, rd->txn, &rd->seq, &ts, &format)) < 0 ||
         (rc = s_mdb(self, mdb_cursor_open(rd->txn, self->db_versions, &rd->c_versions), "cursor")) < 0 ||
         (rc = s_mdb(self, mdb_cursor_open(rd->txn, self->db_idx, &rd->c_idx), "cursor")) < 0) {
         drift_index_rd_end(&rd);
@@ -2227,9 +2237,9 @@ long drift_index_compare(drift_index_t *a, drift_index_t *b, drift_index_diff_fn
 {
     MDB_txn *ta = NULL, *tb = NULL;
     long diffs = 0;
-    int rc = s_mdb(a, mdb_txn_begin(a->env, NULL, MDB_RDONLY, &ta), "mdb_txn_begin");
+    int rc = s_rdtxn(a, &ta);
     if (rc == 0)
-        rc = s_mdb(b, mdb_txn_begin(b->env, NULL, MDB_RDONLY, &tb), "mdb_txn_begin");
+        rc = s_rdtxn(b, &tb);
     uint64_t sa = 0, sb = 0, ts;
     uint32_t fa, fb;
     if (rc == 0 && (rc = s_meta_read(a, ta, &sa, &ts, &fa)) == 0 && (rc = s_meta_read(b, tb, &sb, &ts, &fb)) == 0 &&
