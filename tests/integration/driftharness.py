@@ -100,7 +100,7 @@ class Daemon:
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
         self.http_addr = "127.0.0.1:%d" % self.http_port
         self.config = {"query_workers": str(query_workers), "heartbeat_interval": "100ms",
-                       "heartbeat_timeout": "2s", "shutdown_grace": "5s"}
+                       "heartbeat_timeout": "4s", "shutdown_grace": "5s"}
         self.config.update(config or {})
         self.config_path = os.path.join(self.tmp, "driftdb.conf")
         self.write_config()

@@ -110,9 +110,10 @@ class SupervisorTest(unittest.TestCase):
                     # the other roles kept running
                     for r, pids in others.items():
                         self.assertEqual(d.role_pids()[r], pids, "%s restarted after kill of %s" % (r, role))
-                instance = "0"
                 m = d.metrics()
-                self.assertEqual(metric(m, "driftdb_role_restarts_total", role=role, instance=instance), 1)
+                restarts = sum(v for (name, labels), v in m.items()
+                               if name == "driftdb_role_restarts_total" and ("role", role) in labels)
+                self.assertEqual(restarts, 1, "restarts of %s" % role)
             self.assertIn("died (signal 9 (Killed))", d.log())
 
     def test_crash_at_start_is_throttled(self):
@@ -157,7 +158,7 @@ class SupervisorTest(unittest.TestCase):
             t0 = time.monotonic()
             new = wait_replaced(d, "indexer", old, timeout=20)
             self.assertNotEqual(new, old)
-            self.assertGreater(time.monotonic() - t0, 1.0)  # only after heartbeat_timeout (2s)
+            self.assertGreater(time.monotonic() - t0, 2.0)  # only after heartbeat_timeout (4s)
             wait_for(lambda: not pid_alive(old), 5, what="hung process gone")
             self.assertIn("missed its heartbeat", d.log())
 
