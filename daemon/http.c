@@ -279,6 +279,44 @@ static void s_metrics(struct evhttp_request *req, void *arg)
         }
     }
 
+    /* Role-specific counters from the slots (their meaning is documented with each role). */
+    static const struct {
+        drift_role_kind_t kind;
+        unsigned ctr;
+        const char *name, *type, *help;
+    } rc[] = {
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 0, "driftdb_writer_groups_total", "counter", "Write groups (one pwritev each)."},
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 1, "driftdb_writer_fdatasyncs_total", "counter", "fdatasync calls on the log."},
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 2, "driftdb_writer_commits_total", "counter", "Transactions appended to the log."},
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 3, "driftdb_writer_bytes_total", "counter", "Frame bytes appended to the log."},
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 4, "driftdb_writer_conflicts_total", "counter", "Commits refused with 23505, 40001 or 02000."},
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 5, "driftdb_writer_disk_full_total", "counter", "Commits refused with 53100."},
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 6, "driftdb_writer_segments_total", "counter", "Log segments created."},
+        {DRIFT_ROLE_INDEXER, DRIFT_CTR_ROLE0 + 0, "driftdb_indexer_commits_total", "counter", "Commits applied to the indexes."},
+        {DRIFT_ROLE_INDEXER, DRIFT_CTR_ROLE0 + 1, "driftdb_indexer_batches_total", "counter", "LMDB write transactions committed."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 0, "driftdb_gateway_rejected_total", "counter", "Requests answered 53300 (admission control)."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 1, "driftdb_gateway_malformed_total", "counter", "Malformed requests (08P01 or dropped)."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 2, "driftdb_gateway_dropped_replies_total", "counter", "Replies that could not be delivered."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 3, "driftdb_gateway_timeouts_total", "counter", "Requests answered with a timeout error."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 4, "driftdb_gateway_worker_deaths_total", "counter", "Query workers declared dead."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 5, "driftdb_gateway_inflight_requests", "gauge", "Requests held by the gateway now."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 6, "driftdb_gateway_sessions", "gauge", "Client sessions held by the gateway now."},
+    };
+    for (size_t k = 0; k < sizeof rc / sizeof rc[0]; k++) {
+        evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", rc[k].name, rc[k].help, rc[k].name, rc[k].type);
+        for (uint32_t i = 0; i < s->nchildren; i++) {
+            drift_child_t *c = &s->children[i];
+            if (c->desc->kind != rc[k].kind || (c->state == DRIFT_CHILD_DONE && c->remove))
+                continue;
+            drift_ctl_slot_t *slot = drift_ctl_slot(s->ctl, c->slot);
+            evbuffer_add_printf(b, "%s{instance=\"%u\"} %llu\n", rc[k].name, c->instance,
+                                (unsigned long long)atomic_load(&slot->counters[rc[k].ctr]));
+        }
+    }
+    evbuffer_add_printf(b, "# HELP driftdb_writer_state Why the writer refuses writes: 0 ok, 1 disk full, "
+                           "2 recovering, 3 failed.\n# TYPE driftdb_writer_state gauge\ndriftdb_writer_state %llu\n",
+                        (unsigned long long)atomic_load(&hdr->writer_state));
+
     /* Request latency histograms of the roles that serve requests. */
     evbuffer_add_printf(b, "# HELP driftdb_role_request_duration_seconds Request latency inside the role.\n"
                            "# TYPE driftdb_role_request_duration_seconds histogram\n");
