@@ -1040,15 +1040,16 @@ static int s_idx_change(drift_index_t *ix, const drift_index_tdef_t *d, const dr
     return rc;
 }
 
-/* Deletes every entry of an index. */
-static int s_idx_drop(drift_index_t *ix, uint32_t index_id)
+/* Deletes every record of db whose key starts with the big-endian 32-bit id (an index's
+ * entries in idx, a table's rows in current). */
+static int s_drop_prefix(drift_index_t *ix, MDB_dbi db, uint32_t id, const char *what)
 {
     MDB_cursor *c;
-    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, ix->db_idx, &c), "cursor");
+    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, db, &c), "cursor");
     if (rc < 0)
         return rc;
     uint8_t kb[4];
-    s_be32(kb, index_id);
+    s_be32(kb, id);
     MDB_val k = {4, kb}, v;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
@@ -1058,7 +1059,13 @@ static int s_idx_drop(drift_index_t *ix, uint32_t index_id)
         rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : s_mdb(ix, rc, "idx drop");
+    return rc == MDB_NOTFOUND ? 0 : s_mdb(ix, rc, what);
+}
+
+/* Deletes every entry of an index. */
+static int s_idx_drop(drift_index_t *ix, uint32_t index_id)
+{
+    return s_drop_prefix(ix, ix->db_idx, index_id, "idx drop");
 }
 
 typedef struct {
@@ -1319,22 +1326,7 @@ static int s_patch(drift_index_t *ix, const drift_index_tdef_t *d, const drift_i
 /* Deletes every current row of a table. */
 static int s_current_drop(drift_index_t *ix, uint32_t table)
 {
-    MDB_cursor *c;
-    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, ix->db_current, &c), "cursor");
-    if (rc < 0)
-        return rc;
-    uint8_t kb[4];
-    s_be32(kb, table);
-    MDB_val k = {4, kb}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
-        if ((rc = mdb_cursor_del(c, 0)) != 0)
-            break;
-        k = (MDB_val){4, kb}; /* re-seek: GET_CURRENT after deleting the last key is EINVAL */
-        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : s_mdb(ix, rc, "current drop");
+    return s_drop_prefix(ix, ix->db_current, table, "current drop");
 }
 
 /* Catalog name entry N|enc(name)|~seq -> table (0: the name is free from seq on). */
