@@ -83,6 +83,7 @@ static void s_on_hup(evutil_socket_t sig, short what, void *arg)
     if (strcmp(cfg.log_target, r->cfg.log_target) != 0 && drift_log_set_target(cfg.log_target) < 0)
         DLOG_WARN("reload: cannot open log target %s", cfg.log_target);
     r->cfg = cfg;
+    DLOG_DEBUG("configuration re-read on SIGHUP"); /* visible only once the new level is in force */
     if (r->on_reload)
         r->on_reload(r);
 }

@@ -127,9 +127,10 @@ class Daemon:
                 f.write("%s = %s\n" % (k, v))
 
     def argv(self):
+        # A key set in the config file is left to the file (so that a reload can change it).
         dd = ["--data-dir", self.data_dir] if "data_dir" not in self.config else []
-        return [DRIFTDBD, "-c", self.config_path] + dd + ["--listen", self.endpoint,
-                                                           "--http", self.http_addr] + self.extra_args
+        http = ["--http", self.http_addr] if "http" not in self.config else []
+        return [DRIFTDBD, "-c", self.config_path] + dd + ["--listen", self.endpoint] + http + self.extra_args
 
     def start(self, wait_ready=True, timeout=30.0):
         if self.notify_sock is None:

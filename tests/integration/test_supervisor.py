@@ -242,6 +242,27 @@ class SupervisorTest(unittest.TestCase):
                 self.assertEqual(after[r], before[r], "%s was restarted by an unrelated change" % r)
             self.assertEqual(after["query"][:2], before["query"])
 
+    def test_sighup_http_rebound_and_log_level_live(self):
+        from driftharness import free_port
+        d = Daemon()
+        d.config["http"] = d.http_addr  # in the file, so a reload can change it
+        d.write_config()
+        with d:
+            before = d.role_pids()
+            old_addr = d.http_addr
+            new_addr = "127.0.0.1:%d" % free_port()
+            d.write_config(extra={"http": new_addr, "log_level": "debug"})
+            d.send_signal(signal.SIGHUP)
+            wait_for(lambda: "configuration reloaded (2 keys changed)" in d.log(), 10, what="reload")
+            d.http_addr = new_addr
+            wait_for(lambda: d.http_get("/health/ready")[0] == 200, 10, what="HTTP on the new address")
+            d.http_addr = old_addr
+            self.assertEqual(d.http_get("/health/live")[0], 0)  # the old address is closed
+            d.http_addr = new_addr
+            self.assertEqual(d.role_pids(), before)  # neither key restarts a role
+            # every role applied the new level without a restart (the line is logged at debug)
+            wait_for(lambda: d.log().count("configuration re-read on SIGHUP") == 6, 5, what="roles at debug level")
+
     def test_sighup_fixed_key_refused(self):
         d = Daemon()
         d.config["data_dir"] = d.data_dir  # in the file, not on the command line
