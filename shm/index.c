@@ -1744,6 +1744,34 @@ int drift_index_history(drift_index_rd_t *rd, uint32_t table, const void *pk, si
     return found ? 0 : DRIFT_ENOTFOUND;
 }
 
+/* Sets up a key range [id|lo, id|hi) (hi absent: to the end of id's keys) and a cursor on db,
+ * for the table and index scans. Returns 0, -ENOMEM or an LMDB error as -errno-style code. */
+static int s_range_open(drift_index_rd_t *rd, MDB_dbi db, uint32_t id, const void *lo, size_t lo_len, const void *hi,
+                        size_t hi_len, drift_keybuf_t *klo, drift_keybuf_t *khi, MDB_cursor **ret_c)
+{
+    s_kb_u32(klo, id);
+    if (lo)
+        drift_keybuf_raw(klo, lo, lo_len);
+    s_kb_u32(khi, id);
+    if (hi)
+        drift_keybuf_raw(khi, hi, hi_len);
+    else
+        s_kb_u64(khi, UINT64_MAX); /* past every key under id (tags are < 0xFF) */
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, db, ret_c), "cursor");
+    if (rc < 0)
+        return rc;
+    return klo->oom || khi->oom ? -ENOMEM : 0;
+}
+
+/* Releases what s_range_open set up. */
+static void s_range_close(MDB_cursor *c, drift_keybuf_t *klo, drift_keybuf_t *khi)
+{
+    if (c)
+        mdb_cursor_close(c);
+    drift_keybuf_free(klo);
+    drift_keybuf_free(khi);
+}
+
 int drift_index_scan_open(drift_index_rd_t *rd, uint32_t table, const void *lo, size_t lo_len, const void *hi,
                           size_t hi_len, uint64_t as_of, drift_index_scan_t **ret)
 {
@@ -1756,19 +1784,11 @@ int drift_index_scan_open(drift_index_rd_t *rd, uint32_t table, const void *lo, 
     it->table = table;
     it->as_of = as_of;
     it->use_current = as_of >= rd->seq;
-    s_kb_u32(&it->lo, table);
-    if (lo)
-        drift_keybuf_raw(&it->lo, lo, lo_len);
-    s_kb_u32(&it->hi, table);
-    if (hi)
-        drift_keybuf_raw(&it->hi, hi, hi_len);
-    else
-        s_kb_u64(&it->hi, UINT64_MAX); /* past every pk of the table (tags are < 0xFF) */
-    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, it->use_current ? rd->ix->db_current : rd->ix->db_versions, &it->c),
-                   "cursor");
-    if (rc < 0 || it->lo.oom || it->hi.oom) {
+    int rc = s_range_open(rd, it->use_current ? rd->ix->db_current : rd->ix->db_versions, table, lo, lo_len, hi,
+                          hi_len, &it->lo, &it->hi, &it->c);
+    if (rc < 0) {
         drift_index_scan_close(&it);
-        return rc < 0 ? rc : -ENOMEM;
+        return rc;
     }
     *ret = it;
     return 0;
@@ -1779,10 +1799,7 @@ void drift_index_scan_close(drift_index_scan_t **self_p)
     drift_index_scan_t *it = *self_p;
     if (!it)
         return;
-    if (it->c)
-        mdb_cursor_close(it->c);
-    drift_keybuf_free(&it->lo);
-    drift_keybuf_free(&it->hi);
+    s_range_close(it->c, &it->lo, &it->hi);
     drift_keybuf_free(&it->seek);
     free(it);
     *self_p = NULL;
@@ -1914,18 +1931,10 @@ int drift_index_iscan_open(drift_index_rd_t *rd, uint32_t index_id, const void *
     it->rd = rd;
     it->index_id = index_id;
     it->as_of = as_of;
-    s_kb_u32(&it->lo, index_id);
-    if (lo)
-        drift_keybuf_raw(&it->lo, lo, lo_len);
-    s_kb_u32(&it->hi, index_id);
-    if (hi)
-        drift_keybuf_raw(&it->hi, hi, hi_len);
-    else
-        s_kb_u64(&it->hi, UINT64_MAX);
-    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_idx, &it->c), "cursor");
-    if (rc < 0 || it->lo.oom || it->hi.oom) {
+    int rc = s_range_open(rd, rd->ix->db_idx, index_id, lo, lo_len, hi, hi_len, &it->lo, &it->hi, &it->c);
+    if (rc < 0) {
         drift_index_iscan_close(&it);
-        return rc < 0 ? rc : -ENOMEM;
+        return rc;
     }
     *ret = it;
     return 0;
@@ -1936,10 +1945,7 @@ void drift_index_iscan_close(drift_index_iscan_t **self_p)
     drift_index_iscan_t *it = *self_p;
     if (!it)
         return;
-    if (it->c)
-        mdb_cursor_close(it->c);
-    drift_keybuf_free(&it->lo);
-    drift_keybuf_free(&it->hi);
+    s_range_close(it->c, &it->lo, &it->hi);
     free(it);
     *self_p = NULL;
 }
