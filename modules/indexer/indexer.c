@@ -192,8 +192,14 @@ static void s_catch_up(indexer_t *x)
         drift_role_exit(x->r, DRIFT_EXIT_RESTART);
         return;
     }
-    if (rc == 1)
-        event_active(x->ev_more, 0, 0); /* let the loop breathe (heartbeat, signals) between batches */
+    if (rc == 1) {
+        /* Let the loop breathe (heartbeat, signals) between batches. Not event_active(): libevent
+         * 2.1 runs an event activated during the active-queue pass in that same pass, so a long
+         * catch-up would starve the heartbeat timer and the supervisor would kill the indexer as
+         * hung. A zero timeout is only looked at after the next poll. */
+        static const struct timeval zero = {0, 0};
+        event_add(x->ev_more, &zero);
+    }
 }
 
 static void s_on_more(evutil_socket_t fd, short what, void *arg)
