@@ -51,6 +51,12 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(slt.result_values([[2, 9], [1, 3]], "II", "valuesort"), ["1", "2", "3", "9"])
         self.assertEqual(slt.md5_of(["1", "2"]), "6ddb4095eb719e2a9f0a3f95677d24e0")
 
+    def test_skip_kinds_documented(self):
+        doc = open(os.path.join(HERE, "..", "..", "docs", "query-language.md")).read()
+        section = doc.split("## Statement kinds DriftDB deliberately does not support", 1)[1].split("\n## ", 1)[0]
+        for _, name in slt.SKIP_KINDS:
+            self.assertIn("`%s`" % name, section)
+
     def test_parse(self):
         recs = slt.parse(os.path.join(HERE, "selftest", "pass.test"))
         kinds = [r.kind for r in recs]
