@@ -52,7 +52,8 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(slt.md5_of(["1", "2"]), "6ddb4095eb719e2a9f0a3f95677d24e0")
 
     def test_skip_kinds_documented(self):
-        doc = open(os.path.join(HERE, "..", "..", "docs", "query-language.md")).read()
+        with open(os.path.join(HERE, "..", "..", "docs", "query-language.md")) as f:
+            doc = f.read()
         section = doc.split("## Statement kinds DriftDB deliberately does not support", 1)[1].split("\n## ", 1)[0]
         for _, name in slt.SKIP_KINDS:
             self.assertIn("`%s`" % name, section)
