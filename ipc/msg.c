@@ -148,6 +148,10 @@ static int s_walk(const uint8_t *p, size_t len, const drift_msg_limits_t *lim, d
             continue;
         }
         if (container) {
+            /* msgpack-c checks its stack before it looks at the count, so an empty container
+             * needs a free level as much as a full one (found by the fuzzer). */
+            if (sp + 1 > max_depth)
+                FAIL(DRIFT_ETOOBIG, "nesting deeper than %u at byte %zu", max_depth, at);
             st->containers++;
             if (sp + 1 > st->depth)
                 st->depth = sp + 1;

@@ -112,6 +112,17 @@ static void test_depth(void **state)
     drift_msg_destroy(&m);
     /* one more level is refused */
     assert_int_equal(drift_msg_validate(ok - 1, d + 2, &lim, NULL, NULL, 0), DRIFT_ETOOBIG);
+    /* an empty container needs a level too (msgpack-c checks its stack before the count):
+     * d arrays around an empty map is refused by both, d-1 arrays around it accepted by both
+     * (found by the fuzzer: tests/fuzz/corpus/crash-empty-container-at-depth-33) */
+    uint8_t em[DRIFT_MSG_MAX_DEPTH + 1];
+    memset(em, 0x91, sizeof em);
+    em[d] = 0x80;
+    assert_int_equal(drift_msg_validate(em, d + 1, &lim, NULL, NULL, 0), DRIFT_ETOOBIG);
+    assert_int_equal(drift_msg_decode(em, d + 1, &lim, &m, NULL, 0), DRIFT_ETOOBIG);
+    assert_int_equal(drift_msg_validate(em + 1, d, &lim, NULL, NULL, 0), 0);
+    assert_int_equal(drift_msg_decode(em + 1, d, &lim, &m, NULL, 0), 0);
+    drift_msg_destroy(&m);
     /* a configured smaller depth */
     lim.max_depth = 3;
     assert_int_equal(drift_msg_validate(buf + 997, 4, &lim, NULL, NULL, 0), 0);
