@@ -190,6 +190,14 @@ int drift_msg_validate(const void *buf, size_t len, const drift_msg_limits_t *li
     return 0;
 }
 
+int drift_msg_skip(const void *buf, size_t len, size_t *ret_used)
+{
+    drift_msg_stats_t st = {0};
+    if (!buf || len == 0)
+        return DRIFT_ETRUNCATED;
+    return s_walk(buf, len, NULL, &st, ret_used, NULL, 0);
+}
+
 int drift_msg_peek_id(const void *buf, size_t len, int64_t *ret_id, int *ret_unsigned)
 {
     const uint8_t *p = buf;

@@ -44,6 +44,10 @@ int drift_msg_validate(const void *buf, size_t len, const drift_msg_limits_t *li
 /* Best effort for error replies: if buf starts with a map, scans its top-level
  * pairs (bounded, tolerant of a broken tail) for the key "id" with an integer
  * value. Returns 1 and sets *ret_id (and *ret_unsigned for a positive fixint/uint) when found, else 0. */
+/* Size of the one MessagePack value at the start of buf (len bytes available; more may follow),
+ * walked with the default limits. Returns 0 and *ret_used, or DRIFT_ETRUNCATED / DRIFT_ETOOBIG /
+ * DRIFT_EPROTO. For readers of stored MessagePack (log bodies, index rows). */
+int drift_msg_skip(const void *buf, size_t len, size_t *ret_used);
 int drift_msg_peek_id(const void *buf, size_t len, int64_t *ret_id, int *ret_unsigned);
 
 typedef struct drift_msg drift_msg_t;

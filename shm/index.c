@@ -145,115 +145,15 @@ static int s_mdb(drift_index_t *ix, int rc, const char *what)
 
 /* -------------------------------------------------- raw MessagePack walk */
 
-/* Pointer after the object at p (bounded by end), or NULL when it runs past end / is malformed. */
-static const uint8_t *s_mp_skip(const uint8_t *p, const uint8_t *end, int depth)
+/* Pointer after the object at p (bounded by end), or NULL when it runs past end / is malformed.
+ * The walk is ipc/msg's bounded validator (the same one every message passed at the gateway
+ * and the writer), so the index reads rows by exactly the rules they were accepted under. */
+static const uint8_t *s_mp_skip(const uint8_t *p, const uint8_t *end)
 {
-    if (p >= end || depth > 64)
+    size_t used;
+    if (p >= end || drift_msg_skip(p, (size_t)(end - p), &used) < 0)
         return NULL;
-    uint8_t b = *p++;
-    uint64_t n = 0, elems = 0;
-    size_t avail = (size_t)(end - p);
-#define NEED(k)                                                                                                        \
-    do {                                                                                                               \
-        if (avail < (k))                                                                                               \
-            return NULL;                                                                                               \
-    } while (0)
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-        return p;
-    if ((b & 0xf0) == 0x80)
-        elems = 2u * (b & 0x0f);
-    else if ((b & 0xf0) == 0x90)
-        elems = b & 0x0f;
-    else if ((b & 0xe0) == 0xa0)
-        n = b & 0x1f;
-    else
-        switch (b) {
-        case 0xc4:
-        case 0xd9:
-            NEED(1);
-            n = p[0];
-            p += 1;
-            avail -= 1;
-            break;
-        case 0xc5:
-        case 0xda:
-            NEED(2);
-            n = (uint64_t)p[0] << 8 | p[1];
-            p += 2;
-            avail -= 2;
-            break;
-        case 0xc6:
-        case 0xdb:
-            NEED(4);
-            n = s_get_be32(p);
-            p += 4;
-            avail -= 4;
-            break;
-        case 0xc7:
-            NEED(2);
-            n = 1u + p[0];
-            p += 1;
-            avail -= 1;
-            break;
-        case 0xc8:
-            NEED(3);
-            n = 1u + ((uint64_t)p[0] << 8 | p[1]);
-            p += 2;
-            avail -= 2;
-            break;
-        case 0xc9:
-            NEED(5);
-            n = 1u + s_get_be32(p);
-            p += 4;
-            avail -= 4;
-            break;
-        case 0xca: n = 4; break;
-        case 0xcb: n = 8; break;
-        case 0xcc:
-        case 0xd0: n = 1; break;
-        case 0xcd:
-        case 0xd1: n = 2; break;
-        case 0xce:
-        case 0xd2: n = 4; break;
-        case 0xcf:
-        case 0xd3: n = 8; break;
-        case 0xd4: n = 2; break;
-        case 0xd5: n = 3; break;
-        case 0xd6: n = 5; break;
-        case 0xd7: n = 9; break;
-        case 0xd8: n = 17; break;
-        case 0xdc:
-            NEED(2);
-            elems = (uint64_t)p[0] << 8 | p[1];
-            p += 2;
-            break;
-        case 0xdd:
-            NEED(4);
-            elems = s_get_be32(p);
-            p += 4;
-            break;
-        case 0xde:
-            NEED(2);
-            elems = 2u * ((uint64_t)p[0] << 8 | p[1]);
-            p += 2;
-            break;
-        case 0xdf:
-            NEED(4);
-            elems = 2u * s_get_be32(p);
-            p += 4;
-            break;
-        default: return NULL;
-        }
-#undef NEED
-    if (elems) {
-        for (uint64_t i = 0; i < elems; i++)
-            if (!(p = s_mp_skip(p, end, depth + 1)))
-                return NULL;
-        return p;
-    }
-    if (n > (uint64_t)(end - p))
-        return NULL;
-    return p + n;
+    return p + used;
 }
 
 /* Reads an array (is_map 0) or map header at *pp; *ret_n = entries. Returns 0 or -1. */
@@ -282,7 +182,7 @@ static int s_mp_container(const uint8_t **pp, const uint8_t *end, int is_map, ui
  * ext, malformed). */
 static int s_mp_scalar(const uint8_t *p, const uint8_t *end, msgpack_object *o)
 {
-    const uint8_t *next = s_mp_skip(p, end, 0);
+    const uint8_t *next = s_mp_skip(p, end);
     if (!next)
         return -1;
     uint8_t b = p[0];
@@ -385,7 +285,7 @@ static long s_row_elems(const uint8_t *row, size_t len, const uint8_t **el, size
     if (s_mp_container(&p, end, 0, &n) < 0)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *q = s_mp_skip(p, end, 1);
+        const uint8_t *q = s_mp_skip(p, end);
         if (!q)
             return -1;
         if (i < cap) {
@@ -1297,8 +1197,8 @@ static int s_patch(drift_index_t *ix, const drift_index_tdef_t *d, const drift_i
         return -1;
     for (uint32_t j = 0; j < np; j++) {
         msgpack_object key;
-        const uint8_t *q = s_mp_skip(p, end, 1), *r;
-        if (!q || !(r = s_mp_skip(q, end, 1)) || s_mp_scalar(p, q, &key) < 0)
+        const uint8_t *q = s_mp_skip(p, end), *r;
+        if (!q || !(r = s_mp_skip(q, end)) || s_mp_scalar(p, q, &key) < 0)
             return -1;
         int pos = -1;
         if (key.type == MSGPACK_OBJECT_POSITIVE_INTEGER && key.via.u64 < UINT32_MAX)
@@ -1355,8 +1255,8 @@ static int s_apply_ddl(drift_index_t *ix, uint32_t table, uint64_t seq, const ui
     if (!row || s_mp_container(&p, end, 1, &n) < 0)
         goto bad;
     for (uint32_t j = 0; j < n; j++) {
-        const uint8_t *q = s_mp_skip(p, end, 1), *r;
-        if (!q || !(r = s_mp_skip(q, end, 1)))
+        const uint8_t *q = s_mp_skip(p, end), *r;
+        if (!q || !(r = s_mp_skip(q, end)))
             goto bad;
         if (s_mp_streq(p, q, "ddl"))
             drop = s_mp_streq(q, r, "drop_table");
@@ -1552,7 +1452,7 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
     uint32_t nops;
     /* A body that does not walk is skipped whole (before anything of it is applied), so that the
      * indexer never stalls on it and a rebuild skips it the same way. */
-    if (s_mp_skip(body, end, 0) != end || s_mp_container(&p, end, 0, &nops) < 0) {
+    if (s_mp_skip(body, end) != end || s_mp_container(&p, end, 0, &nops) < 0) {
         snprintf(self->err, sizeof self->err, "frame %" PRIu64 ": body is not a valid op array (skipped)", f->seq);
         self->skipped++;
         nops = 0;
@@ -1560,7 +1460,7 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
     }
     for (uint32_t i = 0; i < nops; i++) {
         uint32_t nk;
-        const uint8_t *elem_end = s_mp_skip(p, end, 1);
+        const uint8_t *elem_end = s_mp_skip(p, end);
         if (s_mp_container(&p, end, 1, &nk) < 0) {
             self->skipped++;
             p = elem_end;
@@ -1571,7 +1471,7 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
         const uint8_t *key = NULL, *row = NULL;
         size_t key_len = 0, row_len = 0;
         for (uint32_t j = 0; j < nk; j++) {
-            const uint8_t *q = s_mp_skip(p, end, 1), *r = q ? s_mp_skip(q, end, 1) : NULL;
+            const uint8_t *q = s_mp_skip(p, end), *r = q ? s_mp_skip(q, end) : NULL;
             if (!r)
                 return DRIFT_EPROTO; /* cannot happen: the whole body walked */
             msgpack_object o;

@@ -129,6 +129,19 @@ static void test_depth(void **state)
     assert_int_equal(drift_msg_validate(buf + 996, 5, &lim, NULL, NULL, 0), DRIFT_ETOOBIG);
 }
 
+/* drift_msg_skip: the size of the first value, with more bytes after it; truncation is an error. */
+static void test_skip(void **state)
+{
+    const uint8_t two[] = {0x92, 0x01, 0xa2, 'h', 'i', 0xc3, 0xff}; /* [1, "hi"] then true, then junk */
+    size_t used = 0;
+    assert_int_equal(drift_msg_skip(two, sizeof two, &used), 0);
+    assert_int_equal(used, 5);
+    assert_int_equal(drift_msg_skip(two + 5, 2, &used), 0);
+    assert_int_equal(used, 1);
+    assert_int_equal(drift_msg_skip(two, 4, &used), DRIFT_ETRUNCATED);
+    assert_int_equal(drift_msg_skip(two, 0, &used), DRIFT_ETRUNCATED);
+}
+
 static void test_limits(void **state)
 {
     msgpack_sbuffer sb;
@@ -370,7 +383,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_request), cmocka_unit_test(test_hostile_fixed), cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_limits),        cmocka_unit_test(test_peek_id),       cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_skip), cmocka_unit_test(test_limits),        cmocka_unit_test(test_peek_id),       cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_error_reply),   cmocka_unit_test(test_wire),          cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
