@@ -29,10 +29,11 @@ typedef enum {
     DRIFT_VAL_TEXT,
     DRIFT_VAL_BOOL,
     DRIFT_VAL_BLOB,
-    DRIFT_VAL_JSON, /* a map/array passed through from a parameter */
+    DRIFT_VAL_JSON,      /* JSON text in u.s (a map/array parameter is converted to JSON text) */
+    DRIFT_VAL_TIMESTAMP, /* u.i = nanoseconds since the Unix epoch, UTC */
 } drift_val_type_t;
 
-/* A value; text/blob/json borrow memory that lives until the statement ends. */
+/* A value; text/blob/json bytes (u.s) borrow memory that lives until the statement ends. */
 typedef struct {
     drift_val_type_t type;
     union {
@@ -42,8 +43,7 @@ typedef struct {
         struct {
             const char *p;
             size_t n;
-        } s; /* TEXT and BLOB */
-        const msgpack_object *json;
+        } s; /* TEXT, BLOB and JSON */
     } u;
 } drift_value_t;
 

@@ -1,0 +1,2 @@
+/* modules/query/ddl.c — being written by helper C (storage) (see its header). */
+typedef int drift_placeholder_ddl_c_t;

@@ -1,0 +1,2 @@
+/* modules/query/table.c — being written by helper C (storage) (see its header). */
+typedef int drift_placeholder_table_c_t;

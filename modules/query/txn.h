@@ -1,0 +1,85 @@
+/* modules/query/txn.h — a session's transaction: the pending writes of its
+ * statements (one log frame at COMMIT), savepoints, the read set that
+ * SERIALIZABLE validates, and the commit round trip to the writer.
+ *
+ * Isolation (docs/query-language.md, "Transactions"):
+ *   READ COMMITTED  — each statement reads at a fresh snapshot; the writer
+ *                     rejects (40001) only a write-write conflict on a key
+ *                     written by a commit after the statement's snapshot.
+ *   REPEATABLE READ — snapshot isolation: every statement reads at the
+ *                     snapshot fixed by the first statement; first committer
+ *                     wins on write-write conflicts (40001).
+ *   SERIALIZABLE    — REPEATABLE READ plus read-set validation at commit
+ *                     (keys and whole tables read; any commit after the
+ *                     snapshot that wrote one of them aborts the transaction
+ *                     with 40001): write skew is rejected.
+ * Autocommit statements are a transaction of one statement.
+ *
+ * Pending writes are kept per (table, pk) in key order, so that table.h can
+ * overlay them on snapshot reads (read-your-own-writes) and the frame holds
+ * the ops in the order they were made. Single-threaded. */
+#ifndef DRIFT_QUERY_TXN_H
+#define DRIFT_QUERY_TXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc/commit.h"
+#include "modules/query/engine.h"
+#include "shm/index.h"
+
+typedef struct drift_txn drift_txn_t;
+
+/* A transaction reading at snapshot (the engine picks it: written_seq, see docs/indexes.md). */
+drift_txn_t *drift_txn_new(drift_iso_t iso, uint64_t snapshot);
+void drift_txn_destroy(drift_txn_t **self_p);
+drift_iso_t drift_txn_iso(const drift_txn_t *t);
+uint64_t drift_txn_snapshot(const drift_txn_t *t);
+/* READ COMMITTED: moves the snapshot forward for the next statement. */
+void drift_txn_set_snapshot(drift_txn_t *t, uint64_t snapshot);
+/* Number of pending ops. */
+size_t drift_txn_nops(const drift_txn_t *t);
+
+/* Adds one op. key: encoded pk (NULL for ddl); row: an encoded MessagePack value (array for
+ * insert/update, map for patch, {"ddl":..,"def":..} for ddl; NULL for delete). Copies everything.
+ * Returns 0 or -ENOMEM. */
+int drift_txn_put(drift_txn_t *t, drift_cop_t op, uint32_t table, const void *key, size_t key_len, const void *row,
+                  size_t row_len);
+
+/* The pending state of (table, pk) after every op so far: 0 none, 1 live (row: encoded array in the
+ * schema version *ret_ver of the table as the txn sees it; the merged row after patches), 2 deleted. */
+int drift_txn_lookup(const drift_txn_t *t, uint32_t table, const void *key, size_t key_len, const uint8_t **ret_row,
+                     size_t *ret_row_len, uint32_t *ret_ver);
+
+/* Iterates the pending keys of a table in key order within [lo, hi) (NULL = open): fn(key, state, row). */
+typedef int (*drift_txn_key_fn)(const uint8_t *key, size_t key_len, int state, const uint8_t *row, size_t row_len,
+                                uint32_t ver, void *arg);
+int drift_txn_foreach_key(const drift_txn_t *t, uint32_t table, const void *lo, size_t lo_len, const void *hi,
+                          size_t hi_len, drift_txn_key_fn fn, void *arg);
+
+/* The transaction's own DDL: the latest pending definition of a table (MessagePack TABLEDEF), and the
+ * pending name -> table id mappings. Returns 1 found (def NULL when dropped), 0 none. */
+int drift_txn_pending_def(const drift_txn_t *t, uint32_t table, const uint8_t **ret_def, size_t *ret_len);
+int drift_txn_pending_name(const drift_txn_t *t, const char *name, uint32_t *ret_table, int *ret_dropped);
+/* Ids the transaction has allocated (so that the next CREATE picks a higher one). */
+uint32_t drift_txn_max_table_id(const drift_txn_t *t);
+uint32_t drift_txn_max_index_id(const drift_txn_t *t);
+
+/* SERIALIZABLE read set. */
+int drift_txn_note_read(drift_txn_t *t, uint32_t table, const void *key, size_t key_len);
+int drift_txn_note_table_read(drift_txn_t *t, uint32_t table);
+
+/* Savepoints: a name marks the current op count; ROLLBACK TO drops later ops (the savepoint stays),
+ * RELEASE forgets it and every later one. Return 0, or DRIFT_ENOTFOUND (3B001) / -ENOMEM. */
+int drift_txn_savepoint(drift_txn_t *t, const char *name);
+int drift_txn_release(drift_txn_t *t, const char *name);
+int drift_txn_rollback_to(drift_txn_t *t, const char *name);
+
+/* Sends the commit to the writer (endpoint ipc://<data_dir>/run/writer.sock via the worker's client)
+ * and waits for the reply (timeout_ms). No ops: returns 0 with *ret_seq = the snapshot and no round trip.
+ * Returns 0 with seq/ts, or -1 with err set to the writer's SQLSTATE (23505, 40001, 53100, ...), or
+ * 08006 when the writer did not answer. */
+int drift_txn_commit(drift_txn_t *t, drift_commit_client_t *client, int timeout_ms, uint64_t *ret_seq,
+                     uint64_t *ret_ts, drift_sqlerr_t *err);
+
+#endif

@@ -1,0 +1,2 @@
+/* tests/unit/test_parser.c — placeholder until helper A writes it: fails so it cannot be mistaken for a test. */
+int main(void) { return 1; }
