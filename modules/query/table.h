@@ -42,6 +42,7 @@ typedef struct {
     const char *sql;          /* for error positions */
     size_t sql_len;
     int64_t now_ns;           /* statement start */
+    uint32_t worker_id;       /* the query worker's slot (0..63): makes generated rowids unique across workers */
 } drift_qctx_t;
 
 /* One column of an opened table. */
