@@ -43,6 +43,8 @@ typedef struct {
     size_t sql_len;
     int64_t now_ns;           /* statement start */
     uint32_t worker_id;       /* the query worker's slot (0..63): makes generated rowids unique across workers */
+    int has_default_as_of;    /* the session's SET AS OF point is in force: tables without a temporal */
+    uint64_t default_as_of;   /* clause are read as of default_as_of (a resolved seq) instead of snap_seq */
 } drift_qctx_t;
 
 /* One column of an opened table. */
