@@ -110,6 +110,41 @@ static drift_node_t *s_node(s_parser_t *p, drift_ast_kind_t kind, uint32_t pos)
 
 static drift_node_t *s_expr(s_parser_t *p);
 
+/* An identifier token as a NUL-terminated arena string: unquoted ones folded to lower case. */
+static const char *s_ident(s_parser_t *p, const drift_tok_t *t)
+{
+    char *out = s_alloc(p->ast, t->text_len + 1);
+    if (!out) {
+        drift_sqlerr_set(p->err, "53200", 0, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < t->text_len; i++) {
+        char c = t->text[i];
+        out[i] = t->kind == DRIFT_TOK_QIDENT || c < 'A' || c > 'Z' ? c : (char)(c - 'A' + 'a');
+    }
+    return out;
+}
+
+/* The binary operator of an operator token. */
+static drift_bop_t s_bop(drift_tok_op_t op)
+{
+    switch (op) {
+    case DRIFT_TOP_PLUS: return DRIFT_BOP_ADD;
+    case DRIFT_TOP_MINUS: return DRIFT_BOP_SUB;
+    case DRIFT_TOP_STAR: return DRIFT_BOP_MUL;
+    case DRIFT_TOP_SLASH: return DRIFT_BOP_DIV;
+    case DRIFT_TOP_PERCENT: return DRIFT_BOP_MOD;
+    case DRIFT_TOP_CONCAT: return DRIFT_BOP_CONCAT;
+    case DRIFT_TOP_EQ: return DRIFT_BOP_EQ;
+    case DRIFT_TOP_NE: return DRIFT_BOP_NE;
+    case DRIFT_TOP_LT: return DRIFT_BOP_LT;
+    case DRIFT_TOP_LE: return DRIFT_BOP_LE;
+    case DRIFT_TOP_GT: return DRIFT_BOP_GT;
+    case DRIFT_TOP_GE: return DRIFT_BOP_GE;
+    default: return (drift_bop_t)0;
+    }
+}
+
 static drift_node_t *s_primary(s_parser_t *p)
 {
     drift_tok_t t = p->tok;
@@ -159,8 +194,8 @@ static drift_node_t *s_primary(s_parser_t *p)
     case DRIFT_TOK_QIDENT:
         if (!(n = s_node(p, DRIFT_AST_COLUMN, t.pos)))
             return NULL;
-        n->name = t.text;
-        n->name_len = t.text_len;
+        if (!(n->name = s_ident(p, &t)))
+            return NULL;
         if (s_next(p) < 0)
             return NULL;
         if (s_is_op(p, DRIFT_TOP_LPAREN)) {
@@ -238,7 +273,7 @@ static drift_node_t *s_binary(s_parser_t *p, drift_node_t *(*operand)(s_parser_t
         drift_node_t *n = s_node(p, DRIFT_AST_BINARY, p->tok.pos);
         if (!n || s_next(p) < 0)
             return NULL;
-        n->op = ops[k];
+        n->bop = s_bop(ops[k]);
         n->l = l;
         if (!(n->r = operand(p)))
             return NULL;
@@ -356,8 +391,13 @@ static const char *s_srcdup(s_parser_t *p, const char *s, size_t n)
 
 static int s_select(s_parser_t *p)
 {
-    drift_stmt_t *st = &p->ast->stmt;
-    st->kind = DRIFT_STMT_SELECT;
+    drift_stmt_t *stmt = &p->ast->stmt;
+    stmt->kind = DRIFT_STMT_SELECT;
+    drift_select_t *st = s_alloc(p->ast, sizeof *st);
+    if (!st)
+        return drift_sqlerr_set(p->err, "53200", 0, "out of memory");
+    st->pos = p->tok.pos;
+    stmt->select = st;
     uint32_t cap = 0;
     if (s_next(p) < 0)
         return -1;
@@ -373,8 +413,10 @@ static int s_select(s_parser_t *p)
         if (!e)
             return -1;
         uint32_t end = p->tok.pos;
-        const char *alias = NULL;
+        const char *alias = NULL, *text = s_srcdup(p, p->src + start, end - start);
         int has_as = 0;
+        if (!text)
+            return -1;
         if (s_is_kw(p, DRIFT_KW_AS)) {
             has_as = 1;
             if (s_next(p) < 0)
@@ -384,12 +426,8 @@ static int s_select(s_parser_t *p)
         }
         if (p->tok.kind == DRIFT_TOK_IDENT || p->tok.kind == DRIFT_TOK_QIDENT ||
             (has_as && p->tok.kind == DRIFT_TOK_STRING)) {
-            alias = s_srcdup(p, p->tok.text, p->tok.text_len);
+            alias = p->tok.kind == DRIFT_TOK_STRING ? s_srcdup(p, p->tok.text, p->tok.text_len) : s_ident(p, &p->tok);
             if (!alias || s_next(p) < 0)
-                return -1;
-        } else {
-            alias = s_srcdup(p, p->src + start, end - start);
-            if (!alias)
                 return -1;
         }
         if (st->nitems == cap) {
@@ -403,6 +441,7 @@ static int s_select(s_parser_t *p)
         }
         st->items[st->nitems].expr = e;
         st->items[st->nitems].alias = alias;
+        st->items[st->nitems].text = text;
         st->nitems++;
         if (!s_is_op(p, DRIFT_TOP_COMMA))
             break;
@@ -529,9 +568,9 @@ out:
     return rc;
 }
 
-const drift_stmt_t *drift_ast_stmt(const drift_ast_t *ast)
+drift_stmt_t *drift_ast_stmt(const drift_ast_t *ast)
 {
-    return &ast->stmt;
+    return (drift_stmt_t *)&ast->stmt;
 }
 
 void drift_ast_destroy(drift_ast_t **self_p)
