@@ -260,11 +260,13 @@ typedef enum {
     DRIFT_STMT_SHOW_TABLES, /* SHOW TABLES */
 } drift_stmt_kind_t;
 
+/* BEGIN's ISOLATION LEVEL as written (named DRIFT_ISOLATION_* because ipc/commit.h's drift_iso_t owns
+ * DRIFT_ISO_READ_COMMITTED etc., and engine.c/ddl.c include both). */
 typedef enum {
-    DRIFT_ISO_DEFAULT = 0, /* REPEATABLE READ */
-    DRIFT_ISO_READ_COMMITTED,
-    DRIFT_ISO_REPEATABLE_READ,
-    DRIFT_ISO_SERIALIZABLE,
+    DRIFT_ISOLATION_DEFAULT = 0, /* REPEATABLE READ */
+    DRIFT_ISOLATION_READ_COMMITTED,
+    DRIFT_ISOLATION_REPEATABLE_READ,
+    DRIFT_ISOLATION_SERIALIZABLE,
 } drift_isolation_t;
 
 typedef enum {
