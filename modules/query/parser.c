@@ -485,14 +485,14 @@ static int s_txn(s_parser_t *p)
     if (s_next(p) < 0)
         return -1;
     if (s_is_kw(p, DRIFT_KW_SERIALIZABLE)) {
-        st->isolation = DRIFT_ISO_SERIALIZABLE;
+        st->isolation = DRIFT_ISOLATION_SERIALIZABLE;
     } else if (s_is_kw(p, DRIFT_KW_REPEATABLE) || s_is_kw(p, DRIFT_KW_READ)) {
         int rr = s_is_kw(p, DRIFT_KW_REPEATABLE);
         if (s_next(p) < 0)
             return -1;
         if (rr ? !s_is_kw(p, DRIFT_KW_READ) : !s_is_kw(p, DRIFT_KW_COMMITTED))
             return s_syntax(p, rr ? "READ after REPEATABLE" : "COMMITTED after READ");
-        st->isolation = rr ? DRIFT_ISO_REPEATABLE_READ : DRIFT_ISO_READ_COMMITTED;
+        st->isolation = rr ? DRIFT_ISOLATION_REPEATABLE_READ : DRIFT_ISOLATION_READ_COMMITTED;
     } else {
         return s_syntax(p, "READ COMMITTED, REPEATABLE READ or SERIALIZABLE");
     }
