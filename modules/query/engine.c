@@ -1,50 +1,67 @@
-/* modules/query/engine.c — see engine.h. Evaluates the AST of parser.h.
- * Value semantics follow SQLite where it is unambiguous (integer division
- * truncates, integer op real gives real, NULL propagates, 0/nonzero integers
- * act as booleans) and PostgreSQL where SQLite is silently lossy (integer
- * overflow and division by zero are errors, text in arithmetic is 42883).
- * Single-threaded; a statement's temporary strings live in a per-call list. */
+/* modules/query/engine.c — see engine.h. The glue between a query worker and
+ * the SQL engine: sessions and their transaction state machine, the snapshot
+ * each statement reads at, autocommit, the commit round trip to the writer,
+ * and the dispatch of a parsed statement to DDL (table.h) or the executor
+ * (exec.h).
+ *
+ * Snapshots (docs/indexes.md, "Reading your own writes"): a statement's
+ * snapshot S is taken from the control block (written_seq) at its start; the
+ * engine waits until the indexer has applied S, then opens an LMDB read
+ * transaction, whose applied seq (>= S) becomes "present" for an autocommit
+ * statement. Inside BEGIN ... COMMIT, REPEATABLE READ and SERIALIZABLE fix the
+ * snapshot at the first statement that needs one; READ COMMITTED takes a new
+ * one per statement. An autocommit statement whose commit fails with 40001
+ * (a concurrent commit touched the same keys after its snapshot) is re-run at
+ * a fresh snapshot, up to DRIFT_ENGINE_RETRIES times: nothing of it was
+ * visible to anyone, so the retry is invisible too.
+ *
+ * Single-threaded: an engine and its sessions belong to one worker. */
 #include "modules/query/engine.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ipc/commit.h"
 #include "ipc/proto.h"
+#include "modules/query/arena.h"
+#include "modules/query/exec.h"
 #include "modules/query/parser.h"
+#include "modules/query/table.h"
+#include "modules/query/txn.h"
+
+#define DRIFT_ENGINE_RETRIES 8
 
 struct drift_engine {
     drift_ctl_header_t *hdr;
+    drift_engine_opts_t opts;
+    char *data_dir;
+    drift_index_t *index;          /* opened on first use (the indexer creates it) */
+    drift_commit_client_t *writer; /* connected on first write */
 };
 
 struct drift_session {
     drift_engine_t *engine;
     uint64_t id;
-    drift_txn_state_t txn;
-    uint64_t snapshot_seq; /* fixed at BEGIN: reads inside the transaction see this seq */
+    drift_txn_state_t state;
     drift_isolation_t isolation;
+    drift_txn_t *txn;  /* the open explicit transaction (NULL when idle) */
+    int has_snapshot;  /* REPEATABLE READ / SERIALIZABLE: fixed by the first statement */
+    int has_as_of;     /* SET AS OF: the session default for tables without a temporal clause */
+    uint64_t as_of;
 };
-
-typedef struct s_tmp {
-    struct s_tmp *next;
-    char data[];
-} s_tmp_t;
-
-typedef struct {
-    const char *sql;
-    size_t sql_len;
-    const msgpack_object *params;
-    drift_sqlerr_t *err;
-    s_tmp_t *tmp;
-} s_eval_t;
 
 const char *drift_val_type_name(drift_val_type_t t)
 {
-    static const char *const n[] = {"NULL", "INTEGER", "REAL", "TEXT", "BOOLEAN", "BLOB", "JSON"};
+    static const char *const n[] = {"NULL", "INTEGER", "REAL", "TEXT", "BOOLEAN", "BLOB", "JSON", "TIMESTAMP"};
     return (unsigned)t < sizeof n / sizeof n[0] ? n[t] : "NULL";
 }
 
@@ -61,19 +78,41 @@ int drift_sqlerr_set(drift_sqlerr_t *e, const char *code, uint32_t position, con
     return -1;
 }
 
-drift_engine_t *drift_engine_new(drift_ctl_header_t *hdr)
+drift_engine_t *drift_engine_new_opts(drift_ctl_header_t *hdr, const drift_engine_opts_t *opts)
 {
     drift_engine_t *e = calloc(1, sizeof *e);
-    if (e)
-        e->hdr = hdr;
+    if (!e)
+        return NULL;
+    e->hdr = hdr;
+    if (opts) {
+        e->opts = *opts;
+        if (opts->data_dir && !(e->data_dir = strdup(opts->data_dir))) {
+            free(e);
+            return NULL;
+        }
+    }
+    e->opts.data_dir = e->data_dir;
+    if (!e->opts.wait_ms)
+        e->opts.wait_ms = 5000;
+    if (!e->opts.commit_timeout_ms)
+        e->opts.commit_timeout_ms = 30000;
     return e;
+}
+
+drift_engine_t *drift_engine_new(drift_ctl_header_t *hdr)
+{
+    return drift_engine_new_opts(hdr, NULL);
 }
 
 void drift_engine_destroy(drift_engine_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free(*self_p);
+    drift_engine_t *e = *self_p;
+    drift_commit_client_destroy(&e->writer);
+    drift_index_close(&e->index);
+    free(e->data_dir);
+    free(e);
     *self_p = NULL;
 }
 
@@ -87,18 +126,31 @@ drift_session_t *drift_session_new(drift_engine_t *engine, uint64_t id)
     return s;
 }
 
+/* Ends the explicit transaction (its pending writes are dropped). */
+static void s_txn_end(drift_session_t *s)
+{
+    drift_txn_destroy(&s->txn);
+    s->state = DRIFT_TXN_IDLE;
+    s->has_snapshot = 0;
+}
+
 void drift_session_destroy(drift_session_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    /* No transactions exist yet; the SQL issue rolls back an open one here. */
+    s_txn_end(*self_p); /* an open transaction is rolled back: nothing was sent */
     free(*self_p);
     *self_p = NULL;
 }
 
 drift_txn_state_t drift_session_txn(const drift_session_t *s)
 {
-    return s ? s->txn : DRIFT_TXN_IDLE;
+    return s ? s->state : DRIFT_TXN_IDLE;
+}
+
+int drift_session_keep(const drift_session_t *s)
+{
+    return s && (s->state != DRIFT_TXN_IDLE || s->has_as_of);
 }
 
 const char *drift_txn_name(drift_txn_state_t t)
@@ -110,428 +162,354 @@ const char *drift_txn_name(drift_txn_state_t t)
     }
 }
 
-static uint32_t s_cpos(s_eval_t *ev, uint32_t bytepos)
+static drift_iso_t s_iso(drift_isolation_t i)
 {
-    return drift_lexer_charpos(ev->sql, ev->sql_len, bytepos);
-}
-
-/* Converts parameter $n (1-based) to a value. */
-static int s_param(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
-{
-    uint32_t np = ev->params ? ev->params->via.array.size : 0;
-    if (n->param > np)
-        return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_WRONG_PARAMS, s_cpos(ev, n->pos),
-                                "there is no parameter $%u (%u given)", n->param, np);
-    const msgpack_object *o = &ev->params->via.array.ptr[n->param - 1];
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL: out->type = DRIFT_VAL_NULL; break;
-    case MSGPACK_OBJECT_BOOLEAN:
-        out->type = DRIFT_VAL_BOOL;
-        out->u.b = o->via.boolean;
-        break;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        if (o->via.u64 > INT64_MAX)
-            return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(ev, n->pos),
-                                    "parameter $%u is out of the 64-bit integer range", n->param);
-        out->type = DRIFT_VAL_INT;
-        out->u.i = (int64_t)o->via.u64;
-        break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        out->type = DRIFT_VAL_INT;
-        out->u.i = o->via.i64;
-        break;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        out->type = DRIFT_VAL_REAL;
-        out->u.r = o->via.f64;
-        break;
-    case MSGPACK_OBJECT_STR:
-        out->type = DRIFT_VAL_TEXT;
-        out->u.s.p = o->via.str.ptr;
-        out->u.s.n = o->via.str.size;
-        break;
-    case MSGPACK_OBJECT_BIN:
-        out->type = DRIFT_VAL_BLOB;
-        out->u.s.p = o->via.bin.ptr;
-        out->u.s.n = o->via.bin.size;
-        break;
-    case MSGPACK_OBJECT_ARRAY:
-    case MSGPACK_OBJECT_MAP:
-        out->type = DRIFT_VAL_JSON;
-        out->u.json = o;
-        break;
-    default:
-        return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_BAD_VALUE, s_cpos(ev, n->pos),
-                                "parameter $%u has an unsupported MessagePack type", n->param);
-    }
-    return 0;
-}
-
-/* Truth value: 1, 0, or -1 for NULL; -2 (error set) for a non-boolean. */
-static int s_truth(s_eval_t *ev, const drift_value_t *v, const drift_node_t *n, const char *what)
-{
-    switch (v->type) {
-    case DRIFT_VAL_NULL: return -1;
-    case DRIFT_VAL_BOOL: return v->u.b ? 1 : 0;
-    case DRIFT_VAL_INT: return v->u.i != 0;
-    case DRIFT_VAL_REAL: return v->u.r != 0.0;
-    default:
-        drift_sqlerr_set(ev->err, "42804", s_cpos(ev, n->pos), "argument of %s must be boolean, not %s", what,
-                         drift_val_type_name(v->type));
-        return -2;
+    switch (i) {
+    case DRIFT_ISOLATION_READ_COMMITTED: return DRIFT_ISO_READ_COMMITTED;
+    case DRIFT_ISOLATION_SERIALIZABLE: return DRIFT_ISO_SERIALIZABLE;
+    default: return DRIFT_ISO_REPEATABLE_READ;
     }
 }
 
-static int s_is_num(const drift_value_t *v)
+static const char *s_iso_name(drift_isolation_t i)
 {
-    return v->type == DRIFT_VAL_INT || v->type == DRIFT_VAL_REAL;
+    switch (i) {
+    case DRIFT_ISOLATION_READ_COMMITTED: return "read committed";
+    case DRIFT_ISOLATION_SERIALIZABLE: return "serializable";
+    default: return "repeatable read";
+    }
 }
 
-static double s_real(const drift_value_t *v)
+/* Opens the index environment if it is not open yet. */
+static int s_index(drift_engine_t *e, drift_sqlerr_t *err)
 {
-    return v->type == DRIFT_VAL_INT ? (double)v->u.i : v->u.r;
-}
-
-static int s_eval(s_eval_t *ev, const drift_node_t *n, drift_value_t *out);
-
-static int s_arith(s_eval_t *ev, const drift_node_t *n, const drift_value_t *a, const drift_value_t *b,
-                   drift_value_t *out)
-{
-    if (!s_is_num(a) || !s_is_num(b))
-        return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, s_cpos(ev, n->pos),
-                                "operator does not exist: %s %s %s", drift_val_type_name(a->type), drift_op_text(n->op),
-                                drift_val_type_name(b->type));
-    if (a->type == DRIFT_VAL_INT && b->type == DRIFT_VAL_INT) {
-        int64_t x = a->u.i, y = b->u.i, r = 0;
-        int ovf = 0;
-        switch (n->op) {
-        case DRIFT_TOP_PLUS: ovf = __builtin_add_overflow(x, y, &r); break;
-        case DRIFT_TOP_MINUS: ovf = __builtin_sub_overflow(x, y, &r); break;
-        case DRIFT_TOP_STAR: ovf = __builtin_mul_overflow(x, y, &r); break;
-        case DRIFT_TOP_SLASH:
-        case DRIFT_TOP_PERCENT:
-            if (y == 0)
-                return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_DIV_ZERO, s_cpos(ev, n->pos), "division by zero");
-            if (x == INT64_MIN && y == -1) {
-                if (n->op == DRIFT_TOP_SLASH)
-                    ovf = 1;
-                else
-                    r = 0;
-            } else {
-                r = n->op == DRIFT_TOP_SLASH ? x / y : x % y;
-            }
-            break;
-        default: break;
-        }
-        if (ovf)
-            return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(ev, n->pos), "integer out of range");
-        out->type = DRIFT_VAL_INT;
-        out->u.i = r;
+    if (e->index)
         return 0;
-    }
-    double x = s_real(a), y = s_real(b), r = 0;
-    switch (n->op) {
-    case DRIFT_TOP_PLUS: r = x + y; break;
-    case DRIFT_TOP_MINUS: r = x - y; break;
-    case DRIFT_TOP_STAR: r = x * y; break;
-    case DRIFT_TOP_SLASH:
-    case DRIFT_TOP_PERCENT:
-        if (y == 0.0)
-            return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_DIV_ZERO, s_cpos(ev, n->pos), "division by zero");
-        r = n->op == DRIFT_TOP_SLASH ? x / y : fmod(x, y);
-        break;
-    default: break;
-    }
-    if (!isfinite(r))
-        return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(ev, n->pos), "real value out of range");
-    out->type = DRIFT_VAL_REAL;
-    out->u.r = r;
+    if (!e->data_dir)
+        return drift_sqlerr_set(err, "58000", 0, "this engine has no data directory (no tables can be read)");
+    char idx[PATH_MAX], logd[PATH_MAX];
+    snprintf(idx, sizeof idx, "%s/index", e->data_dir);
+    snprintf(logd, sizeof logd, "%s/log", e->data_dir);
+    drift_index_opts_t o = {.map_size = e->opts.index_map_size, .readonly = 1};
+    int rc = drift_index_open(idx, logd, e->hdr, &o, &e->index);
+    if (rc < 0)
+        return drift_sqlerr_set(err, "57P03", 0, "the index is not available yet (%s): retry", drift_strerror(rc));
     return 0;
 }
 
-static int s_compare(s_eval_t *ev, const drift_node_t *n, const drift_value_t *a, const drift_value_t *b,
-                     drift_value_t *out)
+/* The seq a new statement must see: every commit acknowledged before it started. */
+static uint64_t s_visible_seq(const drift_engine_t *e)
 {
-    int c;
-    if (s_is_num(a) && s_is_num(b)) {
-        if (a->type == DRIFT_VAL_INT && b->type == DRIFT_VAL_INT)
-            c = (a->u.i > b->u.i) - (a->u.i < b->u.i);
-        else {
-            double x = s_real(a), y = s_real(b);
-            c = (x > y) - (x < y);
+    if (!e->hdr)
+        return 0;
+    uint64_t w = atomic_load(&e->hdr->written_seq), c = atomic_load(&e->hdr->commit_seq);
+    return w > c ? w : c;
+}
+
+/* Connects to the writer on first use. */
+static int s_writer(drift_engine_t *e, drift_sqlerr_t *err)
+{
+    if (e->writer)
+        return 0;
+    if (!e->data_dir)
+        return drift_sqlerr_set(err, "58000", 0, "this engine has no data directory (nothing can be written)");
+    char ep[PATH_MAX + 32];
+    snprintf(ep, sizeof ep, "ipc://%s/run/writer.sock", e->data_dir);
+    e->writer = drift_commit_client_new(ep);
+    if (!e->writer)
+        return drift_sqlerr_set(err, "08006", 0, "cannot connect to the writer: %s", strerror(errno));
+    return 0;
+}
+
+/* Everything one statement execution holds. */
+typedef struct {
+    drift_engine_t *e;
+    drift_session_t *s;
+    drift_qctx_t q;
+    drift_arena_t arena;
+    drift_index_rd_t *rd;
+    drift_txn_t *implicit; /* autocommit */
+} s_run_t;
+
+static void s_run_clear(s_run_t *x)
+{
+    drift_index_rd_end(&x->rd);
+    drift_txn_destroy(&x->implicit);
+    drift_arena_free(&x->arena);
+}
+
+/* Takes the snapshot and fills the query context. */
+static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t *err)
+{
+    drift_engine_t *e = x->e;
+    drift_session_t *s = x->s;
+    memset(&x->q, 0, sizeof x->q);
+    x->q.hdr = e->hdr;
+    x->q.arena = &x->arena;
+    x->q.err = err;
+    x->q.sql = in->sql;
+    x->q.sql_len = in->sql_len;
+    x->q.now_ns = (int64_t)drift_now_real_ns();
+    x->q.worker_id = e->opts.worker_id;
+    uint64_t want = s_visible_seq(e);
+    if (e->data_dir) {
+        if (s_index(e, err) < 0)
+            return -1;
+        if (e->hdr && drift_index_wait(e->hdr, want, e->opts.wait_ms) < 0)
+            return drift_sqlerr_set(err, "57014", 0,
+                                    "the index did not reach seq %" PRIu64 " within %d ms (index lag): retry", want,
+                                    e->opts.wait_ms);
+        int rc = drift_index_rd_begin(e->index, &x->rd);
+        if (rc < 0)
+            return drift_sqlerr_set(err, "58030", 0, "cannot open an index snapshot: %s", drift_strerror(rc));
+        x->q.index = e->index;
+        x->q.rd = x->rd;
+        uint64_t applied = drift_index_rd_seq(x->rd);
+        if (applied > want)
+            want = applied;
+    }
+    if (s && s->state == DRIFT_TXN_OPEN) {
+        if (s->isolation == DRIFT_ISOLATION_READ_COMMITTED || !s->has_snapshot) {
+            drift_txn_set_snapshot(s->txn, want);
+            s->has_snapshot = 1;
         }
-    } else if (a->type == b->type && (a->type == DRIFT_VAL_TEXT || a->type == DRIFT_VAL_BLOB)) {
-        size_t m = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
-        c = m ? memcmp(a->u.s.p, b->u.s.p, m) : 0;
-        if (c == 0)
-            c = (a->u.s.n > b->u.s.n) - (a->u.s.n < b->u.s.n);
-        else
-            c = c > 0 ? 1 : -1;
-    } else if (a->type == DRIFT_VAL_BOOL && b->type == DRIFT_VAL_BOOL) {
-        c = (a->u.b > b->u.b) - (a->u.b < b->u.b);
+        x->q.txn = s->txn;
+        x->q.snap_seq = drift_txn_snapshot(s->txn);
     } else {
-        return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, s_cpos(ev, n->pos),
-                                "operator does not exist: %s %s %s", drift_val_type_name(a->type), drift_op_text(n->op),
-                                drift_val_type_name(b->type));
+        x->implicit = drift_txn_new(DRIFT_ISO_REPEATABLE_READ, want);
+        if (!x->implicit)
+            return drift_sqlerr_set(err, "53200", 0, "out of memory");
+        x->q.txn = x->implicit;
+        x->q.snap_seq = want;
     }
-    int r = 0;
-    switch (n->op) {
-    case DRIFT_TOP_EQ: r = c == 0; break;
-    case DRIFT_TOP_NE: r = c != 0; break;
-    case DRIFT_TOP_LT: r = c < 0; break;
-    case DRIFT_TOP_LE: r = c <= 0; break;
-    case DRIFT_TOP_GT: r = c > 0; break;
-    case DRIFT_TOP_GE: r = c >= 0; break;
-    default: break;
+    if (s && s->has_as_of) {
+        x->q.has_default_as_of = 1;
+        x->q.default_as_of = s->as_of;
     }
-    out->type = DRIFT_VAL_BOOL;
-    out->u.b = r;
-    return 0;
-}
-
-/* Formats a scalar as text for ||. */
-static int s_text_of(const drift_value_t *v, char *buf, size_t cap, const char **ret_p, size_t *ret_n)
-{
-    switch (v->type) {
-    case DRIFT_VAL_TEXT:
-        *ret_p = v->u.s.p;
-        *ret_n = v->u.s.n;
-        return 0;
-    case DRIFT_VAL_INT: *ret_n = (size_t)snprintf(buf, cap, "%" PRId64, v->u.i); break;
-    case DRIFT_VAL_REAL: *ret_n = (size_t)snprintf(buf, cap, "%.17g", v->u.r); break;
-    case DRIFT_VAL_BOOL: *ret_n = (size_t)snprintf(buf, cap, "%s", v->u.b ? "true" : "false"); break;
-    default: return -1;
-    }
-    *ret_p = buf;
-    return 0;
-}
-
-static int s_concat(s_eval_t *ev, const drift_node_t *n, const drift_value_t *a, const drift_value_t *b,
-                    drift_value_t *out)
-{
-    char ba[40], bb[40];
-    const char *pa, *pb;
-    size_t na, nb;
-    if (s_text_of(a, ba, sizeof ba, &pa, &na) < 0 || s_text_of(b, bb, sizeof bb, &pb, &nb) < 0)
-        return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, s_cpos(ev, n->pos),
-                                "operator does not exist: %s || %s", drift_val_type_name(a->type),
-                                drift_val_type_name(b->type));
-    if (na + nb > (64u << 20))
-        return drift_sqlerr_set(ev->err, "54000", s_cpos(ev, n->pos), "string too long");
-    s_tmp_t *t = malloc(sizeof *t + na + nb + 1);
-    if (!t)
-        return drift_sqlerr_set(ev->err, "53200", 0, "out of memory");
-    t->next = ev->tmp;
-    ev->tmp = t;
-    memcpy(t->data, pa, na);
-    memcpy(t->data + na, pb, nb);
-    out->type = DRIFT_VAL_TEXT;
-    out->u.s.p = t->data;
-    out->u.s.n = na + nb;
-    return 0;
-}
-
-static int s_eval(s_eval_t *ev, const drift_node_t *n, drift_value_t *out)
-{
-    drift_value_t a, b;
-    memset(out, 0, sizeof *out);
-    switch (n->kind) {
-    case DRIFT_AST_LITERAL: *out = n->value; return 0;
-    case DRIFT_AST_PARAM: return s_param(ev, n, out);
-    case DRIFT_AST_COLUMN:
-        return drift_sqlerr_set(ev->err, "42703", s_cpos(ev, n->pos), "column \"%.*s\" does not exist",
-                                (int)(n->name_len > 64 ? 64 : n->name_len), n->name);
-    case DRIFT_AST_UNARY:
-        if (s_eval(ev, n->l, &a) < 0)
+    if (in->has_as_of) { /* the request's as_of field: a statement-wide default */
+        uint64_t seq = 0;
+        int rc = in->as_of_time
+                     ? drift_table_resolve_time(&x->q, in->as_of_time, in->as_of_time_len, 0, &seq)
+                     : (in->as_of_seq < 0 ? drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, 0,
+                                                             "as_of seq %" PRId64 " is negative", in->as_of_seq)
+                                          : drift_table_resolve_seq(&x->q, (uint64_t)in->as_of_seq, 0, &seq));
+        if (rc < 0)
             return -1;
-        if (a.type == DRIFT_VAL_NULL)
-            return 0;
-        if (!s_is_num(&a))
-            return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, s_cpos(ev, n->pos),
-                                    "operator does not exist: %s %s", drift_op_text(n->op),
-                                    drift_val_type_name(a.type));
-        if (n->op == DRIFT_TOP_PLUS) {
-            *out = a;
-        } else if (a.type == DRIFT_VAL_INT) {
-            if (a.u.i == INT64_MIN)
-                return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(ev, n->pos),
-                                        "integer out of range");
-            out->type = DRIFT_VAL_INT;
-            out->u.i = -a.u.i;
+        x->q.has_default_as_of = 1;
+        x->q.default_as_of = seq;
+    }
+    return 0;
+}
+
+/* Resolves SET AS OF's point in the context of x. */
+static int s_resolve_point(s_run_t *x, const drift_tpoint_t *p, uint64_t *ret, drift_sqlerr_t *err)
+{
+    uint32_t pos = drift_lexer_charpos(x->q.sql, x->q.sql_len, p->pos);
+    switch (p->kind) {
+    case DRIFT_TP_SEQ: return drift_table_resolve_seq(&x->q, p->seq, pos, ret);
+    case DRIFT_TP_TIME: return drift_table_resolve_time(&x->q, p->time, strlen(p->time), pos, ret);
+    case DRIFT_TP_EXPR: {
+        drift_evalenv_t env = {.arena = &x->arena, .sql = x->q.sql, .sql_len = x->q.sql_len, .err = err,
+                               .now_ns = x->q.now_ns};
+        drift_value_t v;
+        if (drift_expr_eval(&env, p->expr, NULL, &v) < 0)
+            return -1;
+        if (v.type == DRIFT_VAL_INT && v.u.i >= 0)
+            return drift_table_resolve_seq(&x->q, (uint64_t)v.u.i, pos, ret);
+        if (v.type == DRIFT_VAL_TEXT)
+            return drift_table_resolve_time(&x->q, v.u.s.p, v.u.s.n, pos, ret);
+        return drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, pos,
+                                "AS OF needs a seq (a non-negative integer) or a timestamp (text), not %s",
+                                drift_val_type_name(v.type));
+    }
+    default: return drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, pos, "AS OF needs a point in time");
+    }
+}
+
+static int s_is_ddl(drift_stmt_kind_t k)
+{
+    switch (k) {
+    case DRIFT_STMT_CREATE_TABLE:
+    case DRIFT_STMT_CREATE_INDEX:
+    case DRIFT_STMT_DROP_TABLE:
+    case DRIFT_STMT_DROP_INDEX:
+    case DRIFT_STMT_ALTER_TABLE: return 1;
+    default: return 0;
+    }
+}
+
+/* Commits txn through the writer. */
+static int s_commit(drift_engine_t *e, drift_txn_t *txn, uint64_t *ret_seq, drift_sqlerr_t *err)
+{
+    uint64_t ts = 0;
+    *ret_seq = drift_txn_snapshot(txn);
+    if (drift_txn_nops(txn) == 0)
+        return 0;
+    if (s_writer(e, err) < 0)
+        return -1;
+    int rc = drift_txn_commit(txn, e->writer, e->opts.commit_timeout_ms, ret_seq, &ts, err);
+    if (rc < 0 && strcmp(err->code, "08006") == 0)
+        drift_commit_client_destroy(&e->writer); /* a fresh socket next time: drop late replies */
+    return rc;
+}
+
+/* Runs one statement that reads or writes data. retry: set to 1 when an autocommit commit hit 40001. */
+static int s_run_stmt(drift_engine_t *e, drift_session_t *s, const drift_stmt_input_t *in, drift_stmt_t *st,
+                      drift_sink_t *sink, drift_sqlerr_t *err, int *retry)
+{
+    s_run_t x = {.e = e, .s = s};
+    int rc = -1;
+    int64_t affected = -1;
+    *retry = 0;
+    if (s_run_begin(&x, in, err) < 0)
+        goto out;
+    if (st->kind == DRIFT_STMT_SET_AS_OF) {
+        if (st->point.kind == DRIFT_TP_NOW) {
+            s->has_as_of = 0;
         } else {
-            out->type = DRIFT_VAL_REAL;
-            out->u.r = -a.u.r;
+            uint64_t seq;
+            if (s_resolve_point(&x, &st->point, &seq, err) < 0)
+                goto out;
+            s->has_as_of = 1;
+            s->as_of = seq;
         }
-        return 0;
-    case DRIFT_AST_NOT: {
-        if (s_eval(ev, n->l, &a) < 0)
-            return -1;
-        int t = s_truth(ev, &a, n, "NOT");
-        if (t == -2)
-            return -1;
-        if (t >= 0) {
-            out->type = DRIFT_VAL_BOOL;
-            out->u.b = !t;
-        }
-        return 0;
+        rc = sink->done(sink, -1, s->has_as_of ? s->as_of : x.q.snap_seq);
+        goto out;
     }
-    case DRIFT_AST_AND:
-    case DRIFT_AST_OR: {
-        const char *what = n->kind == DRIFT_AST_AND ? "AND" : "OR";
-        if (s_eval(ev, n->l, &a) < 0)
-            return -1;
-        int x = s_truth(ev, &a, n, what);
-        if (x == -2)
-            return -1;
-        /* short-circuit like SQL's three-valued logic allows */
-        if ((n->kind == DRIFT_AST_AND && x == 0) || (n->kind == DRIFT_AST_OR && x == 1)) {
-            out->type = DRIFT_VAL_BOOL;
-            out->u.b = x;
-            return 0;
-        }
-        if (s_eval(ev, n->r, &b) < 0)
-            return -1;
-        int y = s_truth(ev, &b, n, what);
-        if (y == -2)
-            return -1;
-        if (n->kind == DRIFT_AST_AND) {
-            if (y == 0) {
-                out->type = DRIFT_VAL_BOOL;
-                out->u.b = 0;
-            } else if (x == 1 && y == 1) {
-                out->type = DRIFT_VAL_BOOL;
-                out->u.b = 1;
-            }
-        } else {
-            if (y == 1) {
-                out->type = DRIFT_VAL_BOOL;
-                out->u.b = 1;
-            } else if (x == 0 && y == 0) {
-                out->type = DRIFT_VAL_BOOL;
-                out->u.b = 0;
-            }
-        }
-        return 0;
+    if (s_is_ddl(st->kind)) {
+        if (drift_ddl_execute(&x.q, st) < 0)
+            goto out;
+        affected = 0;
+    } else if (drift_exec_statement(&x.q, st, in->params, sink, &affected) < 0) {
+        goto out;
     }
-    case DRIFT_AST_ISNULL:
-        if (s_eval(ev, n->l, &a) < 0)
-            return -1;
-        out->type = DRIFT_VAL_BOOL;
-        out->u.b = (a.type == DRIFT_VAL_NULL) != n->negate;
-        return 0;
-    case DRIFT_AST_BINARY:
-        if (s_eval(ev, n->l, &a) < 0 || s_eval(ev, n->r, &b) < 0)
-            return -1;
-        if (a.type == DRIFT_VAL_NULL || b.type == DRIFT_VAL_NULL)
-            return 0;
-        switch (n->op) {
-        case DRIFT_TOP_PLUS:
-        case DRIFT_TOP_MINUS:
-        case DRIFT_TOP_STAR:
-        case DRIFT_TOP_SLASH:
-        case DRIFT_TOP_PERCENT: return s_arith(ev, n, &a, &b, out);
-        case DRIFT_TOP_CONCAT: return s_concat(ev, n, &a, &b, out);
-        default: return s_compare(ev, n, &a, &b, out);
-        }
+    uint64_t seq = x.q.snap_seq;
+    if (x.implicit && s_commit(e, x.implicit, &seq, err) < 0) {
+        *retry = strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0;
+        goto out;
     }
-    return drift_sqlerr_set(ev->err, DRIFT_SQLSTATE_INTERNAL, 0, "unknown AST node %d", (int)n->kind);
+    if (s->has_as_of && affected < 0)
+        seq = s->as_of;
+    rc = sink->done(sink, affected, seq);
+out:
+    s_run_clear(&x);
+    return rc;
 }
 
-/* BEGIN / COMMIT / ROLLBACK. The state changes before sink->done so the reply carries it. */
-static int s_exec_txn(drift_engine_t *self, drift_session_t *s, const drift_stmt_t *st, uint64_t commit_seq,
-                      drift_sink_t *sink, drift_sqlerr_t *err)
+/* BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE. The state changes before sink->done so the reply carries it. */
+static int s_exec_txn(drift_engine_t *e, drift_session_t *s, const drift_stmt_t *st, drift_sink_t *sink,
+                      drift_sqlerr_t *err)
 {
-    if (!s)
-        return drift_sqlerr_set(err, DRIFT_SQLSTATE_INTERNAL, 0, "transaction statement without a session");
+    uint64_t now = s_visible_seq(e);
     switch (st->kind) {
     case DRIFT_STMT_BEGIN:
-        if (s->txn != DRIFT_TXN_IDLE) {
-            s->txn = DRIFT_TXN_FAILED;
+        if (s->state != DRIFT_TXN_IDLE) {
+            if (s->state == DRIFT_TXN_OPEN)
+                s->state = DRIFT_TXN_FAILED;
             return drift_sqlerr_set(err, "25001", 1, "there is already a transaction in progress");
         }
-        s->txn = DRIFT_TXN_OPEN;
-        s->snapshot_seq = commit_seq;
-        s->isolation = st->isolation;
-        return sink->done(sink, -1, s->snapshot_seq);
-    case DRIFT_STMT_COMMIT:
-        if (s->txn == DRIFT_TXN_FAILED) {
-            s->txn = DRIFT_TXN_IDLE;
+        s->isolation = st->isolation == DRIFT_ISOLATION_DEFAULT ? DRIFT_ISOLATION_REPEATABLE_READ : st->isolation;
+        s->txn = drift_txn_new(s_iso(s->isolation), now);
+        if (!s->txn)
+            return drift_sqlerr_set(err, "53200", 0, "out of memory");
+        s->state = DRIFT_TXN_OPEN;
+        s->has_snapshot = 0;
+        DLOG_DEBUG("session %" PRIu64 ": BEGIN %s", s->id, s_iso_name(s->isolation));
+        return sink->done(sink, -1, now);
+    case DRIFT_STMT_COMMIT: {
+        if (s->state == DRIFT_TXN_FAILED) {
+            s_txn_end(s);
             return drift_sqlerr_set(err, "40000", 1,
                                     "the transaction was rolled back because a statement in it failed");
         }
-        s->txn = DRIFT_TXN_IDLE; /* read-only so far: nothing to send to the writer */
-        return sink->done(sink, -1, s->snapshot_seq ? s->snapshot_seq : commit_seq);
-    default: /* ROLLBACK (also when idle, like PostgreSQL: a no-op) */
-        s->txn = DRIFT_TXN_IDLE;
-        return sink->done(sink, -1, commit_seq);
+        if (s->state == DRIFT_TXN_IDLE) /* like PostgreSQL: a warning there, a no-op here */
+            return sink->done(sink, -1, now);
+        uint64_t seq = 0;
+        int rc = s_commit(e, s->txn, &seq, err);
+        s_txn_end(s); /* committed or not, the transaction is over */
+        if (rc < 0)
+            return -1;
+        return sink->done(sink, 0, seq);
     }
+    case DRIFT_STMT_ROLLBACK:
+        if (st->name) { /* ROLLBACK TO SAVEPOINT: the transaction goes on (and leaves the failed state) */
+            if (s->state == DRIFT_TXN_IDLE)
+                return drift_sqlerr_set(err, "25P01", 1, "ROLLBACK TO SAVEPOINT can only be used in transaction blocks");
+            if (drift_txn_rollback_to(s->txn, st->name) < 0) {
+                s->state = DRIFT_TXN_FAILED;
+                return drift_sqlerr_set(err, "3B001", 1, "savepoint \"%s\" does not exist", st->name);
+            }
+            s->state = DRIFT_TXN_OPEN;
+            return sink->done(sink, -1, drift_txn_snapshot(s->txn));
+        }
+        s_txn_end(s); /* also when idle, like PostgreSQL: a no-op */
+        return sink->done(sink, -1, now);
+    case DRIFT_STMT_SAVEPOINT:
+    case DRIFT_STMT_RELEASE: {
+        const char *what = st->kind == DRIFT_STMT_SAVEPOINT ? "SAVEPOINT" : "RELEASE SAVEPOINT";
+        if (s->state == DRIFT_TXN_IDLE)
+            return drift_sqlerr_set(err, "25P01", 1, "%s can only be used in transaction blocks", what);
+        int rc = st->kind == DRIFT_STMT_SAVEPOINT ? drift_txn_savepoint(s->txn, st->name)
+                                                  : drift_txn_release(s->txn, st->name);
+        if (rc == DRIFT_ENOTFOUND) {
+            s->state = DRIFT_TXN_FAILED;
+            return drift_sqlerr_set(err, "3B001", 1, "savepoint \"%s\" does not exist", st->name);
+        }
+        if (rc < 0)
+            return drift_sqlerr_set(err, "53200", 0, "out of memory");
+        return sink->done(sink, -1, drift_txn_snapshot(s->txn));
+    }
+    default: return drift_sqlerr_set(err, DRIFT_SQLSTATE_INTERNAL, 0, "not a transaction statement");
+    }
+}
+
+static int s_is_txn_stmt(drift_stmt_kind_t k)
+{
+    return k == DRIFT_STMT_BEGIN || k == DRIFT_STMT_COMMIT || k == DRIFT_STMT_ROLLBACK || k == DRIFT_STMT_SAVEPOINT ||
+           k == DRIFT_STMT_RELEASE;
 }
 
 int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
                          drift_sqlerr_t *err)
 {
     drift_ast_t *ast = NULL;
-    drift_value_t *vals = NULL;
-    const char **names = NULL, **types = NULL;
-    s_eval_t ev = {.sql = in->sql, .sql_len = in->sql_len, .params = in->params, .err = err};
+    drift_session_t *tmp = NULL;
     int rc = -1;
     sink->err = err;
-    uint64_t commit_seq = self->hdr ? atomic_load(&self->hdr->commit_seq) : 0;
+    if (!s && !(s = tmp = drift_session_new(self, 0)))
+        return drift_sqlerr_set(err, "53200", 0, "out of memory");
     if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
         goto out;
-    const drift_stmt_t *st = drift_ast_stmt(ast);
-    if (s && s->txn == DRIFT_TXN_FAILED && st->kind != DRIFT_STMT_ROLLBACK && st->kind != DRIFT_STMT_COMMIT) {
+    drift_stmt_t *st = drift_ast_stmt(ast);
+    if (s->state == DRIFT_TXN_FAILED && st->kind != DRIFT_STMT_COMMIT &&
+        !(st->kind == DRIFT_STMT_ROLLBACK)) {
         drift_sqlerr_set(err, DRIFT_SQLSTATE_FAILED_TXN, 0,
                          "current transaction is aborted, commands ignored until end of transaction block");
         goto out;
     }
-    if (st->kind != DRIFT_STMT_SELECT) {
-        rc = s_exec_txn(self, s, st, commit_seq, sink, err);
+    if (s_is_txn_stmt(st->kind)) {
+        rc = s_exec_txn(self, s, st, sink, err);
         goto out;
     }
-    uint64_t snap = s && s->txn == DRIFT_TXN_OPEN ? s->snapshot_seq : commit_seq;
-    if (in->has_as_of) {
-        if (in->as_of_time) {
-            drift_sqlerr_set(err, DRIFT_SQLSTATE_NOT_SUPPORTED, 0, "as_of with a timestamp is not supported yet");
+    for (int attempt = 0;; attempt++) {
+        int retry = 0;
+        rc = s_run_stmt(self, s, in, st, sink, err, &retry);
+        if (rc == 0 || !retry || attempt >= DRIFT_ENGINE_RETRIES)
+            break;
+        DLOG_DEBUG("session %" PRIu64 ": autocommit statement retried after %s (%s)", s->id, err->code, err->message);
+        /* Re-parse: the executor writes binder fields into the tree. */
+        drift_ast_destroy(&ast);
+        if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
             goto out;
-        }
-        if (in->as_of_seq < 1 || (uint64_t)in->as_of_seq > commit_seq) {
-            drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, 0,
-                             "as_of seq %" PRId64 " is not a committed seq (current commit seq %" PRIu64 ")",
-                             in->as_of_seq, commit_seq);
-            goto out;
-        }
-        snap = (uint64_t)in->as_of_seq;
+        st = drift_ast_stmt(ast);
+        struct timespec ts = {0, (long)(100000L << (attempt < 6 ? attempt : 6))}; /* 0.1 ms .. 6.4 ms */
+        nanosleep(&ts, NULL);
     }
-    uint32_t n = st->nitems;
-    vals = calloc(n, sizeof *vals);
-    names = calloc(n, sizeof *names);
-    types = calloc(n, sizeof *types);
-    if (!vals || !names || !types) {
-        drift_sqlerr_set(err, "53200", 0, "out of memory");
-        goto out;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        if (s_eval(&ev, st->items[i].expr, &vals[i]) < 0)
-            goto out;
-        names[i] = st->items[i].alias;
-        types[i] = drift_val_type_name(vals[i].type);
-    }
-    if (sink->columns(sink, n, names, types) < 0 || sink->row(sink, vals, n) < 0 || sink->done(sink, -1, snap) < 0)
-        goto out;
-    rc = 0;
 out:
     /* A failed statement inside a transaction fails the transaction (until ROLLBACK). */
-    if (rc < 0 && s && s->txn == DRIFT_TXN_OPEN)
-        s->txn = DRIFT_TXN_FAILED;
-    while (ev.tmp) {
-        s_tmp_t *t = ev.tmp->next;
-        free(ev.tmp);
-        ev.tmp = t;
-    }
-    free(vals);
-    free(names);
-    free(types);
+    if (rc < 0 && s->state == DRIFT_TXN_OPEN && !(ast && s_is_txn_stmt(drift_ast_stmt(ast)->kind)))
+        s->state = DRIFT_TXN_FAILED;
     drift_ast_destroy(&ast);
+    drift_session_destroy(&tmp);
     return rc;
 }

@@ -8,10 +8,9 @@
  * fails with an SQLSTATE error. The sink may stream (chunked replies): rows
  * are handed over one at a time and values are only valid during the call.
  *
- * Today the engine runs SELECT <expr>[, ...] without FROM (literals,
- * parameters, arithmetic, comparison, AND/OR/NOT, ||, IS [NOT] NULL, aliases);
- * everything else answers 0A000 or 42601. The SQL issue grows it behind this
- * same interface (modules/query/parser.h holds the AST).
+ * The engine (engine.c) parses (parser.h -> ast.h), takes the statement's
+ * snapshot, runs DDL (table.h) or the executor (exec.h) and commits through
+ * the writer (txn.h); docs/query-language.md is the language.
  * Single-threaded: an engine and its sessions belong to one worker thread. */
 #ifndef DRIFT_QUERY_ENGINE_H
 #define DRIFT_QUERY_ENGINE_H
@@ -94,7 +93,18 @@ typedef enum {
     DRIFT_TXN_FAILED = 2,
 } drift_txn_state_t;
 
+/* Where the engine finds its data and how long it waits. */
+typedef struct {
+    const char *data_dir;    /* <data_dir>/index (read) and <data_dir>/run/writer.sock (commits); NULL: no tables */
+    uint32_t worker_id;      /* the worker's slot (unique among live workers) */
+    uint64_t index_map_size; /* LMDB map size (0 = default) */
+    int wait_ms;             /* how long a statement waits for the index to reach its snapshot (0 = 5000) */
+    int commit_timeout_ms;   /* how long a commit waits for the writer (0 = 30000) */
+} drift_engine_opts_t;
+
 /* An engine reading database positions from the control block header (borrowed; may be NULL in unit tests). */
+drift_engine_t *drift_engine_new_opts(drift_ctl_header_t *hdr, const drift_engine_opts_t *opts);
+/* The same without a data directory: only statements without tables run (unit tests). */
 drift_engine_t *drift_engine_new(drift_ctl_header_t *hdr);
 void drift_engine_destroy(drift_engine_t **self_p);
 
@@ -103,6 +113,8 @@ drift_session_t *drift_session_new(drift_engine_t *engine, uint64_t id);
 /* Ends the session, rolling back an open transaction; NULLs *self_p; accepts NULL. */
 void drift_session_destroy(drift_session_t **self_p);
 drift_txn_state_t drift_session_txn(const drift_session_t *s);
+/* Whether the session holds state worth keeping between requests (a transaction, a SET AS OF). */
+int drift_session_keep(const drift_session_t *s);
 /* "idle", "open", "failed". */
 const char *drift_txn_name(drift_txn_state_t t);
 

@@ -233,7 +233,7 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
         }
     }
     /* Keep a session only while it holds state. */
-    if (tmp_sess && drift_session_txn(tmp_sess) != DRIFT_TXN_IDLE) {
+    if (tmp_sess && drift_session_keep(tmp_sess)) {
         s_sess_t *ns = calloc(1, sizeof *ns);
         if (ns) {
             ns->id = h->session;
@@ -353,7 +353,12 @@ int drift_query_main(drift_role_t *r)
         DLOG_ERR("run directory path too long");
         return DRIFT_EXIT_FATAL;
     }
-    w.engine = drift_engine_new(r->hdr);
+    drift_engine_opts_t eo = {.data_dir = r->data_dir,
+                              .worker_id = r->instance % 64,
+                              .index_map_size = r->cfg.index_map_size,
+                              .wait_ms = (int)(r->cfg.request_timeout_ns / 1000000 / 2),
+                              .commit_timeout_ms = (int)(r->cfg.request_timeout_ns / 1000000)};
+    w.engine = drift_engine_new_opts(r->hdr, &eo);
     w.zctx = zmq_ctx_new();
     if (!w.engine || !w.zctx)
         goto out;

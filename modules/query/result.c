@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "common/json.h"
 
 struct drift_result {
     drift_sink_t sink; /* first: the engine gets &sink */
@@ -22,6 +25,21 @@ struct drift_result {
     const drift_session_t *session;
     uint32_t replies;
 };
+
+size_t drift_ts_format_us(int64_t ns, char *buf, size_t cap)
+{
+    int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+    if (frac < 0) {
+        frac += 1000000000;
+        sec--;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(frac / 1000));
+    return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+}
 
 void drift_value_pack(msgpack_packer *pk, const drift_value_t *v)
 {
@@ -43,7 +61,22 @@ void drift_value_pack(msgpack_packer *pk, const drift_value_t *v)
         msgpack_pack_bin(pk, v->u.s.n);
         msgpack_pack_bin_body(pk, v->u.s.p, v->u.s.n);
         break;
-    case DRIFT_VAL_JSON: msgpack_pack_object(pk, *v->u.json); break;
+    case DRIFT_VAL_JSON: {
+        /* JSON travels as MessagePack (map/array/scalar, docs/protocol.md); the text was validated when stored */
+        char err[128];
+        if (drift_json_to_msgpack(v->u.s.p, v->u.s.n, pk, err, sizeof err, NULL) < 0) {
+            msgpack_pack_str(pk, v->u.s.n);
+            msgpack_pack_str_body(pk, v->u.s.p, v->u.s.n);
+        }
+        break;
+    }
+    case DRIFT_VAL_TIMESTAMP: {
+        char buf[64];
+        size_t n = drift_ts_format_us(v->u.i, buf, sizeof buf);
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, buf, n);
+        break;
+    }
     }
 }
 

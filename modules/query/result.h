@@ -32,6 +32,8 @@ void drift_result_set_session(drift_result_t *self, const drift_session_t *sessi
 int drift_result_fail(drift_result_t *self, const drift_sqlerr_t *err);
 /* Replies emitted so far. */
 uint32_t drift_result_replies(const drift_result_t *self);
+/* RFC 3339 with exactly microseconds, UTC ("2026-01-02T03:04:05.123456Z"), as replies carry TIMESTAMPs. */
+size_t drift_ts_format_us(int64_t ns, char *buf, size_t cap);
 /* Packs one value. */
 void drift_value_pack(msgpack_packer *pk, const drift_value_t *v);
 
