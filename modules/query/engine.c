@@ -191,7 +191,15 @@ static int s_index(drift_engine_t *e, drift_sqlerr_t *err)
     snprintf(idx, sizeof idx, "%s/index", e->data_dir);
     snprintf(logd, sizeof logd, "%s/log", e->data_dir);
     drift_index_opts_t o = {.map_size = e->opts.index_map_size, .readonly = 1};
-    int rc = drift_index_open(idx, logd, e->hdr, &o, &e->index);
+    int rc;
+    /* Right after a start the indexer may not have created the environment yet: wait for it a little. */
+    for (int waited = 0;; waited += 10) {
+        rc = drift_index_open(idx, logd, e->hdr, &o, &e->index);
+        if (rc != DRIFT_ENOTFOUND || waited >= e->opts.wait_ms)
+            break;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (rc < 0)
         return drift_sqlerr_set(err, "57P03", 0, "the index is not available yet (%s): retry", drift_strerror(rc));
     return 0;
