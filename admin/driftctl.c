@@ -1,5 +1,5 @@
 /* admin/driftctl.c — driftctl's entry point: global options and the command
- * table. Later issues add rows (status, ingest, demo, verify, reindex).
+ * table. Later issues add rows (status, ...).
  *
  * Single-threaded; every command reaches driftdbd through libdrift. */
 #include <errno.h>
@@ -17,6 +17,8 @@ static int s_cmd_help(drift_ctl_t *ctl, int argc, char **argv);
 static const drift_ctl_cmd_t s_commands[] = {
     {"sql", drift_ctl_sql, "[-e STATEMENT | -f FILE] [--json|--csv] [-x] [--as-of SEQ|TIME]",
      "run SQL: an interactive shell, one statement, or a file"},
+    {"ingest", drift_ctl_ingest, "TABLE FILE.jsonl [--batch N] [--sql|--doc] [--skip N]",
+     "load JSON lines into a table in batched transactions (progress bar on a terminal)"},
     {"ping", s_cmd_ping, "", "check that the daemon answers (prints its version and commit seq)"},
     {"reindex", drift_ctl_reindex, "[-D DATA_DIR] [--map-size SIZE]",
      "rebuild every index from the log (offline; progress bar on a terminal)"},

@@ -9,6 +9,7 @@
 #define DRIFT_ADMIN_DRIFTCTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "client/drift.h"
@@ -55,5 +56,36 @@ int drift_ctl_sql(drift_ctl_t *ctl, int argc, char **argv);
 /* admin/cmd_index.c: work on <data_dir> files (-D, default $DRIFT_DATA_DIR or ./data). */
 int drift_ctl_reindex(drift_ctl_t *ctl, int argc, char **argv);
 int drift_ctl_verify(drift_ctl_t *ctl, int argc, char **argv);
+/* admin/cmd_ingest.c: JSON lines into a table in batched transactions. */
+int drift_ctl_ingest(drift_ctl_t *ctl, int argc, char **argv);
+/* admin/cmd_demo.c: the guided tour on a fresh daemon. */
+int drift_ctl_demo(drift_ctl_t *ctl, int argc, char **argv);
+
+/* Table kinds of `driftctl ingest`. */
+enum { DRIFT_INGEST_AUTO = 0, DRIFT_INGEST_SQL, DRIFT_INGEST_DOC };
+
+typedef struct {
+    size_t batch;  /* rows per transaction (0 = 1000) */
+    int mode;      /* DRIFT_INGEST_*; AUTO detects it from the table's columns */
+    bool progress; /* draw a progress bar on stderr */
+    long skip;     /* lines to skip first */
+} drift_ingest_opts_t;
+
+typedef struct {
+    uint64_t rows;     /* rows committed */
+    uint64_t txns;     /* transactions committed */
+    long last_line;    /* last line of the last committed batch */
+    long bad_line;     /* the malformed line that stopped the run, or 0 */
+    int64_t last_seq;  /* commit seq of the last batch, -1 when none */
+    double seconds;    /* wall time of the run */
+    char errcode[6];   /* SQLSTATE of a refused batch, "" otherwise */
+} drift_ingest_stats_t;
+
+/* Ingests the JSON lines of path ("-" = stdin) into table over conn; errors
+ * are printed on stderr; returns a driftctl exit code, *st filled either way. */
+int drift_ctl_ingest_run(drift_conn_t *conn, const char *table, const char *path, const drift_ingest_opts_t *opts,
+                         drift_ingest_stats_t *st);
+/* Prints `ingested N rows in M transactions, X rows/s, last seq S`. */
+void drift_ctl_ingest_summary(FILE *f, const drift_ingest_stats_t *st);
 
 #endif
