@@ -13,7 +13,10 @@
 #include <msgpack.h>
 #include <stddef.h>
 
-#define DRIFT_JSON_MAX_DEPTH 64
+/* Nested arrays/objects allowed in one document. msgpack-c unpacks at most 32
+ * nested containers (and ipc/msg.h caps messages at 32): 24 leaves room for the
+ * envelopes a document travels in (commit message, row, reply). */
+#define DRIFT_JSON_MAX_DEPTH 24
 
 /* A growable text buffer. */
 typedef struct {
