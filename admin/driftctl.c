@@ -19,6 +19,8 @@ static const drift_ctl_cmd_t s_commands[] = {
      "run SQL: an interactive shell, one statement, or a file"},
     {"ingest", drift_ctl_ingest, "TABLE FILE.jsonl [--batch N] [--sql|--doc] [--skip N]",
      "load JSON lines into a table in batched transactions (progress bar on a terminal)"},
+    {"demo", drift_ctl_demo, "[--rows N]",
+     "a guided tour: orders table, 10 000 orders, time travel, history, SHOW DRIFT, EXPLAIN, DriftQL"},
     {"ping", s_cmd_ping, "", "check that the daemon answers (prints its version and commit seq)"},
     {"reindex", drift_ctl_reindex, "[-D DATA_DIR] [--map-size SIZE]",
      "rebuild every index from the log (offline; progress bar on a terminal)"},
