@@ -82,4 +82,39 @@ int drift_txn_rollback_to(drift_txn_t *t, const char *name);
 int drift_txn_commit(drift_txn_t *t, drift_commit_client_t *client, int timeout_ms, uint64_t *ret_seq,
                      uint64_t *ret_ts, drift_sqlerr_t *err);
 
+/* ---- additions (helper C, for table.c / ddl.c and the tests) ---- */
+
+/* drift_txn_put with the schema version `ver` the row (array) is written in, and for a patch the merged
+ * row the overlay shows (view_row, an array in `ver`; NULL = none). drift_txn_put() uses the version of
+ * the transaction's own latest definition of the table (0 when it has none: "the version at the
+ * snapshot"), and merges a patch into a pending live row only when the transaction holds that row's
+ * schema version itself; table.h always passes the merged row. */
+int drift_txn_put_row(drift_txn_t *t, drift_cop_t op, uint32_t table, const void *key, size_t key_len,
+                      const void *row, size_t row_len, uint32_t ver, const void *view_row, size_t view_len);
+/* The first pending key of table after `after` (inclusive: at or after; NULL = from the start) and below hi
+ * (NULL = open), with its state/row/version (as drift_txn_lookup). Returns 1 or 0 (none). For merged scans. */
+int drift_txn_next_key(const drift_txn_t *t, uint32_t table, const void *after, size_t after_len, int inclusive,
+                       const void *hi, size_t hi_len, const uint8_t **ret_key, size_t *ret_key_len, int *ret_state,
+                       const uint8_t **ret_row, size_t *ret_row_len, uint32_t *ret_ver);
+/* Pending live keys of a table (and deleted ones in *ret_deleted, may be NULL). O(keys of the table). */
+size_t drift_txn_table_nkeys(const drift_txn_t *t, uint32_t table, size_t *ret_deleted);
+/* The transaction's own definition of a given schema version of table. Returns 1 found, 0 none. */
+int drift_txn_pending_def_ver(const drift_txn_t *t, uint32_t table, uint32_t version, const uint8_t **ret_def,
+                              size_t *ret_len);
+/* Every table the transaction's DDL touched, with its latest pending name (dropped: no longer exists). */
+int drift_txn_foreach_pending_table(const drift_txn_t *t, int (*fn)(uint32_t table, const char *name, int dropped,
+                                                                     void *arg),
+                                    void *arg);
+/* Read-set entries kept (SERIALIZABLE only; other levels keep none). */
+size_t drift_txn_nreads(const drift_txn_t *t);
+/* Pending unique-index entries: table.c records (index, encoded values, pk) for every row it writes;
+ * foreach calls fn for each pk recorded with exactly these values (candidates: the caller checks the
+ * pk's pending row still holds them — entries are never removed, not even by ROLLBACK TO). */
+int drift_txn_uidx_add(drift_txn_t *t, uint32_t index_id, const void *vals, size_t vals_len, const void *pk,
+                       size_t pk_len);
+int drift_txn_uidx_foreach(const drift_txn_t *t, uint32_t index_id, const void *vals, size_t vals_len,
+                           int (*fn)(const uint8_t *pk, size_t pk_len, void *arg), void *arg);
+/* Packs the commit request drift_txn_commit sends (id given), appended to sb. Returns 0. */
+int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *sb);
+
 #endif
