@@ -2000,6 +2000,259 @@ int drift_index_table_by_name(drift_index_rd_t *rd, const char *name, uint64_t a
     return s_mdb(rd->ix, rc, "catalog");
 }
 
+/* ------------------------------------------- catalog and history reads (SQL engine) */
+
+/* The catalog 'T' entry of table in force at as_of: its value (version(4) ‖ TABLEDEF). */
+static int s_def_entry(drift_index_rd_t *rd, uint32_t table, uint64_t as_of, MDB_val *ret)
+{
+    uint8_t kb[13];
+    kb[0] = CAT_TABLE;
+    s_be32(kb + 1, table);
+    s_be64(kb + 5, ~as_of);
+    MDB_cursor *c;
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_catalog, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    MDB_val k = {13, kb};
+    rc = mdb_cursor_get(c, &k, ret, MDB_SET_RANGE);
+    if (rc == 0 && (k.mv_size != 13 || memcmp(k.mv_data, kb, 5) != 0 || ret->mv_size <= 4))
+        rc = MDB_NOTFOUND; /* no definition then, or dropped */
+    mdb_cursor_close(c);
+    return s_mdb(rd->ix, rc, "catalog");
+}
+
+int drift_index_table_def_raw(drift_index_rd_t *rd, uint32_t table, uint64_t as_of, const uint8_t **ret,
+                              size_t *ret_len)
+{
+    MDB_val v;
+    int rc = s_def_entry(rd, table, as_of, &v);
+    if (rc < 0)
+        return rc;
+    *ret = (const uint8_t *)v.mv_data + 4;
+    *ret_len = v.mv_size - 4;
+    return 0;
+}
+
+int drift_index_table_def_ver_raw(drift_index_rd_t *rd, uint32_t table, uint32_t version, const uint8_t **ret,
+                                  size_t *ret_len)
+{
+    uint8_t kb[9];
+    kb[0] = CAT_VER;
+    s_be32(kb + 1, table);
+    s_be32(kb + 5, version);
+    MDB_val k = {9, kb}, v;
+    int rc = mdb_get(rd->txn, rd->ix->db_catalog, &k, &v);
+    if (rc)
+        return s_mdb(rd->ix, rc, "catalog");
+    *ret = v.mv_data;
+    *ret_len = v.mv_size;
+    return 0;
+}
+
+int drift_index_catalog_max_ids(drift_index_rd_t *rd, uint32_t *ret_table, uint32_t *ret_index)
+{
+    *ret_table = *ret_index = 0;
+    MDB_cursor *c;
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_catalog, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    uint8_t kb[1] = {CAT_VER};
+    MDB_val k = {1, kb}, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *kp = k.mv_data;
+        if (k.mv_size != 9 || kp[0] != CAT_VER)
+            break;
+        uint32_t table = s_get_be32(kp + 1);
+        if (table > *ret_table)
+            *ret_table = table;
+        drift_index_tdef_t *d;
+        char err[160];
+        if (drift_index_tdef_parse(v.mv_data, v.mv_size, table, &d, err, sizeof err) < 0)
+            continue;
+        for (uint32_t i = 0; i < d->nidx; i++)
+            if (d->idx[i].id > *ret_index)
+                *ret_index = d->idx[i].id;
+        drift_index_tdef_destroy(&d);
+    }
+    mdb_cursor_close(c);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(rd->ix, rc, "catalog");
+}
+
+int drift_index_table_names(drift_index_rd_t *rd, uint64_t as_of, int (*fn)(const char *name, uint32_t table,
+                                                                            void *arg),
+                            void *arg)
+{
+    MDB_cursor *c;
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_catalog, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    uint8_t kb[1] = {CAT_NAME};
+    MDB_val k = {1, kb}, v;
+    drift_keybuf_t done = {0}; /* the name group already decided */
+    int have_done = 0, frc = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *kp = k.mv_data;
+        if (k.mv_size < 10 || kp[0] != CAT_NAME)
+            break;
+        size_t glen = k.mv_size - 9; /* enc(name) */
+        if (have_done && done.len == glen && memcmp(done.buf, kp + 1, glen) == 0)
+            continue;
+        uint64_t seq = ~s_get_be64(kp + 1 + glen);
+        if (seq > as_of)
+            continue;
+        drift_keybuf_reset(&done);
+        drift_keybuf_raw(&done, kp + 1, glen);
+        have_done = 1;
+        if (v.mv_size != 4 || s_get_be32(v.mv_data) == 0)
+            continue;
+        uint8_t scratch[256];
+        const uint8_t *q = kp + 1;
+        size_t avail = glen;
+        drift_keyval_t kv;
+        if (drift_keyenc_decode(&q, &avail, &kv, scratch, sizeof scratch - 1) < 0 || kv.type != DRIFT_COL_TEXT)
+            continue;
+        char name[256];
+        memcpy(name, kv.p, kv.n);
+        name[kv.n] = 0;
+        if ((frc = fn(name, s_get_be32(v.mv_data), arg)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    drift_keybuf_free(&done);
+    if (frc)
+        return frc;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(rd->ix, rc, "catalog");
+}
+
+int drift_index_current_count(drift_index_rd_t *rd, uint64_t *ret)
+{
+    MDB_stat st;
+    int rc = mdb_stat(rd->txn, rd->ix->db_current, &st);
+    if (rc)
+        return s_mdb(rd->ix, rc, "stat");
+    *ret = st.ms_entries;
+    return 0;
+}
+
+struct drift_index_vscan {
+    drift_index_rd_t *rd;
+    MDB_cursor *c;
+    drift_keybuf_t lo, hi, pk;
+    int started, pending, done; /* pending: the cursor is on an entry not consumed yet */
+    MDB_val *vals;              /* the current pk's versions, newest first */
+    uint64_t *seqs;
+    size_t n, cap, emit; /* emit: versions of the current pk not returned yet (returned oldest first) */
+    uint64_t steps;
+};
+
+int drift_index_vscan_open(drift_index_rd_t *rd, uint32_t table, const void *lo, size_t lo_len, const void *hi,
+                           size_t hi_len, drift_index_vscan_t **ret)
+{
+    drift_index_vscan_t *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->rd = rd;
+    int rc = s_range_open(rd, rd->ix->db_versions, table, lo, lo_len, hi, hi_len, &it->lo, &it->hi, &it->c);
+    if (rc < 0) {
+        drift_index_vscan_close(&it);
+        return rc;
+    }
+    *ret = it;
+    return 0;
+}
+
+void drift_index_vscan_close(drift_index_vscan_t **self_p)
+{
+    drift_index_vscan_t *it = *self_p;
+    if (!it)
+        return;
+    s_range_close(it->c, &it->lo, &it->hi);
+    drift_keybuf_free(&it->pk);
+    free(it->vals);
+    free(it->seqs);
+    free(it);
+    *self_p = NULL;
+}
+
+uint64_t drift_index_vscan_steps(const drift_index_vscan_t *it)
+{
+    return it->steps;
+}
+
+/* Reads every version of the next pk into it->vals (newest first). Returns 1, 0 at the end, or an error. */
+static int s_vscan_load(drift_index_vscan_t *it)
+{
+    MDB_val k, v;
+    int rc;
+    it->n = 0;
+    if (it->done)
+        return 0;
+    if (!it->started) {
+        it->started = 1;
+        it->steps++;
+        k = (MDB_val){it->lo.len, it->lo.buf};
+        rc = mdb_cursor_get(it->c, &k, &v, MDB_SET_RANGE);
+    } else if (it->pending) {
+        rc = mdb_cursor_get(it->c, &k, &v, MDB_GET_CURRENT);
+    } else {
+        it->done = 1;
+        return 0;
+    }
+    it->pending = 0;
+    size_t plen = 0;
+    for (; rc == 0; it->steps++, rc = mdb_cursor_get(it->c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= 12 || s_cmp(k.mv_data, k.mv_size - 8, it->hi.buf, it->hi.len) >= 0)
+            break;
+        if (it->n == 0) {
+            plen = k.mv_size - 8;
+            drift_keybuf_reset(&it->pk);
+            drift_keybuf_raw(&it->pk, k.mv_data, plen);
+            if (it->pk.oom)
+                return -ENOMEM;
+        } else if (k.mv_size - 8 != plen || memcmp(k.mv_data, it->pk.buf, plen) != 0) {
+            it->pending = 1; /* the first version of the next pk */
+            return 1;
+        }
+        if (it->n == it->cap) {
+            size_t cap = it->cap ? 2 * it->cap : 16;
+            MDB_val *nv = realloc(it->vals, cap * sizeof *nv);
+            if (!nv)
+                return -ENOMEM;
+            it->vals = nv;
+            uint64_t *ns = realloc(it->seqs, cap * sizeof *ns);
+            if (!ns)
+                return -ENOMEM;
+            it->seqs = ns;
+            it->cap = cap;
+        }
+        it->vals[it->n] = v;
+        it->seqs[it->n] = ~s_get_be64((const uint8_t *)k.mv_data + plen);
+        it->n++;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return s_mdb(it->rd->ix, rc, "vscan");
+    it->done = 1;
+    return it->n > 0;
+}
+
+int drift_index_vscan_next(drift_index_vscan_t *it, const uint8_t **ret_pk, size_t *ret_pk_len, drift_index_ver_t *ret)
+{
+    if (it->emit == 0) {
+        int rc = s_vscan_load(it);
+        if (rc <= 0)
+            return rc;
+        it->emit = it->n;
+    }
+    size_t i = --it->emit;
+    int rc = s_ver_decode(it->rd->ix, &it->vals[i], it->seqs[i], ret);
+    if (rc < 0)
+        return rc;
+    ret->end_seq = ret->op == DRIFT_COP_DELETE ? it->seqs[i] : i > 0 ? it->seqs[i - 1] : DRIFT_INDEX_SEQ_LIVE;
+    *ret_pk = it->pk.buf + 4;
+    *ret_pk_len = it->pk.len - 4;
+    return 1;
+}
+
 int drift_index_wait(const drift_ctl_header_t *hdr, uint64_t seq, int timeout_ms)
 {
     uint64_t deadline = drift_now_mono_ns() + (uint64_t)timeout_ms * 1000000ull;

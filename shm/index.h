@@ -205,6 +205,37 @@ int drift_index_table_def_ver(drift_index_rd_t *rd, uint32_t table, uint32_t ver
 /* The table id of a name as of seq. Returns 0 or DRIFT_ENOTFOUND. */
 int drift_index_table_by_name(drift_index_rd_t *rd, const char *name, uint64_t as_of, uint32_t *ret_table);
 
+/* ---- catalog and history reads for the SQL engine (modules/query/table.c) ---- */
+
+/* The TABLEDEF bytes (MessagePack map, docs/indexes.md §1, extra keys included) in force at as_of, or of a
+ * given schema version; borrowed until the reader ends. Returns 0 or DRIFT_ENOTFOUND (none / dropped). */
+int drift_index_table_def_raw(drift_index_rd_t *rd, uint32_t table, uint64_t as_of, const uint8_t **ret,
+                              size_t *ret_len);
+int drift_index_table_def_ver_raw(drift_index_rd_t *rd, uint32_t table, uint32_t version, const uint8_t **ret,
+                                  size_t *ret_len);
+/* The highest table id and index id any definition ever used (dropped tables included): new ids go above.
+ * Walks every schema version of every table (DDL-time cost). */
+int drift_index_catalog_max_ids(drift_index_rd_t *rd, uint32_t *ret_table, uint32_t *ret_index);
+/* Calls fn for every table name live as of seq, in name (byte) order; non-zero stops and is returned. */
+int drift_index_table_names(drift_index_rd_t *rd, uint64_t as_of, int (*fn)(const char *name, uint32_t table,
+                                                                            void *arg),
+                            void *arg);
+/* Number of live rows of every table together (LMDB entry count of `current`, O(1)). */
+int drift_index_current_count(drift_index_rd_t *rd, uint64_t *ret);
+
+/* Every version of every key of a table with pk in [lo, hi) (NULL = open), in (pk, seq) order, deletes
+ * included, with end_seq set (the seq of the next version of the key — so the version before a delete
+ * ends at the delete —, DRIFT_INDEX_SEQ_LIVE for the last one; a delete's end_seq is its own seq).
+ * Reads every version of the range (FOR SYSTEM_TIME ALL / BETWEEN / FROM..TO); the versions of one key
+ * are held in memory while they are returned. */
+typedef struct drift_index_vscan drift_index_vscan_t;
+int drift_index_vscan_open(drift_index_rd_t *rd, uint32_t table, const void *lo, size_t lo_len, const void *hi,
+                           size_t hi_len, drift_index_vscan_t **ret);
+/* 1 with the next version (pk and row borrowed until the next call), 0 at the end, or an error. */
+int drift_index_vscan_next(drift_index_vscan_t *it, const uint8_t **ret_pk, size_t *ret_pk_len, drift_index_ver_t *ret);
+void drift_index_vscan_close(drift_index_vscan_t **self_p);
+uint64_t drift_index_vscan_steps(const drift_index_vscan_t *it);
+
 /* Waits until hdr->indexed_seq >= seq, up to timeout_ms. Returns 0 or -ETIMEDOUT. */
 int drift_index_wait(const drift_ctl_header_t *hdr, uint64_t seq, int timeout_ms);
 
