@@ -56,6 +56,8 @@ typedef struct {
     int in_pk;                 /* position in the primary key + 1, 0 if not part of it */
     drift_value_t default_val; /* NULL when there is no DEFAULT */
     int has_default;
+    int hidden;                /* the generated _rowid of a table without PRIMARY KEY: not in SELECT * (it is
+                                  filled by drift_table_insert when its value is NULL) */
 } drift_tcol_t;
 
 /* One secondary index of an opened table. */
@@ -83,6 +85,10 @@ typedef struct {
     uint32_t nidx;
     drift_tidx_t *idx;
     const drift_index_tdef_t *def;
+    /* DriftQL document tables (driftql = 1): the column positions of the key field, of the whole
+     * document, and the document field each column holds ("" for the doc column, NULL for other columns) */
+    int doc_key_col, doc_col;
+    const char **doc_fields; /* ncols entries */
 } drift_table_t;
 
 /* One row (a version of it for history scans). vals has t->ncols values. */
