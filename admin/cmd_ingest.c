@@ -686,8 +686,8 @@ int drift_ctl_ingest(drift_ctl_t *ctl, int argc, char **argv)
         if (!quiet)
             drift_ctl_ingest_summary(stdout, &st);
     } else if (ec != DRIFT_CTL_EUSAGE || st.txns) {
-        fprintf(stderr, "driftctl ingest: committed %" PRIu64 " rows in %" PRIu64 " transactions before the error",
-                st.rows, st.txns);
+        fprintf(stderr, "driftctl ingest: committed %" PRIu64 " rows in %" PRIu64 " transaction%s before the error",
+                st.rows, st.txns, st.txns == 1 ? "" : "s");
         if (st.txns)
             fprintf(stderr, " (lines up to %ld, last seq %" PRId64 "); resume with --skip %ld", st.last_line,
                     st.last_seq, st.last_line);
