@@ -111,6 +111,11 @@ int drift_table_resolve_time(drift_qctx_t *q, const char *rfc3339, size_t n, uin
 /* Opens table `name` as of seq as_of (present when as_of == q->snap_seq: the transaction's own DDL is
  * visible too). Returns 0, or -1 with 42P01 "table NAME does not exist (as of @seq:N)". */
 int drift_table_open(drift_qctx_t *q, const char *name, uint64_t as_of, uint32_t pos, drift_table_t **ret);
+/* Whether table `name` exists as of as_of (present: the transaction's own DDL counts): 1 (its id in *ret_id,
+ * may be NULL), 0, or -1 with err (index errors). Sets no error when it does not exist. */
+int drift_table_exists(drift_qctx_t *q, const char *name, uint64_t as_of, uint32_t *ret_id);
+/* Position of the hidden _rowid column (tables without PRIMARY KEY), or -1. */
+int drift_table_rowid_col(const drift_table_t *t);
 /* Column position by name (case-sensitive, names are stored folded), or -1. */
 int drift_table_colpos(const drift_table_t *t, const char *name);
 /* Encodes a primary key from values in pk order (coerced to the column types). Returns 0 or -1 (err). */
