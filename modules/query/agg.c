@@ -18,11 +18,11 @@ struct drift_agg {
     drift_arena_t *arena;
     drift_agg_kind_t kind;
     int distinct;
-    int64_t count;   /* non-NULL inputs (rows for count(*)) */
-    int64_t isum;    /* integer sum while exact */
-    double rsum;     /* floating sum (total, avg, sum after a REAL) */
-    int approx;      /* sum saw a REAL */
-    int overflow;    /* the integer sum overflowed */
+    int64_t count;      /* non-NULL inputs (rows for count(*)) */
+    int64_t isum;       /* integer sum while exact */
+    double rsum;        /* floating sum (total, avg, sum after a REAL) */
+    int approx;         /* sum saw a REAL */
+    int overflow;       /* the integer sum overflowed */
     drift_value_t best; /* min / max */
     int has_best;
     /* group_concat */

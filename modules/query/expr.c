@@ -260,7 +260,7 @@ static void s_bits(drift_bop_t op, const drift_value_t *a, const drift_value_t *
     else if (y >= 64)
         *out = drift_val_int(x < 0 ? -1 : 0);
     else
-        *out = drift_val_int(x < 0 ? (int64_t)~(~ux >> y) : (int64_t)(ux >> y));
+        *out = drift_val_int(x < 0 ? (int64_t) ~(~ux >> y) : (int64_t)(ux >> y));
 }
 
 static int s_concat(drift_evalenv_t *env, const drift_value_t *a, const drift_value_t *b, drift_value_t *out)
@@ -328,9 +328,7 @@ static int s_json_get(drift_evalenv_t *env, const drift_node_t *n, const drift_v
     case DRIFT_VAL_TEXT:
     case DRIFT_VAL_JSON:
     case DRIFT_VAL_INT:
-    case DRIFT_VAL_REAL:
-        jp = s_text(env, a, &jn);
-        break;
+    case DRIFT_VAL_REAL: jp = s_text(env, a, &jn); break;
     case DRIFT_VAL_BOOL:
         jp = a->u.b ? "true" : "false";
         jn = strlen(jp);
@@ -354,9 +352,8 @@ static int s_json_get(drift_evalenv_t *env, const drift_node_t *n, const drift_v
         int64_t idx = b->type == DRIFT_VAL_INT ? b->u.i : b->u.b;
         const msgpack_object *r = d.root;
         if (r->type == MSGPACK_OBJECT_ARRAY) {
-            int64_t sz = r->via.array.size;
-            if (idx < 0)
-                idx += sz;
+            int64_t sz =
+                r->via.array.size; /* a negative index is absent, as in SQLite ('$[#-1]' counts from the end) */
             if (idx >= 0 && idx < sz)
                 node = &r->via.array.ptr[idx];
         }
@@ -377,9 +374,10 @@ static int s_json_get(drift_evalenv_t *env, const drift_node_t *n, const drift_v
             }
         }
     } else {
-        rc = drift_sqlerr_set(env->err, DRIFT_SQLSTATE_BAD_VALUE, drift_expr_pos(env, n),
-                              "the right side of %s must be a key (TEXT), a path ('$...') or an index (INTEGER), not %s",
-                              n->bop == DRIFT_BOP_JSON_GET ? "->" : "->>", drift_val_type_name(b->type));
+        rc =
+            drift_sqlerr_set(env->err, DRIFT_SQLSTATE_BAD_VALUE, drift_expr_pos(env, n),
+                             "the right side of %s must be a key (TEXT), a path ('$...') or an index (INTEGER), not %s",
+                             n->bop == DRIFT_BOP_JSON_GET ? "->" : "->>", drift_val_type_name(b->type));
         goto out;
     }
     if (node)
@@ -925,8 +923,8 @@ drift_val_type_t drift_expr_type_hint(const drift_node_t *n)
         if (t != DRIFT_VAL_NULL)
             return t;
         /* functions returning one of their arguments' type */
-        if (!strcmp(name, "abs") || !strcmp(name, "coalesce") || !strcmp(name, "ifnull") ||
-            !strcmp(name, "nullif") || !strcmp(name, "min") || !strcmp(name, "max")) {
+        if (!strcmp(name, "abs") || !strcmp(name, "coalesce") || !strcmp(name, "ifnull") || !strcmp(name, "nullif") ||
+            !strcmp(name, "min") || !strcmp(name, "max")) {
             drift_val_type_t r = DRIFT_VAL_NULL;
             for (uint32_t i = 0; i < n->nargs; i++) {
                 drift_val_type_t u = drift_expr_type_hint(n->args[i]);

@@ -430,7 +430,8 @@ static int f_hex(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 /* printf(fmt, ...): the conversion specs passed to snprintf are rebuilt from checked characters only
- * (flags, width and precision up to 1000, one conversion letter). %d %i %u %x %X %o %c %s %q %f %e %g %% with flags, width and precision. */
+ * (flags, width and precision up to 1000, one conversion letter). %d %i %u %x %X %o %c %s %q %f %e %g %% with flags,
+ * width and precision. */
 static int f_printf(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
 {
     (void)n;
@@ -607,8 +608,8 @@ static int f_typeof(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *
     (void)n;
     (void)na;
     static const char *const names[] = {
-        [DRIFT_VAL_NULL] = "null", [DRIFT_VAL_INT] = "integer",  [DRIFT_VAL_REAL] = "real",
-        [DRIFT_VAL_TEXT] = "text", [DRIFT_VAL_BOOL] = "boolean", [DRIFT_VAL_BLOB] = "blob",
+        [DRIFT_VAL_NULL] = "null", [DRIFT_VAL_INT] = "integer",         [DRIFT_VAL_REAL] = "real",
+        [DRIFT_VAL_TEXT] = "text", [DRIFT_VAL_BOOL] = "boolean",        [DRIFT_VAL_BLOB] = "blob",
         [DRIFT_VAL_JSON] = "json", [DRIFT_VAL_TIMESTAMP] = "timestamp",
     };
     const char *s = (unsigned)a[0].type < sizeof names / sizeof names[0] ? names[a[0].type] : "null";

@@ -926,8 +926,8 @@ static int s_oom(drift_sqlerr_t *err)
     return drift_sqlerr_set(err, "53200", 0, "out of memory");
 }
 
-int drift_val_coerce(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v, drift_value_t *out,
-                     const char *col, drift_sqlerr_t *err)
+int drift_val_coerce(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v, drift_value_t *out, const char *col,
+                     drift_sqlerr_t *err)
 {
     drift_value_t u = *v, num;
     drift_jdoc_t d;
@@ -1021,8 +1021,7 @@ int drift_val_coerce(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v
         case DRIFT_VAL_TEXT:
             if (s_word(&u, "true") || s_word(&u, "t") || s_word(&u, "1") || s_word(&u, "yes") || s_word(&u, "on"))
                 *out = drift_val_bool(1);
-            else if (s_word(&u, "false") || s_word(&u, "f") || s_word(&u, "0") || s_word(&u, "no") ||
-                     s_word(&u, "off"))
+            else if (s_word(&u, "false") || s_word(&u, "f") || s_word(&u, "0") || s_word(&u, "no") || s_word(&u, "off"))
                 *out = drift_val_bool(0);
             else
                 rc = s_bad(err, DRIFT_SQLSTATE_BAD_VALUE, t, &u, col, "expected true or false");
@@ -1069,8 +1068,8 @@ int drift_val_coerce(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v
                                           s_show(b, sizeof b, &u), msg, epos);
                 else
                     rc = drift_sqlerr_set(err, DRIFT_SQLSTATE_BAD_VALUE, 0,
-                                          "invalid value for type JSON: %s: %s at offset %zu",
-                                          s_show(b, sizeof b, &u), msg, epos);
+                                          "invalid value for type JSON: %s: %s at offset %zu", s_show(b, sizeof b, &u),
+                                          msg, epos);
             } else {
                 char *p = drift_arena_memdup(a, sb.p ? sb.p : "", sb.len);
                 if (!p)
@@ -1089,8 +1088,8 @@ int drift_val_coerce(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v
     }
 out:
     if (used) {
-        if (rc == 0 && (out->type == DRIFT_VAL_TEXT || out->type == DRIFT_VAL_BLOB) &&
-            out->u.s.p >= d.sb.data && out->u.s.p < d.sb.data + d.sb.size) {
+        if (rc == 0 && (out->type == DRIFT_VAL_TEXT || out->type == DRIFT_VAL_BLOB) && out->u.s.p >= d.sb.data &&
+            out->u.s.p < d.sb.data + d.sb.size) {
             const char *p = drift_arena_memdup(a, out->u.s.p, out->u.s.n);
             if (!p)
                 rc = s_oom(err);
@@ -1125,8 +1124,7 @@ static int64_t s_text_int_prefix(const char *p, size_t n)
     return over || v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-int drift_val_cast(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v, drift_value_t *out,
-                   drift_sqlerr_t *err)
+int drift_val_cast(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v, drift_value_t *out, drift_sqlerr_t *err)
 {
     drift_value_t u = *v;
     drift_jdoc_t d;
@@ -1205,8 +1203,8 @@ int drift_val_cast(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v, 
     default: *out = u; break;
     }
     if (used) {
-        if (rc == 0 && (out->type == DRIFT_VAL_TEXT || out->type == DRIFT_VAL_BLOB) &&
-            out->u.s.p >= d.sb.data && out->u.s.p < d.sb.data + d.sb.size) {
+        if (rc == 0 && (out->type == DRIFT_VAL_TEXT || out->type == DRIFT_VAL_BLOB) && out->u.s.p >= d.sb.data &&
+            out->u.s.p < d.sb.data + d.sb.size) {
             const char *p = drift_arena_memdup(a, out->u.s.p, out->u.s.n);
             if (!p)
                 rc = s_oom(err);
