@@ -35,6 +35,9 @@
 #include "admin/driftctl.h"
 #include "common/json.h"
 
+/* s_parse_line's answer for a blank line (exit codes are >= 0). */
+#define S_BLANK (-1)
+
 /* Requests in flight inside a document batch. */
 static const size_t s_window = 128;
 
@@ -420,14 +423,14 @@ static int s_flush(s_ing_t *g)
     return ec;
 }
 
-/* Parses one line into the batch; 0, 1 for a blank line, or an exit code (the error printed). */
+/* Parses one line into the batch; 0, S_BLANK for a blank line, or an exit code (the error printed). */
 static int s_parse_line(s_ing_t *g, const char *s, size_t n, long line)
 {
     size_t k = 0;
     while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
         k++;
     if (k == n)
-        return 1;
+        return S_BLANK;
     s_row_t *r = &g->rows[g->nrows];
     memset(r, 0, sizeof *r);
     msgpack_sbuffer_init(&r->buf);
@@ -559,7 +562,7 @@ int drift_ctl_ingest_run(drift_conn_t *conn, const char *table, const char *path
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = 0;
         int prc = s_parse_line(&g, line, (size_t)n, lineno);
-        if (prc == 1)
+        if (prc == S_BLANK)
             continue;
         if (prc != 0) {
             ec = prc;
