@@ -415,7 +415,6 @@ typedef struct {
     size_t pn, sn;
     uint32_t esc; /* UINT32_MAX: none */
     int glob;
-    int depth;
 } s_pat_t;
 
 /* Matches a GLOB set "[...]" at p[*pi] (after '[') against c; advances *pi past ']'. -1: malformed. */
@@ -449,63 +448,63 @@ static int s_glob_set(const s_pat_t *m, size_t *pi, uint32_t c)
     return -1;
 }
 
-/* Matches pattern p[pi..) against s[si..): 1 match, 0 no match. */
-static int s_match(s_pat_t *m, size_t pi, size_t si)
+/* Matches one pattern element at p[*pi] (not the many-wildcard) against character sc; advances *pi.
+ * Returns 1 match, 0 no match, -1 the pattern can never match (bad set, escape at the end). */
+static int s_match_one(const s_pat_t *m, size_t *pi, uint32_t sc)
 {
-    uint32_t many = m->glob ? '*' : '%', one = m->glob ? '?' : '_';
-    while (pi < m->pn) {
-        size_t save = pi;
-        uint32_t c = s_utf8(m->p, m->pn, &pi);
-        if (c == many) {
-            /* collapse runs of wildcards; each one-char wildcard consumes a character */
-            while (pi < m->pn) {
-                size_t t = pi;
-                uint32_t d = s_utf8(m->p, m->pn, &t);
-                if (d == many) {
-                    pi = t;
-                } else if (d == one) {
-                    if (si >= m->sn)
-                        return 0;
-                    s_utf8(m->s, m->sn, &si);
-                    pi = t;
-                } else {
-                    break;
-                }
-            }
-            if (pi >= m->pn)
-                return 1;
-            if (++m->depth > 10000)
-                return 0;
-            while (si <= m->sn) {
-                if (s_match(m, pi, si))
-                    return 1;
-                if (si >= m->sn)
-                    break;
-                s_utf8(m->s, m->sn, &si);
-            }
-            return 0;
-        }
-        if (si >= m->sn)
-            return 0;
-        uint32_t sc = s_utf8(m->s, m->sn, &si);
-        if (c == one)
-            continue;
-        if (m->glob && c == '[') {
-            int r = s_glob_set(m, &pi, sc);
-            if (r <= 0)
-                return 0;
-            continue;
-        }
-        if (!m->glob && c == m->esc) {
-            if (pi >= m->pn)
-                return 0;
-            c = s_utf8(m->p, m->pn, &pi);
-        }
-        (void)save;
-        if (m->glob ? c != sc : s_fold(c) != s_fold(sc))
-            return 0;
+    uint32_t c = s_utf8(m->p, m->pn, pi);
+    if (c == (m->glob ? '?' : '_'))
+        return 1;
+    if (m->glob && c == '[')
+        return s_glob_set(m, pi, sc);
+    if (!m->glob && c == m->esc) {
+        if (*pi >= m->pn)
+            return -1;
+        c = s_utf8(m->p, m->pn, pi);
     }
-    return si == m->sn;
+    return m->glob ? c == sc : s_fold(c) == s_fold(sc);
+}
+
+/* Matches the whole pattern against the whole string: 1 match, 0 no match. Iterative, remembering
+ * only the last many-wildcard (enough, since it matches any sequence): O(pattern x string). */
+static int s_match(const s_pat_t *m)
+{
+    uint32_t many = m->glob ? '*' : '%';
+    size_t pi = 0, si = 0, star_pi = SIZE_MAX, star_si = 0;
+    while (si < m->sn) {
+        if (pi < m->pn) {
+            size_t t = pi;
+            if (s_utf8(m->p, m->pn, &t) == many) {
+                star_pi = pi = t;
+                star_si = si;
+                continue;
+            }
+            size_t sn = si;
+            uint32_t sc = s_utf8(m->s, m->sn, &sn);
+            t = pi;
+            int r = s_match_one(m, &t, sc);
+            if (r < 0)
+                return 0;
+            if (r == 1) {
+                pi = t;
+                si = sn;
+                continue;
+            }
+        }
+        if (star_pi == SIZE_MAX)
+            return 0;
+        /* let the last wildcard absorb one more character and retry from there */
+        s_utf8(m->s, m->sn, &star_si);
+        si = star_si;
+        pi = star_pi;
+    }
+    while (pi < m->pn) {
+        size_t t = pi;
+        if (s_utf8(m->p, m->pn, &t) != many)
+            return 0;
+        pi = t;
+    }
+    return 1;
 }
 
 static int s_like(drift_evalenv_t *env, const drift_node_t *n, const drift_rowctx_t *ctx, drift_value_t *out)
@@ -538,7 +537,7 @@ static int s_like(drift_evalenv_t *env, const drift_node_t *n, const drift_rowct
     m.pn = pn;
     m.s = (const unsigned char *)s;
     m.sn = sn;
-    int r = s_match(&m, 0, 0);
+    int r = s_match(&m);
     *out = drift_val_bool(n->negate ? !r : r);
     return 0;
 }

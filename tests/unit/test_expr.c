@@ -515,8 +515,17 @@ static void test_like_glob(void **state)
     EXPECT_TRUE(s_like(T("abc"), T("*c*"), NULL, 0, 1));
     EXPECT_FALSE(s_like(T("a"), T("[a"), NULL, 0, 1));
     EXPECT_TRUE(s_like(T("a%"), T("a%"), NULL, 0, 1)); /* % is not special in GLOB */
-    /* a pathological pattern finishes */
-    EXPECT_FALSE(s_like(T("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), T("%a%a%a%a%a%a%a%a%b"), NULL, 0, 0));
+    EXPECT_TRUE(s_like(T("a%b"), T("%\\%b"), T("\\"), 0, 0));
+    EXPECT_FALSE(s_like(T("axb"), T("%\\%b"), T("\\"), 0, 0));
+    EXPECT_FALSE(s_like(T("a"), T("a\\"), T("\\"), 0, 0)); /* escape at the end never matches */
+    EXPECT_TRUE(s_like(T("mississippi"), T("%iss%pi"), NULL, 0, 0));
+    EXPECT_TRUE(s_like(T("mississippi"), T("*ss*?pi"), NULL, 0, 1));
+    EXPECT_FALSE(s_like(T("mississippi"), T("*ss*?ppi*x"), NULL, 0, 1));
+    /* a pathological pattern over a long string finishes quickly (no exponential backtracking) */
+    char *big = drift_arena_alloc(&s_ar, 100001);
+    memset(big, 'a', 100000);
+    EXPECT_FALSE(s_like(T(big), T("%a%a%a%a%a%a%a%a%b"), NULL, 0, 0));
+    EXPECT_TRUE(s_like(T(big), T("%a%a%a%a%a%a%a%a%"), NULL, 0, 0));
 }
 
 static void test_case(void **state)
