@@ -53,11 +53,6 @@ void *xq_alloc(xexec_t *x, size_t n)
     return p;
 }
 
-static uint32_t s_charpos(xexec_t *x, uint32_t bytepos)
-{
-    return x->q->sql ? drift_lexer_charpos(x->q->sql, x->q->sql_len, bytepos) : 0;
-}
-
 uint64_t xq_mask(const drift_node_t *n)
 {
     if (!n)
@@ -468,7 +463,7 @@ static int s_bind(xscope_t *sc, drift_node_t *n)
 /* Resolves a point in time to a seq. */
 static int s_point(xexec_t *x, const drift_tpoint_t *p, uint64_t *ret)
 {
-    uint32_t pos = s_charpos(x, p->pos);
+    uint32_t pos = p->pos;
     switch (p->kind) {
     case DRIFT_TP_SEQ: return drift_table_resolve_seq(x->q, p->seq, pos, ret);
     case DRIFT_TP_TIME: return drift_table_resolve_time(x->q, p->time, strlen(p->time), pos, ret);
@@ -558,7 +553,7 @@ static int s_rel_table(xcore_t *c, const char *name, const char *alias, const dr
         }
     }
     drift_table_t *t = NULL;
-    if (drift_table_open(x->q, name, as_of, s_charpos(x, pos), &t) < 0)
+    if (drift_table_open(x->q, name, as_of, pos, &t) < 0)
         return -1;
     xrel_t *r = s_rel_alloc(x, t->ncols + XQ_NPSEUDO);
     if (!r)
@@ -2238,7 +2233,7 @@ static int s_json_arg(xexec_t *x, const drift_node_t *n, const char **ret, size_
 static int s_exec_insert(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affected)
 {
     drift_table_t *t;
-    if (drift_table_open(x->q, st->table, x->q->snap_seq, s_charpos(x, st->pos), &t) < 0)
+    if (drift_table_open(x->q, st->table, x->q->snap_seq, st->pos, &t) < 0)
         return -1;
     if (st->json) {
         const char *js;
@@ -2334,7 +2329,7 @@ static int s_drift_fn(const drift_trow_t *v, void *arg)
 static int s_exec_show_drift(xexec_t *x, const drift_stmt_t *st, drift_sink_t *sink)
 {
     drift_table_t *t;
-    if (drift_table_open(x->q, st->table, x->base_as_of, s_charpos(x, st->pos), &t) < 0)
+    if (drift_table_open(x->q, st->table, x->base_as_of, st->pos, &t) < 0)
         return -1;
     drift_keybuf_t kb = {0};
     int rc = -1;
@@ -2373,7 +2368,7 @@ out:
 static int s_exec_patch_delete(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affected)
 {
     drift_table_t *t;
-    if (drift_table_open(x->q, st->table, x->q->snap_seq, s_charpos(x, st->pos), &t) < 0)
+    if (drift_table_open(x->q, st->table, x->q->snap_seq, st->pos, &t) < 0)
         return -1;
     drift_keybuf_t kb = {0};
     int rc = -1;
@@ -2400,7 +2395,7 @@ out:
 static int s_exec_snapshot(xexec_t *x, const drift_stmt_t *st, drift_sink_t *sink)
 {
     drift_table_t *t;
-    if (drift_table_open(x->q, st->table, x->base_as_of, s_charpos(x, st->pos), &t) < 0)
+    if (drift_table_open(x->q, st->table, x->base_as_of, st->pos, &t) < 0)
         return -1;
     drift_tscan_t *s;
     if (drift_table_scan(t, NULL, 0, NULL, 0, &s) < 0)
