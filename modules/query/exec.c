@@ -1128,8 +1128,9 @@ static int s_materialize(xrun_t *r, xrel_t *rel)
 {
     xexec_t *x = r->c->x;
     xcore_t *c = r->c;
-    if (rel->mat_done && !c->correlated)
+    if (rel->mat_done && (rel->derived || !c->correlated || rel->mat_run == c->runs))
         return 0;
+    rel->mat_run = c->runs;
     rel->nmat = 0;
     xvec_t v = {0};
     if (rel->derived) {
@@ -1148,7 +1149,7 @@ static int s_materialize(xrun_t *r, xrel_t *rel)
             s_fill(rel, &row);
             r->relp[rel->index] = rel->buf;
             int keep = 1;
-            for (uint32_t i = 0; i < rel->nconds && keep; i++) {
+            for (uint32_t i = 0; i < rel->nconds && keep && !rel->left; i++) {
                 if (xq_mask(rel->conds[i]) != (1ULL << rel->index))
                     continue;
                 int cv = drift_expr_cond(&x->env, rel->conds[i], &r->ctx);
@@ -1694,6 +1695,7 @@ static int s_core_run(xcore_t *c, const drift_rowctx_t *outer, xrow_fn fn, void 
     xrun_t r;
     memset(&r, 0, sizeof r);
     r.c = c;
+    c->runs++;
     r.fn = fn;
     r.arg = arg;
     r.relp = xq_alloc(x, sizeof *r.relp * (c->nrels + 1));

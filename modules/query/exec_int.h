@@ -83,6 +83,7 @@ struct xrel {
     size_t hnb;
     uint64_t actual;           /* rows produced at this level (EXPLAIN ANALYZE) */
     uint64_t loops;
+    uint64_t mat_run;          /* the core run mat was built in (correlated cores rebuild per run) */
 };
 
 /* A conjunct of WHERE (or an inner join's ON) and the relations it reads. */
@@ -128,6 +129,7 @@ struct xcore {
     uint32_t ngroup;
     drift_node_t *having;
     int correlated;
+    uint64_t runs;             /* executions so far (a correlated core runs once per outer row) */
     xsel_t **subs;             /* subqueries compiled in this core (EXPLAIN) */
     uint32_t nsubs, capsubs;
     uint64_t actual;
