@@ -1548,11 +1548,18 @@ static int s_replace(drift_table_t *t, const uint8_t *old_pk, size_t old_len, dr
     if (s_pk_of(t, cv, &kb) < 0)
         goto out;
     if (kb.len != old_len || memcmp(kb.buf, old_pk, old_len) != 0) {
-        if (drift_txn_put_row(q->txn, DRIFT_COP_DELETE, t->id, old_pk, old_len, NULL, 0, t->schema_ver, NULL, 0) < 0) {
+        /* delete + insert; undone when the insert fails (the old row's own unique values must not count
+         * against the new one, so the delete goes first) */
+        static const char sp[] = "\001pk-move";
+        if (drift_txn_savepoint(q->txn, sp) < 0 ||
+            drift_txn_put_row(q->txn, DRIFT_COP_DELETE, t->id, old_pk, old_len, NULL, 0, t->schema_ver, NULL, 0) < 0) {
             s_oom(q);
             goto out;
         }
         rc = s_insert_prepared(t, cv);
+        if (rc < 0 && drift_txn_rollback_to(q->txn, sp) < 0)
+            s_oom(q);
+        drift_txn_release(q->txn, sp);
         goto out;
     }
     if (s_unique(t, cv, kb.buf, kb.len) < 0)
