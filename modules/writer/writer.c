@@ -46,6 +46,7 @@
 #include "ipc/commit.h"
 #include "ipc/msg.h"
 #include "ipc/zwatch.h"
+#include "modules/writer/catalog.h"
 #include "modules/writer/keymap.h"
 #include "shm/recovery.h"
 #include "shm/segment.h"
@@ -55,6 +56,7 @@
 #define ENV_MAX_PARTS 4             /* routing frames accepted before the payload */
 #define SPARE_RETRY_MS 500          /* how often a failed preallocation (disk full) is retried */
 #define DEFERRED_MAX 100000         /* requests waiting for the next segment */
+#define CATALOG_TICK_MS 20          /* how often the catalog moves to a newer LMDB snapshot */
 
 typedef struct {
     uint8_t *env; /* routing parts, each preceded by a 2-byte length */
@@ -103,9 +105,10 @@ typedef struct {
     int sync_mode;
     void *zctx, *router, *pub;
     drift_zwatch_t *zw;
-    struct event *ev_done, *ev_submit, *ev_sync, *ev_spare_retry;
+    struct event *ev_done, *ev_submit, *ev_sync, *ev_spare_retry, *ev_cat;
     int efd;
     drift_keymap_t *keys;
+    drift_wcat_t *cat; /* schema, DDL validation, UNIQUE (catalog.h) */
     /* log position (loop thread) */
     uint64_t next_seq, last_ts, epoch;
     uint8_t chain[DRIFT_HASH_LEN];
@@ -621,6 +624,8 @@ static void s_on_done(evutil_socket_t fd, short what, void *arg)
         s_spare_finished(w);
     if (w->fatal)
         return;
+    if (w->def_head)
+        s_process_deferred(w); /* e.g. a CREATE UNIQUE INDEX that waited for the tail to be written */
     s_submit(w);
     if (w->r->stopping && !w->inflight && !w->ready_head)
         drift_role_exit(w->r, DRIFT_EXIT_OK);
@@ -668,6 +673,7 @@ static int s_undo_push(writer_t *w, drift_kentry_t *e)
 /* Restores every entry the current transaction touched. */
 static void s_undo_all(writer_t *w)
 {
+    drift_wcat_txn_undo(w->cat);
     while (w->nundo) {
         struct undo *u = &w->undo[--w->nundo];
         u->e->seq = u->seq;
@@ -750,6 +756,10 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
                 return DRIFT_SQLSTATE_NO_DATA;
             }
         }
+        /* schema: DDL validation, dropped tables, UNIQUE (one hash lookup for tables without unique indexes) */
+        const char *code = drift_wcat_op(w->cat, req->ops, req->nops, i, seq, msg, cap);
+        if (code)
+            return code;
         if (s_apply(w, op, seq, 1) < 0) {
             snprintf(msg, cap, "out of memory");
             return "53200";
@@ -779,6 +789,10 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
         return 0;
     }
     const char *code = s_check(w, req, seq, msg, sizeof msg);
+    if (code && strcmp(code, DRIFT_WCAT_DEFER) == 0) { /* needs frames still being written: retried after the flush */
+        s_undo_all(w);
+        return -EAGAIN;
+    }
     if (code) {
         s_undo_all(w);
         atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_CONFLICTS], 1);
@@ -858,6 +872,7 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
     w->last_ts = ts;
     w->placed_ts = ts;
     w->nundo = 0;
+    drift_wcat_txn_commit(w->cat);
     waiter_t *x = &b->w[b->nw++];
     memset(x, 0, sizeof *x);
     x->env = s_env_dup(env, env_len);
@@ -1019,6 +1034,8 @@ static int s_rebuild_op(const drift_commit_op_t *op, void *arg)
     void **a = arg;
     writer_t *w = a[0];
     uint64_t seq = *(uint64_t *)a[1];
+    if (op->op == DRIFT_COP_DDL)
+        *(int *)a[2] = 1;
     return s_apply(w, op, seq, 0) < 0 ? -ENOMEM : 0;
 }
 
@@ -1033,8 +1050,11 @@ static int s_rebuild_frame(const drift_frame_t *f, uint64_t seg, uint64_t off, v
         return DRIFT_EVERSION;
     }
     uint64_t seq = f->seq;
-    void *a[2] = {w, &seq};
+    int has_ddl = 0;
+    void *a[3] = {w, &seq, &has_ddl};
     int rc = drift_commit_body_keys(f->body, f->body_len, s_rebuild_op, a, err, sizeof err);
+    if (rc == 0)
+        rc = drift_wcat_recover_frame(w->cat, f, has_ddl); /* the schema: DDL frames are decoded */
     if (rc < 0) {
         DLOG_ERR("segment %020" PRIu64 ".seg offset %" PRIu64 ": frame %" PRIu64 " has a CRC-valid but unreadable "
                  "body: %s",
@@ -1065,6 +1085,13 @@ static void s_on_stop(drift_role_t *r)
     drift_zwatch_kick(w->zw);
     if (!w->inflight && !w->ready_head)
         drift_role_exit(r, DRIFT_EXIT_OK);
+}
+
+/* Catalog timer: a newer LMDB snapshot lets it forget the tail the indexer has applied. */
+static void s_on_cat_tick(evutil_socket_t fd, short what, void *arg)
+{
+    writer_t *w = arg;
+    drift_wcat_tick(w->cat);
 }
 
 /* Takes log/LOCK. Returns 0, DRIFT_ELOCKED or -errno. */
@@ -1123,6 +1150,7 @@ static int s_recover(writer_t *w)
         return DRIFT_EXIT_RESTART;
     int code = -1;
     atomic_store(&h->writer_state, DRIFT_WSTATE_RECOVERING);
+    drift_wcat_open_index(w->cat);
     int rc = drift_recovery_run(w->log_dir, 1, s_rebuild_frame, w, rec);
     if (rc < 0) {
         if (rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION) {
@@ -1173,6 +1201,21 @@ static int s_recover(writer_t *w)
     atomic_store(&h->written_seq, rec->last_seq);
     atomic_store(&h->commit_seq, rec->last_seq);
     s_publish_segment(w, w->seg_id, w->seg_id ? w->seg_end : 0);
+    /* The catalog: the frames after what the LMDB index holds are replayed for the UNIQUE checks. */
+    uint64_t t0 = drift_now_mono_ns();
+    char err[512] = "";
+    if ((rc = drift_wcat_replay(w->cat, rec->last_seq, err, sizeof err)) < 0) {
+        DLOG_ERR("cannot rebuild the catalog from the log: %s", err[0] ? err : drift_strerror(rc));
+        code = DRIFT_EXIT_RESTART;
+        goto out;
+    }
+    drift_wcat_stats_t cs;
+    drift_wcat_stats(w->cat, &cs);
+    DLOG_INFO("catalog: %zu tables (%zu live, %zu with unique indexes); index base seq %" PRIu64 " (%s), %" PRIu64
+              " frames replayed, %zu tail entries, in %.1f ms",
+              cs.tables, cs.live, cs.unique, cs.base_seq,
+              cs.index_state == 1 ? "in use" : cs.index_state == 2 ? "refused" : "none", rec->last_seq - cs.base_seq,
+              cs.tail_nodes, (drift_now_mono_ns() - t0) / 1e6);
     atomic_store(&h->writer_state, DRIFT_WSTATE_OK);
 out:
     free(rec);
@@ -1226,6 +1269,11 @@ int drift_writer_main(drift_role_t *r)
     w->keys = drift_keymap_new();
     if (!w->keys)
         goto out;
+    char index_dir[PATH_MAX + 16];
+    snprintf(index_dir, sizeof index_dir, "%s/index", r->data_dir);
+    w->cat = drift_wcat_new(index_dir, w->log_dir, r->hdr);
+    if (!w->cat)
+        goto out;
     int c = s_recover(w);
     if (c >= 0) {
         code = c;
@@ -1248,9 +1296,12 @@ int drift_writer_main(drift_role_t *r)
     w->ev_submit = event_new(r->base, -1, 0, s_on_submit, w);
     w->ev_spare_retry = evtimer_new(r->base, s_on_spare_retry, w);
     w->ev_sync = event_new(r->base, -1, EV_PERSIST, s_on_sync_timer, w);
-    if (!w->ev_done || !w->ev_submit || !w->ev_spare_retry || !w->ev_sync)
+    w->ev_cat = event_new(r->base, -1, EV_PERSIST, s_on_cat_tick, w);
+    if (!w->ev_done || !w->ev_submit || !w->ev_spare_retry || !w->ev_sync || !w->ev_cat)
         goto out;
     event_add(w->ev_done, NULL);
+    struct timeval ctv = {0, CATALOG_TICK_MS * 1000};
+    event_add(w->ev_cat, &ctv);
     if (!w->sync_mode) {
         struct timeval tv = {(time_t)(r->cfg.sync_interval_ns / 1000000000ull),
                              (suseconds_t)(r->cfg.sync_interval_ns % 1000000000ull / 1000)};
@@ -1311,6 +1362,8 @@ out:
         event_free(w->ev_spare_retry);
     if (w->ev_sync)
         event_free(w->ev_sync);
+    if (w->ev_cat)
+        event_free(w->ev_cat);
     if (w->efd >= 0)
         close(w->efd);
     if (w->flush_fd >= 0)
@@ -1318,6 +1371,7 @@ out:
     if (w->lock_fd >= 0)
         close(w->lock_fd);
     drift_keymap_destroy(&w->keys);
+    drift_wcat_destroy(&w->cat);
     msgpack_sbuffer_destroy(&w->body);
     free(w->undo);
     pthread_mutex_destroy(&w->mu);
