@@ -2,8 +2,9 @@
  * with SQLite's semantics: abs, round, length, substr/substring, upper, lower,
  * trim/ltrim/rtrim, replace, instr, coalesce, ifnull, nullif, iif, typeof,
  * hex, printf/format, now/current_timestamp, json_extract, json_type,
- * min/max (2+ arguments), sign. The function table is constant; results live
- * in env->arena. Single-threaded. */
+ * json, json_valid, json_array_length, min/max (2+ arguments), sign, and a
+ * few more of SQLite's/PostgreSQL's: concat, concat_ws, quote, unicode, char. The function table is constant; results
+ * live in env->arena. Single-threaded. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -790,21 +791,247 @@ static int f_json_type(drift_evalenv_t *env, const drift_node_t *n, drift_value_
     return rc < 0 ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------ more strings */
+
+/* concat(a, ...): the text forms, NULLs skipped (PostgreSQL, SQLite 3.44). */
+static int s_concat_sep(drift_evalenv_t *env, drift_value_t *a, uint32_t na, const char *sep, size_t sepn,
+                        drift_value_t *out)
+{
+    drift_strbuf_t sb = {0};
+    int first = 1;
+    for (uint32_t i = 0; i < na; i++) {
+        if (a[i].type == DRIFT_VAL_NULL)
+            continue;
+        size_t len;
+        const char *p = s_text(env, &a[i], &len);
+        if (!p) {
+            drift_strbuf_free(&sb);
+            return s_oom(env);
+        }
+        if (!first)
+            drift_strbuf_append(&sb, sep, sepn);
+        drift_strbuf_append(&sb, p, len);
+        first = 0;
+    }
+    char *r = sb.oom ? NULL : drift_arena_memdup(env->arena, sb.p ? sb.p : "", sb.len);
+    size_t rl = sb.len;
+    drift_strbuf_free(&sb);
+    if (!r)
+        return s_oom(env);
+    *out = drift_val_text(r, rl);
+    return 0;
+}
+
+static int f_concat(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
+{
+    (void)n;
+    return s_concat_sep(env, a, na, "", 0, out);
+}
+
+static int f_concat_ws(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
+{
+    (void)n;
+    if (a[0].type == DRIFT_VAL_NULL) {
+        *out = drift_val_null();
+        return 0;
+    }
+    size_t sl;
+    const char *sep = s_text(env, &a[0], &sl);
+    if (!sep)
+        return s_oom(env);
+    return s_concat_sep(env, a + 1, na - 1, sep, sl, out);
+}
+
+/* quote(x): an SQL literal of x ('it''s', X'01AB', NULL, numbers as text). */
+static int f_quote(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
+{
+    (void)n;
+    (void)na;
+    drift_strbuf_t sb = {0};
+    size_t len = 0;
+    const char *p = NULL;
+    switch (a[0].type) {
+    case DRIFT_VAL_NULL: drift_strbuf_append(&sb, "NULL", 4); break;
+    case DRIFT_VAL_INT:
+    case DRIFT_VAL_REAL:
+    case DRIFT_VAL_BOOL:
+        p = drift_val_to_text(env->arena, &a[0], &len);
+        if (p)
+            drift_strbuf_append(&sb, p, len);
+        break;
+    case DRIFT_VAL_BLOB: {
+        static const char digits[] = "0123456789ABCDEF";
+        drift_strbuf_append(&sb, "X'", 2);
+        for (size_t i = 0; i < a[0].u.s.n; i++) {
+            char h[2] = {digits[(unsigned char)a[0].u.s.p[i] >> 4], digits[(unsigned char)a[0].u.s.p[i] & 15]};
+            drift_strbuf_append(&sb, h, 2);
+        }
+        drift_strbuf_append(&sb, "'", 1);
+        break;
+    }
+    default:
+        p = s_text(env, &a[0], &len);
+        drift_strbuf_append(&sb, "'", 1);
+        for (size_t i = 0; p && i < len; i++) {
+            if (p[i] == '\'')
+                drift_strbuf_append(&sb, "'", 1);
+            drift_strbuf_append(&sb, p + i, 1);
+        }
+        drift_strbuf_append(&sb, "'", 1);
+        break;
+    }
+    char *r = sb.oom ? NULL : drift_arena_memdup(env->arena, sb.p ? sb.p : "", sb.len);
+    size_t rl = sb.len;
+    drift_strbuf_free(&sb);
+    if (!r)
+        return s_oom(env);
+    *out = drift_val_text(r, rl);
+    return 0;
+}
+
+/* unicode(x): the code point of the first character, NULL for '' (SQLite). */
+static int f_unicode(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
+{
+    (void)n;
+    (void)na;
+    *out = drift_val_null();
+    if (a[0].type == DRIFT_VAL_NULL)
+        return 0;
+    size_t len;
+    const unsigned char *p = (const unsigned char *)s_text(env, &a[0], &len);
+    if (!p)
+        return s_oom(env);
+    if (len == 0)
+        return 0;
+    uint32_t c = p[0];
+    int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (more) {
+        c &= 0x3Fu >> more;
+        for (int k = 1; k <= more && (size_t)k < len; k++)
+            c = (c << 6) | (p[k] & 0x3F);
+    }
+    *out = drift_val_int(c);
+    return 0;
+}
+
+/* char(c, ...): the text of those code points (NULL arguments count as 0 and are skipped). */
+static int f_char(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
+{
+    (void)n;
+    char *buf = drift_arena_alloc(env->arena, (size_t)na * 4 + 1), *w = buf;
+    if (!buf)
+        return s_oom(env);
+    for (uint32_t i = 0; i < na; i++) {
+        int64_t c = drift_val_int_of(&a[i]);
+        if (c < 0 || c > 0x10FFFF)
+            c = 0xFFFD;
+        if (c < 0x80) {
+            *w++ = (char)c;
+        } else if (c < 0x800) {
+            *w++ = (char)(0xC0 | (c >> 6));
+            *w++ = (char)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            *w++ = (char)(0xE0 | (c >> 12));
+            *w++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *w++ = (char)(0x80 | (c & 0x3F));
+        } else {
+            *w++ = (char)(0xF0 | (c >> 18));
+            *w++ = (char)(0x80 | ((c >> 12) & 0x3F));
+            *w++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *w++ = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    *out = drift_val_text(buf, (size_t)(w - buf));
+    return 0;
+}
+
+/* json(x): x validated and rewritten canonically (22P02 when it is not JSON). */
+static int f_json(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
+{
+    (void)na;
+    if (a[0].type == DRIFT_VAL_NULL) {
+        *out = a[0];
+        return 0;
+    }
+    drift_value_t t = a[0];
+    if (t.type == DRIFT_VAL_JSON || t.type == DRIFT_VAL_BLOB)
+        t.type = DRIFT_VAL_TEXT;
+    if (drift_val_coerce(env->arena, DRIFT_COL_JSON, &t, out, NULL, env->err) < 0) {
+        if (env->err && env->err->position == 0)
+            env->err->position = drift_expr_pos(env, n);
+        return -1;
+    }
+    return 0;
+}
+
+static int f_json_valid(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
+{
+    (void)n;
+    (void)na;
+    if (a[0].type == DRIFT_VAL_NULL) {
+        *out = a[0];
+        return 0;
+    }
+    size_t len;
+    const char *p = s_text(env, &a[0], &len);
+    if (!p)
+        return s_oom(env);
+    drift_jdoc_t d;
+    int ok = drift_jdoc_parse(&d, p, len, NULL, 0) == 0;
+    drift_jdoc_free(&d);
+    *out = drift_val_bool(ok);
+    return 0;
+}
+
+static int f_json_array_length(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na,
+                               drift_value_t *out)
+{
+    *out = drift_val_null();
+    if (s_anynull(a, na))
+        return 0;
+    drift_jdoc_t d;
+    char msg[160];
+    if (s_jarg(env, n, &a[0], &d) < 0)
+        return -1;
+    const msgpack_object *node = d.root;
+    int rc = 0;
+    if (na > 1) {
+        size_t pl;
+        const char *path = s_text(env, &a[1], &pl);
+        int f = path ? drift_json_path(&d, path, pl, &node, msg, sizeof msg) : -1;
+        if (f < 0)
+            rc = path ? drift_sqlerr_set(env->err, DRIFT_SQLSTATE_BAD_VALUE, drift_expr_pos(env, n), "%s", msg)
+                      : s_oom(env);
+        if (f != 1)
+            node = NULL;
+    }
+    if (node)
+        *out = drift_val_int(node->type == MSGPACK_OBJECT_ARRAY ? (int64_t)node->via.array.size : 0);
+    drift_jdoc_free(&d);
+    return rc < 0 ? -1 : 0;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 #define ANY UINT32_MAX
 
 static const s_func_t s_funcs[] = {
     {"abs", 1, 1, f_abs, DRIFT_VAL_NULL},
+    {"char", 0, ANY, f_char, DRIFT_VAL_TEXT},
     {"coalesce", 2, ANY, f_coalesce, DRIFT_VAL_NULL},
+    {"concat", 1, ANY, f_concat, DRIFT_VAL_TEXT},
+    {"concat_ws", 2, ANY, f_concat_ws, DRIFT_VAL_TEXT},
     {"current_timestamp", 0, 0, f_now, DRIFT_VAL_TIMESTAMP},
     {"format", 1, ANY, f_printf, DRIFT_VAL_TEXT},
     {"hex", 1, 1, f_hex, DRIFT_VAL_TEXT},
     {"ifnull", 2, 2, f_coalesce, DRIFT_VAL_NULL},
     {"iif", 3, 3, f_iif, DRIFT_VAL_NULL},
     {"instr", 2, 2, f_instr, DRIFT_VAL_INT},
+    {"json", 1, 1, f_json, DRIFT_VAL_JSON},
+    {"json_array_length", 1, 2, f_json_array_length, DRIFT_VAL_INT},
     {"json_extract", 2, ANY, f_json_extract, DRIFT_VAL_NULL},
     {"json_type", 1, 2, f_json_type, DRIFT_VAL_TEXT},
+    {"json_valid", 1, 1, f_json_valid, DRIFT_VAL_BOOL},
     {"length", 1, 1, f_length, DRIFT_VAL_INT},
     {"lower", 1, 1, f_lower, DRIFT_VAL_TEXT},
     {"ltrim", 1, 2, f_ltrim, DRIFT_VAL_TEXT},
@@ -813,6 +1040,7 @@ static const s_func_t s_funcs[] = {
     {"now", 0, 0, f_now, DRIFT_VAL_TIMESTAMP},
     {"nullif", 2, 2, f_nullif, DRIFT_VAL_NULL},
     {"printf", 1, ANY, f_printf, DRIFT_VAL_TEXT},
+    {"quote", 1, 1, f_quote, DRIFT_VAL_TEXT},
     {"replace", 3, 3, f_replace, DRIFT_VAL_TEXT},
     {"round", 1, 2, f_round, DRIFT_VAL_REAL},
     {"rtrim", 1, 2, f_rtrim, DRIFT_VAL_TEXT},
@@ -821,6 +1049,7 @@ static const s_func_t s_funcs[] = {
     {"substring", 2, 3, f_substr, DRIFT_VAL_NULL},
     {"trim", 1, 2, f_trim, DRIFT_VAL_TEXT},
     {"typeof", 1, 1, f_typeof, DRIFT_VAL_TEXT},
+    {"unicode", 1, 1, f_unicode, DRIFT_VAL_INT},
     {"upper", 1, 1, f_upper, DRIFT_VAL_TEXT},
 };
 
