@@ -159,7 +159,9 @@ class WriterProtocol(unittest.TestCase):
     def test_ddl_conflicts(self):
         w = self.w
         base = self.ok(w.commit([ins(b"d1", table=9)]))["seq"]
-        self.ok(w.commit([{"op": "ddl", "table": 9, "row": {"alter": "add column"}}]))
+        # (a ddl row is {"ddl": kind, "def": TABLEDEF}: docs/indexes.md §1; the writer's catalog checks it)
+        tdef = {"name": "t9", "version": 1, "columns": [{"id": 1, "name": "k", "type": "BLOB"}], "pk": [1]}
+        self.ok(w.commit([{"op": "ddl", "table": 9, "row": {"ddl": "create_table", "def": tdef}}]))
         # Rows written against the old schema are refused whatever the isolation.
         self.err(w.commit([ins(b"d2", table=9)], snapshot=base, isolation="read committed"), "40001")
         self.ok(w.commit([ins(b"d2", table=9)]))
