@@ -1240,6 +1240,142 @@ static void test_type_hint(void **state)
     assert_int_equal(drift_expr_type_hint(s_case(NULL, I(1), ARGS(I(1), T("y")))), DRIFT_VAL_NULL);
 }
 
+/* ------------------------------------------------------------------ random trees (properties) */
+
+static uint64_t s_rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t s_rand(uint32_t n)
+{
+    s_rng ^= s_rng << 13;
+    s_rng ^= s_rng >> 7;
+    s_rng ^= s_rng << 17;
+    return (uint32_t)(s_rng % n);
+}
+
+static drift_value_t s_rand_value(void)
+{
+    static const char *const texts[] = {"",
+                                        "a",
+                                        "abc",
+                                        "12",
+                                        " 7 ",
+                                        "1.5e3x",
+                                        "-",
+                                        "\xc3\xa9",
+                                        "%",
+                                        "a_c",
+                                        "2026-01-02T03:04:05Z",
+                                        "true",
+                                        "9223372036854775808",
+                                        "[1,2]"};
+    static const char *const jsons[] = {"1",          "2.5", "\"a\"", "null", "true", "[1,\"x\"]", "{\"a\":{\"b\":1}}",
+                                        "\"\\u00e9\""};
+    static const int64_t ints[] = {0, 1, -1, 2, 7, INT64_MAX, INT64_MIN, 1000000007};
+    static const double reals[] = {0.0, -0.0, 0.5, 1.0, -2.5, 1e20, 1e308, -1e-300};
+    switch (s_rand(8)) {
+    case 0: return drift_val_null();
+    case 1: return drift_val_int(ints[s_rand(8)]);
+    case 2: return drift_val_real(reals[s_rand(8)]);
+    case 3: {
+        const char *t = texts[s_rand(sizeof texts / sizeof texts[0])];
+        return drift_val_text(t, strlen(t));
+    }
+    case 4: return drift_val_bool((int)s_rand(2));
+    case 5: return drift_val_blob("\x00\x01x", s_rand(4));
+    case 6: {
+        const char *j = jsons[s_rand(sizeof jsons / sizeof jsons[0])];
+        return drift_val_json(j, strlen(j));
+    }
+    default: return drift_val_ts((int64_t)s_rand(1000000) * 1000000000 - 500000000000000);
+    }
+}
+
+static drift_node_t *s_rand_tree(int depth)
+{
+    if (depth <= 0 || s_rand(4) == 0)
+        return s_lit(s_rand_value());
+    static const char *const fns[] = {"abs",     "round",        "length",    "substr", "upper",  "trim",
+                                      "replace", "instr",        "coalesce",  "nullif", "typeof", "hex",
+                                      "printf",  "json_extract", "json_type", "min",    "max",    "sign",
+                                      "quote",   "concat",       "unicode",   "ifnull", "iif",    "json",
+                                      "char",    "json_valid",   "ltrim",     "format"};
+    switch (s_rand(12)) {
+    case 0: return s_bin((drift_bop_t)(1 + s_rand(DRIFT_BOP_SHR)), s_rand_tree(depth - 1), s_rand_tree(depth - 1));
+    case 1: return s_lr(s_rand(2) ? DRIFT_AST_AND : DRIFT_AST_OR, s_rand_tree(depth - 1), s_rand_tree(depth - 1), 0);
+    case 2: return s_rand(2) ? NOT(s_rand_tree(depth - 1)) : s_neg(s_rand_tree(depth - 1));
+    case 3:
+        return s_lr(s_rand(2) ? DRIFT_AST_IS : DRIFT_AST_ISNULL, s_rand_tree(depth - 1), s_rand_tree(depth - 1),
+                    (int)s_rand(2));
+    case 4: return s_between(s_rand_tree(depth - 1), s_rand_tree(depth - 1), s_rand_tree(depth - 1), (int)s_rand(2));
+    case 5: return s_in((int)s_rand(2), s_rand_tree(depth - 1), ARGS(s_rand_tree(depth - 1), s_rand_tree(depth - 1)));
+    case 6:
+        return s_like(s_rand_tree(depth - 1), s_rand_tree(depth - 1), s_rand(3) ? NULL : T("!"), (int)s_rand(2),
+                      (int)s_rand(2));
+    case 7:
+        return s_case(s_rand(2) ? s_rand_tree(depth - 1) : NULL, s_rand(2) ? s_rand_tree(depth - 1) : NULL,
+                      ARGS(s_rand_tree(depth - 1), s_rand_tree(depth - 1)));
+    case 8: return s_cast(s_rand_tree(depth - 1), (drift_coltype_t)(1 + s_rand(7)));
+    default: {
+        uint32_t na = s_rand(4);
+        drift_node_t *a[3];
+        for (uint32_t i = 0; i < na; i++)
+            a[i] = s_rand_tree(depth - 1);
+        return s_func(fns[s_rand(sizeof fns / sizeof fns[0])], a, na);
+    }
+    }
+}
+
+static void test_random_trees(void **state)
+{
+    (void)state;
+    int ok = 0, errs = 0;
+    drift_value_t prev = drift_val_null();
+    for (int i = 0; i < 20000; i++) {
+        drift_node_t *n = s_rand_tree(4);
+        drift_value_t v;
+        memset(&s_err, 0, sizeof s_err);
+        if (drift_expr_eval(&s_env, n, NULL, &v) < 0) {
+            /* an error is a clean SQLSTATE with a message */
+            assert_int_equal(strlen(s_err.code), 5);
+            assert_true(s_err.message[0] != 0);
+            errs++;
+            continue;
+        }
+        ok++;
+        assert_true(v.type >= DRIFT_VAL_NULL && v.type <= DRIFT_VAL_TIMESTAMP);
+        assert_non_null(drift_val_to_text(&s_ar, &v, NULL));
+        /* the order is antisymmetric and hashing agrees with it */
+        int c1 = drift_val_cmp(&v, &prev), c2 = drift_val_cmp(&prev, &v);
+        assert_true((c1 > 0) == (c2 < 0) && (c1 == 0) == (c2 == 0));
+        if (c1 == 0)
+            assert_true(drift_val_hash(&v, 1) == drift_val_hash(&prev, 1));
+        drift_value_t cp;
+        assert_int_equal(drift_val_copy(&s_ar, &v, &cp), 0);
+        assert_int_equal(drift_val_cmp(&v, &cp), 0);
+        int jnull = v.type == DRIFT_VAL_JSON && v.u.s.n == 4 && memcmp(v.u.s.p, "null", 4) == 0;
+        assert_int_equal(drift_val_compare_op(DRIFT_BOP_EQ, &v, &cp), v.type == DRIFT_VAL_NULL || jnull ? -1 : 1);
+        /* storage conversion: a success has the column's type (or NULL) */
+        drift_coltype_t t = (drift_coltype_t)(1 + s_rand(7));
+        drift_value_t co;
+        drift_sqlerr_t e = {0};
+        if (drift_val_coerce(&s_ar, t, &v, &co, "c", &e) == 0) {
+            static const drift_val_type_t want[] = {DRIFT_VAL_NULL, DRIFT_VAL_INT,      DRIFT_VAL_REAL,
+                                                    DRIFT_VAL_TEXT, DRIFT_VAL_BOOL,     DRIFT_VAL_BLOB,
+                                                    DRIFT_VAL_JSON, DRIFT_VAL_TIMESTAMP};
+            assert_true(co.type == want[t] || co.type == DRIFT_VAL_NULL);
+        } else {
+            assert_true(e.code[0] == '2' && e.code[1] == '2');
+        }
+        prev = cp;
+        if (i % 1000 == 999) { /* keep the arena small */
+            drift_arena_reset(&s_ar);
+            prev = drift_val_null();
+        }
+    }
+    assert_true(ok > 10000);
+    (void)errs;
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, s_setup, s_teardown)
 
 int main(void)
@@ -1267,6 +1403,7 @@ int main(void)
         T_(test_coerce),
         T_(test_pack_keyenc),
         T_(test_type_hint),
+        T_(test_random_trees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
