@@ -2554,6 +2554,9 @@ int drift_exec_statement(drift_qctx_t *q, const drift_stmt_t *st, const msgpack_
         return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos,
                       "COMPACT is not yet available: the compactor is not built");
     case DRIFT_STMT_ANALYZE: *ret_affected = 0; return 0;
+    case DRIFT_STMT_CREATE_VIEW:
+    case DRIFT_STMT_DROP_VIEW:
+        return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "views are not supported yet");
     default:
         return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "statement kind %d is not run by the executor",
                       (int)st->kind);
