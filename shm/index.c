@@ -2124,6 +2124,23 @@ int drift_index_table_names(drift_index_rd_t *rd, uint64_t as_of, int (*fn)(cons
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(rd->ix, rc, "catalog");
 }
 
+int drift_index_max_table_id(drift_index_rd_t *rd, uint32_t *ret)
+{
+    *ret = 0;
+    MDB_cursor *c;
+    int rc = s_mdb(rd->ix, mdb_cursor_open(rd->txn, rd->ix->db_catalog, &c), "cursor");
+    if (rc < 0)
+        return rc;
+    uint8_t kb[1] = {CAT_TABLE + 1};
+    MDB_val k = {1, kb}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 13 && ((const uint8_t *)k.mv_data)[0] == CAT_TABLE)
+        *ret = s_get_be32((const uint8_t *)k.mv_data + 1);
+    mdb_cursor_close(c);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(rd->ix, rc, "catalog");
+}
+
 int drift_index_current_count(drift_index_rd_t *rd, uint64_t *ret)
 {
     MDB_stat st;

@@ -220,6 +220,8 @@ int drift_index_catalog_max_ids(drift_index_rd_t *rd, uint32_t *ret_table, uint3
 int drift_index_table_names(drift_index_rd_t *rd, uint64_t as_of, int (*fn)(const char *name, uint32_t table,
                                                                             void *arg),
                             void *arg);
+/* The highest table id the catalog holds (O(log n): one seek). */
+int drift_index_max_table_id(drift_index_rd_t *rd, uint32_t *ret);
 /* Number of live rows of every table together (LMDB entry count of `current`, O(1)). */
 int drift_index_current_count(drift_index_rd_t *rd, uint64_t *ret);
 

@@ -66,6 +66,9 @@ typedef struct {
     drift_value_t *getvals; /* drift_table_get's row */
     uint8_t *getrow;        /* the bytes getvals borrow from (arena; replaced by a larger block when needed) */
     size_t getrow_len, getrow_cap;
+    uint8_t *packbuf;       /* rows packed for writes (arena, grown the same way) */
+    size_t pack_len, pack_cap;
+    int pack_oom;
     int64_t est;            /* estimate_rows cache (-1 unknown) */
 } s_table_t;
 
@@ -494,6 +497,13 @@ static int s_decode(s_table_t *t, msgpack_zone *z, uint32_t ver, const uint8_t *
     const s_vmap_t *m = s_vmap(t, ver);
     if (!m)
         return -1;
+    if (!z) {
+        /* one zone per thread, reused (the objects only live during this call: values borrow from row) */
+        static __thread msgpack_zone *tz;
+        if (!tz && !(tz = msgpack_zone_new(2048)))
+            return s_oom(q);
+        z = tz;
+    }
     msgpack_zone_clear(z);
     msgpack_object o;
     size_t off = 0;
@@ -555,12 +565,7 @@ static int s_lookup(s_table_t *t, const uint8_t *pk, size_t pk_len, drift_keybuf
 /* Decodes a row of a point read into the table's get buffer. */
 static int s_get_decode(s_table_t *t, uint32_t ver, const uint8_t *row, size_t len, drift_value_t *vals)
 {
-    msgpack_zone z;
-    msgpack_zone_init(&z, 1024);
-    int rc = s_decode(t, &z, ver, row, len, vals);
-    /* values borrow from row (the table's buffer), not from the zone (scalars are copied out of objects) */
-    msgpack_zone_destroy(&z);
-    return rc;
+    return s_decode(t, NULL, ver, row, len, vals);
 }
 
 int drift_table_get(drift_table_t *tp, const uint8_t *pk, size_t pk_len, drift_trow_t *ret)
@@ -1178,9 +1183,9 @@ uint64_t drift_table_estimate_rows(drift_table_t *tp)
         }
         if (n >= ESTIMATE_PROBE) {
             uint64_t total = 0, ntables = 0;
-            uint32_t maxt = 0, maxi = 0;
+            uint32_t maxt = 0;
             drift_index_current_count(q->rd, &total);
-            drift_index_catalog_max_ids(q->rd, &maxt, &maxi);
+            drift_index_max_table_id(q->rd, &maxt); /* table ids are dense: about the number of tables */
             ntables = maxt ? maxt : 1;
             if (total / ntables > n)
                 n = total / ntables;
@@ -1374,14 +1379,11 @@ static int s_pending_holds(s_uniq_t *u, const uint8_t *pk, size_t pk_len, int *r
     *ret_state = st;
     if (st != 1)
         return 0;
-    msgpack_zone z;
-    msgpack_zone_init(&z, 1024);
-    int rc = s_decode(u->t, &z, ver, row, len, u->tmp);
+    int rc = s_decode(u->t, NULL, ver, row, len, u->tmp);
     if (rc == 0) {
         s_row_ivals(&u->t->pub, u->x, u->tmp, &u->kb);
         rc = u->kb.oom ? s_oom(q) : (u->kb.len == u->vals_len && memcmp(u->kb.buf, u->vals, u->vals_len) == 0);
     }
-    msgpack_zone_destroy(&z);
     return rc;
 }
 
@@ -1474,15 +1476,41 @@ static int s_uniq_note(drift_table_t *t, const drift_value_t *cv, const uint8_t 
     return rc < 0 ? s_oom(t->q) : 0;
 }
 
-/* Packs coerced values as a row array of the current schema version. */
-static int s_pack_row(drift_table_t *t, const drift_value_t *cv, msgpack_sbuffer *sb)
+/* msgpack write callback into the table's pack buffer. */
+static int s_pack_write(void *data, const char *buf, size_t len)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, t->ncols);
-    for (uint32_t i = 0; i < t->ncols; i++)
-        drift_val_pack(&pk, &cv[i]);
+    s_table_t *t = data;
+    if (t->pack_len + len > t->pack_cap) {
+        size_t cap = t->pack_cap ? t->pack_cap : 256;
+        while (cap < t->pack_len + len)
+            cap *= 2;
+        uint8_t *p = drift_arena_alloc(t->pub.q->arena, cap);
+        if (!p) {
+            t->pack_oom = 1;
+            return -1;
+        }
+        if (t->pack_len)
+            memcpy(p, t->packbuf, t->pack_len);
+        t->packbuf = p;
+        t->pack_cap = cap;
+    }
+    memcpy(t->packbuf + t->pack_len, buf, len);
+    t->pack_len += len;
     return 0;
+}
+
+/* Packs coerced values as a row array of the current schema version into t->packbuf. */
+static int s_pack_row(drift_table_t *tp, const drift_value_t *cv)
+{
+    s_table_t *t = (s_table_t *)tp;
+    t->pack_len = 0;
+    t->pack_oom = 0;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, t, s_pack_write);
+    msgpack_pack_array(&pk, tp->ncols);
+    for (uint32_t i = 0; i < tp->ncols; i++)
+        drift_val_pack(&pk, &cv[i]);
+    return t->pack_oom ? s_oom(tp->q) : 0;
 }
 
 /* Inserts coerced values (pk checked here). */
@@ -1509,12 +1537,11 @@ static int s_insert_prepared(drift_table_t *t, drift_value_t *cv)
     }
     if (s_unique(t, cv, kb.buf, kb.len) < 0)
         goto out;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    s_pack_row(t, cv, &sb);
-    int prc = drift_txn_put_row(q->txn, DRIFT_COP_INSERT, t->id, kb.buf, kb.len, sb.data, sb.size, t->schema_ver, NULL,
-                                0);
-    msgpack_sbuffer_destroy(&sb);
+    if (s_pack_row(t, cv) < 0)
+        goto out;
+    s_table_t *tt = (s_table_t *)t;
+    int prc = drift_txn_put_row(q->txn, DRIFT_COP_INSERT, t->id, kb.buf, kb.len, tt->packbuf, tt->pack_len,
+                                t->schema_ver, NULL, 0);
     if (prc < 0 || s_uniq_note(t, cv, kb.buf, kb.len) < 0) {
         s_oom(q);
         goto out;
@@ -1564,14 +1591,14 @@ static int s_replace(drift_table_t *t, const uint8_t *old_pk, size_t old_len, dr
     }
     if (s_unique(t, cv, kb.buf, kb.len) < 0)
         goto out;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    s_pack_row(t, cv, &sb);
+    if (s_pack_row(t, cv) < 0)
+        goto out;
+    s_table_t *tt = (s_table_t *)t;
     int prc = op == DRIFT_COP_PATCH
-                  ? drift_txn_put_row(q->txn, op, t->id, kb.buf, kb.len, patch_mp, patch_len, t->schema_ver, sb.data,
-                                      sb.size)
-                  : drift_txn_put_row(q->txn, op, t->id, kb.buf, kb.len, sb.data, sb.size, t->schema_ver, NULL, 0);
-    msgpack_sbuffer_destroy(&sb);
+                  ? drift_txn_put_row(q->txn, op, t->id, kb.buf, kb.len, patch_mp, patch_len, t->schema_ver,
+                                      tt->packbuf, tt->pack_len)
+                  : drift_txn_put_row(q->txn, op, t->id, kb.buf, kb.len, tt->packbuf, tt->pack_len, t->schema_ver,
+                                      NULL, 0);
     if (prc < 0 || s_uniq_note(t, cv, kb.buf, kb.len) < 0) {
         s_oom(q);
         goto out;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -43,16 +44,28 @@ typedef struct {
     drift_txn_t *txn;
 } ctx_t;
 
-static int s_setup(void **state)
+static int s_setup_seg(void **state, uint64_t seg_size)
 {
     ctx_t *c = calloc(1, sizeof *c);
-    fx_init(&c->fx, 1 << 16);
+    fx_init(&c->fx, seg_size);
     snprintf(c->idx_dir, sizeof c->idx_dir, "%s/index", c->fx.root);
     drift_index_opts_t o = {.map_size = 64u << 20};
     assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
     assert_int_equal(drift_logr_open(c->fx.dir, NULL, &c->lr), 0);
     *state = c;
     return 0;
+}
+
+/* Small segments: histories span several. */
+static int s_setup(void **state)
+{
+    return s_setup_seg(state, 1 << 16);
+}
+
+/* Segments that hold a 10k-row transaction. */
+static int s_setup_big(void **state)
+{
+    return s_setup_seg(state, 16u << 20);
 }
 
 /* Ends the statement context. */
@@ -1163,6 +1176,41 @@ static void t_pending_schema_versions(void **state)
     s_end(c);
 }
 
+
+static void t_many_rows(void **state)
+{
+    ctx_t *c = *state;
+    s_begin(c);
+    s_create_items(c);
+    drift_table_t *t = s_open(c, "items", c->q.snap_seq);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < 10000; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "u%d", (i * 7919) % 10000);
+        assert_int_equal(s_ins(c, t, (i * 7919) % 10000, nm, i), 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    print_message("10000 inserts (pk + UNIQUE checks) in one transaction: %.1f ms\n", ms);
+    assert_true(ms < 3000);
+    assert_int_equal(s_ins(c, t, 10001, "u5", 1), -1); /* the pending unique entries are found */
+    assert_string_equal(c->err.code, "23505");
+    assert_int_equal(drift_table_estimate_rows(t), 10000); /* pending rows count */
+    s_commit(c);
+    s_begin(c);
+    t = s_open(c, "items", c->q.snap_seq);
+    uint64_t est = drift_table_estimate_rows(t);
+    assert_true(est >= 1000); /* exact up to 1000, then current rows / tables */
+    assert_int_equal(est, 10000);
+    int64_t *ids = malloc(10001 * sizeof *ids);
+    assert_int_equal(s_scan_ids(t, 0, ids, 10001), 10000);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(ids[i], i);
+    free(ids);
+    s_end(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1177,6 +1225,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_driftql, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_resolve_list_reads, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_pending_schema_versions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_many_rows, s_setup_big, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
