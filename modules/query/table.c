@@ -622,6 +622,7 @@ typedef struct {
     const uint8_t *row;
     size_t row_len;
     uint32_t ver;
+    uint8_t *own; /* row copy owned by the scan (rows of an index the snapshot has not built) */
 } s_pend_t;
 
 struct drift_tscan {
@@ -653,6 +654,7 @@ struct drift_tscan {
     /* the current row */
     drift_value_t *vals;
     drift_keybuf_t cur_pk, cur_row, tmp;
+    uint32_t cur_ver;
     msgpack_zone zone;
     uint64_t steps;
 };
@@ -675,7 +677,7 @@ void drift_tscan_close(drift_tscan_t **self_p)
     drift_keybuf_free(&s->cur_row);
     drift_keybuf_free(&s->tmp);
     for (size_t i = 0; i < s->npend; i++)
-        free(s->pend[i].sortkey);
+        free(s->pend[i].sortkey), free(s->pend[i].own);
     free(s->pend);
     free(s->vals);
     msgpack_zone_destroy(&s->zone);
@@ -729,6 +731,7 @@ static int s_emit(drift_tscan_t *s, const uint8_t *pk, size_t pk_len, const uint
     drift_keybuf_raw(&s->cur_row, row, row_len);
     if (s->cur_pk.oom || s->cur_row.oom)
         return s_oom(s->t->pub.q);
+    s->cur_ver = ver;
     if (s_decode(s->t, &s->zone, ver, s->cur_row.buf, s->cur_row.len, s->vals) < 0)
         return -1;
     memset(ret, 0, sizeof *ret);
@@ -898,6 +901,7 @@ static int s_collect_pending(const uint8_t *key, size_t key_len, int state, cons
         s->pend = n;
     }
     s_pend_t *p = &s->pend[s->npend];
+    p->own = NULL;
     p->sortkey = malloc(s->tmp.len + key_len);
     if (!p->sortkey)
         goto oom;
@@ -915,6 +919,80 @@ oom:
     return 1;
 }
 
+/* Whether the snapshot holds entries for index i (not when the transaction itself created the index or
+ * the table: the indexer builds an index when its definition is committed). */
+static int s_index_built(drift_table_t *tp, const drift_tidx_t *i)
+{
+    drift_qctx_t *q = tp->q;
+    const uint8_t *d;
+    size_t dl;
+    if (!q->rd)
+        return 0;
+    if (!tp->present || !q->txn || !drift_txn_pending_def(q->txn, tp->id, &d, &dl))
+        return 1;
+    drift_index_tdef_t *cd = NULL;
+    if (drift_index_table_def(q->rd, tp->id, tp->as_of, &cd) < 0)
+        return 0;
+    int found = 0;
+    for (uint32_t k = 0; k < cd->nidx; k++)
+        found |= cd->idx[k].id == i->id;
+    drift_index_tdef_destroy(&cd);
+    return found;
+}
+
+/* An index scan over an index the snapshot has not built: every row of the (merged) table whose values are
+ * in range, sorted by (values, pk) into the scan's pending list. */
+static int s_iscan_unbuilt(drift_tscan_t *s)
+{
+    drift_table_t *tp = &s->t->pub;
+    drift_tscan_t *ts;
+    if (drift_table_scan(tp, NULL, 0, NULL, 0, &ts) < 0)
+        return -1;
+    drift_trow_t r;
+    int rc;
+    while ((rc = drift_tscan_next(ts, &r)) == 1) {
+        s_row_ivals(tp, s->idx, r.vals, &s->tmp);
+        if (s->tmp.oom)
+            break;
+        if ((s->lo.len && s_bytes_cmp(s->tmp.buf, s->tmp.len, s->lo.buf, s->lo.len) < 0) ||
+            (s->hi.len && s_bytes_cmp(s->tmp.buf, s->tmp.len, s->hi.buf, s->hi.len) >= 0))
+            continue;
+        if (s->npend % 64 == 0) {
+            s_pend_t *n = realloc(s->pend, (s->npend + 64) * sizeof *n);
+            if (!n)
+                break;
+            s->pend = n;
+        }
+        s_pend_t *p = &s->pend[s->npend];
+        memset(p, 0, sizeof *p);
+        p->sortkey = malloc(s->tmp.len + r.pk_len);
+        p->own = malloc(ts->cur_row.len ? ts->cur_row.len : 1);
+        if (!p->sortkey || !p->own) {
+            free(p->sortkey);
+            free(p->own);
+            break;
+        }
+        s->npend++;
+        memcpy(p->sortkey, s->tmp.buf, s->tmp.len);
+        memcpy(p->sortkey + s->tmp.len, r.pk, r.pk_len);
+        p->sortkey_len = s->tmp.len + r.pk_len;
+        p->vals_len = s->tmp.len;
+        memcpy(p->own, ts->cur_row.buf, ts->cur_row.len);
+        p->row = p->own;
+        p->row_len = ts->cur_row.len;
+        p->ver = ts->cur_ver;
+    }
+    drift_tscan_close(&ts);
+    if (rc > 0)
+        return s_oom(tp->q);
+    if (rc < 0)
+        return -1;
+    if (s->npend > 1)
+        qsort(s->pend, s->npend, sizeof *s->pend, s_pend_cmp);
+    s->snap_done = 1;
+    return 0;
+}
+
 int drift_table_iscan(drift_table_t *tp, const drift_tidx_t *i, const uint8_t *lo, size_t lo_len, const uint8_t *hi,
                       size_t hi_len, drift_tscan_t **ret)
 {
@@ -926,6 +1004,14 @@ int drift_table_iscan(drift_table_t *tp, const drift_tidx_t *i, const uint8_t *l
     s->idx = i;
     s_scan_range(s, lo, lo_len, hi, hi_len);
     s->overlay = tp->present && q->txn;
+    if (!s_index_built(tp, i)) {
+        if (s_iscan_unbuilt(s) < 0) {
+            drift_tscan_close(&s);
+            return -1;
+        }
+        *ret = s;
+        return 0;
+    }
     if (s->overlay) {
         if (drift_txn_note_table_read(q->txn, tp->id) < 0) {
             drift_tscan_close(&s);
