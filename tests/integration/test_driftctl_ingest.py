@@ -225,6 +225,7 @@ class IngestTest(unittest.TestCase):
             elif proc.poll() is not None:
                 break
         out = proc.stdout.read().decode()
+        proc.stdout.close()
         proc.wait(60)
         os.close(master)
         self.assertEqual(proc.returncode, 0, err)
