@@ -34,10 +34,83 @@ const char *drift_kw_name(drift_kw_t kw)
     return kw > 0 && kw < DRIFT_KW__COUNT ? s_kw_names[kw] : "?";
 }
 
+int drift_kw_reserved(drift_kw_t kw)
+{
+    switch (kw) {
+    case DRIFT_KW_ALL:
+    case DRIFT_KW_AND:
+    case DRIFT_KW_AS:
+    case DRIFT_KW_BETWEEN:
+    case DRIFT_KW_BY:
+    case DRIFT_KW_CASE:
+    case DRIFT_KW_CAST:
+    case DRIFT_KW_COLLATE:
+    case DRIFT_KW_CONSTRAINT:
+    case DRIFT_KW_CREATE:
+    case DRIFT_KW_CROSS:
+    case DRIFT_KW_CURRENT_DATE:
+    case DRIFT_KW_CURRENT_TIME:
+    case DRIFT_KW_CURRENT_TIMESTAMP:
+    case DRIFT_KW_DEFAULT:
+    case DRIFT_KW_DELETE:
+    case DRIFT_KW_DISTINCT:
+    case DRIFT_KW_DROP:
+    case DRIFT_KW_ELSE:
+    case DRIFT_KW_END:
+    case DRIFT_KW_ESCAPE:
+    case DRIFT_KW_EXCEPT:
+    case DRIFT_KW_EXISTS:
+    case DRIFT_KW_FALSE:
+    case DRIFT_KW_FOR:
+    case DRIFT_KW_FROM:
+    case DRIFT_KW_FULL:
+    case DRIFT_KW_GLOB:
+    case DRIFT_KW_GROUP:
+    case DRIFT_KW_HAVING:
+    case DRIFT_KW_IN:
+    case DRIFT_KW_INNER:
+    case DRIFT_KW_INSERT:
+    case DRIFT_KW_INTERSECT:
+    case DRIFT_KW_INTO:
+    case DRIFT_KW_IS:
+    case DRIFT_KW_ISNULL:
+    case DRIFT_KW_JOIN:
+    case DRIFT_KW_LEFT:
+    case DRIFT_KW_LIKE:
+    case DRIFT_KW_LIMIT:
+    case DRIFT_KW_NATURAL:
+    case DRIFT_KW_NOT:
+    case DRIFT_KW_NOTNULL:
+    case DRIFT_KW_NULL:
+    case DRIFT_KW_OFFSET:
+    case DRIFT_KW_ON:
+    case DRIFT_KW_OR:
+    case DRIFT_KW_ORDER:
+    case DRIFT_KW_OUTER:
+    case DRIFT_KW_PRIMARY:
+    case DRIFT_KW_RIGHT:
+    case DRIFT_KW_SELECT:
+    case DRIFT_KW_SET:
+    case DRIFT_KW_THEN:
+    case DRIFT_KW_TO:
+    case DRIFT_KW_TRUE:
+    case DRIFT_KW_UNION:
+    case DRIFT_KW_UNIQUE:
+    case DRIFT_KW_UPDATE:
+    case DRIFT_KW_USING:
+    case DRIFT_KW_VALUES:
+    case DRIFT_KW_WHEN:
+    case DRIFT_KW_WHERE:
+    case DRIFT_KW_WITH: return 1;
+    default: return 0;
+    }
+}
+
 const char *drift_op_text(drift_tok_op_t op)
 {
-    static const char *const t[] = {"?", "+", "-", "*", "/", "%",  "||", "=", "<>", "<", "<=", ">", ">=",
-                                    "(", ")", ",", ";", ".", "::", "@",  ":", "{",  "}", "[",  "]"};
+    static const char *const t[] = {
+        "?", "+", "-",  "*", "/", "%", "||", "=", "<>", "<", "<=", ">",  ">=", "(", ")",  ",",
+        ";", ".", "::", "@", ":", "{", "}",  "[", "]",  "&", "|",  "<<", ">>", "~", "->", "->>"};
     return (size_t)op < sizeof t / sizeof t[0] ? t[op] : "?";
 }
 
@@ -88,7 +161,7 @@ uint32_t drift_lexer_charpos(const char *src, size_t len, uint32_t pos)
 /* Binary search would be nicer; the table is short and lexing is not the bottleneck. */
 static drift_kw_t s_keyword(const char *p, size_t n)
 {
-    if (n > 16)
+    if (n > 17)
         return DRIFT_KW_NONE;
     for (int k = 1; k < DRIFT_KW__COUNT; k++)
         if (strlen(s_kw_names[k]) == n && strncasecmp(s_kw_names[k], p, n) == 0)
@@ -213,6 +286,21 @@ int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t er
         tok->kind = q == '\'' ? DRIFT_TOK_STRING : DRIFT_TOK_QIDENT;
         tok->text = out;
         tok->text_len = out_n;
+    } else if (c == '0' && i + 2 < n && (s[i + 1] == 'x' || s[i + 1] == 'X') && s_hex((unsigned char)s[i + 2]) >= 0) {
+        /* 0x hex integer: up to 16 digits, taken as a 64-bit two's complement value like SQLite */
+        i += 2;
+        uint64_t v = 0;
+        size_t d0 = i;
+        while (i < n && s_hex((unsigned char)s[i]) >= 0)
+            v = v << 4 | (uint64_t)s_hex((unsigned char)s[i++]);
+        if (i - d0 > 16)
+            LEXFAIL(start, "hexadecimal literal too big");
+        if (i < n && (isalpha((unsigned char)s[i]) || s[i] == '_'))
+            LEXFAIL(start, "trailing junk after numeric literal");
+        tok->kind = DRIFT_TOK_INTEGER;
+        tok->ival = (int64_t)v;
+        tok->text = s + start;
+        tok->text_len = i - start;
     } else if (isdigit(c) || (c == '.' && i + 1 < n && isdigit((unsigned char)s[i + 1]))) {
         int real = 0;
         while (i < n && isdigit((unsigned char)s[i]))
@@ -269,6 +357,10 @@ int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t er
         tok->rval = strtod(tmp, NULL);
         if (!isfinite(tok->rval))
             LEXFAIL(start, "numeric literal out of range");
+    } else if (c == '?') {
+        i++;
+        tok->kind = DRIFT_TOK_PARAM;
+        tok->ival = 0;
     } else if (c == '$') {
         i++;
         if (i >= n || !isdigit((unsigned char)s[i]))
@@ -290,7 +382,17 @@ int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t er
         i++;
         switch (c) {
         case '+': tok->op = DRIFT_TOP_PLUS; break;
-        case '-': tok->op = DRIFT_TOP_MINUS; break;
+        case '-':
+            tok->op = DRIFT_TOP_MINUS;
+            if (c2 == '>') {
+                tok->op = DRIFT_TOP_ARROW;
+                i++;
+                if (i < n && s[i] == '>')
+                    tok->op = DRIFT_TOP_ARROW2, i++;
+            }
+            break;
+        case '&': tok->op = DRIFT_TOP_AMP; break;
+        case '~': tok->op = DRIFT_TOP_TILDE; break;
         case '*': tok->op = DRIFT_TOP_STAR; break;
         case '/': tok->op = DRIFT_TOP_SLASH; break;
         case '%': tok->op = DRIFT_TOP_PERCENT; break;
@@ -305,10 +407,9 @@ int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t er
         case '[': tok->op = DRIFT_TOP_LBRACKET; break;
         case ']': tok->op = DRIFT_TOP_RBRACKET; break;
         case '|':
-            if (c2 != '|')
-                LEXFAIL(start, "unexpected character '|' (did you mean '||'?)");
-            tok->op = DRIFT_TOP_CONCAT;
-            i++;
+            tok->op = DRIFT_TOP_PIPE;
+            if (c2 == '|')
+                tok->op = DRIFT_TOP_CONCAT, i++;
             break;
         case '=':
             tok->op = DRIFT_TOP_EQ;
@@ -326,12 +427,16 @@ int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t er
                 tok->op = DRIFT_TOP_LE, i++;
             else if (c2 == '>')
                 tok->op = DRIFT_TOP_NE, i++;
+            else if (c2 == '<')
+                tok->op = DRIFT_TOP_SHL, i++;
             else
                 tok->op = DRIFT_TOP_LT;
             break;
         case '>':
             if (c2 == '=')
                 tok->op = DRIFT_TOP_GE, i++;
+            else if (c2 == '>')
+                tok->op = DRIFT_TOP_SHR, i++;
             else
                 tok->op = DRIFT_TOP_GT;
             break;
@@ -351,4 +456,39 @@ done:
     tok->len = (uint32_t)(i - start);
     self->pos = i;
     return 0;
+}
+
+int drift_lexer_json_span(drift_lexer_t *self, uint32_t start, uint32_t *ret_end, char *err, size_t errcap,
+                          uint32_t *ret_pos)
+{
+    const char *s = self->src;
+    size_t n = self->len, i = start;
+    char stack[64];
+    size_t depth = 0;
+    if (i >= n || (s[i] != '{' && s[i] != '['))
+        LEXFAIL(start, "a JSON literal starts with '{' or '['");
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            size_t q = i++;
+            while (i < n && s[i] != '"')
+                i += s[i] == '\\' ? 2 : 1;
+            if (i >= n)
+                LEXFAIL(q, "unterminated string in JSON literal");
+        } else if (c == '{' || c == '[') {
+            if (depth == sizeof stack)
+                LEXFAIL(i, "JSON literal nested too deeply");
+            stack[depth++] = c == '{' ? '}' : ']';
+        } else if (c == '}' || c == ']') {
+            if (!depth || stack[depth - 1] != c)
+                LEXFAIL(i, "unbalanced '%c' in JSON literal", c);
+            if (--depth == 0) {
+                self->pos = i + 1;
+                *ret_end = (uint32_t)(i + 1);
+                return 0;
+            }
+        }
+        i++;
+    }
+    LEXFAIL(start, "unterminated JSON literal (no matching '%c')", stack[0]);
 }

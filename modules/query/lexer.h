@@ -2,7 +2,7 @@
  *
  * Turns one statement's text into tokens: keywords (case-insensitive),
  * identifiers, "quoted identifiers" ("" escapes), 'strings' ('' escapes),
- * integers and reals, blobs x'0A1B', $N parameters, operators and
+ * integers (also 0x hex) and reals, blobs x'0A1B', $N and ? parameters, operators and
  * punctuation; skips whitespace, -- line and block comments. Each token
  * records its byte offset for 42601 positions. Tokens borrow from the source
  * text except decoded strings/identifiers with escapes, which the lexer owns.
@@ -22,7 +22,7 @@ typedef enum {
     DRIFT_TOK_INTEGER, /* ival (text = digits) */
     DRIFT_TOK_REAL,    /* rval */
     DRIFT_TOK_BLOB,    /* text = decoded bytes */
-    DRIFT_TOK_PARAM,   /* ival = N of $N */
+    DRIFT_TOK_PARAM,   /* ival = N of $N; 0 for ? (the parser numbers those) */
     DRIFT_TOK_OP,      /* op = a DRIFT_OP_* code */
 } drift_tok_kind_t;
 
@@ -53,20 +53,30 @@ typedef enum {
     DRIFT_TOP_RBRACE,
     DRIFT_TOP_LBRACKET,
     DRIFT_TOP_RBRACKET,
+    DRIFT_TOP_AMP,    /* & */
+    DRIFT_TOP_PIPE,   /* | */
+    DRIFT_TOP_SHL,    /* << */
+    DRIFT_TOP_SHR,    /* >> */
+    DRIFT_TOP_TILDE,  /* ~ (unary bitwise not) */
+    DRIFT_TOP_ARROW,  /* -> */
+    DRIFT_TOP_ARROW2, /* ->> */
 } drift_tok_op_t;
 
-/* Keywords (append only is not required: ids are internal). */
-#define DRIFT_KEYWORDS(X)                                                                                              \
-    X(ABORT)                                                                                                           \
-    X(ADD) X(ALL) X(ALTER) X(ANALYZE) X(AND) X(AS) X(ASC) X(BEGIN) X(BETWEEN) X(BY) X(CASE) X(CAST) X(COLUMN)          \
-        X(COMMIT) X(COMPACT) X(CREATE) X(CROSS) X(DEFAULT) X(DELETE) X(DESC) X(DISTINCT) X(DRIFT) X(DROP) X(ELSE)      \
-            X(END) X(EXISTS) X(EXPLAIN) X(FALSE) X(FOR) X(FROM) X(FULL) X(GROUP) X(HAVING) X(IF) X(IN) X(INDEX)        \
-                X(INNER) X(INSERT) X(INTO) X(IS) X(ISOLATION) X(JOIN) X(KEY) X(LEFT) X(LEVEL) X(LIKE) X(LIMIT) X(NOT)  \
-                    X(NULL) X(OF) X(OFFSET) X(ON) X(OR) X(ORDER) X(OUTER) X(PATCH) X(PRIMARY) X(RENAME) X(RIGHT)       \
-                        X(ROLLBACK) X(SAVEPOINT) X(SELECT) X(SET) X(SHOW) X(SNAPSHOT) X(SOFT) X(START) X(SYSTEM_TIME)  \
-                            X(TABLE) X(THEN) X(TO) X(TRANSACTION) X(TRUE) X(UNION) X(UNIQUE) X(UPDATE) X(USING)        \
-                                X(VALUES) X(WHEN) X(WHERE) X(WITH) X(WORK) X(READ) X(COMMITTED) X(REPEATABLE)          \
-                                    X(SERIALIZABLE)
+/* Keywords (ids are internal; the order does not matter). */
+// clang-format off
+#define DRIFT_KEYWORDS(X) \
+    X(ABORT) X(ADD) X(ALL) X(ALTER) X(ANALYZE) X(AND) X(AS) X(ASC) X(BEGIN) X(BETWEEN) X(BY) X(CASE) \
+    X(CAST) X(COLUMN) X(COMMIT) X(COMPACT) X(CREATE) X(CROSS) X(DEFAULT) X(DELETE) X(DESC) X(DISTINCT) \
+    X(DRIFT) X(DROP) X(ELSE) X(END) X(EXISTS) X(EXPLAIN) X(FALSE) X(FOR) X(FROM) X(FULL) X(GROUP) \
+    X(HAVING) X(IF) X(IN) X(INDEX) X(INNER) X(INSERT) X(INTO) X(IS) X(ISOLATION) X(JOIN) X(KEY) X(LEFT) \
+    X(LEVEL) X(LIKE) X(LIMIT) X(NOT) X(NULL) X(OF) X(OFFSET) X(ON) X(OR) X(ORDER) X(OUTER) X(PATCH) \
+    X(PRIMARY) X(RENAME) X(RIGHT) X(ROLLBACK) X(SAVEPOINT) X(SELECT) X(SET) X(SHOW) X(SNAPSHOT) X(SOFT) \
+    X(START) X(SYSTEM_TIME) X(TABLE) X(THEN) X(TO) X(TRANSACTION) X(TRUE) X(UNION) X(UNIQUE) X(UPDATE) \
+    X(USING) X(VALUES) X(WHEN) X(WHERE) X(WITH) X(WORK) X(READ) X(COMMITTED) X(REPEATABLE) \
+    X(SERIALIZABLE) X(NATURAL) X(INTERSECT) X(EXCEPT) X(GLOB) X(ESCAPE) X(ISNULL) X(NOTNULL) X(COLLATE) \
+    X(CONSTRAINT) X(VIEW) X(TRIGGER) X(REINDEX) X(REPLACE) X(RELEASE) X(TEMP) X(TEMPORARY) X(INDEXED) \
+    X(CURRENT_TIMESTAMP) X(CURRENT_DATE) X(CURRENT_TIME)
+// clang-format on
 
 typedef enum {
     DRIFT_KW_NONE = 0,
@@ -97,6 +107,15 @@ void drift_lexer_destroy(drift_lexer_t **self_p);
 /* Reads the next token. Returns 0, or -1 with a message in err and the offset in *ret_pos
  * (unterminated string/comment, bad character, bad number, bad blob, bad parameter). */
 int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t errcap, uint32_t *ret_pos);
+/* Finds the end of the raw JSON text that starts at byte offset start (a '{' or '['): the matching
+ * closing bracket, skipping JSON strings. Returns 0 with *ret_end = the offset just after it and moves
+ * the lexer there (the next token follows the JSON), or -1 with a message and *ret_pos (unbalanced
+ * brackets, unterminated string). The JSON itself is validated by the caller (common/json.h). */
+int drift_lexer_json_span(drift_lexer_t *self, uint32_t start, uint32_t *ret_end, char *err, size_t errcap,
+                          uint32_t *ret_pos);
+/* 1 if the keyword is reserved: it cannot be an unquoted identifier or alias (non-reserved ones such
+ * as KEY, VIEW or TEMP can). */
+int drift_kw_reserved(drift_kw_t kw);
 /* The keyword's name ("SELECT"). */
 const char *drift_kw_name(drift_kw_t kw);
 /* The operator's spelling ("<="). */
