@@ -11,8 +11,9 @@ its [_seq, _end_seq) lifetime. Then random `AS OF @seq:N`, `FOR SYSTEM_TIME
 AS OF '<ts>'`, `FOR SYSTEM_TIME ALL`, `BETWEEN a AND b`, `FROM a TO b`, `SET
 AS OF` and present-time pseudo-column queries are compared with the model;
 the daemon is restarted on the same data directory and everything is compared
-again. Errors: a seq beyond the last commit and a time in the future are
-22023, a malformed timestamp 22007, a malformed AS OF 42601.
+again. AS OF the `_ts` shown for a version sees that version. Errors: a seq
+beyond the last commit, a time in the future and a malformed point are 22023,
+a malformed timestamp 22007, a broken clause 42601.
 
 The seed is printed; set DRIFT_TT_SEED to replay one. Sizes: DRIFT_TT_TXNS
 (default 120 transactions), DRIFT_TT_QUERIES (default 40 per kind)."""
@@ -286,14 +287,18 @@ class TimeTravelTest(unittest.TestCase):
         known = [c for c in self.model.commits if c[1] is not None]
         self.assertTrue(known)
         checked = 0
+        us = datetime.timedelta(microseconds=1)
         for _ in range(NQUERIES):
             i = self.rng.randrange(len(known))
             t = known[i][1]
-            if self.rng.random() < 0.5 and i + 1 < len(known):
-                # a point strictly between two commits
-                t2 = known[i + 1][1]
-                if (t2 - t) > datetime.timedelta(microseconds=2):
-                    t = t + (t2 - t) / 2
+            # _ts is shown in microseconds and the commit time may have more digits: the points used
+            # here are at least 1 us after the shown time (test_5 checks the shown time itself)
+            if i + 1 < len(known) and known[i + 1][1] - t <= us:
+                continue
+            if self.rng.random() < 0.5 and i + 1 < len(known) and known[i + 1][1] - t > 2 * us:
+                t = t + (known[i + 1][1] - t) / 2  # a point between two commits
+            else:
+                t = t + us
             seq = self.model.seq_at_time(t)
             if seq is None:
                 continue
@@ -331,8 +336,10 @@ class TimeTravelTest(unittest.TestCase):
                     continue
                 ta, tb = known[0], known[-1]
                 a, b = ta[0], tb[0]
-                pa, pb = "'%s'" % ts_text(ta[1]), "'%s'" % ts_text(tb[1])
-                if m.seq_at_time(ta[1]) != a or m.seq_at_time(tb[1]) != b:
+                # 1 us after the shown times (see check_as_of_time)
+                us = datetime.timedelta(microseconds=1)
+                pa, pb = "'%s'" % ts_text(ta[1] + us), "'%s'" % ts_text(tb[1] + us)
+                if m.seq_at_time(ta[1] + us) != a or m.seq_at_time(tb[1] + us) != b:
                     continue
             else:
                 pa, pb = "@seq:%d" % a, "@seq:%d" % b
@@ -402,9 +409,11 @@ class TimeTravelTest(unittest.TestCase):
         self.assertEqual(code_of("SELECT * FROM acct FOR SYSTEM_TIME AS OF '%s'" % future), "22023")
         self.assertEqual(code_of("SELECT * FROM acct AS OF '2026-13-45T99:00:00Z'"), "22007")
         self.assertEqual(code_of("SELECT * FROM acct AS OF 'yesterday'"), "22007")
-        self.assertEqual(code_of("SELECT * FROM acct AS OF @seq:abc"), "42601")
-        self.assertEqual(code_of("SELECT * FROM acct AS OF @sq:5"), "42601")
+        # a malformed point is 22023 (issue 6); a broken clause is a syntax error
+        self.assertEqual(code_of("SELECT * FROM acct AS OF @seq:abc"), "22023")
+        self.assertEqual(code_of("SELECT * FROM acct AS OF @sq:5"), "22023")
         self.assertEqual(code_of("SELECT * FROM acct FOR SYSTEM_TIME AS"), "42601")
+        self.assertEqual(code_of("SELECT * FROM acct FOR SYSTEM_TIME BETWEEN @seq:1"), "42601")
         # SET AS OF checks its point when it is set, or at the latest when a query uses it
         conn = driftdb.connect(self.daemon.endpoint, timeout=30)
         try:
@@ -433,6 +442,19 @@ class TimeTravelTest(unittest.TestCase):
         self.assertEqual(self.conn.ping(), self.last_seq, "commit seq after restart (seed %d)" % SEED)
         self.check_all("after restart")
         self.check_session_default("after restart")
+
+
+    def test_5_as_of_shown_ts(self):
+        """AS OF the `_ts` a query showed for a version sees that version (a user copies it from a result)."""
+        for v in self.model.versions["acct"][:: max(1, len(self.model.versions["acct"]) // 10)]:
+            ts = self.q("SELECT _ts FROM acct FOR SYSTEM_TIME ALL WHERE id = $1 AND _seq = $2",
+                        [v["row"][0], v["seq"]]).fetchall()
+            self.assertEqual(len(ts), 1)
+            shown = ts[0][0] if isinstance(ts[0][0], str) else ts_text(as_dt(ts[0][0]))
+            got = self.q("SELECT id, name, bal, _seq FROM acct FOR SYSTEM_TIME AS OF '%s' WHERE id = $1" % shown,
+                         [v["row"][0]]).fetchall()
+            self.assertEqual(got, [v["row"] + (v["seq"],)],
+                             "AS OF the shown _ts %s of version seq %d (seed %d)" % (shown, v["seq"], SEED))
 
 
 if __name__ == "__main__":
