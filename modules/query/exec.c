@@ -2293,6 +2293,51 @@ static int s_exec_insert(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affect
     return 0;
 }
 
+/* A scalar as the JSON value a document key field holds ('k1' -> "k1", 5 -> 5), canonical like the stored one. */
+static int s_doc_keyval(xexec_t *x, const drift_value_t *v, drift_value_t *out)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    *out = *v;
+    switch (v->type) {
+    case DRIFT_VAL_TEXT:
+    case DRIFT_VAL_INT:
+    case DRIFT_VAL_REAL:
+    case DRIFT_VAL_BOOL: break;
+    default: return 0;
+    }
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (v->type == DRIFT_VAL_TEXT) {
+        msgpack_pack_str(&pk, v->u.s.n);
+        msgpack_pack_str_body(&pk, v->u.s.p, v->u.s.n);
+    } else if (v->type == DRIFT_VAL_INT) {
+        msgpack_pack_int64(&pk, v->u.i);
+    } else if (v->type == DRIFT_VAL_REAL) {
+        msgpack_pack_double(&pk, v->u.r);
+    } else if (v->u.b) {
+        msgpack_pack_true(&pk);
+    } else {
+        msgpack_pack_false(&pk);
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    drift_strbuf_t b = {0};
+    int rc = -1;
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        drift_json_from_msgpack(&u.data, &b) == 0 && !b.oom) {
+        char *p = drift_arena_memdup(x->arena, b.p ? b.p : "", b.len);
+        if (p) {
+            *out = drift_val_json(p, b.len);
+            rc = 0;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    drift_strbuf_free(&b);
+    return rc < 0 ? drift_sqlerr_set(x->q->err, "53200", 0, "out of memory") : 0;
+}
+
 /* KEY k / KEY (k1, k2) of a DriftQL statement, encoded. */
 static int s_key(xexec_t *x, const drift_stmt_t *st, drift_table_t *t, drift_keybuf_t *kb)
 {
@@ -2301,9 +2346,12 @@ static int s_key(xexec_t *x, const drift_stmt_t *st, drift_table_t *t, drift_key
                       st->nkey, st->nkey == 1 ? "" : "s");
     drift_value_t pv[16];
     drift_rowctx_t ctx = {0};
-    for (uint32_t i = 0; i < st->nkey; i++)
+    for (uint32_t i = 0; i < st->nkey; i++) {
         if (drift_expr_eval(&x->env, st->key[i], &ctx, &pv[i]) < 0)
             return -1;
+        if (t->cols[t->pk[i]].type == DRIFT_COL_JSON && s_doc_keyval(x, &pv[i], &pv[i]) < 0)
+            return -1;
+    }
     return drift_table_encode_pk(t, pv, kb);
 }
 

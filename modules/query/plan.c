@@ -242,24 +242,62 @@ static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, ui
     return best;
 }
 
-int xplan_core(xcore_t *c)
+/* Estimated (cost, rows out) of reading rel by acc once per each of n incoming rows. */
+static void s_cost(const xcore_t *c, const xrel_t *rel, const xacc_t *a, double n, double *ret_cost, double *ret_rows)
+{
+    double est = rel->est > 0 ? (double)rel->est : 1.0, rows, cost;
+    double pow10 = 1;
+    for (uint32_t i = 0; i < a->neq; i++)
+        pow10 *= 10;
+    switch (a->kind) {
+    case XA_PK_EQ: rows = 1; cost = n; break;
+    case XA_PK_IN: rows = a->in->nargs; cost = n * rows; break;
+    case XA_IDX_IN: rows = a->in->nargs * (est / 10 > 1 ? est / 10 : 1); cost = n * (rows + 1); break;
+    case XA_PK_RANGE:
+    case XA_IDX_RANGE:
+    case XA_IDX_EQ:
+        if (a->kind == XA_IDX_EQ && a->idx->unique && a->neq == a->idx->ncols)
+            rows = 1;
+        else
+            rows = est / pow10 / ((a->lo || a->hi) ? 3 : 1);
+        if (rows < 1)
+            rows = 1;
+        cost = n * (rows + 1);
+        break;
+    case XA_HASH: rows = 1; cost = est + n; break;
+    case XA_MAT: rows = est; cost = est + n * est; break;
+    default: rows = est; cost = n * est; break;
+    }
+    /* conjuncts that only read this relation filter it further */
+    for (uint32_t i = 0; i < c->nconj; i++)
+        if (c->conj[i].mask == (1ULL << rel->index))
+            rows *= 0.25;
+    *ret_cost = cost;
+    *ret_rows = n * rows;
+}
+
+/* Greedy join order starting with relation first (or the cheapest when first < 0): each step takes the
+ * relation with the least cost + rows given the ones placed. Returns the total estimated cost. */
+static double s_greedy(xcore_t *c, int first, uint32_t *order, xacc_t *accs)
 {
     uint32_t n = c->nrels;
     uint64_t avail = 0;
     uint8_t placed[XQ_MAXRELS] = {0};
+    double rows_in = 1, total = 0;
     for (uint32_t k = 0; k < n; k++) {
-        int bestsc = -2;
+        double best = -1, bcost = 0, brows = 0;
         uint32_t bi = 0;
         xacc_t bacc;
         memset(&bacc, 0, sizeof bacc);
         for (uint32_t r = 0; r < n; r++) {
             if (placed[r])
                 continue;
+            if (k == 0 && first >= 0 && r != (uint32_t)first)
+                continue;
             if (c->has_left && r != k)
                 continue; /* syntactic order when a LEFT JOIN is present */
             xrel_t *rel = c->rels[r];
             xacc_t a;
-            int sc;
             if (rel->left) {
                 xconj_t cj[64];
                 uint32_t m = 0;
@@ -268,20 +306,53 @@ int xplan_core(xcore_t *c)
                     cj[m].mask = xq_mask(rel->on[i]);
                     m++;
                 }
-                sc = s_best(c, rel, avail, cj, m, &a);
+                s_best(c, rel, avail, cj, m, &a);
             } else {
-                sc = s_best(c, rel, avail, c->conj, c->nconj, &a);
+                s_best(c, rel, avail, c->conj, c->nconj, &a);
             }
-            if (sc > bestsc || (sc == bestsc && rel->est < c->rels[bi]->est)) {
-                bestsc = sc;
+            double cost, rows;
+            s_cost(c, rel, &a, rows_in, &cost, &rows);
+            double score = cost + rows;
+            if (best < 0 || score < best || (score == best && rel->est < c->rels[bi]->est)) {
+                best = score;
+                bcost = cost;
+                brows = rows;
                 bi = r;
                 bacc = a;
             }
         }
         placed[bi] = 1;
-        c->order[k] = bi;
-        c->rels[bi]->acc = bacc;
+        order[k] = bi;
+        accs[bi] = bacc;
         avail |= 1ULL << bi;
+        total += bcost;
+        rows_in = brows > 1 ? brows : 1;
+    }
+    return total;
+}
+
+int xplan_core(xcore_t *c)
+{
+    uint32_t n = c->nrels;
+    if (n > 0) {
+        xacc_t *accs = xq_alloc(c->x, sizeof *accs * n), *baccs = xq_alloc(c->x, sizeof *baccs * n);
+        if (!accs || !baccs)
+            return -1;
+        uint32_t order[XQ_MAXRELS];
+        double best = s_greedy(c, -1, c->order, baccs);
+        if (!c->has_left && n > 1 && n <= 12) {
+            /* every relation as the first one, the rest greedy: the cheapest total wins */
+            for (uint32_t f = 0; f < n; f++) {
+                double cost = s_greedy(c, (int)f, order, accs);
+                if (cost < best) {
+                    best = cost;
+                    memcpy(c->order, order, sizeof order[0] * n);
+                    memcpy(baccs, accs, sizeof *accs * n);
+                }
+            }
+        }
+        for (uint32_t r = 0; r < n; r++)
+            c->rels[r]->acc = baccs[r];
     }
     /* conjuncts */
     for (uint32_t i = 0; i < c->nconj; i++) {
@@ -675,7 +746,7 @@ static int s_explain_rel(xexp_t *e, xcore_t *c, uint32_t k, int depth)
         for (uint32_t i = 0; i < rel->non; i++) {
             if (i)
                 s_puts(&f, " AND ");
-            s_dep(&f, rel->on[i], 0);
+            s_dep(&f, rel->on[i], 1);
         }
         if (s_line(e, depth + 1, f.p) < 0)
             return -1;
@@ -686,7 +757,7 @@ static int s_explain_rel(xexp_t *e, xcore_t *c, uint32_t k, int depth)
         for (uint32_t i = 0; i < rel->nconds; i++) {
             if (i)
                 s_puts(&f, " AND ");
-            s_dep(&f, rel->conds[i], 0);
+            s_dep(&f, rel->conds[i], 1);
         }
         if (s_line(e, depth + 1, f.p) < 0)
             return -1;
@@ -723,7 +794,7 @@ static int s_explain_core(xexp_t *e, xcore_t *c, int depth)
         for (uint32_t i = 0; i < c->npre; i++) {
             if (i)
                 s_puts(&f, " AND ");
-            s_dep(&f, c->pre[i], 0);
+            s_dep(&f, c->pre[i], 1);
         }
         if (s_line(e, depth, f.p) < 0)
             return -1;
