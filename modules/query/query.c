@@ -113,7 +113,8 @@ static int s_emit(void *arg, const void *data, size_t len, int more)
 {
     s_worker_t *w = arg;
     drift_wire_hdr_t h = {.type = DRIFT_WIRE_REP, .token = w->cur_token, .session = w->cur_session};
-    int open = w->cur_sess && drift_session_txn(w->cur_sess) != DRIFT_TXN_IDLE;
+    /* pinned while the session holds state: an open transaction or a SET AS OF default */
+    int open = w->cur_sess && drift_session_keep(w->cur_sess);
     h.flags = (uint8_t)((more ? DRIFT_WIRE_F_MORE : 0) | (open ? DRIFT_WIRE_F_TXN_OPEN : 0));
     return s_send(w, &h, data, len);
 }
