@@ -1457,7 +1457,8 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
         }
         if (fallback)
             break;
-        qsort(keys, nkeys, sizeof *keys, s_keycmp);
+        if (nkeys > 1)
+            qsort(keys, nkeys, sizeof *keys, s_keycmp);
         for (uint32_t i = 0; i < nkeys && rc == 0; i++) {
             if (i > 0 && s_keycmp(&keys[i], &keys[i - 1]) == 0)
                 continue;
@@ -1890,7 +1891,7 @@ static int s_sel_run(xsel_t *s, const drift_rowctx_t *outer, xrow_fn fn, void *a
         }
         a = out;
     }
-    if (s->norder || setop_sort) {
+    if ((s->norder || setop_sort) && a.n > 1) { /* qsort(NULL, 0) is undefined (UBSan aborts the worker) */
         s_sort_sel = s;
         qsort(a.v, a.n, sizeof *a.v, s_row_cmp);
     }
