@@ -277,11 +277,17 @@ int drift_coltype_parse(const char *name, size_t len)
     static const struct {
         const char *n;
         drift_coltype_t t;
-    } alias[] = {{"INTEGER", DRIFT_COL_INTEGER},    {"INT", DRIFT_COL_INTEGER},  {"BIGINT", DRIFT_COL_INTEGER},
-                 {"REAL", DRIFT_COL_REAL},          {"DOUBLE", DRIFT_COL_REAL},  {"FLOAT", DRIFT_COL_REAL},
-                 {"TEXT", DRIFT_COL_TEXT},          {"VARCHAR", DRIFT_COL_TEXT}, {"BOOLEAN", DRIFT_COL_BOOLEAN},
-                 {"BOOL", DRIFT_COL_BOOLEAN},       {"BLOB", DRIFT_COL_BLOB},    {"JSON", DRIFT_COL_JSON},
-                 {"TIMESTAMP", DRIFT_COL_TIMESTAMP}};
+    } alias[] = {{"INTEGER", DRIFT_COL_INTEGER},     {"INT", DRIFT_COL_INTEGER},
+                 {"BIGINT", DRIFT_COL_INTEGER},      {"SMALLINT", DRIFT_COL_INTEGER},
+                 {"TINYINT", DRIFT_COL_INTEGER},     {"REAL", DRIFT_COL_REAL},
+                 {"DOUBLE", DRIFT_COL_REAL},         {"FLOAT", DRIFT_COL_REAL},
+                 {"DECIMAL", DRIFT_COL_REAL},        {"NUMERIC", DRIFT_COL_REAL},
+                 {"TEXT", DRIFT_COL_TEXT},           {"VARCHAR", DRIFT_COL_TEXT},
+                 {"CHAR", DRIFT_COL_TEXT},           {"CHARACTER", DRIFT_COL_TEXT},
+                 {"BOOLEAN", DRIFT_COL_BOOLEAN},     {"BOOL", DRIFT_COL_BOOLEAN},
+                 {"BLOB", DRIFT_COL_BLOB},           {"BYTEA", DRIFT_COL_BLOB},
+                 {"JSON", DRIFT_COL_JSON},           {"JSONB", DRIFT_COL_JSON},
+                 {"TIMESTAMP", DRIFT_COL_TIMESTAMP}, {"TIMESTAMPTZ", DRIFT_COL_TIMESTAMP}};
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (strlen(alias[i].n) == len && strncasecmp(alias[i].n, name, len) == 0)
             return (int)alias[i].t;

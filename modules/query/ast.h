@@ -31,7 +31,7 @@ typedef enum {
     DRIFT_AST_PARAM,       /* param = N of $N (1-based); also `?` numbered left to right */
     DRIFT_AST_COLUMN,      /* [qualifier.]name; pseudo-columns _seq/_ts/_op/_end_seq are COLUMNs too */
     DRIFT_AST_STAR,        /* * or qualifier.* (only in a select list and count(*)) */
-    DRIFT_AST_UNARY,       /* op = DRIFT_TOP_MINUS / DRIFT_TOP_PLUS; l */
+    DRIFT_AST_UNARY,       /* op = DRIFT_TOP_MINUS / DRIFT_TOP_PLUS / DRIFT_TOP_TILDE (~, bitwise not); l */
     DRIFT_AST_NOT,         /* l */
     DRIFT_AST_BINARY,      /* bop; l r */
     DRIFT_AST_AND,         /* l r */
@@ -233,7 +233,7 @@ typedef struct {
 
 typedef enum {
     DRIFT_STMT_SELECT = 1,  /* select */
-    DRIFT_STMT_INSERT,      /* table, cols, select (VALUES rows are a select with values) or json */
+    DRIFT_STMT_INSERT,      /* table, cols, select (VALUES rows are a select with values) or json; neither: DEFAULT VALUES */
     DRIFT_STMT_UPDATE,      /* table, sets, where */
     DRIFT_STMT_DELETE,      /* table, where */
     DRIFT_STMT_CREATE_TABLE,
