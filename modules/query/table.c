@@ -149,6 +149,15 @@ int drift_table_resolve_time(drift_qctx_t *q, const char *rfc3339, size_t n, uin
     }
     if (!q->rd)
         return drift_sqlerr_set(q->err, "55000", s_charpos(q, pos), "no index to resolve a timestamp with");
+    /* Replies show timestamps to the microsecond: a point given with at most 6 fractional digits means the
+     * end of that microsecond, so that AS OF a _ts copied from a result sees that version. */
+    int digits = 0;
+    const char *dot = memchr(rfc3339, '.', n);
+    if (dot)
+        for (const char *p = dot + 1; p < rfc3339 + n && *p >= '0' && *p <= '9'; p++)
+            digits++;
+    if (digits <= 6)
+        ns += 999;
     uint64_t seq;
     int rc = drift_index_seq_at(q->rd, (uint64_t)ns, &seq);
     if (rc < 0)

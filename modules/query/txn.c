@@ -97,6 +97,7 @@ typedef struct {
 struct drift_txn {
     drift_iso_t iso;
     uint64_t snapshot;
+    uint64_t write_snap; /* READ COMMITTED: the snapshot of the first statement that wrote (0 = no write yet) */
     drift_arena_t arena;
     s_op_t *ops;
     size_t nops, capops;
@@ -549,6 +550,8 @@ int drift_txn_put_row(drift_txn_t *t, drift_cop_t op, uint32_t table, const void
     int rc = s_apply(t, &o);
     if (rc < 0)
         return rc;
+    if (t->nops == 0)
+        t->write_snap = t->snapshot;
     t->ops[t->nops++] = o;
     return 0;
 }
@@ -803,6 +806,8 @@ int drift_txn_rollback_to(drift_txn_t *t, const char *name)
     if (t->sps[i].nops == t->nops)
         return 0;
     t->nops = t->sps[i].nops;
+    if (t->nops == 0)
+        t->write_snap = 0;
     return s_rebuild(t);
 }
 
@@ -819,7 +824,18 @@ int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *s
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     size_t nreads = t->iso == DRIFT_ISO_SERIALIZABLE ? t->nreads : 0;
-    drift_commit_pack_request(&pk, id, t->snapshot, t->iso, t->nops, nreads);
+    uint64_t snap = t->snapshot;
+    drift_iso_t iso = t->iso;
+    if (iso == DRIFT_ISO_READ_COMMITTED && t->write_snap) {
+        /* READ COMMITTED: a key this transaction wrote must not have been written by another commit after the
+         * snapshot of the statement that wrote it. The protocol carries one snapshot, so the writer checks every
+         * key against the first writing statement's snapshot with the repeatable-read (write-write) rule: exact
+         * for one writing statement; with several, a key written by a later statement that another commit
+         * changed in between is a (retryable) 40001 PostgreSQL would not raise. */
+        snap = t->write_snap;
+        iso = DRIFT_ISO_REPEATABLE_READ;
+    }
+    drift_commit_pack_request(&pk, id, snap, iso, t->nops, nreads);
     for (size_t i = 0; i < t->nops; i++) {
         const s_op_t *o = &t->ops[i];
         drift_commit_pack_op(&pk, o->op, o->table, o->op == DRIFT_COP_DDL ? NULL : (o->key ? o->key : (const uint8_t *)""),

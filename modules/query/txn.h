@@ -114,7 +114,9 @@ int drift_txn_uidx_add(drift_txn_t *t, uint32_t index_id, const void *vals, size
                        size_t pk_len);
 int drift_txn_uidx_foreach(const drift_txn_t *t, uint32_t index_id, const void *vals, size_t vals_len,
                            int (*fn)(const uint8_t *pk, size_t pk_len, void *arg), void *arg);
-/* Packs the commit request drift_txn_commit sends (id given), appended to sb. Returns 0. */
+/* Packs the commit request drift_txn_commit sends (id given), appended to sb. Returns 0. Under READ
+ * COMMITTED the request carries the snapshot of the first statement that wrote and the repeatable-read
+ * write-write rule (see txn.c), so that a key written by another commit after it is 40001. */
 int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *sb);
 
 #endif

@@ -1021,6 +1021,12 @@ static void t_driftql(void **state)
     drift_value_t nine = drift_val_int(9);
     assert_int_equal(drift_table_encode_pk(t, &nine, &k9), 0);
     assert_int_equal(drift_table_patch_doc(t, k9.buf, k9.len, "{\"a\": 1}", 8), 0);
+    /* a text key given as its JSON value (what KEY 'k2' becomes) */
+    drift_keybuf_t kk2 = {0};
+    drift_value_t jk2 = drift_val_json("\"k2\"", 4);
+    assert_int_equal(drift_table_encode_pk(t, &jk2, &kk2), 0);
+    assert_int_equal(drift_table_get(t, kk2.buf, kk2.len, &r), 1);
+    drift_keybuf_free(&kk2);
     uint64_t s2 = s_commit(c);
 
     s_begin(c);
@@ -1109,6 +1115,14 @@ static void t_resolve_list_reads(void **state)
     assert_int_equal(drift_table_resolve_time(&c->q, ts, strlen(ts), 0, &seq), 0);
     assert_int_equal(seq, s1);
     assert_int_equal(drift_table_resolve_time(&c->q, "1970-01-01T00:00:00Z", 20, 0, &seq), 0);
+    assert_int_equal(seq, 0);
+    assert_int_equal(drift_table_resolve_time(&c->q, "1969-12-31T23:59:59Z", 20, 0, &seq), 0);
+    assert_int_equal(seq, 0);
+    /* the fixture's frames are at 1001.. ns: to the microsecond, a point is the end of that microsecond; with
+     * nanoseconds it is exact */
+    assert_int_equal(drift_table_resolve_time(&c->q, "1970-01-01T00:00:00.000001Z", 27, 0, &seq), 0);
+    assert_int_equal(seq, s2);
+    assert_int_equal(drift_table_resolve_time(&c->q, "1970-01-01T00:00:00.000001000Z", 30, 0, &seq), 0);
     assert_int_equal(seq, 0);
     /* SHOW TABLES: sorted, as of a seq, with the transaction's DDL */
     char names[128] = "";

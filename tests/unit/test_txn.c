@@ -502,6 +502,27 @@ static void t_read_set_and_request(void **state)
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
 
+    /* READ COMMITTED: the snapshot of the first writing statement, checked with the write-write rule */
+    drift_txn_t *rc = drift_txn_new(DRIFT_ISO_READ_COMMITTED, 10);
+    drift_txn_set_snapshot(rc, 12); /* a statement that only read */
+    drift_txn_set_snapshot(rc, 15);
+    s_insert(rc, 1, 1, 1);
+    drift_txn_set_snapshot(rc, 20);
+    s_insert(rc, 1, 2, 2);
+    drift_txn_set_snapshot(rc, 21); /* COMMIT's own statement snapshot */
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(drift_txn_pack_request(rc, 5, &sb), 0);
+    s_decode_req(&sb, &u, &req);
+    assert_int_equal(req.snapshot, 15);
+    assert_int_equal(req.iso, DRIFT_ISO_REPEATABLE_READ);
+    assert_int_equal(req.nreads, 0);
+    drift_commit_req_clear(&req);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(drift_txn_savepoint(rc, "z"), 0);
+    assert_int_equal(drift_txn_rollback_to(rc, "z"), 0);
+    drift_txn_destroy(&rc);
+
     /* no ops: no round trip, the snapshot is the answer */
     drift_txn_t *e = drift_txn_new(DRIFT_ISO_REPEATABLE_READ, 77);
     uint64_t seq = 0, ts = 1;
