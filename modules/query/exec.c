@@ -414,6 +414,8 @@ static int s_bind(xscope_t *sc, drift_node_t *n)
                 return xq_err(x, "42803", n->pos, "aggregate function %s() is not allowed here", n->name);
             if (sc->in_agg)
                 return xq_err(x, "42803", n->pos, "aggregate function calls cannot be nested");
+            if (n->distinct && n->nargs != 1)
+                return xq_err(x, "42601", n->pos, "DISTINCT aggregates must have exactly one argument");
             if (s_agg_push(sc->core, n) < 0)
                 return -1;
             sc->in_agg = 1;
@@ -2154,11 +2156,7 @@ static int s_exec_update_delete(xexec_t *x, const drift_stmt_t *st, int64_t *ret
             if (p < 0)
                 return xq_err(x, "42703", st->sets[i].pos, "column \"%s\" of table %s does not exist",
                               st->sets[i].col, t->name);
-            for (uint32_t j = 0; j < i; j++)
-                if (setcol[j] == p)
-                    return xq_err(x, "42601", st->sets[i].pos, "multiple assignments to the same column \"%s\"",
-                                  st->sets[i].col);
-            setcol[i] = p;
+            setcol[i] = p; /* SET x = 1, x = 2: the last one wins (SQLite) */
             if (s_bind(sc, st->sets[i].expr) < 0)
                 return -1;
         }
