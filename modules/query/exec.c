@@ -1056,7 +1056,7 @@ static void s_fill(xrel_t *rel, const drift_trow_t *row)
     const char *op = s_opname(row->op ? row->op : DRIFT_COP_INSERT);
     p[2] = drift_val_text(op, strlen(op));
     p[3] = (row->end_seq == 0 || row->end_seq == DRIFT_INDEX_SEQ_LIVE) ? drift_val_null()
-                                                                        : drift_val_int((int64_t)row->end_seq);
+                                                                       : drift_val_int((int64_t)row->end_seq);
 }
 
 /* Checks the level's conjuncts, then goes one level deeper. */
@@ -1421,9 +1421,9 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
             rc = drift_sqlerr_set(x->q->err, "53200", 0, "out of memory");
             goto out;
         }
-        rc = a->idx ? drift_table_iscan(rel->t, a->idx, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len,
-                                        &s)
-                    : drift_table_scan(rel->t, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len, &s);
+        rc = a->idx
+                 ? drift_table_iscan(rel->t, a->idx, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len, &s)
+                 : drift_table_scan(rel->t, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len, &s);
         if (rc < 0)
             goto out;
         rc = s_scan_loop(r, k, rel, s, matched);
@@ -2020,8 +2020,7 @@ static int s_subquery(drift_evalenv_t *env, const drift_node_t *n, const drift_r
             if (f == 0 && (probe->type == DRIFT_VAL_TEXT || probe->type == DRIFT_VAL_JSON)) {
                 /* values that compare equal across types (affinity): look them over */
                 for (size_t i = 0; i < s->cset->cap && !f; i++)
-                    if (s->cset->rows[i] &&
-                        drift_val_compare_op(DRIFT_BOP_EQ, probe, &s->cset->rows[i][0]) == 1)
+                    if (s->cset->rows[i] && drift_val_compare_op(DRIFT_BOP_EQ, probe, &s->cset->rows[i][0]) == 1)
                         f = 1;
             }
             *out = f ? drift_val_bool(1) : s->cset_null ? drift_val_null() : drift_val_bool(0);
@@ -2154,8 +2153,8 @@ static int s_exec_update_delete(xexec_t *x, const drift_stmt_t *st, int64_t *ret
         for (uint32_t i = 0; i < st->nsets; i++) {
             int p = drift_table_colpos(t, st->sets[i].col);
             if (p < 0)
-                return xq_err(x, "42703", st->sets[i].pos, "column \"%s\" of table %s does not exist",
-                              st->sets[i].col, t->name);
+                return xq_err(x, "42703", st->sets[i].pos, "column \"%s\" of table %s does not exist", st->sets[i].col,
+                              t->name);
             setcol[i] = p; /* SET x = 1, x = 2: the last one wins (SQLite) */
             if (s_bind(sc, st->sets[i].expr) < 0)
                 return -1;
@@ -2271,8 +2270,8 @@ static int s_exec_insert(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affect
     if (s_sel(x, st->select, NULL, &s) < 0)
         return -1;
     if (s->ncols != nmap)
-        return xq_err(x, "42601", st->select->pos, "table %s has %u columns but %u values were supplied", t->name,
-                      nmap, s->ncols);
+        return xq_err(x, "42601", st->select->pos, "table %s has %u columns but %u values were supplied", t->name, nmap,
+                      s->ncols);
     xvec_t rows = {0};
     xcollect_t cl = {x, NULL, &rows, s->ncols};
     if (s_sel_run(s, NULL, s_collect_fn, &cl) < 0)
@@ -2544,8 +2543,8 @@ static int s_exec_explain(xexec_t *x, const drift_stmt_t *st, drift_sink_t *sink
                 return -1;
         if (s_dml_plan(c) < 0)
             return -1;
-        head = drift_arena_printf(x->arena, "%s %s", in->kind == DRIFT_STMT_UPDATE ? "UPDATE" : "DELETE FROM",
-                                  in->table);
+        head =
+            drift_arena_printf(x->arena, "%s %s", in->kind == DRIFT_STMT_UPDATE ? "UPDATE" : "DELETE FROM", in->table);
         s = c->sel;
         s->cores = xq_alloc(x, sizeof *s->cores);
         if (!s->cores)
@@ -2602,8 +2601,7 @@ int drift_exec_statement(drift_qctx_t *q, const drift_stmt_t *st, const msgpack_
                       "COMPACT is not yet available: the compactor is not built");
     case DRIFT_STMT_ANALYZE: *ret_affected = 0; return 0;
     case DRIFT_STMT_CREATE_VIEW:
-    case DRIFT_STMT_DROP_VIEW:
-        return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "views are not supported yet");
+    case DRIFT_STMT_DROP_VIEW: return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "views are not supported yet");
     default:
         return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "statement kind %d is not run by the executor",
                       (int)st->kind);

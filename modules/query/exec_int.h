@@ -28,62 +28,62 @@ typedef struct xscope xscope_t;
 
 /* The access path of one relation. */
 typedef enum {
-    XA_FULL = 0, /* table scan / version scan / derived rows */
-    XA_PK_EQ,    /* every pk column = a probe: one get */
-    XA_PK_IN,    /* single-column pk IN (list): one get per distinct value */
-    XA_PK_RANGE, /* pk prefix equality and/or a range on the next pk column */
-    XA_IDX_EQ,   /* secondary index prefix equality */
-    XA_IDX_IN,   /* secondary index first column IN (list) */
-    XA_IDX_RANGE,/* secondary index prefix equality and/or a range on the next column */
-    XA_HASH,     /* hash join: rows hashed on hcol, probed with hprobe */
-    XA_MAT,      /* nested loop over the materialized (pre-filtered) rows */
+    XA_FULL = 0,  /* table scan / version scan / derived rows */
+    XA_PK_EQ,     /* every pk column = a probe: one get */
+    XA_PK_IN,     /* single-column pk IN (list): one get per distinct value */
+    XA_PK_RANGE,  /* pk prefix equality and/or a range on the next pk column */
+    XA_IDX_EQ,    /* secondary index prefix equality */
+    XA_IDX_IN,    /* secondary index first column IN (list) */
+    XA_IDX_RANGE, /* secondary index prefix equality and/or a range on the next column */
+    XA_HASH,      /* hash join: rows hashed on hcol, probed with hprobe */
+    XA_MAT,       /* nested loop over the materialized (pre-filtered) rows */
 } xacc_kind_t;
 
 typedef struct {
     xacc_kind_t kind;
     const drift_tidx_t *idx;
-    uint32_t neq;              /* leading columns with an equality probe */
+    uint32_t neq; /* leading columns with an equality probe */
     const drift_node_t *eq[16];
-    const drift_node_t *in;    /* IN_LIST node on the first column (PK_IN / IDX_IN) */
+    const drift_node_t *in;      /* IN_LIST node on the first column (PK_IN / IDX_IN) */
     const drift_node_t *lo, *hi; /* range on the column after the equality prefix */
     int lo_incl, hi_incl;
-    uint32_t hcol;             /* HASH: the relation's column ... */
-    const drift_node_t *hprobe;/* ... equal to this expression of earlier relations */
+    uint32_t hcol;              /* HASH: the relation's column ... */
+    const drift_node_t *hprobe; /* ... equal to this expression of earlier relations */
 } xacc_t;
 
 struct xrel {
-    uint32_t index;            /* position in the core's rels (= rowctx relation index) */
-    const char *qual;          /* alias, else the table name */
+    uint32_t index;   /* position in the core's rels (= rowctx relation index) */
+    const char *qual; /* alias, else the table name */
     const drift_from_t *from;
-    drift_table_t *t;          /* tables */
-    int history;               /* FOR SYSTEM_TIME ALL / BETWEEN / FROM..TO: a version scan */
+    drift_table_t *t; /* tables */
+    int history;      /* FOR SYSTEM_TIME ALL / BETWEEN / FROM..TO: a version scan */
     uint64_t h_from, h_to;
     int h_incl;
-    const char *h_text;        /* EXPLAIN text of the temporal clause */
-    xsel_t *derived;           /* FROM (subquery) */
-    uint32_t nreg, ncols;      /* regular columns; all (with pseudo-columns) */
+    const char *h_text;   /* EXPLAIN text of the temporal clause */
+    xsel_t *derived;      /* FROM (subquery) */
+    uint32_t nreg, ncols; /* regular columns; all (with pseudo-columns) */
     const char **names;
     drift_val_type_t *types;
-    uint8_t *star_hidden;      /* not in * (pseudo-columns, hidden _rowid) */
-    uint8_t *using_hidden;     /* merged into an earlier relation by USING / NATURAL */
-    int left;                  /* LEFT JOIN: null-extended when nothing matches */
-    drift_node_t **on;         /* LEFT JOIN ON conjuncts */
+    uint8_t *star_hidden;  /* not in * (pseudo-columns, hidden _rowid) */
+    uint8_t *using_hidden; /* merged into an earlier relation by USING / NATURAL */
+    int left;              /* LEFT JOIN: null-extended when nothing matches */
+    drift_node_t **on;     /* LEFT JOIN ON conjuncts */
     uint32_t non;
-    uint64_t est;              /* estimated rows */
+    uint64_t est; /* estimated rows */
     xacc_t acc;
-    drift_node_t **conds;      /* conjuncts checked once this relation is placed */
+    drift_node_t **conds; /* conjuncts checked once this relation is placed */
     uint32_t nconds;
     /* runtime */
-    drift_value_t *buf;        /* the current row (ncols) */
+    drift_value_t *buf; /* the current row (ncols) */
     drift_value_t *nullrow;
     int mat_done;
-    drift_value_t **mat;       /* materialized rows (HASH, MAT, derived) */
+    drift_value_t **mat; /* materialized rows (HASH, MAT, derived) */
     size_t nmat, capmat;
-    int32_t *hbucket, *hnext;  /* HASH: chains over mat */
+    int32_t *hbucket, *hnext; /* HASH: chains over mat */
     size_t hnb;
-    uint64_t actual;           /* rows produced at this level (EXPLAIN ANALYZE) */
+    uint64_t actual; /* rows produced at this level (EXPLAIN ANALYZE) */
     uint64_t loops;
-    uint64_t mat_run;          /* the core run mat was built in (correlated cores rebuild per run) */
+    uint64_t mat_run; /* the core run mat was built in (correlated cores rebuild per run) */
 };
 
 /* A conjunct of WHERE (or an inner join's ON) and the relations it reads. */
@@ -104,14 +104,14 @@ struct xcore {
     xexec_t *x;
     xsel_t *sel;
     const drift_select_t *s;
-    xscope_t *parent;          /* the enclosing query's scope (correlated references), or NULL */
+    xscope_t *parent; /* the enclosing query's scope (correlated references), or NULL */
     xrel_t **rels;
     uint32_t nrels;
     uint32_t order[XQ_MAXRELS];
     int has_left;
     xconj_t *conj;
     uint32_t nconj, capconj;
-    drift_node_t **pre;        /* conjuncts that read no relation: checked once before the loops */
+    drift_node_t **pre; /* conjuncts that read no relation: checked once before the loops */
     uint32_t npre;
     /* output */
     uint32_t nout;
@@ -129,8 +129,8 @@ struct xcore {
     uint32_t ngroup;
     drift_node_t *having;
     int correlated;
-    uint64_t runs;             /* executions so far (a correlated core runs once per outer row) */
-    xsel_t **subs;             /* subqueries compiled in this core (EXPLAIN) */
+    uint64_t runs; /* executions so far (a correlated core runs once per outer row) */
+    xsel_t **subs; /* subqueries compiled in this core (EXPLAIN) */
     uint32_t nsubs, capsubs;
     uint64_t actual;
 };
@@ -148,7 +148,7 @@ struct xsel {
     uint32_t *ord_col;
     int *ord_desc, *ord_nulls;
     drift_node_t *limit, *offset;
-    xcore_t *lim_core;         /* an empty core: LIMIT / OFFSET / VALUES are evaluated in it */
+    xcore_t *lim_core; /* an empty core: LIMIT / OFFSET / VALUES are evaluated in it */
     int correlated;
     /* cached result of an uncorrelated subquery */
     int cached;
@@ -167,8 +167,7 @@ struct xexec {
 };
 
 /* exec.c helpers plan.c uses */
-int xq_err(xexec_t *x, const char *code, uint32_t bytepos, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int xq_err(xexec_t *x, const char *code, uint32_t bytepos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void *xq_alloc(xexec_t *x, size_t n);
 /* Relations read by an expression at depth 0 (subqueries: all relations). */
 uint64_t xq_mask(const drift_node_t *n);

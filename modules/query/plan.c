@@ -24,9 +24,9 @@ typedef enum { XP_EQ = 1, XP_LO, XP_HI, XP_BETWEEN, XP_IN } xpk_t;
 typedef struct {
     xpk_t kind;
     uint32_t col;
-    int incl;                 /* XP_LO / XP_HI */
+    int incl;                  /* XP_LO / XP_HI */
     const drift_node_t *a, *b; /* probe (XP_EQ/LO/HI), bounds (BETWEEN) */
-    const drift_node_t *in;   /* IN_LIST node */
+    const drift_node_t *in;    /* IN_LIST node */
 } xpred_t;
 
 /* Whether n is a regular column of relation rel at depth 0; its column in *col. */
@@ -58,7 +58,7 @@ static int s_pred(const drift_node_t *e, const xrel_t *rel, uint64_t avail, xpre
             probe = e->r;
         } else if (s_is_col(e->r, rel, &p->col) && s_avail(e->l, avail)) {
             probe = e->l;
-            op = op == DRIFT_BOP_LT ? DRIFT_BOP_GT
+            op = op == DRIFT_BOP_LT   ? DRIFT_BOP_GT
                  : op == DRIFT_BOP_LE ? DRIFT_BOP_GE
                  : op == DRIFT_BOP_GT ? DRIFT_BOP_LT
                  : op == DRIFT_BOP_GE ? DRIFT_BOP_LE
@@ -70,9 +70,15 @@ static int s_pred(const drift_node_t *e, const xrel_t *rel, uint64_t avail, xpre
         switch (op) {
         case DRIFT_BOP_EQ: p->kind = XP_EQ; break;
         case DRIFT_BOP_GT: p->kind = XP_LO; break;
-        case DRIFT_BOP_GE: p->kind = XP_LO; p->incl = 1; break;
+        case DRIFT_BOP_GE:
+            p->kind = XP_LO;
+            p->incl = 1;
+            break;
         case DRIFT_BOP_LT: p->kind = XP_HI; break;
-        case DRIFT_BOP_LE: p->kind = XP_HI; p->incl = 1; break;
+        case DRIFT_BOP_LE:
+            p->kind = XP_HI;
+            p->incl = 1;
+            break;
         default: return 0;
         }
         return 1;
@@ -250,9 +256,18 @@ static void s_cost(const xcore_t *c, const xrel_t *rel, const xacc_t *a, double 
     for (uint32_t i = 0; i < a->neq; i++)
         pow10 *= 10;
     switch (a->kind) {
-    case XA_PK_EQ: rows = 1; cost = n; break;
-    case XA_PK_IN: rows = a->in->nargs; cost = n * rows; break;
-    case XA_IDX_IN: rows = a->in->nargs * (est / 10 > 1 ? est / 10 : 1); cost = n * (rows + 1); break;
+    case XA_PK_EQ:
+        rows = 1;
+        cost = n;
+        break;
+    case XA_PK_IN:
+        rows = a->in->nargs;
+        cost = n * rows;
+        break;
+    case XA_IDX_IN:
+        rows = a->in->nargs * (est / 10 > 1 ? est / 10 : 1);
+        cost = n * (rows + 1);
+        break;
     case XA_PK_RANGE:
     case XA_IDX_RANGE:
     case XA_IDX_EQ:
@@ -264,9 +279,18 @@ static void s_cost(const xcore_t *c, const xrel_t *rel, const xacc_t *a, double 
             rows = 1;
         cost = n * (rows + 1);
         break;
-    case XA_HASH: rows = 1; cost = est + n; break;
-    case XA_MAT: rows = est; cost = est + n * est; break;
-    default: rows = est; cost = n * est; break;
+    case XA_HASH:
+        rows = 1;
+        cost = est + n;
+        break;
+    case XA_MAT:
+        rows = est;
+        cost = est + n * est;
+        break;
+    default:
+        rows = est;
+        cost = n * est;
+        break;
     }
     /* conjuncts that only read this relation filter it further */
     for (uint32_t i = 0; i < c->nconj; i++)
@@ -811,8 +835,7 @@ static int s_explain_core(xexp_t *e, xcore_t *c, int depth)
         if (s_explain_rel(e, c, k, depth + (int)k) < 0)
             return -1;
     for (uint32_t i = 0; i < c->nsubs; i++) {
-        if (s_line(e, depth, c->subs[i]->correlated ? "SUBQUERY (correlated: run per row)"
-                                                     : "SUBQUERY (run once)") < 0)
+        if (s_line(e, depth, c->subs[i]->correlated ? "SUBQUERY (correlated: run per row)" : "SUBQUERY (run once)") < 0)
             return -1;
         if (s_explain_sel(e, c->subs[i], depth + 1) < 0)
             return -1;
