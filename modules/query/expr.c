@@ -7,8 +7,9 @@
  * is compared with a number that is not a column, the number is compared as
  * its text (`textcol = 5` matches '5'); a BOOLEAN column compared with 'true' /
  * 'false' text compares as a boolean. CAST(... AS type) carries the affinity
- * of its type. Everything else compares by drift_val_compare_op (numbers <
- * TEXT < BLOB when the types differ).
+ * of its type. In `x IN (list)` only x's affinity applies (the list's values
+ * have none, as in SQLite). Everything else compares by drift_val_compare_op
+ * (numbers < TEXT < BLOB when the types differ).
  *
  * Single-threaded; results that need bytes live in env->arena. */
 #include <ctype.h>
@@ -91,6 +92,8 @@ static const char *s_text(drift_evalenv_t *env, const drift_value_t *v, size_t *
 /* Comparison affinity of an operand: 'N' numeric, 'T' text, 'B' boolean, 0 none. */
 static int s_affinity(const drift_node_t *n, const drift_value_t *v)
 {
+    if (!n)
+        return 0;
     if (n->kind == DRIFT_AST_COLUMN) {
         switch (v->type) {
         case DRIFT_VAL_INT:
@@ -119,7 +122,7 @@ static int s_apply(drift_evalenv_t *env, int aff, drift_value_t *v)
     if (aff == 'N' && v->type == DRIFT_VAL_TEXT) {
         if (drift_text_numeric(v->u.s.p, v->u.s.n, &num))
             *v = num;
-    } else if (aff == 'T' && (v->type == DRIFT_VAL_INT || v->type == DRIFT_VAL_REAL)) {
+    } else if (aff == 'T' && (v->type == DRIFT_VAL_INT || v->type == DRIFT_VAL_REAL || v->type == DRIFT_VAL_BOOL)) {
         size_t n;
         const char *p = drift_val_to_text(env->arena, v, &n);
         if (!p)
@@ -218,7 +221,7 @@ static int s_arith(drift_bop_t op, const drift_value_t *a, const drift_value_t *
         break;
     case DRIFT_BOP_MOD: {
         /* SQLite: the remainder of the integer parts, as a REAL */
-        int64_t i = drift_val_int_of(&x), j = drift_val_int_of(&y);
+        int64_t i = drift_val_int_of(a), j = drift_val_int_of(b); /* of the operands as given: '1e3' is 1 */
         if (j == 0) {
             *out = drift_val_null();
             return 0;
@@ -595,6 +598,22 @@ static int s_func(drift_evalenv_t *env, const drift_node_t *n, const drift_rowct
     if (!drift_func_exists(name, n->nargs))
         return drift_sqlerr_set(env->err, DRIFT_SQLSTATE_UNDEF_FUNCTION, drift_expr_pos(env, n),
                                 "function %s(%u args) does not exist", name, n->nargs);
+    /* coalesce / ifnull / iif evaluate lazily, as SQLite does (a later argument may fail) */
+    if ((!strcmp(name, "coalesce") || !strcmp(name, "ifnull")) && n->nargs >= 2) {
+        for (uint32_t i = 0; i < n->nargs; i++) {
+            if (drift_expr_eval(env, n->args[i], ctx, out) < 0)
+                return -1;
+            if (out->type != DRIFT_VAL_NULL)
+                break;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "iif") && n->nargs == 3) {
+        drift_value_t c;
+        if (drift_expr_eval(env, n->args[0], ctx, &c) < 0)
+            return -1;
+        return drift_expr_eval(env, n->args[drift_val_truth(&c) == 1 ? 1 : 2], ctx, out);
+    }
     drift_value_t sargs[8], *args = sargs;
     if (n->nargs > 8) {
         args = drift_arena_alloc(env->arena, n->nargs * sizeof *args);
@@ -649,7 +668,8 @@ static int s_in_list(drift_evalenv_t *env, const drift_node_t *n, const drift_ro
         drift_value_t v, a = *x;
         if (drift_expr_eval(env, n->args[i], ctx, &v) < 0)
             return -1;
-        if (s_affine(env, n->l, &a, n->args[i], &v) < 0)
+        /* the list's values have no affinity of their own, only x's applies (SQLite: a = +y OR ...) */
+        if (s_affine(env, n->l, &a, NULL, &v) < 0)
             return -1;
         int c = drift_val_compare_op(DRIFT_BOP_EQ, &a, &v);
         if (c == 1) {

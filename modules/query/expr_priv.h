@@ -38,7 +38,8 @@ int drift_text_numeric(const char *p, size_t n, drift_value_t *out);
 void drift_text_num_prefix(const char *p, size_t n, drift_value_t *out);
 /* The value as a double (after numify). */
 double drift_val_real_of(const drift_value_t *v);
-/* The value as an int64 (after numify; REAL truncated and clamped, like CAST AS INTEGER). */
+/* The value as an int64 where SQLite wants an integer (function arguments, %, bit operators): like
+ * CAST AS INTEGER — TEXT by its sign and leading digits ('1e3' is 1), REAL truncated and clamped. */
 int64_t drift_val_int_of(const drift_value_t *v);
 
 /* Evaluates a scalar function call node (func.c) with already evaluated arguments. */

@@ -99,7 +99,7 @@ static int f_round(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a
         *out = drift_val_null();
         return 0;
     }
-    int64_t d = na > 1 ? drift_val_int_of(&a[1]) : 0;
+    int64_t d = na > 1 ? (int32_t)(uint32_t)drift_val_int_of(&a[1]) : 0; /* a 32-bit int, as in SQLite */
     if (d < 0)
         d = 0;
     if (d > 30)
@@ -186,10 +186,11 @@ static int f_substr(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *
     if (!p)
         return s_oom(env);
     int64_t len = blob ? (int64_t)bn : (int64_t)s_nchars(p, bn);
-    int64_t p1 = drift_val_int_of(&a[1]), p2 = INT64_MAX / 4;
+    /* SQLite reads the start and length as 32-bit ints (sqlite3_value_int): huge values wrap the same way */
+    int64_t p1 = (int32_t)(uint32_t)drift_val_int_of(&a[1]), p2 = INT64_MAX / 4;
     int neg2 = 0;
     if (na == 3) {
-        p2 = drift_val_int_of(&a[2]);
+        p2 = (int32_t)(uint32_t)drift_val_int_of(&a[2]);
         if (p2 < 0) {
             p2 = p2 == INT64_MIN ? INT64_MAX / 4 : -p2;
             neg2 = 1;
@@ -327,7 +328,7 @@ static int s_trim(drift_evalenv_t *env, drift_value_t *a, uint32_t na, drift_val
                 break;
             e = s;
         }
-    *out = a[0].type == DRIFT_VAL_BLOB ? drift_val_blob(p + b, e - b) : drift_val_text(p + b, e - b);
+    *out = drift_val_text(p + b, e - b); /* TEXT even for a BLOB argument (SQLite) */
     return 0;
 }
 
@@ -353,16 +354,21 @@ static int f_replace(drift_evalenv_t *env, const drift_node_t *n, drift_value_t 
 {
     (void)n;
     *out = drift_val_null();
-    if (s_anynull(a, na))
+    if (a[0].type == DRIFT_VAL_NULL || a[1].type == DRIFT_VAL_NULL)
         return 0;
-    size_t sn, fn, rn;
-    const char *s = s_text(env, &a[0], &sn), *f = s_text(env, &a[1], &fn), *r = s_text(env, &a[2], &rn);
-    if (!s || !f || !r)
+    size_t sn, fn, rn = 0;
+    const char *s = s_text(env, &a[0], &sn), *f = s_text(env, &a[1], &fn);
+    if (!s || !f)
         return s_oom(env);
-    if (fn == 0) {
-        *out = drift_val_text(s, sn);
+    if (fn == 0) { /* nothing to replace: x unchanged (type too), even when the replacement is NULL (SQLite) */
+        *out = a[0];
         return 0;
     }
+    if (a[2].type == DRIFT_VAL_NULL)
+        return 0;
+    const char *r = s_text(env, &a[2], &rn);
+    if (!r)
+        return s_oom(env);
     size_t count = 0;
     for (size_t i = 0; i + fn <= sn;)
         if (memcmp(s + i, f, fn) == 0) {
@@ -624,10 +630,10 @@ static int s_minmax(drift_value_t *a, uint32_t na, drift_value_t *out, int want_
     *out = drift_val_null();
     if (s_anynull(a, na))
         return 0;
-    uint32_t best = 0;
+    uint32_t best = 0; /* on ties min takes the last argument, max the first (SQLite) */
     for (uint32_t i = 1; i < na; i++) {
         int c = drift_val_cmp(&a[i], &a[best]);
-        if (want_max ? c > 0 : c < 0)
+        if (want_max ? c > 0 : c <= 0)
             best = i;
     }
     *out = a[best];

@@ -393,9 +393,13 @@ static int64_t s_real_to_i64(double r)
     return (int64_t)r;
 }
 
+static int64_t s_text_int_prefix(const char *p, size_t n);
+
 int64_t drift_val_int_of(const drift_value_t *v)
 {
     drift_value_t n;
+    if (v->type == DRIFT_VAL_TEXT || v->type == DRIFT_VAL_BLOB) /* SQLite's sqlite3VdbeIntValue: digits only */
+        return s_text_int_prefix(v->u.s.p, v->u.s.n);
     drift_val_numify(v, &n);
     if (n.type == DRIFT_VAL_INT)
         return n.u.i;

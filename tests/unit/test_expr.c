@@ -277,6 +277,13 @@ static void test_arithmetic(void **state)
     EXPECT_INT(s_bin(DRIFT_BOP_SHL, I(1), I(64)), "0");
     EXPECT_INT(s_bin(DRIFT_BOP_SHL, I(1), I(-1)), "0");
     EXPECT_INT(s_bin(DRIFT_BOP_SHR, I(-1), I(70)), "-1");
+    /* integer contexts read text like CAST AS INTEGER (SQLite): '1e3' is 1 there */
+    EXPECT_REAL(MOD(T("1e3"), I(7)), "1.0");
+    EXPECT_INT(s_bin(DRIFT_BOP_BITAND, T("1e3"), I(1023)), "1");
+    EXPECT_INT(s_bin(DRIFT_BOP_SHL, T("2.5"), I(1)), "4");
+    EXPECT_TEXT(F("printf", T("%d"), T("1e3")), "1");
+    EXPECT_TEXT(F("substr", T("abcdef"), T("2.9")), "bcdef");
+    EXPECT_REAL(F("round", R(1.23456), T("2.9")), "1.23");
 }
 
 static void test_null_propagation(void **state)
@@ -672,9 +679,19 @@ static void test_functions(void **state)
     EXPECT_TEXT(F("trim", T("abcba"), T("ab")), "c");
     EXPECT_TEXT(F("rtrim", T("hello"), T("lo")), "he");
     EXPECT_TEXT(F("trim", T("\xc3\xa9x\xc3\xa9"), T("\xc3\xa9")), "x");
+    EXPECT_TEXT(F("ltrim", BL("\x01\x02", 2)), "\x01\x02"); /* TEXT, even from a BLOB */
+    EXPECT_REAL(F("round", R(3.5), R(1e20)), "4.0");        /* digits as a 32-bit int: -1 -> 0 */
     EXPECT_TEXT(F("replace", T("aaa"), T("a"), T("bb")), "bbbbbb");
     EXPECT_TEXT(F("replace", T("abc"), T(""), T("x")), "abc");
     EXPECT_TEXT(F("replace", T("hello world"), T("o"), T("0")), "hell0 w0rld");
+    EXPECT_TEXT(F("replace", T("a%"), T(""), NUL), "a%");
+    EXPECT_INT(F("replace", I(0), T(""), NUL), "0");
+    EXPECT_NULL(F("replace", T("a%"), T("a"), NUL));
+    EXPECT_TEXT(F("substr", T("0"), I(INT64_MAX), I(1)), "0"); /* 32-bit wrap, as SQLite */
+    EXPECT_TEXT(F("substr", T("abc"), I(4294967297LL), I(1)), "a");
+    EXPECT_TEXT(F("substr", T("abc"), I(2147483648LL), I(1)), "");
+    EXPECT_INT(F("min", R(1.0), I(1)), "1");
+    EXPECT_REAL(F("max", R(1.0), I(1)), "1.0");
     EXPECT_NULL(F("nullif", I(1), R(1.0)));
     EXPECT_INT(F("nullif", I(1), I(2)), "1");
     EXPECT_NULL(F("coalesce", NUL, NUL));
@@ -683,6 +700,11 @@ static void test_functions(void **state)
     EXPECT_INT(F("ifnull", I(1), T("x")), "1");
     EXPECT_TEXT(F("iif", I(1), T("a"), T("b")), "a");
     EXPECT_TEXT(F("iif", NUL, T("a"), T("b")), "b");
+    /* lazily evaluated: the failing argument is never reached */
+    EXPECT_INT(F("coalesce", I(0), F("abs", I(INT64_MIN))), "0");
+    EXPECT_INT(F("ifnull", I(0), F("abs", I(INT64_MIN))), "0");
+    EXPECT_TEXT(F("iif", I(0), F("abs", I(INT64_MIN)), T("b")), "b");
+    EXPECT_ERR(F("coalesce", NUL, F("abs", I(INT64_MIN))), "22003", "integer overflow");
     EXPECT_INT(F("sign", R(-3.5)), "-1");
     EXPECT_NULL(F("sign", T("x")));
     EXPECT_INT(F("sign", T("7")), "1");
@@ -874,8 +896,12 @@ static void test_columns_affinity(void **state)
     EXPECT_FALSE(EQ(I(5), T("5")));  /* no column: no affinity */
     EXPECT_TRUE(EQ(ok, T("true")));
     EXPECT_TRUE(IN(id, T("4"), T("5")));
+    EXPECT_FALSE(IN(T(" 7 "), s_cast(T("7"), DRIFT_COL_REAL))); /* list values have no affinity */
+    EXPECT_TRUE(IN(s_cast(T(" 7 "), DRIFT_COL_TEXT), I(7), T(" 7 ")));
+    EXPECT_TRUE(IN(name, I(5)));
     EXPECT_TRUE(s_between(id, T("1"), T("9"), 0));
     EXPECT_TRUE(EQ(s_cast(T("7"), DRIFT_COL_INTEGER), T("7")));
+    EXPECT_FALSE(LT(LT(I(1), I(0)), s_cast(I(0), DRIFT_COL_TEXT))); /* '0' < '0' under TEXT affinity */
     EXPECT_TEXT(s_case(id, NULL, ARGS(T("5"), T("five"))), "five");
     drift_node_t *unbound = s_node(DRIFT_AST_COLUMN);
     unbound->name = "nope";
