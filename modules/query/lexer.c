@@ -158,14 +158,25 @@ uint32_t drift_lexer_charpos(const char *src, size_t len, uint32_t pos)
     return n;
 }
 
-/* Binary search would be nicer; the table is short and lexing is not the bottleneck. */
+/* The keyword spelled p[0..n) (any case), or DRIFT_KW_NONE: a binary search of the ASCII-sorted names. */
 static drift_kw_t s_keyword(const char *p, size_t n)
 {
-    if (n > 17)
+    char up[24];
+    if (n > 17 || n < 2)
         return DRIFT_KW_NONE;
-    for (int k = 1; k < DRIFT_KW__COUNT; k++)
-        if (strlen(s_kw_names[k]) == n && strncasecmp(s_kw_names[k], p, n) == 0)
-            return (drift_kw_t)k;
+    for (size_t i = 0; i < n; i++)
+        up[i] = p[i] >= 'a' && p[i] <= 'z' ? (char)(p[i] - 'a' + 'A') : p[i];
+    up[n] = 0;
+    int lo = 1, hi = DRIFT_KW__COUNT - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(up, s_kw_names[mid]);
+        if (c == 0)
+            return (drift_kw_t)mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
     return DRIFT_KW_NONE;
 }
 

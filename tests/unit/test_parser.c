@@ -1094,6 +1094,50 @@ static void t_identifiers(void **state)
     s_fail("SELECT \"\" FROM t", "42601", 8, "zero-length");
 }
 
+/* Every keyword lexes as itself in any case; reserved ones are refused as names, the others accepted. */
+static void t_keywords(void **state)
+{
+    (void)state;
+    for (int k = 1; k < DRIFT_KW__COUNT; k++) {
+        const char *name = drift_kw_name((drift_kw_t)k);
+        char lower[32], sql[96];
+        size_t n = strlen(name);
+        assert_true(n < sizeof lower);
+        if (k > 1)
+            assert_true(strcmp(drift_kw_name((drift_kw_t)(k - 1)), name) < 0); /* sorted: binary search */
+        for (size_t i = 0; i <= n; i++)
+            lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+        for (int v = 0; v < 2; v++) {
+            const char *w = v ? lower : name;
+            drift_lexer_t *lx = drift_lexer_new(w, n);
+            drift_tok_t t;
+            char msg[64];
+            assert_int_equal(drift_lexer_next(lx, &t, msg, sizeof msg, NULL), 0);
+            assert_int_equal(t.kind, DRIFT_TOK_KEYWORD);
+            assert_int_equal(t.kw, k);
+            drift_lexer_destroy(&lx);
+        }
+        snprintf(sql, sizeof sql, "SELECT a FROM %s", lower);
+        drift_sqlerr_t err;
+        memset(&err, 0, sizeof err);
+        drift_ast_t *ast = NULL;
+        int rc = drift_parse(sql, strlen(sql), &ast, &err);
+        drift_ast_destroy(&ast);
+        if (drift_kw_reserved((drift_kw_t)k))
+            assert_int_equal(rc, -1);
+        else if (rc != 0)
+            fail_msg("%s: %s", sql, err.message);
+    }
+    drift_lexer_t *lx = drift_lexer_new("selectx _select", 15);
+    drift_tok_t t;
+    char msg[64];
+    assert_int_equal(drift_lexer_next(lx, &t, msg, sizeof msg, NULL), 0);
+    assert_int_equal(t.kind, DRIFT_TOK_IDENT);
+    assert_int_equal(drift_lexer_next(lx, &t, msg, sizeof msg, NULL), 0);
+    assert_int_equal(t.kind, DRIFT_TOK_IDENT);
+    drift_lexer_destroy(&lx);
+}
+
 static void t_errors(void **state)
 {
     (void)state;
@@ -1607,6 +1651,7 @@ int main(void)
         cmocka_unit_test_teardown(t_driftql_misc, s_teardown),
         cmocka_unit_test_teardown(t_unsupported_kinds, s_teardown),
         cmocka_unit_test_teardown(t_identifiers, s_teardown),
+        cmocka_unit_test_teardown(t_keywords, s_teardown),
         cmocka_unit_test_teardown(t_errors, s_teardown),
         cmocka_unit_test_teardown(t_depth, s_teardown),
         cmocka_unit_test_teardown(t_fuzz, s_teardown),
