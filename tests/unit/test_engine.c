@@ -89,7 +89,10 @@ static void s_expect_err(const char *sql, const char *code, uint32_t pos)
 {
     drift_msg_t *m = NULL;
     drift_sqlerr_t err;
-    assert_int_equal(s_run(sql, NULL, &m, &err), -1);
+    int rc = s_run(sql, NULL, &m, &err);
+    drift_msg_destroy(&m);
+    if (rc != -1)
+        fail_msg("%s: succeeded, expected %s", sql, code);
     if (strcmp(err.code, code) != 0)
         fail_msg("%s: expected %s, got %s %s", sql, code, err.code, err.message);
     if (pos)
@@ -145,7 +148,7 @@ static void test_lexer(void **state)
     assert_int_equal(t.kind, DRIFT_TOK_EOF);
     drift_lexer_destroy(&lx);
 
-    static const char *const bad[] = {"'abc", "\"x", "x'0g'", "x'abc'", "$", "$0", "1e", "12abc", "/* open", "#", "|"};
+    static const char *const bad[] = {"'abc", "\"x", "x'0g'", "x'abc'", "$", "$0", "1e", "12abc", "/* open", "#"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         lx = drift_lexer_new(bad[i], strlen(bad[i]));
         int rc = 0;
@@ -228,8 +231,10 @@ static void test_params(void **state)
     drift_msg_destroy(&m);
     assert_int_equal(s_run("SELECT $4", drift_msg_root(pm), &m, &err), -1);
     assert_string_equal(err.code, "07001");
-    assert_int_equal(s_run("SELECT $2 + 1", drift_msg_root(pm), &m, &err), -1);
-    assert_string_equal(err.code, "42883");
+    /* text in arithmetic reads as a number, 0 when it is not one (SQLite) */
+    assert_int_equal(s_run("SELECT $2 + 1", drift_msg_root(pm), &m, &err), 0);
+    assert_int_equal(s_cell(m, 0)->via.i64, 1);
+    drift_msg_destroy(&m);
     drift_msg_destroy(&pm);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -244,19 +249,12 @@ static void test_errors(void **state)
     s_expect_err("SELECT 1; SELECT 2", "42601", 11);
     s_expect_err("SELECT 'abc", "42601", 8);
     s_expect_err("", "42601", 0);
-    s_expect_err("SELECT 1/0", "22012", 9);
-    s_expect_err("SELECT 1.0 % 0", "22012", 0);
-    s_expect_err("SELECT 9223372036854775807 + 1", "22003", 0);
-    s_expect_err("SELECT -9223372036854775808 / -1", "22003", 0);
-    s_expect_err("SELECT 'a' - 1", "42883", 12);
-    s_expect_err("SELECT 'a' < 1", "42883", 0);
-    s_expect_err("SELECT NOT 'x'", "42804", 0);
     s_expect_err("SELECT foo", "42703", 8);
-    s_expect_err("SELECT now()", "42883", 8);
-    s_expect_err("SELECT * FROM t", "0A000", 0);
-    s_expect_err("SELECT 1 FROM t", "0A000", 10);
-    s_expect_err("INSERT INTO t VALUES (1)", "0A000", 1);
-    s_expect_err("SAVEPOINT a", "0A000", 1);
+    s_expect_err("SELECT nosuchfn(1)", "42883", 8);
+    s_expect_err("SELECT * FROM t", "42P01", 15); /* this engine has no data directory: no tables */
+    s_expect_err("INSERT INTO t VALUES (1)", "42P01", 0);
+    s_expect_err("SAVEPOINT a", "25P01", 1);
+    s_expect_err("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END", "0A000", 1);
     s_expect_err("  SELECT é + 1", "42703", 10);
     /* deep nesting is an error, not a stack overflow */
     char deep[4000];
@@ -368,8 +366,9 @@ static void test_transactions(void **state)
     assert_int_equal(drift_session_txn(s), DRIFT_TXN_IDLE);
     /* an error fails the transaction; only ROLLBACK/COMMIT end it */
     assert_int_equal(s_in(e, s, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE", &err), 0);
-    assert_int_equal(s_in(e, s, "SELECT 1/0", &err), -1);
-    assert_string_equal(err.code, "22012");
+    assert_int_equal(s_in(e, s, "SELECT 1/0", &err), 0); /* NULL, as SQLite */
+    assert_int_equal(s_in(e, s, "SELECT nosuchcolumn", &err), -1);
+    assert_string_equal(err.code, "42703");
     assert_int_equal(drift_session_txn(s), DRIFT_TXN_FAILED);
     assert_int_equal(s_in(e, s, "SELECT 1", &err), -1);
     assert_string_equal(err.code, "25P02");
