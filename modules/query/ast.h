@@ -96,7 +96,7 @@ struct drift_node {
     int32_t rel;        /* COLUMN: index of the relation in the current row context (see expr.h) */
     int32_t col;        /* COLUMN: index of the column within that relation's row */
     int32_t depth;      /* COLUMN: 0 = current query, 1 = the enclosing query (correlated), ... */
-    int32_t agg;        /* FUNC that is an aggregate: slot in the group's accumulators; -1 otherwise */
+    int32_t agg;        /* FUNC that is an aggregate: slot in the group's accumulators; -1 otherwise (the parser sets -1) */
     void *plan;         /* IN_SELECT / EXISTS / SUBQUERY: the executor's compiled subquery (opaque) */
 };
 
