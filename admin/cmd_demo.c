@@ -32,7 +32,7 @@ typedef struct {
 } s_demo_t;
 
 static const char *const s_customers[] = {
-    "alice", "bob",    "carol", "dave",  "erin",   "frank", "grace", "heidi", "ivan",   "judy",
+    "alice",   "bob",  "carol",  "dave",  "erin",   "frank", "grace", "heidi",  "ivan",   "judy",
     "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yvonne",
 };
 static const char *const s_statuses[] = {"new", "paid", "shipped", "delivered"};
@@ -243,8 +243,7 @@ int drift_ctl_demo(drift_ctl_t *ctl, int argc, char **argv)
     }
     s_run(&d, NULL, "CREATE INDEX %s_customer ON %s (customer)", orders, orders);
 
-    s_say("2. Load %d generated orders from a JSON-lines file (what `driftctl ingest %s FILE` does).", nrows,
-          orders);
+    s_say("2. Load %d generated orders from a JSON-lines file (what `driftctl ingest %s FILE` does).", nrows, orders);
     int grc = s_generate(nrows, &path);
     if (grc < 0) {
         fprintf(stderr, "driftctl demo: cannot write the orders file: %s\n", strerror(-grc));
@@ -288,15 +287,14 @@ int drift_ctl_demo(drift_ctl_t *ctl, int argc, char **argv)
             seqs[i] = s_seq_of(r);
         drift_result_free(&r);
     }
-    printf("(the load ended at seq %" PRId64 ", at %s; the changes are seqs %" PRId64 " to %" PRId64 ")\n",
-           seq_loaded, ts ? ts : "?", seqs[0], seqs[4]);
+    printf("(the load ended at seq %" PRId64 ", at %s; the changes are seqs %" PRId64 " to %" PRId64 ")\n", seq_loaded,
+           ts ? ts : "?", seqs[0], seqs[4]);
 
     s_say("4. The present: order 42 is gone, carol's new orders are cancelled.");
     s_run(&d, NULL, "SELECT id, customer, amount, status FROM %s WHERE id = 42", orders);
     s_run(&d, NULL, "SELECT status, count(*) AS n FROM %s GROUP BY status ORDER BY status", orders);
 
-    s_say("5. Time travel by commit seq: the same queries AS OF the end of the load (seq %" PRId64 ").",
-          seq_loaded);
+    s_say("5. Time travel by commit seq: the same queries AS OF the end of the load (seq %" PRId64 ").", seq_loaded);
     s_run(&d, NULL, "SELECT id, customer, amount, status FROM %s AS OF @seq:%" PRId64 " WHERE id = 42", orders,
           seq_loaded);
     s_run(&d, NULL, "SELECT status, count(*) AS n FROM %s AS OF @seq:%" PRId64 " GROUP BY status ORDER BY status",
@@ -305,8 +303,8 @@ int drift_ctl_demo(drift_ctl_t *ctl, int argc, char **argv)
 
     s_say("6. Time travel by time (RFC 3339, microseconds): the commit time of the load's last transaction.");
     if (ts)
-        s_run(&d, NULL, "SELECT id, customer, amount, status FROM %s FOR SYSTEM_TIME AS OF '%s' WHERE id = 42",
-              orders, ts);
+        s_run(&d, NULL, "SELECT id, customer, amount, status FROM %s FOR SYSTEM_TIME AS OF '%s' WHERE id = 42", orders,
+              ts);
     else {
         printf("(skipped: the load's commit time could not be read)\n");
         d.failures++;
@@ -317,8 +315,9 @@ int drift_ctl_demo(drift_ctl_t *ctl, int argc, char **argv)
           "SELECT id, status, amount, _seq, _ts, _op, _end_seq FROM %s FOR SYSTEM_TIME ALL WHERE id = 42 ORDER BY "
           "_seq",
           orders);
-    s_run(&d, NULL, "SELECT id, status, _seq, _end_seq FROM %s FOR SYSTEM_TIME BETWEEN @seq:%" PRId64
-                    " AND @seq:%" PRId64 " WHERE id = 42 ORDER BY _seq",
+    s_run(&d, NULL,
+          "SELECT id, status, _seq, _end_seq FROM %s FOR SYSTEM_TIME BETWEEN @seq:%" PRId64 " AND @seq:%" PRId64
+          " WHERE id = 42 ORDER BY _seq",
           orders, seqs[0], seqs[1]);
 
     s_say("8. SHOW DRIFT lists the events of one key, the delete included.");
@@ -328,8 +327,9 @@ int drift_ctl_demo(drift_ctl_t *ctl, int argc, char **argv)
     s_run(&d, NULL, "EXPLAIN SELECT * FROM %s WHERE id = 43", orders);
     s_run(&d, NULL, "EXPLAIN SELECT * FROM %s WHERE customer = 'alice'", orders);
     s_run(&d, NULL, "EXPLAIN SELECT * FROM %s WHERE amount > 400", orders);
-    s_run(&d, NULL, "SELECT count(*) AS n, min(amount) AS smallest, max(amount) AS largest FROM %s WHERE customer = "
-                    "'alice'",
+    s_run(&d, NULL,
+          "SELECT count(*) AS n, min(amount) AS smallest, max(amount) AS largest FROM %s WHERE customer = "
+          "'alice'",
           orders);
 
     s_say("10. DriftQL: a table of JSON documents keyed by a field, with an indexed field.");

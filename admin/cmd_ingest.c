@@ -43,8 +43,8 @@ static const size_t s_window = 128;
 
 /* One parsed line. */
 typedef struct {
-    msgpack_sbuffer buf;    /* the object as MessagePack */
-    msgpack_unpacked up;    /* its unpacked form (strings point into buf) */
+    msgpack_sbuffer buf; /* the object as MessagePack */
+    msgpack_unpacked up; /* its unpacked form (strings point into buf) */
     const msgpack_object_map *map;
     long line;
 } s_row_t;
@@ -54,11 +54,11 @@ typedef struct {
     drift_conn_t *conn;
     const drift_ingest_opts_t *o;
     drift_ingest_stats_t *st;
-    const char *table;  /* as given */
-    char *table_sql;    /* as written in statements (quoted when needed) */
-    const char *path;   /* file name for messages */
+    const char *table; /* as given */
+    char *table_sql;   /* as written in statements (quoted when needed) */
+    const char *path;  /* file name for messages */
     FILE *in;
-    off_t size;         /* file size for the progress bar, 0 when unknown */
+    off_t size; /* file size for the progress bar, 0 when unknown */
     off_t done_bytes;
     s_row_t *rows;
     size_t nrows;
@@ -129,8 +129,7 @@ static void s_progress(s_ing_t *g, bool force)
             pct = 100;
         int fill = pct * 30 / 100;
         fprintf(stderr, "\r\033[K[%.*s%.*s] %3d%%  %" PRIu64 " rows  %.0f rows/s", fill,
-                "##############################", 30 - fill, "..............................", pct, g->st->rows,
-                rate);
+                "##############################", 30 - fill, "..............................", pct, g->st->rows, rate);
     } else {
         fprintf(stderr, "\r\033[K%" PRIu64 " rows  %.0f rows/s", g->st->rows, rate);
     }
@@ -198,7 +197,8 @@ static bool s_same_keys(const msgpack_object_map *a, const msgpack_object_map *b
         bool found = false;
         for (uint32_t j = 0; j < a->size && !found; j++) {
             const msgpack_object *ka = &a->ptr[j].key;
-            found = ka->via.str.size == k->via.str.size && memcmp(ka->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0;
+            found =
+                ka->via.str.size == k->via.str.size && memcmp(ka->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0;
         }
         if (!found)
             return false;
@@ -274,7 +274,8 @@ static int s_sql_statement(s_ing_t *g, size_t a, size_t b, int64_t *ret_seq)
             case MSGPACK_OBJECT_NIL: *d = drift_null(); break;
             case MSGPACK_OBJECT_BOOLEAN: *d = drift_bool(v->via.boolean); break;
             case MSGPACK_OBJECT_POSITIVE_INTEGER:
-                *d = v->via.u64 > (uint64_t)INT64_MAX ? drift_double((double)v->via.u64) : drift_int((int64_t)v->via.u64);
+                *d = v->via.u64 > (uint64_t)INT64_MAX ? drift_double((double)v->via.u64)
+                                                      : drift_int((int64_t)v->via.u64);
                 break;
             case MSGPACK_OBJECT_NEGATIVE_INTEGER: *d = drift_int(v->via.i64); break;
             case MSGPACK_OBJECT_FLOAT32:
@@ -629,11 +630,16 @@ int drift_ctl_ingest(drift_ctl_t *ctl, int argc, char **argv)
 {
     enum { OPT_BATCH = 256, OPT_SQL, OPT_DOC, OPT_SKIP, OPT_PROGRESS, OPT_NO_PROGRESS };
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'H'},     {"batch", required_argument, NULL, OPT_BATCH},
-        {"sql", no_argument, NULL, OPT_SQL},        {"doc", no_argument, NULL, OPT_DOC},
-        {"skip", required_argument, NULL, OPT_SKIP}, {"progress", no_argument, NULL, OPT_PROGRESS},
-        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"host", required_argument, NULL, 'H'},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"sql", no_argument, NULL, OPT_SQL},
+        {"doc", no_argument, NULL, OPT_DOC},
+        {"skip", required_argument, NULL, OPT_SKIP},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     drift_ingest_opts_t o = {.batch = 1000, .mode = DRIFT_INGEST_AUTO, .progress = isatty(STDERR_FILENO)};
     bool quiet = false;
