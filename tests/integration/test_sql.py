@@ -159,6 +159,22 @@ class SqlTest(unittest.TestCase):
         self.assertIn("PK LOOKUP cust", plan_text(self.cur(), "SELECT * FROM ord o JOIN cust c ON c.id = o.cid"))
         self.assertIn("HASH JOIN", plan_text(self.cur(), "SELECT * FROM cust c JOIN ord o ON o.amount = c.id + 4"))
 
+    def test_join_order_many_tables(self):
+        # an equality chain over six tables: hash joins or lookups, never a cross product
+        for t in range(1, 7):
+            self.x("CREATE TABLE j%d (a%d INTEGER, b%d INTEGER, x%d TEXT)" % (t, t, t, t))
+            self.x("INSERT INTO j%d VALUES %s" % (t, ", ".join("(%d, %d, 'v%d')" % (i, (i * 7) % 30, i)
+                                                            for i in range(1, 31))))
+        where = "a1 = b2 AND a2 = b3 AND a3 = b4 AND a4 = b5 AND a5 = b6"
+        p = plan_text(self.cur(), "SELECT count(*) FROM j1, j2, j3, j4, j5, j6 WHERE " + where)
+        self.assertEqual(p.count("HASH JOIN"), 5, p)
+        self.assertNotIn("NESTED LOOP", p)
+        self.assertEqual(self.q("SELECT count(*) FROM j1, j2, j3, j4, j5, j6 WHERE " + where), [(29,)])
+        self.assertEqual(self.q("SELECT x1, x6 FROM j1, j2, j3, j4, j5, j6 WHERE %s AND a6 = 3" % where),
+                         [("v21", "v3")])
+        # the same answer with the tables listed in another order
+        self.assertEqual(self.q("SELECT count(*) FROM j6, j4, j2, j5, j3, j1 WHERE " + where), [(29,)])
+
     # ------------------------------------------------------------ aggregates
 
     def test_aggregates(self):
