@@ -548,6 +548,9 @@ static void s_advance(drift_wcat_t *c, int may_open)
 
 void drift_wcat_tick(drift_wcat_t *self)
 {
+    /* nothing to forget: the next unique check renews the snapshot itself when it needs to */
+    if (self->ix && !self->tail.count)
+        return;
     s_advance(self, 1);
 }
 
@@ -1005,6 +1008,8 @@ static const char *s_ddl(drift_wcat_t *c, const drift_commit_op_t *ops, size_t i
             nnew++;
         }
     }
+    if (nnew && !c->tail.txn_first && !c->ndu)
+        s_advance(c, 0); /* the newest snapshot: the shortest log tail to read */
     if (nnew && seq > c->base) {
         /* the rows written since the LMDB snapshot are read from the log: they must be written */
         if (check && c->hdr && atomic_load_explicit(&c->hdr->written_seq, memory_order_acquire) + 1 < seq) {
