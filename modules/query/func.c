@@ -436,9 +436,9 @@ static int f_hex(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, 
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-/* printf(fmt, ...): the conversion specs passed to snprintf are rebuilt from checked characters only
- * (flags, width and precision up to 1000, one conversion letter). %d %i %u %x %X %o %c %s %q %f %e %g %% with flags,
- * width and precision. */
+/* printf(fmt, ...) (SQLite's subset): the conversion specs passed to snprintf are rebuilt from checked characters only
+ * (flags, width and precision up to 1000, one conversion letter). %d %i %u %x %X %o %c %s %z %q %Q %f %e %g %%
+ * with flags (',' groups thousands), width and precision; an unknown conversion ends the output. */
 static int f_printf(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
 {
     (void)n;
@@ -453,14 +453,17 @@ static int f_printf(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *
     drift_strbuf_t sb = {0};
     uint32_t ai = 1;
     drift_value_t nul = drift_val_null();
+    int any = 0; /* a conversion was made (its output may be empty) */
     for (size_t i = 0; i < fl; i++) {
         if (f[i] != '%' || i + 1 >= fl) {
             drift_strbuf_append(&sb, f + i, 1);
             continue;
         }
         size_t s = i++;
+        int comma = 0, any_before = any;
+        any = 1;
         while (i < fl && strchr("-+ 0#!,", f[i]))
-            i++;
+            comma |= f[i++] == ',';
         unsigned width = 0, prec = 0;
         while (i < fl && isdigit((unsigned char)f[i]) && width < 100000)
             width = width * 10 + (unsigned)(f[i++] - '0');
@@ -533,12 +536,29 @@ static int f_printf(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *
         case 'Q':
         case 'z': {
             size_t tl = 0;
-            const char *t = v->type == DRIFT_VAL_NULL ? "" : s_text(env, v, &tl);
+            const char *t = v->type == DRIFT_VAL_NULL ? (conv == 'Q' ? "NULL" : "") : s_text(env, v, &tl);
             if (!t) {
                 drift_strbuf_free(&sb);
                 return s_oom(env);
             }
-            char *z = drift_arena_strndup(env->arena, t, tl);
+            if (v->type == DRIFT_VAL_NULL)
+                tl = strlen(t);
+            char *z;
+            if ((conv == 'q' || conv == 'Q') && v->type != DRIFT_VAL_NULL) { /* quotes doubled; Q adds them */
+                z = drift_arena_alloc(env->arena, tl * 2 + 3);
+                size_t zl = 0;
+                if (z && conv == 'Q')
+                    z[zl++] = '\'';
+                for (size_t q = 0; z && q < tl; q++) {
+                    if (t[q] == '\'')
+                        z[zl++] = '\'';
+                    z[zl++] = t[q];
+                }
+                if (z && conv == 'Q')
+                    z[zl++] = '\'';
+            } else {
+                z = drift_arena_strndup(env->arena, t, tl);
+            }
             if (!z) {
                 drift_strbuf_free(&sb);
                 return s_oom(env);
@@ -557,16 +577,40 @@ static int f_printf(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *
             }
             continue;
         }
-        default: drift_strbuf_append(&sb, f + s, i - s + 1); continue;
+        default: /* an unknown conversion ends the output (SQLite) */ any = any_before; goto done;
+        }
+        if (comma && (conv == 'd' || conv == 'i') && w > 0 && (size_t)w < sizeof buf / 2) {
+            /* the ',' flag: thousands separators in the digits */
+            char tmp[sizeof buf];
+            size_t b0 = 0, o = 0;
+            while (b0 < (size_t)w && !isdigit((unsigned char)buf[b0]))
+                tmp[o++] = buf[b0++];
+            size_t e0 = b0;
+            while (e0 < (size_t)w && isdigit((unsigned char)buf[e0]))
+                e0++;
+            for (size_t d = b0; d < e0; d++) {
+                tmp[o++] = buf[d];
+                if (d + 1 < e0 && (e0 - d - 1) % 3 == 0)
+                    tmp[o++] = ',';
+            }
+            for (size_t d = e0; d < (size_t)w; d++)
+                tmp[o++] = buf[d];
+            memcpy(buf, tmp, o);
+            w = (int)o;
         }
         if (w > 0)
             drift_strbuf_append(&sb, buf, (size_t)w < sizeof buf ? (size_t)w : sizeof buf - 1);
     }
+done:
     if (sb.oom) {
         drift_strbuf_free(&sb);
         return s_oom(env);
     }
-    char *r = drift_arena_memdup(env->arena, sb.p ? sb.p : "", sb.len);
+    if (!sb.p && !any) { /* nothing written at all ('' or an unknown conversion first): NULL, as SQLite */
+        *out = drift_val_null();
+        return 0;
+    }
+    char *r = drift_arena_memdup(env->arena, sb.p, sb.len);
     size_t rl = sb.len;
     drift_strbuf_free(&sb);
     if (!r)
@@ -974,8 +1018,8 @@ static int f_json_valid(drift_evalenv_t *env, const drift_node_t *n, drift_value
 {
     (void)n;
     (void)na;
-    if (a[0].type == DRIFT_VAL_NULL) {
-        *out = a[0];
+    if (a[0].type == DRIFT_VAL_NULL) { /* false, not NULL (SQLite 3.40) */
+        *out = drift_val_bool(0);
         return 0;
     }
     size_t len;

@@ -719,6 +719,17 @@ static void test_functions(void **state)
     EXPECT_TEXT(F("printf", T("%5s|%-5s|"), T("ab"), T("cd")), "   ab|cd   |");
     EXPECT_TEXT(F("format", T("%03d"), I(7)), "007");
     EXPECT_TEXT(F("printf", T("%s and %s"), T("a")), "a and ");
+    EXPECT_NULL(F("printf", T("")));
+    EXPECT_TEXT(F("printf", T("%s"), T("")), "");
+    EXPECT_TEXT(F("printf", T("ab%bc"), I(1)), "ab"); /* an unknown conversion ends the output */
+    EXPECT_NULL(F("printf", T("%b%"), I(1)));
+    EXPECT_TEXT(F("printf", T("x%")), "x%");
+    EXPECT_TEXT(F("printf", T("%q|%Q|%Q"), T("it's"), T("a'b"), NUL), "it''s|'a''b'|NULL");
+    EXPECT_TEXT(F("printf", T("%,d|%i|%u"), I(-1234567), I(-5), I(-5)), "-1,234,567|-5|18446744073709551611");
+    EXPECT_TEXT(F("printf", T("%e|%g|%.3s|%-8.3f|%+d|%05.1f|%x|%o|%c"), R(12345.678), R(0.0001), T("abcdef"),
+                  R(3.14159), I(5), R(-2.5), I(-1), I(8), T("xyz")),
+                "1.234568e+04|0.0001|abc|3.142   |+5|-02.5|ffffffffffffffff|10|x");
+    EXPECT_FALSE(F("json_valid", NUL)); /* SQLite 3.40 */
     EXPECT_ERR(F("printf", T("%99999d"), I(1)), "22023", "width");
     EXPECT_TEXT(F("upper", T("a\xc3\xa9")), "A\xc3\xa9");
     EXPECT_TEXT(F("lower", T("AB\xc3\x89")), "ab\xc3\x89");
