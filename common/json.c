@@ -9,6 +9,7 @@
 #include "common/json.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -157,10 +158,13 @@ static void s_write_double(drift_strbuf_t *b, double d)
         s_puts(b, "null");
         return;
     }
+    /* If some k <= 15 digits read back exactly, rounding to 15 digits gives those k digits followed by
+     * zeros (half an ulp is below half a unit of the 15th digit), which are stripped below; so 15, 16
+     * and 17 digits are the only precisions worth trying. Subnormals have fewer bits: try them all. */
     char t[40];
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(t, sizeof t, "%.*e", prec - 1, d);
-        if (strtod(t, NULL) == d)
+        if (prec == 17 || strtod(t, NULL) == d)
             break;
     }
     /* t = [-]d[.ddd]e(+|-)xx: split into the digits and the decimal exponent */

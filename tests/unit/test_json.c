@@ -364,6 +364,63 @@ static void t_writer(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Random doubles: the writer's text reads back to the same bits, and has as few digits as any text that does. */
+static void t_double_roundtrip(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double d;
+        uint64_t bits = x;
+        if (i % 4 == 1)
+            bits = (x & 0x800FFFFFFFFFFFFFULL) | (uint64_t)(1023 + (int)(x >> 52) % 40 - 20) << 52; /* near 1 */
+        else if (i % 4 == 2)
+            bits = x & 0x800FFFFFFFFFFFFFULL; /* subnormal */
+        memcpy(&d, &bits, sizeof d);
+        if (!isfinite(d))
+            continue;
+        if (i % 4 == 3)
+            d = (double)(int64_t)(x % 2000001) / 1000.0 - 1000.0; /* short decimals like 12.345 */
+        msgpack_object o = {.type = MSGPACK_OBJECT_FLOAT64, .via.f64 = d};
+        drift_strbuf_t b = {0};
+        assert_int_equal(drift_json_from_msgpack(&o, &b), 0);
+        msgpack_unpacked u;
+        size_t pos;
+        char err[160];
+        if (s_to_obj(b.p, b.len, &u, &pos, err, sizeof err) != 0)
+            fail_msg("%s: %s", b.p, err);
+        assert_int_equal(u.data.type, MSGPACK_OBJECT_FLOAT64);
+        if (memcmp(&u.data.via.f64, &d, sizeof d) != 0)
+            fail_msg("%.17g written as %s reads back as %.17g", d, b.p, u.data.via.f64);
+        s_unpacked_done(&u);
+        /* significant digits written (mantissa without sign, point, leading and trailing zeros) */
+        char m[64];
+        size_t mn = 0;
+        for (const char *c = b.p; *c && *c != 'e'; c++)
+            if (*c >= '0' && *c <= '9')
+                m[mn++] = *c;
+        size_t m0 = 0;
+        while (m0 < mn && m[m0] == '0')
+            m0++;
+        while (mn > m0 && m[mn - 1] == '0')
+            mn--;
+        int digits = (int)(mn - m0);
+        int best = 17;
+        for (int p = 1; p <= 17; p++) {
+            char t[40];
+            snprintf(t, sizeof t, "%.*e", p - 1, d);
+            if (strtod(t, NULL) == d) {
+                best = p;
+                break;
+            }
+        }
+        if (d != 0 && digits > best)
+            fail_msg("%.17g written as %s: more than %d digits", d, b.p, best);
+        drift_strbuf_free(&b);
+    }
+}
+
 static void t_strbuf(void **state)
 {
     (void)state;
@@ -387,10 +444,11 @@ static void t_strbuf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_roundtrip),    cmocka_unit_test(t_strings_and_escapes),
-        cmocka_unit_test(t_numbers),      cmocka_unit_test(t_errors),
-        cmocka_unit_test(t_invalid_utf8), cmocka_unit_test(t_depth),
-        cmocka_unit_test(t_writer),       cmocka_unit_test(t_strbuf),
+        cmocka_unit_test(t_roundtrip),        cmocka_unit_test(t_strings_and_escapes),
+        cmocka_unit_test(t_numbers),          cmocka_unit_test(t_errors),
+        cmocka_unit_test(t_invalid_utf8),     cmocka_unit_test(t_depth),
+        cmocka_unit_test(t_writer),           cmocka_unit_test(t_strbuf),
+        cmocka_unit_test(t_double_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
