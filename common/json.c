@@ -64,11 +64,13 @@ void drift_strbuf_free(drift_strbuf_t *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Appends a C string. */
 static void s_puts(drift_strbuf_t *b, const char *s)
 {
     drift_strbuf_append(b, s, strlen(s));
 }
 
+/* Appends one character. */
 static void s_putc(drift_strbuf_t *b, char c)
 {
     drift_strbuf_append(b, &c, 1);
@@ -211,6 +213,7 @@ static void s_write_double(drift_strbuf_t *b, double d)
     s_puts(b, o);
 }
 
+/* Writes a signed integer. */
 static void s_write_i64(drift_strbuf_t *b, int64_t v)
 {
     char t[24];
@@ -218,6 +221,7 @@ static void s_write_i64(drift_strbuf_t *b, int64_t v)
     s_puts(b, t);
 }
 
+/* Writes an unsigned integer. */
 static void s_write_u64(drift_strbuf_t *b, uint64_t v)
 {
     char t[24];
@@ -274,6 +278,7 @@ static int s_fail(s_json_t *j, size_t at, const char *msg)
     return -1;
 }
 
+/* Records -ENOMEM; returns -1. */
 static int s_oom(s_json_t *j)
 {
     if (j->rc == 0) {
@@ -298,12 +303,14 @@ static int s_unexpected(s_json_t *j, const char *expect)
     return s_fail(j, j->i, m);
 }
 
+/* Skips JSON whitespace (space, tab, CR, LF). */
 static void s_ws(s_json_t *j)
 {
     while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
         j->i++;
 }
 
+/* Maps a msgpack-c packer result (non-zero: the buffer could not grow) to -ENOMEM. */
 static int s_pk_ok(s_json_t *j, int rc)
 {
     return rc == 0 ? 0 : s_oom(j);
@@ -327,6 +334,7 @@ static int s_sput(s_json_t *j, size_t *len, const char *p, size_t n)
     return 0;
 }
 
+/* The value of 4 hex digits, or -1. */
 static int s_hex4(const char *p)
 {
     int v = 0;
@@ -709,6 +717,7 @@ static int s_finish(s_json_t *j, size_t *ret_errpos)
     return j->rc;
 }
 
+/* Validates (count pass), then packs with the recorded container sizes. */
 int drift_json_to_msgpack(const char *s, size_t n, msgpack_packer *pk, char *err, size_t errcap, size_t *ret_errpos)
 {
     s_json_t j = {.s = s, .n = n, .mode = S_COUNT, .pk = pk, .err = err, .errcap = errcap};
@@ -719,6 +728,7 @@ int drift_json_to_msgpack(const char *s, size_t n, msgpack_packer *pk, char *err
     return s_finish(&j, ret_errpos);
 }
 
+/* One pass writing canonical JSON; on error the output is rolled back to its previous length. */
 int drift_json_canon(const char *s, size_t n, drift_strbuf_t *out, char *err, size_t errcap, size_t *ret_errpos)
 {
     size_t len0 = out->len;
@@ -738,6 +748,7 @@ int drift_json_canon(const char *s, size_t n, drift_strbuf_t *out, char *err, si
 /* Writes a map key: strings as they are, anything else as the string of its JSON text. */
 static void s_write_key(const msgpack_object *k, drift_strbuf_t *out);
 
+/* Writes one MessagePack object as JSON (recursion bounded by the object's own depth). */
 static void s_from(const msgpack_object *o, drift_strbuf_t *out)
 {
     switch (o->type) {
@@ -773,6 +784,7 @@ static void s_from(const msgpack_object *o, drift_strbuf_t *out)
     }
 }
 
+/* Writes a map key: strings as they are, anything else as the string of its JSON text. */
 static void s_write_key(const msgpack_object *k, drift_strbuf_t *out)
 {
     if (k->type == MSGPACK_OBJECT_STR || k->type == MSGPACK_OBJECT_BIN) {
@@ -788,6 +800,7 @@ static void s_write_key(const msgpack_object *k, drift_strbuf_t *out)
     drift_strbuf_free(&t);
 }
 
+/* Writes o as canonical JSON (see json.h). */
 int drift_json_from_msgpack(const msgpack_object *o, drift_strbuf_t *out)
 {
     s_from(o, out);

@@ -29,11 +29,13 @@ static const char *const s_kw_names[] = {NULL,
 #undef X
 };
 
+/* The keyword's upper-case name. */
 const char *drift_kw_name(drift_kw_t kw)
 {
     return kw > 0 && kw < DRIFT_KW__COUNT ? s_kw_names[kw] : "?";
 }
 
+/* Reserved keywords (see lexer.h): the ones that end or join clauses, and literals. */
 int drift_kw_reserved(drift_kw_t kw)
 {
     switch (kw) {
@@ -106,6 +108,7 @@ int drift_kw_reserved(drift_kw_t kw)
     }
 }
 
+/* The operator's spelling. */
 const char *drift_op_text(drift_tok_op_t op)
 {
     static const char *const t[] = {
@@ -114,6 +117,7 @@ const char *drift_op_text(drift_tok_op_t op)
     return (size_t)op < sizeof t / sizeof t[0] ? t[op] : "?";
 }
 
+/* A lexer over src (borrowed). */
 drift_lexer_t *drift_lexer_new(const char *src, size_t len)
 {
     drift_lexer_t *self = calloc(1, sizeof *self);
@@ -124,6 +128,7 @@ drift_lexer_t *drift_lexer_new(const char *src, size_t len)
     return self;
 }
 
+/* Frees the lexer and its decoded texts. */
 void drift_lexer_destroy(drift_lexer_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -149,6 +154,7 @@ static char *s_alloc(drift_lexer_t *self, size_t n)
     return b->data;
 }
 
+/* Counts UTF-8 lead bytes before pos. */
 uint32_t drift_lexer_charpos(const char *src, size_t len, uint32_t pos)
 {
     uint32_t n = 1;
@@ -180,6 +186,7 @@ static drift_kw_t s_keyword(const char *p, size_t n)
     return DRIFT_KW_NONE;
 }
 
+/* The value of a hex digit, or -1. */
 static int s_hex(int c)
 {
     if (c >= '0' && c <= '9')
@@ -197,6 +204,7 @@ static int s_hex(int c)
         return -1;                                                                                                     \
     } while (0)
 
+/* Reads the next token (see lexer.h). */
 int drift_lexer_next(drift_lexer_t *self, drift_tok_t *tok, char *err, size_t errcap, uint32_t *ret_pos)
 {
     const char *s = self->src;

@@ -46,11 +46,13 @@ typedef struct {
 
 /* ------------------------------------------------------------------ basics */
 
+/* The 1-based character position of a byte offset. */
 static uint32_t s_cpos(s_parser_t *p, uint32_t bytepos)
 {
     return drift_lexer_charpos(p->src, p->len, bytepos);
 }
 
+/* Sets the out-of-memory error; returns -1. */
 static int s_oom(s_parser_t *p)
 {
     return drift_sqlerr_set(p->err, SQLSTATE_OOM, 0, "out of memory");
@@ -140,16 +142,19 @@ static const drift_tok_t *s_peek(s_parser_t *p)
     return &p->peek;
 }
 
+/* The current token is operator op. */
 static int s_is_op(const s_parser_t *p, drift_tok_op_t op)
 {
     return p->tok.kind == DRIFT_TOK_OP && p->tok.op == op;
 }
 
+/* The current token is keyword kw. */
 static int s_is_kw(const s_parser_t *p, drift_kw_t kw)
 {
     return p->tok.kind == DRIFT_TOK_KEYWORD && p->tok.kw == kw;
 }
 
+/* Token t is keyword kw. */
 static int s_tok_is_kw(const drift_tok_t *t, drift_kw_t kw)
 {
     return t->kind == DRIFT_TOK_KEYWORD && t->kw == kw;
@@ -161,6 +166,7 @@ static int s_tok_is_word(const drift_tok_t *t, const char *w)
     return t->kind == DRIFT_TOK_IDENT && strlen(w) == t->text_len && strncasecmp(t->text, w, t->text_len) == 0;
 }
 
+/* The current token is the unquoted word w. */
 static int s_is_word(const s_parser_t *p, const char *w)
 {
     return s_tok_is_word(&p->tok, w);
@@ -173,6 +179,7 @@ static int s_tok_is_name(const drift_tok_t *t)
            (t->kind == DRIFT_TOK_KEYWORD && !drift_kw_reserved(t->kw));
 }
 
+/* The current token can be a name. */
 static int s_is_name(const s_parser_t *p)
 {
     return s_tok_is_name(&p->tok);
@@ -249,6 +256,7 @@ static int s_enter(s_parser_t *p)
 
 /* ------------------------------------------------------------------ nodes */
 
+/* A new node (binder slot agg = -1, i.e. not an aggregate). */
 static drift_node_t *s_node(s_parser_t *p, drift_ast_kind_t kind, uint32_t pos)
 {
     drift_node_t *n = s_alloc(p, sizeof *n);
@@ -260,6 +268,7 @@ static drift_node_t *s_node(s_parser_t *p, drift_ast_kind_t kind, uint32_t pos)
     return n;
 }
 
+/* A new node with operands l and r, positioned at l. */
 static drift_node_t *s_node2(s_parser_t *p, drift_ast_kind_t kind, drift_node_t *l, drift_node_t *r)
 {
     drift_node_t *n = s_node(p, kind, l->pos);
@@ -372,10 +381,12 @@ static int s_typename(s_parser_t *p, drift_coltype_t *ret)
 
 /* ------------------------------------------------------------------ expressions */
 
+/* A whole expression: OR, the lowest level. */
 static drift_node_t *s_expr(s_parser_t *p);
 static drift_node_t *s_bitexpr(s_parser_t *p);
 static drift_select_t *s_select(s_parser_t *p);
 
+/* Token t starts a query (SELECT, VALUES, WITH). */
 static int s_starts_select(const drift_tok_t *t)
 {
     return s_tok_is_kw(t, DRIFT_KW_SELECT) || s_tok_is_kw(t, DRIFT_KW_VALUES) || s_tok_is_kw(t, DRIFT_KW_WITH);
@@ -450,6 +461,7 @@ static drift_node_t *s_funcall(s_parser_t *p, const char *fname, uint32_t pos)
     return n;
 }
 
+/* CASE [base] WHEN w THEN t ... [ELSE e] END, the CASE keyword current. */
 static drift_node_t *s_case(s_parser_t *p)
 {
     drift_node_t *n = s_node(p, DRIFT_AST_CASE, p->tok.pos);
@@ -519,6 +531,7 @@ static drift_node_t *s_literal(s_parser_t *p)
     return n;
 }
 
+/* Literals, parameters, names, function calls, (expr), (subquery), CASE, CAST, EXISTS, {json}. */
 static drift_node_t *s_primary(s_parser_t *p)
 {
     drift_tok_t t = p->tok;
@@ -691,6 +704,7 @@ static drift_node_t *s_postfix(s_parser_t *p)
     return l;
 }
 
+/* Unary - + ~ (a minus sign on a number literal is folded into it). */
 static drift_node_t *s_unary(s_parser_t *p)
 {
     if (s_is_op(p, DRIFT_TOP_MINUS) || s_is_op(p, DRIFT_TOP_PLUS) || s_is_op(p, DRIFT_TOP_TILDE)) {
@@ -751,6 +765,7 @@ static drift_node_t *s_binlevel(s_parser_t *p, drift_node_t *(*operand)(s_parser
     return l;
 }
 
+/* -> ->> */
 static drift_node_t *s_jsonop(s_parser_t *p)
 {
     static const drift_tok_op_t ops[] = {DRIFT_TOP_ARROW, DRIFT_TOP_ARROW2};
@@ -758,6 +773,7 @@ static drift_node_t *s_jsonop(s_parser_t *p)
     return s_binlevel(p, s_unary, ops, bops, 2);
 }
 
+/* || */
 static drift_node_t *s_concat(s_parser_t *p)
 {
     static const drift_tok_op_t ops[] = {DRIFT_TOP_CONCAT};
@@ -765,6 +781,7 @@ static drift_node_t *s_concat(s_parser_t *p)
     return s_binlevel(p, s_jsonop, ops, bops, 1);
 }
 
+/* * / % */
 static drift_node_t *s_mul(s_parser_t *p)
 {
     static const drift_tok_op_t ops[] = {DRIFT_TOP_STAR, DRIFT_TOP_SLASH, DRIFT_TOP_PERCENT};
@@ -772,6 +789,7 @@ static drift_node_t *s_mul(s_parser_t *p)
     return s_binlevel(p, s_concat, ops, bops, 3);
 }
 
+/* + - */
 static drift_node_t *s_add(s_parser_t *p)
 {
     static const drift_tok_op_t ops[] = {DRIFT_TOP_PLUS, DRIFT_TOP_MINUS};
@@ -787,6 +805,7 @@ static drift_node_t *s_bitexpr(s_parser_t *p)
     return s_binlevel(p, s_add, ops, bops, 4);
 }
 
+/* < <= > >= */
 static drift_node_t *s_rel(s_parser_t *p)
 {
     static const drift_tok_op_t ops[] = {DRIFT_TOP_LT, DRIFT_TOP_LE, DRIFT_TOP_GT, DRIFT_TOP_GE};
@@ -932,6 +951,7 @@ static drift_node_t *s_eq(s_parser_t *p)
     return l;
 }
 
+/* NOT (NOT EXISTS becomes a negated EXISTS). */
 static drift_node_t *s_not(s_parser_t *p)
 {
     if (!s_is_kw(p, DRIFT_KW_NOT))
@@ -954,6 +974,7 @@ static drift_node_t *s_not(s_parser_t *p)
     return n;
 }
 
+/* AND */
 static drift_node_t *s_and(s_parser_t *p)
 {
     drift_node_t *l = s_not(p);
@@ -967,6 +988,7 @@ static drift_node_t *s_and(s_parser_t *p)
     return l;
 }
 
+/* A whole expression: OR, the lowest level. */
 static drift_node_t *s_expr(s_parser_t *p)
 {
     if (s_enter(p) < 0)
@@ -1081,6 +1103,7 @@ static int s_at_temporal(s_parser_t *p)
 
 /* ------------------------------------------------------------------ SELECT */
 
+/* FROM items joined by commas (CROSS) and JOIN operators, left-deep. */
 static drift_from_t *s_from_list(s_parser_t *p);
 
 /* [AS] alias after a table or subquery (not a temporal AS OF). Returns 0 (alias may stay NULL) or -1. */
@@ -1192,6 +1215,7 @@ static int s_join_op(s_parser_t *p, drift_join_t *join, int *natural)
     return 1;
 }
 
+/* FROM items joined by commas (CROSS) and JOIN operators, left-deep. */
 static drift_from_t *s_from_list(s_parser_t *p)
 {
     drift_from_t *l = s_from_item(p);
@@ -1852,6 +1876,7 @@ static drift_node_t *s_document(s_parser_t *p)
     return NULL;
 }
 
+/* INSERT [OR ...] [INTO] t [AS a] [(cols)] VALUES/SELECT/DEFAULT VALUES/{json}/[json]/$N. */
 static int s_insert(s_parser_t *p, drift_stmt_t *st)
 {
     uint32_t pos0 = p->tok.pos;
@@ -1892,6 +1917,7 @@ static int s_insert(s_parser_t *p, drift_stmt_t *st)
     return s_syntax(p);
 }
 
+/* UPDATE t [[AS] a] SET c = e, ... [WHERE e]. */
 static int s_update(s_parser_t *p, drift_stmt_t *st)
 {
     uint32_t cap = 0;
@@ -1933,6 +1959,7 @@ static int s_update(s_parser_t *p, drift_stmt_t *st)
     return 0;
 }
 
+/* DELETE FROM t [[AS] a] [WHERE e]. */
 static int s_delete(s_parser_t *p, drift_stmt_t *st)
 {
     st->kind = DRIFT_STMT_DELETE;
@@ -1969,6 +1996,7 @@ static int s_key(s_parser_t *p, drift_stmt_t *st)
 
 /* ------------------------------------------------------------------ transactions */
 
+/* BEGIN / START TRANSACTION [ISOLATION LEVEL ...]. */
 static int s_begin(s_parser_t *p, drift_stmt_t *st)
 {
     int start = s_is_kw(p, DRIFT_KW_START);
@@ -2007,6 +2035,7 @@ static int s_begin(s_parser_t *p, drift_stmt_t *st)
     return s_next(p);
 }
 
+/* ROLLBACK / ABORT [TRANSACTION|WORK] [TO [SAVEPOINT] name]. */
 static int s_rollback(s_parser_t *p, drift_stmt_t *st)
 {
     st->kind = DRIFT_STMT_ROLLBACK;
@@ -2023,6 +2052,7 @@ static int s_rollback(s_parser_t *p, drift_stmt_t *st)
 
 /* ------------------------------------------------------------------ statements */
 
+/* One statement, allocated in the arena. */
 static drift_stmt_t *s_statement(s_parser_t *p);
 
 /* The statement body for the current first token; fills st. */
@@ -2145,6 +2175,7 @@ static int s_dispatch(s_parser_t *p, drift_stmt_t *st)
     }
 }
 
+/* One statement, allocated in the arena. */
 static drift_stmt_t *s_statement(s_parser_t *p)
 {
     drift_stmt_t *st = s_alloc(p, sizeof *st);
@@ -2157,6 +2188,7 @@ static drift_stmt_t *s_statement(s_parser_t *p)
     return st;
 }
 
+/* Parses one statement (see parser.h). */
 int drift_parse(const char *sql, size_t len, drift_ast_t **ret_ast, drift_sqlerr_t *err)
 {
     drift_ast_t *ast = calloc(1, sizeof *ast);
@@ -2190,11 +2222,13 @@ out:
     return rc;
 }
 
+/* The parsed statement (see parser.h). */
 drift_stmt_t *drift_ast_stmt(const drift_ast_t *ast)
 {
     return ast->stmt;
 }
 
+/* Frees the arena and the lexer with its decoded texts. */
 void drift_ast_destroy(drift_ast_t **self_p)
 {
     if (!self_p || !*self_p)
