@@ -66,6 +66,7 @@ typedef struct {
     drift_value_t *getvals; /* drift_table_get's row */
     uint8_t *getrow;        /* the bytes getvals borrow from (arena; replaced by a larger block when needed) */
     size_t getrow_len, getrow_cap;
+    uint8_t *built;         /* per index: the snapshot holds its entries (NULL until computed) */
     uint8_t *packbuf;       /* rows packed for writes (arena, grown the same way) */
     size_t pack_len, pack_cap;
     int pack_oom;
@@ -928,25 +929,33 @@ oom:
     return 1;
 }
 
-/* Whether the snapshot holds entries for index i (not when the transaction itself created the index or
- * the table: the indexer builds an index when its definition is committed). */
+/* Whether the LMDB snapshot holds entries for index i: only while the index is part of the table's latest
+ * committed definition. Not for an index (or table) the transaction itself created (built when committed),
+ * nor for one dropped since as_of (DROP INDEX / DROP TABLE delete the entries: reads as of before the drop
+ * scan the table instead). Computed once per opened table. */
 static int s_index_built(drift_table_t *tp, const drift_tidx_t *i)
 {
+    s_table_t *t = (s_table_t *)tp;
     drift_qctx_t *q = tp->q;
-    const uint8_t *d;
-    size_t dl;
     if (!q->rd)
         return 0;
-    if (!tp->present || !q->txn || !drift_txn_pending_def(q->txn, tp->id, &d, &dl))
-        return 1;
-    drift_index_tdef_t *cd = NULL;
-    if (drift_index_table_def(q->rd, tp->id, tp->as_of, &cd) < 0)
+    size_t at = (size_t)(i - tp->idx);
+    if (at >= tp->nidx)
         return 0;
-    int found = 0;
-    for (uint32_t k = 0; k < cd->nidx; k++)
-        found |= cd->idx[k].id == i->id;
-    drift_index_tdef_destroy(&cd);
-    return found;
+    if (!t->built) {
+        t->built = drift_arena_alloc(q->arena, tp->nidx);
+        if (!t->built)
+            return 0;
+        drift_index_tdef_t *cd = NULL;
+        if (drift_index_table_def(q->rd, tp->id, UINT64_MAX, &cd) == 0) {
+            for (uint32_t j = 0; j < tp->nidx; j++)
+                for (uint32_t k = 0; k < cd->nidx; k++)
+                    if (cd->idx[k].id == tp->idx[j].id)
+                        t->built[j] = 1;
+            drift_index_tdef_destroy(&cd);
+        }
+    }
+    return t->built[at];
 }
 
 /* An index scan over an index the snapshot has not built: every row of the (merged) table whose values are

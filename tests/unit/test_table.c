@@ -678,6 +678,19 @@ static void t_drop_rename_table(void **state)
     drift_keybuf_t k1 = s_pk(c, t, 1);
     drift_trow_t r;
     assert_int_equal(drift_table_get(t, k1.buf, k1.len, &r), 1);
+    {
+        /* its unique index on name was deleted with the table: the index scan reads the table instead */
+        drift_keybuf_t ilo = {0};
+        drift_value_t ann = drift_val_text("ann", 3);
+        assert_int_equal(drift_table_encode_ivals(t, &t->idx[0], &ann, 1, &ilo), 0);
+        drift_tscan_t *is;
+        assert_int_equal(drift_table_iscan(t, &t->idx[0], ilo.buf, ilo.len, NULL, 0, &is), 0);
+        assert_int_equal(drift_tscan_next(is, &r), 1);
+        assert_int_equal(r.vals[0].u.i, 1);
+        assert_int_equal(drift_tscan_next(is, &r), 0);
+        drift_tscan_close(&is);
+        drift_keybuf_free(&ilo);
+    }
     s_hist_t h;
     memset(&h, 0, sizeof h);
     assert_int_equal(drift_table_history(t, k1.buf, k1.len, s_hist_cb, &h), 0);
@@ -806,6 +819,15 @@ static void t_indexes_ddl(void **state)
     assert_int_equal(t->nidx, 1);
     t = s_open(c, "items", s1);
     assert_int_equal(t->nidx, 2);
+    /* the dropped index's entries are gone: a scan of it as of s1 still answers (from the table) */
+    assert_int_equal(drift_table_iscan(t, &t->idx[1], lo.buf, lo.len, hi.buf, hi.len, &s), 0);
+    n = 0;
+    while (drift_tscan_next(s, &r) == 1) {
+        assert_true(r.vals[2].u.r == 5.0);
+        n++;
+    }
+    assert_int_equal(n, 3);
+    drift_tscan_close(&s);
     drift_keybuf_free(&lo);
     drift_keybuf_free(&hi);
     s_end(c);
