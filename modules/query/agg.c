@@ -157,7 +157,13 @@ int drift_agg_step(drift_agg_t *g, const drift_value_t *v, const drift_value_t *
     case DRIFT_AGG_TOTAL:
     case DRIFT_AGG_AVG: {
         drift_value_t n;
-        drift_val_numify(v, &n);
+        if (v->type == DRIFT_VAL_TEXT || v->type == DRIFT_VAL_BLOB) {
+            /* SQLite: text that is wholly an integer adds as one; other text makes the sum REAL */
+            if (!drift_text_numeric(v->u.s.p, v->u.s.n, &n) || n.type != DRIFT_VAL_INT)
+                n = drift_val_real(drift_val_real_of(v));
+        } else {
+            drift_val_numify(v, &n);
+        }
         if (n.type == DRIFT_VAL_INT) {
             g->rsum += (double)n.u.i;
             if (!g->approx && !g->overflow && __builtin_add_overflow(g->isum, n.u.i, &g->isum))

@@ -1028,6 +1028,11 @@ static void test_aggregates(void **state)
     drift_value_t sep = drift_val_text("; ", 2), nsep = drift_val_null();
     AGG(DRIFT_AGG_GROUP_CONCAT, 0, v, 3, &sep, DRIFT_VAL_TEXT, "3; 1");
     AGG(DRIFT_AGG_GROUP_CONCAT, 0, v, 3, &nsep, DRIFT_VAL_TEXT, "31");
+    /* text adds as an integer only when it is wholly one (SQLite): else the sum is REAL */
+    drift_value_t tx[] = {drift_val_text(" 7", 2), drift_val_text("abc", 3), drift_val_text("5x", 2)};
+    AGG(DRIFT_AGG_SUM, 0, tx, 1, NULL, DRIFT_VAL_INT, "7");
+    AGG(DRIFT_AGG_SUM, 0, tx, 2, NULL, DRIFT_VAL_REAL, "7.0");
+    AGG(DRIFT_AGG_SUM, 0, tx + 2, 1, NULL, DRIFT_VAL_REAL, "5.0");
     /* empty input */
     AGG(DRIFT_AGG_COUNT_STAR, 0, v, 0, NULL, DRIFT_VAL_INT, "0");
     AGG(DRIFT_AGG_COUNT, 0, v, 0, NULL, DRIFT_VAL_INT, "0");
