@@ -157,6 +157,12 @@ static int s_affine(drift_evalenv_t *env, const drift_node_t *ln, drift_value_t 
     return 0;
 }
 
+int drift_expr_affine(drift_evalenv_t *env, const drift_node_t *ln, drift_value_t *a, const drift_node_t *rn,
+                      drift_value_t *b)
+{
+    return s_affine(env, ln, a, rn, b);
+}
+
 static int s_is_cmp(drift_bop_t op)
 {
     return op >= DRIFT_BOP_EQ && op <= DRIFT_BOP_GE;

@@ -115,6 +115,14 @@ struct drift_evalenv {
 /* Evaluates n. Returns 0, or -1 with env->err set (42703 unbound column, 42883 unknown function,
  * 22xxx data errors, 07001 missing parameter, ...; positions are character positions). */
 int drift_expr_eval(drift_evalenv_t *env, const drift_node_t *n, const drift_rowctx_t *ctx, drift_value_t *out);
+/* SQLite's comparison affinity for a = b where a is the value of node ln and b of node rn (either node
+ * may be NULL: no affinity): a numeric column (or CAST) compared with text that is wholly a number
+ * compares as numbers, a TEXT column compared with a number that has no affinity compares as text.
+ * Converts a or b in place (bytes in env->arena); call before drift_val_compare_op / hashing when
+ * comparing values outside drift_expr_eval (IN (SELECT ...): ln = the probe, rn = the subquery's
+ * select item; joins). Returns 0 or -1 (ENOMEM, env->err set). */
+int drift_expr_affine(drift_evalenv_t *env, const drift_node_t *ln, drift_value_t *a, const drift_node_t *rn,
+                      drift_value_t *b);
 /* Evaluates a condition: 1 true, 0 false or NULL, -1 error. */
 int drift_expr_cond(drift_evalenv_t *env, const drift_node_t *n, const drift_rowctx_t *ctx);
 /* The value of parameter $idx (1-based) converted from MessagePack (maps/arrays become JSON text). */

@@ -914,6 +914,15 @@ static void test_columns_affinity(void **state)
     EXPECT_TRUE(EQ(s_cast(T("7"), DRIFT_COL_INTEGER), T("7")));
     EXPECT_FALSE(LT(LT(I(1), I(0)), s_cast(I(0), DRIFT_COL_TEXT))); /* '0' < '0' under TEXT affinity */
     EXPECT_TEXT(s_case(id, NULL, ARGS(T("5"), T("five"))), "five");
+    /* the same rule for values compared outside the evaluator (IN (SELECT ...), joins) */
+    drift_value_t pa = drift_val_int(7), pb = drift_val_text(" 7", 2);
+    assert_int_equal(drift_expr_affine(&s_env, id, &pa, name, &pb), 0);
+    assert_int_equal(pb.type, DRIFT_VAL_INT);
+    assert_int_equal(drift_val_compare_op(DRIFT_BOP_EQ, &pa, &pb), 1);
+    pa = drift_val_int(7);
+    pb = drift_val_text(" 7", 2);
+    assert_int_equal(drift_expr_affine(&s_env, NULL, &pa, NULL, &pb), 0);
+    assert_int_equal(drift_val_compare_op(DRIFT_BOP_EQ, &pa, &pb), 0);
     drift_node_t *unbound = s_node(DRIFT_AST_COLUMN);
     unbound->name = "nope";
     s_env.sql = "SELECT nope";
