@@ -61,6 +61,9 @@ struct drift_index {
     size_t zcap;
     uint64_t zseg, zoff; /* which frame zbuf holds (0 = none) */
     drift_keybuf_t k1, k2, rowbuf, oldrow, vals_old, vals_new, build;
+    uint64_t *mi_keys; /* catalog_max_ids: (table << 32 | version) -> highest index id of that definition */
+    uint32_t *mi_vals; /* (open addressing; a definition never changes once written) */
+    size_t mi_n, mi_cap;
     char err[512];
 };
 
@@ -593,6 +596,8 @@ void drift_index_close(drift_index_t **self_p)
     drift_logr_close(&ix->logr);
     s_cache_clear(ix);
     free(ix->cache);
+    free(ix->mi_keys);
+    free(ix->mi_vals);
     free(ix->zbuf);
     drift_keybuf_free(&ix->k1);
     drift_keybuf_free(&ix->k2);
@@ -2049,6 +2054,52 @@ int drift_index_table_def_ver_raw(drift_index_rd_t *rd, uint32_t table, uint32_t
     return 0;
 }
 
+/* The slot of key in the max-ids cache (its own or the empty one where it would go). */
+static size_t s_mi_slot(const drift_index_t *ix, uint64_t key)
+{
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    size_t i = (size_t)(h >> 20) & (ix->mi_cap - 1);
+    while (ix->mi_keys[i] && ix->mi_keys[i] != key)
+        i = (i + 1) & (ix->mi_cap - 1);
+    return i;
+}
+
+/* Remembers the highest index id of a definition (best effort: a failed allocation only costs a re-parse). */
+static void s_mi_put(drift_index_t *ix, uint64_t key, uint32_t val)
+{
+    if ((ix->mi_n + 1) * 2 > ix->mi_cap) {
+        size_t cap = ix->mi_cap ? ix->mi_cap * 2 : 256;
+        uint64_t *ok = ix->mi_keys;
+        uint32_t *ov = ix->mi_vals;
+        size_t ocap = ix->mi_cap;
+        ix->mi_keys = calloc(cap, sizeof *ix->mi_keys);
+        ix->mi_vals = calloc(cap, sizeof *ix->mi_vals);
+        if (!ix->mi_keys || !ix->mi_vals) {
+            free(ix->mi_keys);
+            free(ix->mi_vals);
+            ix->mi_keys = ok;
+            ix->mi_vals = ov;
+            return;
+        }
+        ix->mi_cap = cap;
+        ix->mi_n = 0;
+        for (size_t i = 0; i < ocap; i++)
+            if (ok[i]) {
+                size_t j = s_mi_slot(ix, ok[i]);
+                ix->mi_keys[j] = ok[i];
+                ix->mi_vals[j] = ov[i];
+                ix->mi_n++;
+            }
+        free(ok);
+        free(ov);
+    }
+    size_t j = s_mi_slot(ix, key);
+    if (!ix->mi_keys[j])
+        ix->mi_n++;
+    ix->mi_keys[j] = key;
+    ix->mi_vals[j] = val;
+}
+
 int drift_index_catalog_max_ids(drift_index_rd_t *rd, uint32_t *ret_table, uint32_t *ret_index)
 {
     *ret_table = *ret_index = 0;
@@ -2065,14 +2116,24 @@ int drift_index_catalog_max_ids(drift_index_rd_t *rd, uint32_t *ret_table, uint3
         uint32_t table = s_get_be32(kp + 1);
         if (table > *ret_table)
             *ret_table = table;
-        drift_index_tdef_t *d;
-        char err[160];
-        if (drift_index_tdef_parse(v.mv_data, v.mv_size, table, &d, err, sizeof err) < 0)
-            continue;
-        for (uint32_t i = 0; i < d->nidx; i++)
-            if (d->idx[i].id > *ret_index)
-                *ret_index = d->idx[i].id;
-        drift_index_tdef_destroy(&d);
+        uint64_t key = (uint64_t)table << 32 | s_get_be32(kp + 5);
+        uint32_t mx = 0;
+        size_t slot = rd->ix->mi_cap ? s_mi_slot(rd->ix, key) : 0;
+        if (rd->ix->mi_cap && rd->ix->mi_keys[slot] == key)
+            mx = rd->ix->mi_vals[slot];
+        else {
+            drift_index_tdef_t *d;
+            char err[160];
+            if (drift_index_tdef_parse(v.mv_data, v.mv_size, table, &d, err, sizeof err) < 0)
+                continue;
+            for (uint32_t i = 0; i < d->nidx; i++)
+                if (d->idx[i].id > mx)
+                    mx = d->idx[i].id;
+            drift_index_tdef_destroy(&d);
+            s_mi_put(rd->ix, key, mx);
+        }
+        if (mx > *ret_index)
+            *ret_index = mx;
     }
     mdb_cursor_close(c);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(rd->ix, rc, "catalog");

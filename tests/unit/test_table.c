@@ -1304,6 +1304,67 @@ static void t_big_rows(void **state)
     s_end(c);
 }
 
+static void t_ids(void **state)
+{
+    /* table and index ids only grow, whatever was dropped (ids are never reused: history stays unambiguous) */
+    ctx_t *c = *state;
+    uint32_t last_t = 0, last_i = 0;
+    for (int i = 0; i < 150; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", i % 7);
+        drift_coldef_t cols[2] = {s_cd("id", DRIFT_COL_INTEGER, 0, 1, 0, NULL), s_cd("u", DRIFT_COL_TEXT, 0, 0, 1, NULL)};
+        drift_stmt_t st;
+        memset(&st, 0, sizeof st);
+        s_begin(c);
+        if (i >= 7) {
+            st.kind = DRIFT_STMT_DROP_TABLE;
+            st.name = name;
+            s_ddl_ok(c, &st);
+        }
+        st.kind = DRIFT_STMT_CREATE_TABLE;
+        st.table = name;
+        st.coldefs = cols;
+        st.ncoldefs = 2;
+        s_ddl_ok(c, &st);
+        drift_table_t *t = s_open(c, name, c->q.snap_seq);
+        assert_true(t->id > last_t);
+        assert_int_equal(t->nidx, 1);
+        assert_true(t->idx[0].id > last_i);
+        last_t = t->id;
+        last_i = t->idx[0].id;
+        if (i % 3 == 0) { /* and an index more, dropped again at once */
+            const char *ic[] = {"u"};
+            drift_stmt_t ci;
+            memset(&ci, 0, sizeof ci);
+            ci.kind = DRIFT_STMT_CREATE_INDEX;
+            ci.name = "extra";
+            ci.table = name;
+            ci.idx_cols = ic;
+            ci.nidx_cols = 1;
+            s_ddl_ok(c, &ci);
+            t = s_open(c, name, c->q.snap_seq);
+            assert_true(t->idx[1].id > last_i);
+            last_i = t->idx[1].id;
+            s_commit(c);
+            s_begin(c);
+            ci.kind = DRIFT_STMT_DROP_INDEX;
+            s_ddl_ok(c, &ci);
+        }
+        s_commit(c);
+    }
+    s_begin(c);
+    uint32_t mt, mi;
+    assert_int_equal(drift_index_catalog_max_ids(c->rd, &mt, &mi), 0);
+    assert_int_equal(mt, last_t);
+    assert_int_equal(mi, last_i);
+    assert_int_equal(drift_index_catalog_max_ids(c->rd, &mt, &mi), 0); /* from the cache now */
+    assert_int_equal(mi, last_i);
+    uint32_t m2;
+    assert_int_equal(drift_index_max_table_id(c->rd, &m2), 0);
+    assert_int_equal(m2, last_t);
+    s_end(c);
+}
+
 static void t_many_rows(void **state)
 {
     ctx_t *c = *state;
@@ -1354,6 +1415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_pending_schema_versions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_many_rows, s_setup_big, s_teardown),
         cmocka_unit_test_setup_teardown(t_big_rows, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_ids, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
