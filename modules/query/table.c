@@ -66,6 +66,8 @@ typedef struct {
     drift_value_t *getvals; /* drift_table_get's row */
     uint8_t *getrow;        /* the bytes getvals borrow from (arena; replaced by a larger block when needed) */
     size_t getrow_len, getrow_cap;
+    uint8_t *getpk; /* the pk drift_table_get returns (same) */
+    size_t getpk_cap;
     uint8_t *built;         /* per index: the snapshot holds its entries (NULL until computed) */
     uint8_t *packbuf;       /* rows packed for writes (arena, grown the same way) */
     size_t pack_len, pack_cap;
@@ -535,28 +537,23 @@ static int s_decode(s_table_t *t, msgpack_zone *z, uint32_t ver, const uint8_t *
 
 /* ------------------------------------------------------------------ point reads */
 
-/* The state of pk in the present view (txn overlay then snapshot): 1 with the row bytes (copied into buf)
- * and version, 0 not found. seq/ts/op of a snapshot version in *v (0 for pending). -1 error. */
-static int s_lookup(s_table_t *t, const uint8_t *pk, size_t pk_len, drift_keybuf_t *buf, uint32_t *ret_ver,
-                    drift_index_ver_t *v)
+/* The state of pk (txn overlay then snapshot when present): 1 with the row bytes (borrowed: the transaction's,
+ * LMDB's, or the log reader's until its next fetch) and version, 0 not found, -1 error. seq/ts/op of a
+ * snapshot version in *v (0 for pending). */
+static int s_lookup(s_table_t *t, const uint8_t *pk, size_t pk_len, const uint8_t **ret_row, size_t *ret_len,
+                    uint32_t *ret_ver, drift_index_ver_t *v)
 {
     drift_table_t *p = &t->pub;
     drift_qctx_t *q = p->q;
     memset(v, 0, sizeof *v);
     if (p->present && q->txn) {
-        const uint8_t *row;
-        size_t len;
-        uint32_t ver;
-        int st = drift_txn_lookup(q->txn, p->id, pk, pk_len, &row, &len, &ver);
+        int st = drift_txn_lookup(q->txn, p->id, pk, pk_len, ret_row, ret_len, ret_ver);
         if (st == 2)
             return 0;
         if (st == 1) {
-            drift_keybuf_reset(buf);
-            drift_keybuf_raw(buf, row, len);
-            *ret_ver = ver;
             v->op = DRIFT_COP_INSERT;
             v->end_seq = DRIFT_INDEX_SEQ_LIVE;
-            return buf->oom ? s_oom(q) : 1;
+            return 1;
         }
     }
     if (!q->rd)
@@ -566,10 +563,26 @@ static int s_lookup(s_table_t *t, const uint8_t *pk, size_t pk_len, drift_keybuf
         return 0;
     if (rc < 0)
         return s_ixerr(q, rc, p->name);
-    drift_keybuf_reset(buf);
-    drift_keybuf_raw(buf, v->row, v->row_len);
+    *ret_row = v->row;
+    *ret_len = v->row_len;
     *ret_ver = v->schema_ver;
-    return buf->oom ? s_oom(q) : 1;
+    return 1;
+}
+
+/* Copies n bytes into an arena buffer of the table (replaced by a larger block when needed). */
+static uint8_t *s_tbuf(drift_qctx_t *q, uint8_t **buf, size_t *cap, const void *src, size_t n)
+{
+    if (*cap < n || !*buf) {
+        size_t c = n * 2 > 256 ? n * 2 : 256;
+        uint8_t *b = drift_arena_alloc(q->arena, c);
+        if (!b)
+            return NULL;
+        *buf = b;
+        *cap = c;
+    }
+    if (n)
+        memmove(*buf, src, n); /* src may be the buffer itself (a pk returned by the previous get) */
+    return *buf;
 }
 
 /* Decodes a row of a point read into the table's get buffer. */
@@ -584,33 +597,21 @@ int drift_table_get(drift_table_t *tp, const uint8_t *pk, size_t pk_len, drift_t
     drift_qctx_t *q = tp->q;
     if (tp->present && q->txn && drift_txn_note_read(q->txn, tp->id, pk, pk_len) < 0)
         return s_oom(q);
-    /* the table's row buffer: an arena block reused while it is large enough */
-    drift_keybuf_t buf = {0};
+    const uint8_t *row = NULL;
+    size_t len = 0;
     uint32_t ver = 0;
     drift_index_ver_t v;
-    int rc = s_lookup(t, pk, pk_len, &buf, &ver, &v);
-    if (rc <= 0) {
-        drift_keybuf_free(&buf);
+    int rc = s_lookup(t, pk, pk_len, &row, &len, &ver, &v);
+    if (rc <= 0)
         return rc;
-    }
-    if (t->getrow_cap < buf.len) {
-        size_t cap = buf.len * 2 > 256 ? buf.len * 2 : 256;
-        t->getrow = drift_arena_alloc(q->arena, cap);
-        t->getrow_cap = t->getrow ? cap : 0;
-        if (!t->getrow) {
-            drift_keybuf_free(&buf);
-            return s_oom(q);
-        }
-    }
-    memcpy(t->getrow, buf.buf, buf.len);
-    t->getrow_len = buf.len;
-    drift_keybuf_free(&buf);
+    /* copies in the table's buffers: valid until the next get on this table (pk may point into the old row) */
+    uint8_t *pkc = s_tbuf(q, &t->getpk, &t->getpk_cap, pk, pk_len);
+    if (!pkc || !s_tbuf(q, &t->getrow, &t->getrow_cap, row, len))
+        return s_oom(q);
+    t->getrow_len = len;
     if (s_get_decode(t, ver, t->getrow, t->getrow_len, t->getvals) < 0)
         return -1;
     memset(ret, 0, sizeof *ret);
-    uint8_t *pkc = drift_arena_memdup(q->arena, pk, pk_len);
-    if (!pkc)
-        return s_oom(q);
     ret->pk = pkc;
     ret->pk_len = pk_len;
     ret->vals = t->getvals;
