@@ -319,6 +319,10 @@ static int s_pk_ok(s_json_t *j, int rc)
 /* Appends one byte to the scratch string. */
 static int s_sput(s_json_t *j, size_t *len, const char *p, size_t n)
 {
+    if (j->mode == S_COUNT) { /* the counting pass only validates */
+        *len += n;
+        return 0;
+    }
     if (*len + n > j->scap) {
         size_t cap = j->scap ? j->scap : 64;
         while (cap < *len + n)
@@ -462,6 +466,35 @@ static int s_emit_str(s_json_t *j, size_t len)
     return 0;
 }
 
+/* A syntactically valid JSON number below 1e308 in magnitude (so strtod cannot overflow): decided from
+ * the count of integer digits and the exponent, without converting. */
+static int s_surely_finite(const char *s, size_t n)
+{
+    size_t i = s[0] == '-' ? 1 : 0;
+    long intdigits = 0, e = 0;
+    while (i < n && s[i] == '0')
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, intdigits++;
+    if (intdigits == 0) /* 0.000ddd: at most the exponent counts */
+        intdigits = 1;
+    while (i < n && s[i] != 'e' && s[i] != 'E')
+        i++;
+    if (i < n) {
+        int neg = s[++i] == '-';
+        if (s[i] == '-' || s[i] == '+')
+            i++;
+        for (; i < n; i++) {
+            if (e > 100000)
+                return neg;
+            e = e * 10 + (s[i] - '0');
+        }
+        if (neg)
+            e = -e;
+    }
+    return intdigits + e <= 308;
+}
+
 /* Parses a number at j->i (RFC 8259 grammar). */
 static int s_number(s_json_t *j)
 {
@@ -535,6 +568,8 @@ static int s_number(s_json_t *j)
             return 0;
         }
     }
+    if (j->mode == S_COUNT && s_surely_finite(s + start, i - start))
+        return 0; /* the counting pass only needs to know that the number is in range */
     char small[64], *t = small;
     size_t tl = i - start;
     if (tl >= sizeof small && !(t = malloc(tl + 1)))

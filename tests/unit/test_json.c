@@ -170,6 +170,10 @@ static void t_numbers(void **state)
     s_roundtrip("18446744073709551616", "1.8446744073709552e+19");
     s_roundtrip("0.30000000000000004", "0.30000000000000004");
     s_roundtrip("1.7976931348623157e308", "1.7976931348623157e+308");
+    s_roundtrip("17976931348623157e292", "1.7976931348623157e+308");
+    s_roundtrip("0.0000e400", "0.0");
+    s_roundtrip("-1e-400", "-0.0");
+    s_roundtrip("1e-99999999999999999999", "0.0");
     s_roundtrip("5e-324", "5e-324"); /* the smallest denormal */
     s_roundtrip("0.0001", "0.0001");
     s_roundtrip("0.00001", "1e-5");
@@ -262,6 +266,9 @@ static void t_errors(void **state)
     BAD("1e+", 3, "digit in the exponent");
     BAD("[1e400]", 1, "number out of range");
     BAD("-1e400", 0, "number out of range");
+    BAD("[1, 1.8e308]", 4, "number out of range");
+    BAD("{\"a\": -18e307}", 6, "number out of range");
+    BAD("1e99999999999999999999", 0, "number out of range");
     BAD("NaN", 0, "unexpected character 'N'");
     BAD("[Infinity]", 1, "unexpected character 'I'");
     BAD("\x01", 0, "unexpected byte 0x01");
