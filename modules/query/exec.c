@@ -917,6 +917,59 @@ static int s_order_match(const xcore_t *c, const drift_select_t *s, const drift_
     return -1;
 }
 
+/* The relation column a sort column of sel reads (a bare column of the single relation), or -1. */
+static int s_sort_relcol(const xsel_t *sel, uint32_t col)
+{
+    const xcore_t *c = sel->cores[0];
+    const drift_node_t *e = col < c->nout ? c->out[col] : c->keys[col - c->nout];
+    if (e->kind != DRIFT_AST_COLUMN || !e->bound || e->depth != 0 || e->rel != 0)
+        return -1;
+    return e->col;
+}
+
+/* Drops ORDER BY when the single relation's access path already yields rows in that order: the primary key
+ * columns ascending, after the columns its equality prefix fixes (key order is SQL order for one column
+ * type; JSON columns are left out). */
+static void s_order_by_key(xsel_t *sel)
+{
+    if (sel->ncores != 1 || sel->norder == 0)
+        return;
+    xcore_t *c = sel->cores[0];
+    if (c->nrels != 1 || c->is_agg || (c->s && c->s->distinct))
+        return;
+    xrel_t *rel = c->rels[0];
+    const xacc_t *a = &rel->acc;
+    if (!rel->t || rel->history || rel->left)
+        return;
+    const uint32_t *cols;
+    uint32_t ncols;
+    switch (a->kind) {
+    case XA_FULL:
+    case XA_PK_EQ:
+    case XA_PK_IN:
+    case XA_PK_RANGE:
+        /* (index paths are left out: a probe that does not fit the column falls back to a pk-order scan) */
+        cols = rel->t->pk;
+        ncols = rel->t->npk;
+        break;
+    default: return;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < sel->norder; i++) {
+        if (sel->ord_desc[i] || sel->ord_nulls[i] == 2)
+            return;
+        int rc = s_sort_relcol(sel, sel->ord_col[i]);
+        if (rc < 0)
+            return;
+        while (k < a->neq && k < ncols && cols[k] != (uint32_t)rc)
+            k++; /* a column fixed by equality may be skipped */
+        if (k >= ncols || cols[k] != (uint32_t)rc || rel->t->cols[rc].type == DRIFT_COL_JSON)
+            return;
+        k++;
+    }
+    sel->ord_by_key = 1;
+}
+
 static int s_sel(xexec_t *x, const drift_select_t *s, xscope_t *parent, xsel_t **ret)
 {
     xsel_t *sel = xq_alloc(x, sizeof *sel);
@@ -1010,6 +1063,7 @@ static int s_sel(xexec_t *x, const drift_select_t *s, xscope_t *parent, xsel_t *
         if (xplan_core(c) < 0)
             return -1;
     }
+    s_order_by_key(sel);
     *ret = sel;
     return 0;
 }
@@ -1840,7 +1894,7 @@ static int s_sel_run(xsel_t *s, const drift_rowctx_t *outer, xrow_fn fn, void *a
     if (limit == 0)
         return 0;
     xstream_t st = {offset, limit, 0, fn, arg, s};
-    if (s->ncores == 1 && !(s->cores[0]->s && s->cores[0]->s->distinct) && s->norder == 0) {
+    if (s->ncores == 1 && !(s->cores[0]->s && s->cores[0]->s->distinct) && (s->norder == 0 || s->ord_by_key)) {
         int rc = s_core_run(s->cores[0], outer, s_stream_fn, &st);
         return rc < 0 ? -1 : 0;
     }

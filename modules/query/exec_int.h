@@ -145,6 +145,7 @@ struct xsel {
     drift_val_type_t *types;
     /* ORDER BY over the rows the cores produce: column index in the row, direction, nulls */
     uint32_t norder;
+    int ord_by_key; /* the access path already yields this order: no sort */
     uint32_t *ord_col;
     int *ord_desc, *ord_nulls;
     drift_node_t *limit, *offset;

@@ -861,7 +861,7 @@ static int s_explain_sel(xexp_t *e, xsel_t *s, int depth)
     }
     if (s->norder) {
         xbuf_t b = {.x = e->x};
-        s_puts(&b, "SORT (");
+        s_puts(&b, s->ord_by_key ? "ORDER BY KEY (no sort: " : "SORT (");
         for (uint32_t i = 0; i < s->norder; i++) {
             uint32_t col = s->ord_col[i];
             if (i)

@@ -249,6 +249,13 @@ class SqlTest(unittest.TestCase):
         self.assertEqual(self.q("SELECT id FROM ex WHERE id > 1 AND id <= 3 ORDER BY id"), [(2,), (3,)])
         self.assertEqual(self.q("SELECT id FROM ex WHERE id = 2.0"), [(2,)])
         self.assertEqual(self.q("SELECT id FROM ex WHERE id = 2.5"), [])
+        # ORDER BY the primary key needs no sort; DESC does
+        p = plan_text(cur, "SELECT id FROM ex WHERE id >= 2 ORDER BY id")
+        self.assertIn("no sort", p)
+        self.assertNotIn("SORT (", p)
+        self.assertIn("SORT (id DESC)", plan_text(cur, "SELECT id FROM ex ORDER BY id DESC"))
+        self.assertEqual(self.q("SELECT id FROM ex ORDER BY id LIMIT 2"), [(1,), (2,)])
+        self.assertEqual(self.q("SELECT id FROM ex ORDER BY id DESC LIMIT 2"), [(3,), (2,)])
         cur.execute("EXPLAIN ANALYZE SELECT * FROM ex WHERE customer = 'x'")
         self.assertIn("actual rows=2", "\n".join(r[0] for r in cur.fetchall()))
 
