@@ -1817,11 +1817,9 @@ static int s_stream_fn(void *arg, drift_value_t *vals)
     return st->limit >= 0 && st->n >= st->limit ? 1 : 0;
 }
 
-static xsel_t *s_sort_sel;
-static int s_row_cmp(const void *pa, const void *pb)
+/* Row order of sel: its ORDER BY, or every column ascending (compound results without ORDER BY). */
+static int s_rowcmp_sel(const xsel_t *s, const drift_value_t *a, const drift_value_t *b)
 {
-    const drift_value_t *a = *(drift_value_t *const *)pa, *b = *(drift_value_t *const *)pb;
-    xsel_t *s = s_sort_sel;
     if (s->norder == 0) {
         for (uint32_t i = 0; i < s->ncols; i++) {
             int c = drift_val_cmp(&a[i], &b[i]);
@@ -1847,6 +1845,12 @@ static int s_row_cmp(const void *pa, const void *pb)
     return 0;
 }
 
+static const xsel_t *s_sort_sel; /* qsort's context (qsort never re-enters the executor) */
+static int s_row_cmp(const void *pa, const void *pb)
+{
+    return s_rowcmp_sel(s_sort_sel, *(drift_value_t *const *)pa, *(drift_value_t *const *)pb);
+}
+
 /* Rows of core i, materialized (DISTINCT applied when the core says so). */
 static int s_core_rows(xsel_t *s, uint32_t i, const drift_rowctx_t *outer, xvec_t *v)
 {
@@ -1869,6 +1873,59 @@ static int s_core_rows(xsel_t *s, uint32_t i, const drift_rowctx_t *outer, xvec_
         }
         v->n = w;
     }
+    return 0;
+}
+
+/* ORDER BY ... LIMIT: the first k rows in order, kept in a max-heap (the worst on top). */
+typedef struct {
+    xexec_t *x;
+    const xsel_t *s;
+    drift_value_t **h;
+    size_t n, k;
+    uint32_t width;
+} xtopn_t;
+
+static void s_heap_down(xtopn_t *t, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < t->n && s_rowcmp_sel(t->s, t->h[l], t->h[m]) > 0)
+            m = l;
+        if (r < t->n && s_rowcmp_sel(t->s, t->h[r], t->h[m]) > 0)
+            m = r;
+        if (m == i)
+            return;
+        drift_value_t *tmp = t->h[i];
+        t->h[i] = t->h[m];
+        t->h[m] = tmp;
+        i = m;
+    }
+}
+
+static int s_topn_fn(void *arg, drift_value_t *vals)
+{
+    xtopn_t *t = arg;
+    if (t->n == t->k && s_rowcmp_sel(t->s, vals, t->h[0]) >= 0)
+        return 0; /* not better than the worst kept */
+    drift_value_t *row = s_copyrow(t->x, vals, t->width);
+    if (!row)
+        return -1;
+    if (t->n < t->k) {
+        size_t i = t->n++;
+        t->h[i] = row;
+        while (i > 0) {
+            size_t p = (i - 1) / 2;
+            if (s_rowcmp_sel(t->s, t->h[i], t->h[p]) <= 0)
+                break;
+            drift_value_t *tmp = t->h[i];
+            t->h[i] = t->h[p];
+            t->h[p] = tmp;
+            i = p;
+        }
+        return 0;
+    }
+    t->h[0] = row;
+    s_heap_down(t, 0);
     return 0;
 }
 
@@ -1899,9 +1956,21 @@ static int s_sel_run(xsel_t *s, const drift_rowctx_t *outer, xrow_fn fn, void *a
         return rc < 0 ? -1 : 0;
     }
     xvec_t a = {0};
-    if (s_core_rows(s, 0, outer, &a) < 0)
-        return -1;
     int setop_sort = 0;
+    if (s->ncores == 1 && !(s->cores[0]->s && s->cores[0]->s->distinct) && s->norder && limit > 0 &&
+        limit + offset <= 100000) {
+        xcore_t *c = s->cores[0];
+        xtopn_t t = {x, s, NULL, 0, (size_t)(limit + offset), c->nout + c->nkeys};
+        t.h = xq_alloc(x, sizeof *t.h * t.k);
+        if (!t.h)
+            return -1;
+        if (s_core_run(c, outer, s_topn_fn, &t) < 0)
+            return -1;
+        a.v = t.h;
+        a.n = t.n;
+    } else if (s_core_rows(s, 0, outer, &a) < 0) {
+        return -1;
+    }
     for (uint32_t i = 1; i < s->ncores; i++) {
         drift_setop_t op = s->cores[i - 1]->s->setop;
         xvec_t b = {0};

@@ -85,6 +85,21 @@ class SqlTest(unittest.TestCase):
         self.assertEqual(self.q("SELECT id FROM sc WHERE 1 = 0"), [])
         self.assertEqual(self.q("VALUES (1, 'a'), (2, 'b')"), [(1, "a"), (2, "b")])
 
+    def test_order_limit_topn(self):
+        # ORDER BY ... LIMIT keeps only the first rows (a heap): same answers as a full sort
+        import random
+        rnd = random.Random(7)
+        rows = [(i, rnd.randint(0, 50), rnd.choice(["a", "b", None])) for i in range(1, 301)]
+        self.x("CREATE TABLE tn (id INTEGER PRIMARY KEY, v INTEGER, t TEXT)")
+        self.x("INSERT INTO tn VALUES " + ", ".join("(%d, %d, %s)" % (i, v, "NULL" if t is None else "'%s'" % t)
+                                                      for i, v, t in rows))
+        want = sorted(rows, key=lambda r: (-r[1], r[0]))[5:12]
+        self.assertEqual(self.q("SELECT id, v, t FROM tn ORDER BY v DESC, id LIMIT 7 OFFSET 5"), want)
+        nulls_first = sorted(rows, key=lambda r: (r[2] is not None, r[2] or "", -r[0]))[:4]
+        self.assertEqual(self.q("SELECT id, v, t FROM tn ORDER BY t, id DESC LIMIT 4"), nulls_first)
+        self.assertEqual(self.q("SELECT v FROM tn ORDER BY v LIMIT 1 OFFSET 299"), [(max(r[1] for r in rows),)])
+        self.assertEqual(self.q("SELECT v FROM tn ORDER BY v LIMIT 5 OFFSET 400"), [])
+
     # ------------------------------------------------------------ INSERT / UPDATE / DELETE
 
     def test_insert_forms(self):
