@@ -548,9 +548,7 @@ static void s_advance(drift_wcat_t *c, int may_open)
 
 void drift_wcat_tick(drift_wcat_t *self)
 {
-    /* nothing to forget: the next unique check renews the snapshot itself when it needs to */
-    if (self->ix && !self->tail.count)
-        return;
+    /* also with nothing to forget: an old read snapshot would pin LMDB pages the indexer could reuse */
     s_advance(self, 1);
 }
 
@@ -1412,6 +1410,49 @@ int drift_wcat_table(const drift_wcat_t *self, uint32_t table, const char **ret_
     if (ret_version)
         *ret_version = 0;
     return 0;
+}
+
+int drift_wcat_pk_message(const drift_wcat_t *self, uint32_t table, const uint8_t *key, size_t klen, char *msg,
+                          size_t cap)
+{
+    const wtab_t *t = NULL;
+    for (const wtab_t *x = self->tb[table & (self->ntb - 1)]; x; x = x->next)
+        if (x->id == table)
+            t = x;
+    if (!t || !t->cur)
+        return 0;
+    const drift_index_tdef_t *d = t->cur;
+    char cols[300] = "", vals[300] = "";
+    const uint8_t *p = key;
+    size_t avail = klen;
+    uint8_t scratch[256];
+    for (uint32_t i = 0; i < d->npk; i++) {
+        int pos = drift_index_tdef_colpos(d, d->pk[i]);
+        size_t at = strlen(cols);
+        snprintf(cols + at, sizeof cols - at, "%s%s", i ? ", " : "", pos >= 0 ? d->cols[pos].name : "?");
+        drift_keyval_t v;
+        at = strlen(vals);
+        char *o = vals + at;
+        size_t n = sizeof vals - at;
+        if (i)
+            at += (size_t)snprintf(o, n, ", "), o = vals + at, n = sizeof vals - at;
+        if (avail == 0 || drift_keyenc_decode(&p, &avail, &v, scratch, sizeof scratch) < 0) {
+            snprintf(o, n, "?");
+            avail = 0;
+            continue;
+        }
+        switch (v.type) {
+        case DRIFT_COL_NULL: snprintf(o, n, "null"); break;
+        case DRIFT_COL_BOOLEAN: snprintf(o, n, "%s", v.i ? "true" : "false"); break;
+        case DRIFT_COL_INTEGER:
+        case DRIFT_COL_TIMESTAMP: snprintf(o, n, "%" PRId64, v.i); break;
+        case DRIFT_COL_REAL: snprintf(o, n, "%.17g", v.r); break;
+        default: snprintf(o, n, "%.*s", (int)(v.n > 100 ? 100 : v.n), (const char *)v.p); break;
+        }
+    }
+    snprintf(msg, cap, "duplicate key value violates unique constraint \"%s_pkey\": Key (%s)=(%s) already exists.",
+             d->name, cols, vals);
+    return 1;
 }
 
 void drift_wcat_stats(const drift_wcat_t *self, drift_wcat_stats_t *ret)

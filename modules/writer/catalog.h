@@ -89,5 +89,10 @@ void drift_wcat_tick(drift_wcat_t *self);
 /* Whether table is live; its name and current version (NULL/0 when not). */
 int drift_wcat_table(const drift_wcat_t *self, uint32_t table, const char **ret_name, uint32_t *ret_version);
 void drift_wcat_stats(const drift_wcat_t *self, drift_wcat_stats_t *ret);
+/* The 23505 message of an insert of a live primary key of a defined table, PostgreSQL style
+ * ('duplicate key value violates unique constraint "t_pkey": Key (id)=(1) already exists.').
+ * Returns 1, or 0 when the table has no definition (msg untouched). */
+int drift_wcat_pk_message(const drift_wcat_t *self, uint32_t table, const uint8_t *key, size_t klen, char *msg,
+                          size_t cap);
 
 #endif

@@ -739,6 +739,8 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
             drift_kentry_t *e = drift_keymap_find(w->keys, op->table, op->key, op->key_len);
             int live = e && e->live;
             if (op->op == DRIFT_COP_INSERT && live) {
+                if (drift_wcat_pk_message(w->cat, op->table, op->key, op->key_len, msg, cap))
+                    return DRIFT_SQLSTATE_UNIQUE;
                 snprintf(msg, cap, "duplicate key: table %u already has a live row with this primary key%s", op->table,
                          e->seq == seq ? " (inserted earlier in this transaction)" : "");
                 return DRIFT_SQLSTATE_UNIQUE;
