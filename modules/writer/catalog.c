@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -1261,13 +1262,22 @@ uint64_t drift_wcat_open_index(drift_wcat_t *self)
         return 0;
     }
     uint64_t seq = 0, ts = 0;
-    if (drift_index_rd_begin(self->ix, &self->rd) < 0 || drift_index_applied(self->ix, &seq, &ts) < 0 ||
-        seq != drift_index_rd_seq(self->rd)) {
-        /* unreadable, or it moved between the two reads (no indexer should run yet): do without it */
+    /* the applied seq and its ts, and a snapshot at that seq (an indexer still running while only the
+     * writer restarts may move between the two reads: try again) */
+    for (int tries = 0; tries < 50; tries++) {
         drift_index_rd_end(&self->rd);
-        drift_index_close(&self->ix);
-        return 0;
+        if (drift_index_applied(self->ix, &seq, &ts) < 0 || drift_index_rd_begin(self->ix, &self->rd) < 0)
+            break;
+        if (seq == drift_index_rd_seq(self->rd))
+            goto ok;
+        struct timespec pause = {0, 2000000};
+        nanosleep(&pause, NULL);
     }
+    DLOG_WARN("the index in %s cannot be read consistently: unique checks use the log alone", self->index_dir);
+    drift_index_rd_end(&self->rd);
+    drift_index_close(&self->ix);
+    return 0;
+ok:
     self->index_state = 1;
     self->base = seq;
     self->base_ts = ts;
