@@ -351,6 +351,8 @@ class IsolationTest(unittest.TestCase):
                 self.begin(self.c1, level)
                 self.q(self.c1, "INSERT INTO %s (k, v) VALUES (5, 50)" % t)
                 self.assertEqual(self.one(self.c1, "SELECT v FROM %s WHERE k = 5" % t), 50)
+                # history never shows pending writes
+                self.assertEqual(self.rows(self.c1, "SELECT k FROM %s FOR SYSTEM_TIME ALL ORDER BY k" % t), [(1,)])
                 self.assertEqual(self.rows(self.c2, "SELECT v FROM %s WHERE k = 5" % t), [])  # not visible outside
                 self.q(self.c1, "UPDATE %s SET v = v + 1 WHERE k >= 1" % t)
                 self.assertEqual(self.rows(self.c1, "SELECT k, v FROM %s ORDER BY k" % t), [(1, 2), (5, 51)])
@@ -360,6 +362,17 @@ class IsolationTest(unittest.TestCase):
                 self.assertEqual(self.rows(self.c2, "SELECT k, v FROM %s ORDER BY k" % t), [(1, 1)])
                 self.q(self.c1, "ROLLBACK")
                 self.assertEqual(self.rows(self.c2, "SELECT k, v FROM %s ORDER BY k" % t), [(1, 1)])
+
+    def test_read_only_transactions_commit(self):
+        # a read-only transaction commits at every level, whatever changed meanwhile
+        t = self.table([(1, 1), (2, 2)])
+        for level in LEVELS:
+            with self.subTest(level=level):
+                self.begin(self.c1, level)
+                self.rows(self.c1, "SELECT * FROM %s" % t)
+                self.q(self.c2, "UPDATE %s SET v = v + 1" % t)
+                self.rows(self.c1, "SELECT v FROM %s WHERE k = 1" % t)
+                self.q(self.c1, "COMMIT")
 
     def test_one_transaction_one_seq(self):
         t = self.table([])
