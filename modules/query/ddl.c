@@ -211,7 +211,17 @@ static int s_put(drift_qctx_t *q, uint32_t table, const char *kind, const s_def_
     s_str(&pk, kind);
     if (d) {
         s_str(&pk, "def");
+        size_t at = sb.size;
         s_pack_def(&pk, d);
+        /* what the indexer and the writer will parse: refuse here what they would refuse */
+        drift_index_tdef_t *td = NULL;
+        char perr[200];
+        int prc = drift_index_tdef_parse(sb.data + at, sb.size - at, table, &td, perr, sizeof perr);
+        drift_index_tdef_destroy(&td);
+        if (prc < 0) {
+            msgpack_sbuffer_destroy(&sb);
+            return prc == -ENOMEM ? s_oom(q) : drift_sqlerr_set(q->err, "42P16", 0, "invalid table definition: %s", perr);
+        }
     }
     int rc = drift_txn_put(q->txn, DRIFT_COP_DDL, table, NULL, 0, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
@@ -410,6 +420,15 @@ static const char *s_auto_name(drift_qctx_t *q, const s_def_t *d, const char *co
     }
     strcat(buf, "_");
     strcat(buf, suffix);
+    size_t max = sizeof(((drift_index_idxdef_t *)0)->name) - 8; /* room for s_idx_name's number */
+    if (strlen(buf) > max) {
+        /* too long for the catalog: keep a prefix (cut at a UTF-8 boundary) and the suffix */
+        size_t keep = max - strlen(suffix) - 1;
+        while (keep > 0 && ((unsigned char)buf[keep] & 0xc0) == 0x80)
+            keep--;
+        buf[keep] = '_';
+        strcpy(buf + keep + 1, suffix);
+    }
     return s_idx_name(q, d, buf);
 }
 

@@ -1078,6 +1078,29 @@ static void t_driftql(void **state)
     assert_memory_equal(r.vals[0].u.s.p, "1", 1);
     assert_int_equal(drift_tscan_next(s, &r), 0);
     drift_tscan_close(&s);
+    /* long names: generated index names are cut to fit the catalog */
+    {
+        char longt[121], longf[100];
+        memset(longt, 'x', sizeof longt - 1);
+        longt[sizeof longt - 1] = 0;
+        memset(longf, 'f', sizeof longf - 1);
+        longf[sizeof longf - 1] = 0;
+        const char *lf[] = {longf};
+        drift_keydef_t lidx[1] = {{NULL, lf, 1}};
+        drift_stmt_t ls;
+        memset(&ls, 0, sizeof ls);
+        ls.kind = DRIFT_STMT_CREATE_TABLE;
+        ls.table = longt;
+        ls.driftql = 1;
+        ls.doc_pk = "id";
+        ls.doc_idx = lidx;
+        ls.ndoc_idx = 1;
+        s_ddl_ok(c, &ls);
+        drift_table_t *lt = s_open(c, longt, c->q.snap_seq);
+        assert_int_equal(lt->nidx, 1);
+        assert_true(strlen(lt->idx[0].name) < 128);
+        assert_non_null(strstr(lt->idx[0].name, "_idx"));
+    }
     /* not a document table */
     s_create_items(c);
     drift_table_t *items = s_open(c, "items", c->q.snap_seq);
