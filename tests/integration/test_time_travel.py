@@ -456,6 +456,43 @@ class TimeTravelTest(unittest.TestCase):
             self.assertEqual(got, [v["row"] + (v["seq"],)],
                              "AS OF the shown _ts %s of version seq %d (seed %d)" % (shown, v["seq"], SEED))
 
+    def test_6_schema_history(self):
+        """A query as of seq N uses the schema in force at N; a dropped table stays readable before the drop."""
+        seqs = {}
+
+        def step(name, sql, params=None):
+            seqs[name] = self.q(sql, params).seq
+
+        step("create", "CREATE TABLE sch (id INTEGER PRIMARY KEY, a TEXT, b INTEGER)")
+        step("ins", "INSERT INTO sch VALUES (1, 'x', 10), (2, 'y', 20)")
+        step("add", "ALTER TABLE sch ADD COLUMN c TEXT DEFAULT 'dflt'")
+        step("ins2", "INSERT INTO sch (id, a, b, c) VALUES (3, 'z', 30, 'given')")
+        step("rename", "ALTER TABLE sch RENAME COLUMN a TO name")
+        step("dropcol", "ALTER TABLE sch DROP COLUMN b")
+        step("upd", "UPDATE sch SET name = 'w' WHERE id = 1")
+        step("drop", "DROP TABLE sch")
+
+        def read(seq):
+            cur = self.q("SELECT * FROM sch AS OF @seq:%d ORDER BY id" % seq)
+            return [d[0] for d in cur.description], cur.fetchall()
+
+        self.assertEqual(read(seqs["ins"]), (["id", "a", "b"], [(1, "x", 10), (2, "y", 20)]))
+        self.assertEqual(read(seqs["add"]), (["id", "a", "b", "c"], [(1, "x", 10, "dflt"), (2, "y", 20, "dflt")]))
+        self.assertEqual(read(seqs["rename"]), (["id", "name", "b", "c"], [(1, "x", 10, "dflt"), (2, "y", 20, "dflt"),
+                                                                           (3, "z", 30, "given")]))
+        self.assertEqual(read(seqs["upd"]), (["id", "name", "c"], [(1, "w", "dflt"), (2, "y", "dflt"),
+                                                                   (3, "z", "given")]))
+        with self.assertRaises(driftdb.Error) as cm:
+            self.q("SELECT * FROM sch")
+        self.assertEqual(cm.exception.sqlstate, "42P01")
+        with self.assertRaises(driftdb.Error) as cm:
+            self.q("SELECT * FROM sch AS OF @seq:%d" % (seqs["create"] - 1))
+        self.assertEqual(cm.exception.sqlstate, "42P01")
+        # a column that did not exist yet is an unknown column as of then
+        with self.assertRaises(driftdb.Error) as cm:
+            self.q("SELECT c FROM sch AS OF @seq:%d" % seqs["ins"])
+        self.assertEqual(cm.exception.sqlstate, "42703")
+
 
 if __name__ == "__main__":
     unittest.main()
