@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ipc/commit.h"
 #include "ipc/proto.h"
@@ -2624,8 +2625,8 @@ static int s_line_fn(void *arg, const char *line)
 
 static int s_discard_fn(void *arg, drift_value_t *vals)
 {
-    (void)arg;
     (void)vals;
+    ++*(uint64_t *)arg;
     return 0;
 }
 
@@ -2638,14 +2639,23 @@ static int s_exec_explain(xexec_t *x, const drift_stmt_t *st, drift_sink_t *sink
     if (!in)
         return xq_err(x, "42601", st->pos, "EXPLAIN needs a statement");
     xsel_t *s = NULL;
-    const char *head = NULL;
+    const char *head = NULL, *tail = NULL;
     xcore_t *c = NULL;
     switch (in->kind) {
     case DRIFT_STMT_SELECT:
         if (s_sel(x, in->select, NULL, &s) < 0)
             return -1;
-        if (st->analyze && s_sel_run(s, NULL, s_discard_fn, NULL) < 0)
-            return -1;
+        if (st->analyze) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            uint64_t rows = 0;
+            if (s_sel_run(s, NULL, s_discard_fn, &rows) < 0)
+                return -1;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            tail =
+                drift_arena_printf(x->arena, "EXECUTION: %" PRIu64 " row%s in %.3f ms", rows, rows == 1 ? "" : "s", ms);
+        }
         break;
     case DRIFT_STMT_INSERT:
         if (st->analyze)
@@ -2687,6 +2697,8 @@ static int s_exec_explain(xexec_t *x, const drift_stmt_t *st, drift_sink_t *sink
         depth = 1;
     }
     if (s && xplan_explain(s, depth, st->analyze, s_line_fn, &e) < 0)
+        return -1;
+    if (tail && s_line_fn(&e, tail) < 0)
         return -1;
     return 0;
 }

@@ -272,7 +272,9 @@ class SqlTest(unittest.TestCase):
         self.assertEqual(self.q("SELECT id FROM ex ORDER BY id LIMIT 2"), [(1,), (2,)])
         self.assertEqual(self.q("SELECT id FROM ex ORDER BY id DESC LIMIT 2"), [(3,), (2,)])
         cur.execute("EXPLAIN ANALYZE SELECT * FROM ex WHERE customer = 'x'")
-        self.assertIn("actual rows=2", "\n".join(r[0] for r in cur.fetchall()))
+        p = "\n".join(r[0] for r in cur.fetchall())
+        self.assertIn("actual rows=2", p)
+        self.assertIn("EXECUTION: 2 rows in ", p)
 
     # ------------------------------------------------------------ time travel
 
