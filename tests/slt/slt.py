@@ -180,6 +180,46 @@ class FileResult:
         self.seconds = 0.0
 
 
+def split_statements(sql):
+    """Splits a record's text at top-level ';' (outside quotes and comments), as sqlite3_exec runs
+    several statements of one record one after the other; DriftDB takes one statement per request."""
+    parts, cur, i, n = [], [], 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'\"`[":
+            close = "]" if c == "[" else c
+            j = i + 1
+            while j < n:
+                if sql[j] == close:
+                    if close != "]" and j + 1 < n and sql[j + 1] == close:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            cur.append(sql[i:j + 1])
+            i = j + 1
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            cur.append(sql[i:j])
+            i = j
+        elif sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            cur.append(sql[i:j])
+            i = j
+        elif c == ";":
+            parts.append("".join(cur))
+            cur = []
+            i += 1
+        else:
+            cur.append(c)
+            i += 1
+    parts.append("".join(cur))
+    parts = [p for p in parts if p.strip()]
+    return parts or [sql]
+
+
 def run_file(path, conn_factory, max_seconds, verbose, labels):
     import driftdb
     res = FileResult(path)
@@ -208,7 +248,11 @@ def run_file(path, conn_factory, max_seconds, verbose, labels):
             continue
         ok, why = True, None
         try:
-            cur.execute(r.sql)
+            if r.kind == "statement":
+                for part in split_statements(r.sql):
+                    cur.execute(part)
+            else:
+                cur.execute(r.sql)
             if r.kind == "statement":
                 if not r.expect_ok:
                     ok, why = False, "statement succeeded but error was expected"

@@ -58,6 +58,14 @@ class RunnerTest(unittest.TestCase):
         for _, name in slt.SKIP_KINDS:
             self.assertIn("`%s`" % name, section)
 
+    def test_split_statements(self):
+        # a record may hold several statements (sqlite3_exec runs them in turn); ';' in quotes/comments stays
+        self.assertEqual(slt.split_statements("INSERT INTO t VALUES('a;b'); DROP INDEX i;"),
+                         ["INSERT INTO t VALUES('a;b')", " DROP INDEX i"])
+        self.assertEqual(slt.split_statements('SELECT "x;y" -- c;d\n'), ['SELECT "x;y" -- c;d\n'])
+        self.assertEqual(slt.split_statements("SELECT 1 /* ; */ ; ;"), ["SELECT 1 /* ; */ "])
+        self.assertEqual(slt.split_statements("SELECT 'it''s; ok'"), ["SELECT 'it''s; ok'"])
+
     def test_parse(self):
         recs = slt.parse(os.path.join(HERE, "selftest", "pass.test"))
         kinds = [r.kind for r in recs]
