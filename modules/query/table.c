@@ -1129,6 +1129,13 @@ static int s_next_index(drift_tscan_t *s, drift_trow_t *ret)
 
 /* ---- version scans */
 
+/* The last seq a history read of t may show: the statement's snapshot (the LMDB snapshot may hold later
+ * commits under REPEATABLE READ), or the point t was opened at when that is later. */
+static uint64_t s_read_bound(const drift_table_t *t)
+{
+    return t->as_of > t->q->snap_seq ? t->as_of : t->q->snap_seq;
+}
+
 int drift_table_vscan(drift_table_t *tp, uint64_t from, uint64_t to, int to_inclusive, drift_tscan_t **ret)
 {
     s_table_t *t = (s_table_t *)tp;
@@ -1170,8 +1177,11 @@ static int s_next_version(drift_tscan_t *s, drift_trow_t *ret)
             s->snap_done = 1;
             return 0;
         }
-        if (v.op == DRIFT_COP_DELETE)
-            continue;
+        uint64_t bound = s_read_bound(&s->t->pub);
+        if (v.op == DRIFT_COP_DELETE || v.seq > bound)
+            continue; /* committed after the statement's snapshot: not part of this read */
+        if (v.end_seq != DRIFT_INDEX_SEQ_LIVE && v.end_seq > bound)
+            v.end_seq = DRIFT_INDEX_SEQ_LIVE;
         /* lifetime [seq, end) meets [from, to] (to exclusive unless to_incl) */
         if (s->to_incl ? v.seq > s->to : v.seq >= s->to)
             continue;
@@ -1206,11 +1216,15 @@ typedef struct {
 static int s_hist_cb(const drift_index_ver_t *v, void *arg)
 {
     s_hist_t *h = arg;
+    uint64_t as_of = s_read_bound(&h->t->pub);
+    if (v->seq > as_of)
+        return 0; /* committed after the statement's snapshot */
     drift_trow_t r = {.pk = h->pk,
                       .pk_len = h->pk_len,
                       .seq = v->seq,
                       .ts_ns = v->ts_ns,
-                      .end_seq = v->end_seq,
+                      .end_seq = v->end_seq != DRIFT_INDEX_SEQ_LIVE && v->end_seq > as_of ? DRIFT_INDEX_SEQ_LIVE
+                                                                                           : v->end_seq,
                       .op = v->op};
     if (v->op != DRIFT_COP_DELETE) {
         /* copy: the row may live in the log reader's buffer, which fn's reads could reuse */

@@ -146,7 +146,9 @@ uint64_t drift_tscan_steps(const drift_tscan_t *s);
 void drift_tscan_close(drift_tscan_t **self_p);
 
 /* Every version of one key, oldest first, deletes included (SHOW DRIFT): fn per version (vals NULL for
- * a delete). Returns 0, fn's non-zero value, or -1 with err. */
+ * a delete). Returns 0, fn's non-zero value, or -1 with err. Like vscan, it shows the history up to the
+ * statement's snapshot q->snap_seq (or as_of when later): versions committed after it are left out, an end
+ * after it reads as live (DRIFT_INDEX_SEQ_LIVE). */
 typedef int (*drift_trow_fn)(const drift_trow_t *row, void *arg);
 int drift_table_history(drift_table_t *t, const uint8_t *pk, size_t pk_len, drift_trow_fn fn, void *arg);
 

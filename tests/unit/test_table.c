@@ -904,6 +904,32 @@ static void t_versions(void **state)
         assert_int_equal(h.op[i], wo[i]);
         assert_int_equal(h.deleted[i], i == 2);
     }
+    /* opened as of s2: a history read still shows what the snapshot (s4) holds */
+    drift_table_t *h2 = s_open(c, "items", s2);
+    drift_tscan_t *s;
+    memset(&h, 0, sizeof h);
+    assert_int_equal(drift_table_history(h2, k1.buf, k1.len, s_hist_cb, &h), 0);
+    assert_int_equal(h.n, 4);
+    /* a statement whose snapshot is s2 while the LMDB snapshot holds s3 and s4 (REPEATABLE READ): the history
+     * and the versions stop at s2 */
+    c->q.snap_seq = s2;
+    h2 = s_open(c, "items", s2);
+    assert_true(h2->present);
+    memset(&h, 0, sizeof h);
+    assert_int_equal(drift_table_history(h2, k1.buf, k1.len, s_hist_cb, &h), 0);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.seq[1], s2);
+    assert_int_equal(drift_table_vscan(h2, 0, s4, 1, &s), 0);
+    assert_int_equal(drift_tscan_next(s, &r), 1);
+    assert_int_equal(r.end_seq, s2);
+    assert_int_equal(drift_tscan_next(s, &r), 1);
+    assert_memory_equal(r.vals[1].u.s.p, "v2", 2);
+    assert_int_equal(r.end_seq, DRIFT_INDEX_SEQ_LIVE); /* deleted at s3, after the point */
+    assert_int_equal(drift_tscan_next(s, &r), 1);
+    assert_memory_equal(r.vals[1].u.s.p, "w1", 2);
+    assert_int_equal(drift_tscan_next(s, &r), 0);
+    drift_tscan_close(&s);
+    c->q.snap_seq = s4;
     /* as-of point reads on the same key */
     drift_table_t *at = s_open(c, "items", s3);
     assert_int_equal(drift_table_get(at, k1.buf, k1.len, &r), 0);
