@@ -230,7 +230,8 @@ static int s_intval(xexec_t *x, const drift_value_t *v, uint32_t pos, int64_t *r
     }
     if (v->type == DRIFT_VAL_NULL)
         return xq_err(x, "22023", pos, "LIMIT / OFFSET must not be NULL");
-    if (drift_val_cast(x->arena, DRIFT_COL_INTEGER, v, &o, x->q->err) < 0)
+    if (v->type == DRIFT_VAL_TEXT ? drift_val_coerce(x->arena, DRIFT_COL_INTEGER, v, &o, NULL, x->q->err) < 0
+                                  : drift_val_cast(x->arena, DRIFT_COL_INTEGER, v, &o, x->q->err) < 0)
         return -1;
     if (o.type != DRIFT_VAL_INT)
         return xq_err(x, "22023", pos, "LIMIT / OFFSET must be an integer");
@@ -1059,6 +1060,10 @@ static int s_sel(xexec_t *x, const drift_select_t *s, xscope_t *parent, xsel_t *
     for (uint32_t i = 0; i < sel->ncores; i++) {
         xcore_t *c = sel->cores[i];
         c->is_agg = c->ngroup > 0 || c->naggs > 0 || c->having != NULL;
+        if (c->naggs == 1 && c->nrels > 0) {
+            drift_agg_kind_t k = drift_agg_lookup(c->aggs[0]->name, c->aggs[0]->nargs, c->aggs[0]->star);
+            c->minmax = k == DRIFT_AGG_MIN ? 1 : k == DRIFT_AGG_MAX ? 2 : 0;
+        }
         for (uint32_t k = 0; k < c->nconj; k++)
             c->conj[k].mask = xq_mask(c->conj[k].e);
         if (xplan_core(c) < 0)
@@ -1079,6 +1084,8 @@ typedef struct xgroup {
     drift_value_t *key;
     drift_agg_t **acc;
     const drift_value_t **rep;
+    drift_value_t best; /* the single min()/max() so far: the bare columns come from its row (SQLite) */
+    int has_best;
 } xgroup_t;
 
 typedef struct {
@@ -1684,6 +1691,20 @@ static int s_group_step(xrun_t *r)
             return -1;
         if (drift_agg_step(g->acc[j], &v, has_sep ? &sep : NULL, x->q->err) < 0)
             return -1;
+        if (c->minmax && v.type != DRIFT_VAL_NULL) {
+            int cmp = g->has_best ? drift_val_cmp(&v, &g->best) : 0;
+            if (!g->has_best || (c->minmax == 1 ? cmp < 0 : cmp > 0)) {
+                if (drift_val_copy(x->arena, &v, &g->best) < 0)
+                    return drift_sqlerr_set(x->q->err, "53200", 0, "out of memory");
+                g->has_best = 1;
+                for (uint32_t i = 0; i < c->nrels; i++) {
+                    if (r->relp[i] == c->rels[i]->nullrow)
+                        g->rep[i] = c->rels[i]->nullrow;
+                    else if (!(g->rep[i] = s_copyrow(x, r->relp[i], c->rels[i]->ncols)))
+                        return -1;
+                }
+            }
+        }
     }
     return 0;
 }

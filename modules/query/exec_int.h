@@ -123,6 +123,7 @@ struct xcore {
     drift_node_t **keys;
     /* aggregates */
     int is_agg;
+    int minmax; /* the only aggregate is min() (1) or max() (2): bare columns come from its row */
     drift_node_t **aggs;
     uint32_t naggs, capaggs;
     drift_node_t **group;

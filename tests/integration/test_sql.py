@@ -207,6 +207,10 @@ class SqlTest(unittest.TestCase):
         self.assertEqual(self.q("SELECT count(DISTINCT g), sum(DISTINCT id % 2) FROM ag"), [(3, 1)])
         self.assertEqual(self.q("SELECT g, max(v) - min(v) FROM ag WHERE id <> 5 GROUP BY g ORDER BY g"),
                          [("a", 2), ("b", 0)])
+        # SQLite: with a single min()/max(), the bare columns come from its row
+        self.assertEqual(self.q("SELECT max(v), id, g FROM ag"), [(10, 3, "b")])
+        self.assertEqual(self.q("SELECT g, min(v), id FROM ag GROUP BY g ORDER BY g"),
+                         [("a", 1, 1), ("b", 10, 3), ("c", 7, 5)])
         self.err("42803", "SELECT g FROM ag WHERE count(*) > 1")
 
     # ------------------------------------------------------------ subqueries, compound selects
