@@ -101,7 +101,7 @@ int drift_jdoc_parse(drift_jdoc_t *d, const char *p, size_t n, char *err, size_t
     int rc = drift_json_to_msgpack(p, n, &pk, msg, sizeof msg, &epos);
     if (rc < 0) {
         if (err)
-            snprintf(err, errcap, "malformed JSON: %s at offset %zu", rc == -ENOMEM ? "out of memory" : msg, epos);
+            snprintf(err, errcap, "malformed JSON: %s", rc == -ENOMEM ? "out of memory" : msg); /* msg has the byte */
         return -1;
     }
     size_t off = 0;
@@ -1068,12 +1068,11 @@ int drift_val_coerce(drift_arena_t *a, drift_coltype_t t, const drift_value_t *v
                 char b[96];
                 if (col)
                     rc = drift_sqlerr_set(err, DRIFT_SQLSTATE_BAD_VALUE, 0,
-                                          "invalid value for column \"%s\" of type JSON: %s: %s at offset %zu", col,
-                                          s_show(b, sizeof b, &u), msg, epos);
+                                          "invalid value for column \"%s\" of type JSON: %s: %s", col,
+                                          s_show(b, sizeof b, &u), msg);
                 else
-                    rc = drift_sqlerr_set(err, DRIFT_SQLSTATE_BAD_VALUE, 0,
-                                          "invalid value for type JSON: %s: %s at offset %zu", s_show(b, sizeof b, &u),
-                                          msg, epos);
+                    rc = drift_sqlerr_set(err, DRIFT_SQLSTATE_BAD_VALUE, 0, "invalid value for type JSON: %s: %s",
+                                          s_show(b, sizeof b, &u), msg);
             } else {
                 char *p = drift_arena_memdup(a, sb.p ? sb.p : "", sb.len);
                 if (!p)
