@@ -137,12 +137,52 @@ static int s_range(const xpreds_t *ps, uint32_t col, xacc_t *acc)
 }
 
 /* The best access path of rel given the bound relations avail and the conjuncts cj; returns its score. */
+/* Collects the leaves of an OR tree that are `col = probe` on one column of rel into in (args); 0 when
+ * some leaf is something else. */
+static int s_or_leaves(const drift_node_t *e, const xrel_t *rel, uint64_t avail, int *col, drift_node_t **args,
+                       uint32_t *n, uint32_t cap)
+{
+    if (e->kind == DRIFT_AST_OR)
+        return s_or_leaves(e->l, rel, avail, col, args, n, cap) && s_or_leaves(e->r, rel, avail, col, args, n, cap);
+    xpred_t p;
+    if (*n >= cap || !s_pred(e, rel, avail, &p) || p.kind != XP_EQ || (*col >= 0 && (uint32_t)*col != p.col))
+        return 0;
+    *col = (int)p.col;
+    args[(*n)++] = (drift_node_t *)p.a;
+    return 1;
+}
+
+/* `col = a OR col = b ...` on one column of rel as a synthetic IN list (the OR itself stays the filter). */
+static int s_or_pred(xcore_t *c, const drift_node_t *e, const xrel_t *rel, uint64_t avail, xpred_t *p)
+{
+    drift_node_t *args[64];
+    uint32_t n = 0;
+    int col = -1;
+    if (e->kind != DRIFT_AST_OR || !s_or_leaves(e, rel, avail, &col, args, &n, 64) || col < 0)
+        return 0;
+    drift_node_t *in = xq_alloc(c->x, sizeof *in);
+    drift_node_t **a = xq_alloc(c->x, sizeof *a * n);
+    if (!in || !a)
+        return 0;
+    memcpy(a, args, sizeof *a * n);
+    in->kind = DRIFT_AST_IN_LIST;
+    in->pos = e->pos;
+    in->agg = -1;
+    in->args = a;
+    in->nargs = n;
+    memset(p, 0, sizeof *p);
+    p->kind = XP_IN;
+    p->col = (uint32_t)col;
+    p->in = in;
+    return 1;
+}
+
 static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, uint32_t ncj, xacc_t *ret)
 {
     xpred_t pbuf[64];
     xpreds_t ps = {pbuf, 0};
     for (uint32_t i = 0; i < ncj && ps.n < 64; i++)
-        if (s_pred(cj[i].e, rel, avail, &ps.p[ps.n]))
+        if (s_pred(cj[i].e, rel, avail, &ps.p[ps.n]) || s_or_pred(c, cj[i].e, rel, avail, &ps.p[ps.n]))
             ps.n++;
     int best = -1;
     xacc_t a;

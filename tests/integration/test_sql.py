@@ -259,6 +259,12 @@ class SqlTest(unittest.TestCase):
         self.assertIn("FULL SCAN ex", plan_text(cur, "SELECT * FROM ex WHERE amount = 5"))
         self.assertIn("PK RANGE SCAN ex", plan_text(cur, "SELECT * FROM ex WHERE id BETWEEN 1 AND 2"))
         self.assertIn("PK LOOKUP ex (id IN (1, 3))", plan_text(cur, "SELECT * FROM ex WHERE id IN (1, 3)"))
+        self.assertIn("PK LOOKUP ex (id IN (1, 3))", plan_text(cur, "SELECT * FROM ex WHERE id = 1 OR 3 = id"))
+        self.assertEqual(self.q("SELECT id FROM ex WHERE id = 3 OR id = 1 OR id = 3 ORDER BY id"), [(1,), (3,)])
+        self.assertIn("INDEX SCAN ex USING ex_by_customer (customer IN ('y', 'z'))",
+                      plan_text(cur, "SELECT * FROM ex WHERE customer = 'y' OR customer = 'z'"))
+        self.assertIn("FULL SCAN", plan_text(cur, "SELECT * FROM ex WHERE id = 1 OR amount = 6"))
+        self.assertEqual(self.q("SELECT id FROM ex WHERE id = 1 OR amount = 6 ORDER BY id"), [(1,), (2,)])
         p = plan_text(cur, "SELECT customer, count(*) FROM ex GROUP BY customer ORDER BY 2")
         self.assertIn("SORT", p)
         self.assertIn("AGGREGATE", p)
