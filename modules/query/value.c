@@ -23,68 +23,42 @@
 
 drift_value_t drift_val_null(void)
 {
-    drift_value_t v;
-    memset(&v, 0, sizeof v);
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_NULL};
 }
 
 drift_value_t drift_val_int(int64_t i)
 {
-    drift_value_t v = drift_val_null();
-    v.type = DRIFT_VAL_INT;
-    v.u.i = i;
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_INT, .u.i = i};
 }
 
 drift_value_t drift_val_real(double r)
 {
-    drift_value_t v = drift_val_null();
-    v.type = DRIFT_VAL_REAL;
-    v.u.r = r;
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_REAL, .u.r = r};
 }
 
 drift_value_t drift_val_bool(int b)
 {
-    drift_value_t v = drift_val_null();
-    v.type = DRIFT_VAL_BOOL;
-    v.u.b = b ? 1 : 0;
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_BOOL, .u.b = b ? 1 : 0};
 }
 
 drift_value_t drift_val_text(const char *p, size_t n)
 {
-    drift_value_t v = drift_val_null();
-    v.type = DRIFT_VAL_TEXT;
-    v.u.s.p = p ? p : "";
-    v.u.s.n = n;
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_TEXT, .u.s = {p ? p : "", n}};
 }
 
 drift_value_t drift_val_blob(const void *p, size_t n)
 {
-    drift_value_t v = drift_val_null();
-    v.type = DRIFT_VAL_BLOB;
-    v.u.s.p = p ? p : "";
-    v.u.s.n = n;
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_BLOB, .u.s = {p ? p : "", n}};
 }
 
 drift_value_t drift_val_ts(int64_t ns)
 {
-    drift_value_t v = drift_val_null();
-    v.type = DRIFT_VAL_TIMESTAMP;
-    v.u.i = ns;
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_TIMESTAMP, .u.i = ns};
 }
 
 drift_value_t drift_val_json(const char *p, size_t n)
 {
-    drift_value_t v = drift_val_null();
-    v.type = DRIFT_VAL_JSON;
-    v.u.s.p = p ? p : "null";
-    v.u.s.n = p ? n : 4;
-    return v;
+    return (drift_value_t){.type = DRIFT_VAL_JSON, .u.s = {p ? p : "null", p ? n : 4}};
 }
 
 /* ------------------------------------------------------------------ JSON helpers */
