@@ -1266,6 +1266,23 @@ static int s_materialize(xrun_t *r, xrel_t *rel)
     return 0;
 }
 
+static int s_doc_keyval(xexec_t *x, const drift_value_t *v, drift_value_t *out);
+static int s_conv(drift_coltype_t t, const drift_value_t *v, drift_value_t *out);
+
+/* Converts a probe value to a column's type for a key: 1 ok, 0 NULL (matches nothing), 2 does not fit, -1
+ * error. JSON columns (DriftQL document keys and fields) take text, integers and booleans as the JSON
+ * scalar they compare equal to, for equality only (JSON key order is not SQL order). */
+static int s_conv_x(xexec_t *x, int eq, drift_coltype_t t, const drift_value_t *v, drift_value_t *out)
+{
+    if (t == DRIFT_COL_JSON && v->type != DRIFT_VAL_NULL) {
+        if (!eq || !(v->type == DRIFT_VAL_TEXT || v->type == DRIFT_VAL_INT || v->type == DRIFT_VAL_BOOL ||
+                     v->type == DRIFT_VAL_JSON))
+            return 2;
+        return s_doc_keyval(x, v, out) < 0 ? -1 : 1;
+    }
+    return s_conv(t, v, out);
+}
+
 /* Converts a probe value to a column's type for a key: 1 ok, 0 NULL (matches nothing), 2 does not fit. */
 static int s_conv(drift_coltype_t t, const drift_value_t *v, drift_value_t *out)
 {
@@ -1399,7 +1416,9 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
             drift_value_t v;
             if (drift_expr_eval(&x->env, a->eq[i], &r->ctx, &v) < 0)
                 return -1;
-            int cv = s_conv(rel->t->cols[cols[i]].type, &v, &pv[i]);
+            int cv = s_conv_x(x, 1, rel->t->cols[cols[i]].type, &v, &pv[i]);
+            if (cv < 0)
+                return -1;
             if (cv == 0)
                 return 0; /* col = NULL: nothing */
             if (cv == 2) {
@@ -1504,7 +1523,11 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
                 rc = -1;
                 goto out;
             }
-            int cv = s_conv(ct, &v, &cvv);
+            int cv = s_conv_x(x, 1, ct, &v, &cvv);
+            if (cv < 0) {
+                rc = -1;
+                goto out;
+            }
             if (cv == 0)
                 continue;
             if (cv == 2) {
