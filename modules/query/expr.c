@@ -39,20 +39,26 @@ static int s_oom(drift_evalenv_t *env)
 
 /* ------------------------------------------------------------------ parameters */
 
+/* The character position of byte pos, computed only for an error: it scans the text up to pos, and a
+ * statement may hold thousands of parameters (driftctl ingest: O(n^2) when computed for each). */
+static uint32_t s_cpos(const drift_evalenv_t *env, uint32_t pos)
+{
+    return env->sql ? drift_lexer_charpos(env->sql, env->sql_len, pos) : 0;
+}
+
 int drift_expr_param(drift_evalenv_t *env, uint32_t idx, uint32_t pos, drift_value_t *out)
 {
     uint32_t np = env->params && env->params->type == MSGPACK_OBJECT_ARRAY ? env->params->via.array.size : 0;
-    uint32_t cpos = env->sql ? drift_lexer_charpos(env->sql, env->sql_len, pos) : 0;
     if (idx < 1 || idx > np)
-        return drift_sqlerr_set(env->err, DRIFT_SQLSTATE_WRONG_PARAMS, cpos, "there is no parameter $%u (%u given)",
-                                idx, np);
+        return drift_sqlerr_set(env->err, DRIFT_SQLSTATE_WRONG_PARAMS, s_cpos(env, pos),
+                                "there is no parameter $%u (%u given)", idx, np);
     const msgpack_object *o = &env->params->via.array.ptr[idx - 1];
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: *out = drift_val_null(); return 0;
     case MSGPACK_OBJECT_BOOLEAN: *out = drift_val_bool(o->via.boolean); return 0;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > INT64_MAX)
-            return drift_sqlerr_set(env->err, DRIFT_SQLSTATE_OUT_OF_RANGE, cpos,
+            return drift_sqlerr_set(env->err, DRIFT_SQLSTATE_OUT_OF_RANGE, s_cpos(env, pos),
                                     "parameter $%u is out of the 64-bit integer range", idx);
         *out = drift_val_int((int64_t)o->via.u64);
         return 0;
@@ -67,7 +73,7 @@ int drift_expr_param(drift_evalenv_t *env, uint32_t idx, uint32_t pos, drift_val
             return s_oom(env);
         return 0;
     default:
-        return drift_sqlerr_set(env->err, DRIFT_SQLSTATE_BAD_VALUE, cpos,
+        return drift_sqlerr_set(env->err, DRIFT_SQLSTATE_BAD_VALUE, s_cpos(env, pos),
                                 "parameter $%u has an unsupported MessagePack type (ext)", idx);
     }
 }
