@@ -1324,6 +1324,16 @@ static int s_apply_body(drift_wcat_t *self, uint64_t seq, const void *body, size
     return rc == DRIFT_EPROTO ? 0 : rc; /* an undecodable body is skipped, as by the indexer */
 }
 
+/* Key-walk callback: 1 (stop) at the first op the catalog must see in full. */
+static int s_needs_replay(const drift_commit_op_t *op, void *arg)
+{
+    drift_wcat_t *c = arg;
+    if (op->op == DRIFT_COP_DDL)
+        return 1;
+    wtab_t *t = s_tab(c, op->table, 0);
+    return t && t->nuniq ? 1 : 0;
+}
+
 int drift_wcat_replay(drift_wcat_t *self, uint64_t last_seq, char *err, size_t errcap)
 {
     if (self->index_state == 1 && (self->base > last_seq || (self->base && !self->base_checked))) {
@@ -1361,8 +1371,15 @@ int drift_wcat_replay(drift_wcat_t *self, uint64_t last_seq, char *err, size_t e
             break;
         }
         want++;
-        rc = (f.flags & (DRIFT_FRAME_F_LZ4 | DRIFT_FRAME_F_SEALED)) ? 0
-                                                                  : drift_wcat_apply_body(self, f.seq, f.body, f.body_len);
+        if (f.flags & (DRIFT_FRAME_F_LZ4 | DRIFT_FRAME_F_SEALED))
+            continue;
+        /* decode only frames with DDL or rows of tables with unique indexes (the key walk is cheap) */
+        char kerr[128];
+        if (drift_commit_body_keys(f.body, f.body_len, s_needs_replay, self, kerr, sizeof kerr) != 1) {
+            rc = 0;
+            continue;
+        }
+        rc = drift_wcat_apply_body(self, f.seq, f.body, f.body_len);
         if (rc < 0)
             snprintf(err, errcap, "frame %" PRIu64 ": %s", f.seq, drift_strerror(rc));
     }
