@@ -16,7 +16,9 @@ struct drift_result {
     size_t chunk_bytes;
     drift_result_emit_fn emit;
     void *arg;
-    msgpack_sbuffer cols; /* packed "columns" and "types" pairs, until sent */
+    msgpack_sbuffer cols; /* packed "columns" pair, until sent */
+    uint32_t ncols;
+    char **types;         /* declared types (NULL = unknown: the first non-NULL value buffered decides) */
     int have_cols, cols_sent;
     msgpack_sbuffer rows;
     msgpack_packer rpk;
@@ -80,6 +82,18 @@ void drift_value_pack(msgpack_packer *pk, const drift_value_t *v)
     }
 }
 
+/* Packs "types": the declared types, an unknown one taken from the first non-NULL value sent with it. */
+static void s_pack_types(drift_result_t *self, msgpack_packer *pk)
+{
+    drift_proto_pack_str(pk, "types");
+    msgpack_pack_array(pk, self->ncols);
+    for (uint32_t i = 0; i < self->ncols; i++)
+        if (self->types[i])
+            drift_proto_pack_str(pk, self->types[i]);
+        else
+            drift_proto_pack_str(pk, "NULL"); /* only NULLs so far, or untyped (docs/protocol.md) */
+}
+
 /* Emits one reply with the rows gathered so far. final: the last reply (seq/affected/txn). */
 static int s_flush(drift_result_t *self, int final, int64_t affected, uint64_t seq)
 {
@@ -94,6 +108,7 @@ static int s_flush(drift_result_t *self, int final, int64_t affected, uint64_t s
     msgpack_pack_true(&pk);
     if (with_cols) {
         msgpack_sbuffer_write(&self->out, self->cols.data, self->cols.size);
+        s_pack_types(self, &pk);
         self->cols_sent = 1;
     }
     if (self->have_cols) {
@@ -134,10 +149,17 @@ static int s_columns(drift_sink_t *sink, uint32_t n, const char *const *names, c
     msgpack_pack_array(&pk, n);
     for (uint32_t i = 0; i < n; i++)
         drift_proto_pack_str(&pk, names[i]);
-    drift_proto_pack_str(&pk, "types");
-    msgpack_pack_array(&pk, n);
+    self->types = calloc(n ? n : 1, sizeof *self->types);
+    if (!self->types) {
+        drift_sqlerr_set(sink->err, "53200", 0, "out of memory");
+        return -1;
+    }
+    self->ncols = n;
     for (uint32_t i = 0; i < n; i++)
-        drift_proto_pack_str(&pk, types[i]);
+        if (types && types[i] && strcmp(types[i], "NULL") != 0 && !(self->types[i] = strdup(types[i]))) {
+            drift_sqlerr_set(sink->err, "53200", 0, "out of memory");
+            return -1;
+        }
     self->have_cols = 1;
     return 0;
 }
@@ -146,8 +168,11 @@ static int s_row(drift_sink_t *sink, const drift_value_t *vals, uint32_t n)
 {
     drift_result_t *self = (drift_result_t *)sink;
     msgpack_pack_array(&self->rpk, n);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         drift_value_pack(&self->rpk, &vals[i]);
+        if (!self->cols_sent && i < self->ncols && !self->types[i] && vals[i].type != DRIFT_VAL_NULL)
+            self->types[i] = strdup(drift_val_type_name(vals[i].type)); /* NULL on ENOMEM: stays unknown */
+    }
     self->nrows++;
     if ((self->chunk_rows && self->nrows >= self->chunk_rows) ||
         (self->chunk_bytes && self->rows.size >= self->chunk_bytes))
@@ -187,6 +212,9 @@ void drift_result_destroy(drift_result_t **self_p)
     if (!self_p || !*self_p)
         return;
     drift_result_t *self = *self_p;
+    for (uint32_t i = 0; i < self->ncols; i++)
+        free(self->types[i]);
+    free(self->types);
     msgpack_sbuffer_destroy(&self->cols);
     msgpack_sbuffer_destroy(&self->rows);
     msgpack_sbuffer_destroy(&self->out);

@@ -171,19 +171,18 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(cm.exception.sqlstate, "42601")
         self.assertTrue(cm.exception.message)
 
-    def test_division_by_zero_is_data_error(self):
-        with self.assertRaises(driftdb.DataError) as cm:
-            self.conn.cursor().execute("SELECT 1 / 0")
-        self.assertEqual(cm.exception.sqlstate, "22012")
-
-    def test_table_statements_wait_for_sql_issue(self):
+    def test_bad_value_is_data_error(self):
         cur = self.conn.cursor()
-        try:
-            cur.execute("CREATE TABLE drift_py_t (k INTEGER PRIMARY KEY, v TEXT)")
-        except driftdb.NotSupportedError as e:
-            self.assertEqual(e.sqlstate, "0A000")
-            return
-        # Served: the table works end to end.
+        cur.execute("SELECT 1 / 0")  # NULL, as SQLite (docs/query-language.md, "Values")
+        self.assertEqual(cur.fetchone(), (None,))
+        cur.execute("CREATE TABLE IF NOT EXISTS drift_py_num (k INTEGER PRIMARY KEY, n INTEGER)")
+        with self.assertRaises(driftdb.DataError) as cm:
+            cur.execute("INSERT INTO drift_py_num VALUES (1, 'not a number')")
+        self.assertEqual(cm.exception.sqlstate, "22P02")
+
+    def test_table_statements(self):
+        cur = self.conn.cursor()
+        cur.execute("CREATE TABLE drift_py_t (k INTEGER PRIMARY KEY, v TEXT)")
         cur.execute("INSERT INTO drift_py_t VALUES ($1, $2)", [1, "a"])
         self.assertEqual(cur.rowcount, 1)
         cur.execute("SELECT v FROM drift_py_t WHERE k = $1", [1])
@@ -245,16 +244,15 @@ class PythonClientTest(unittest.TestCase):
             self.assertEqual(c2.cursor().as_of, seq + 10 ** 9)
         finally:
             c2.close()
-        # A timestamp: 0A000 while the server cannot map times to seqs yet.
+        # A timestamp before the first commit reads the empty database at seq 0, never "now".
         ts = datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
-        try:
-            self.conn.cursor(as_of=ts).execute("SELECT 1 AS one")
-        except driftdb.NotSupportedError as e:
-            self.assertEqual(e.sqlstate, "0A000")
-        except driftdb.DataError as e:
-            self.assertEqual(e.sqlstate, "22023")  # served: 2020 is before the first commit
-        else:
-            self.fail("as_of 2020-01-02 answered as if it were now")
+        cur = self.conn.cursor(as_of=ts)
+        cur.execute("SELECT 1 AS one")
+        self.assertEqual(cur.seq, 0)
+        # and one in the future is refused
+        with self.assertRaises(driftdb.DataError) as cm:
+            self.conn.cursor(as_of=datetime.datetime(2200, 1, 1, tzinfo=datetime.timezone.utc)).execute("SELECT 1")
+        self.assertEqual(cm.exception.sqlstate, "22023")
         if seq >= 1:  # once something was committed, a past seq reads at that snapshot
             cur = self.conn.cursor(as_of=seq)
             cur.execute("SELECT 1 AS one")
