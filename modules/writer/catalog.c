@@ -698,14 +698,15 @@ static int s_body_ops(const void *body, size_t len, drift_msg_t **ret_msg, drift
 
 /* Every live row of t at seq (the LMDB snapshot's rows, then the unindexed tail up to seq - 1, then
  * ops[0..i) of this frame), as rows in the scratch map live (pk -> row, ver). Returns 0 or an error. */
-static int s_scan_table(drift_wcat_t *c, wtab_t *t, const drift_commit_op_t *ops, size_t i, uint64_t seq, tmap_t *m)
+static int s_scan_table(drift_wcat_t *c, wtab_t *t, const drift_commit_op_t *ops, size_t i, uint64_t seq, tmap_t *m,
+                        int fresh)
 {
     int rc = 0;
     uint32_t ver = 0;
     for (size_t h = 0; h < t->nhist; h++)
         if (t->hist[h].seq <= c->base)
             ver = t->hist[h].version;
-    if (seq - 1 > c->base) {
+    if (!fresh && seq - 1 > c->base) {
         if (!c->lr && (rc = drift_logr_open(c->log_dir, c->hdr, &c->lr)) < 0) {
             c->lr = NULL;
             return rc;
@@ -817,8 +818,8 @@ static int s_build_row(drift_wcat_t *c, const uint8_t *pk, size_t pk_len, const 
  * duplicate and seeds the tail with every value (the LMDB snapshot does not know the index before it
  * applies seq) and the table's unindexed rows. */
 static const char *s_build_unique(drift_wcat_t *c, wtab_t *t, const drift_index_tdef_t *d, const uint8_t *isnew,
-                                  const drift_commit_op_t *ops, size_t i, uint64_t seq, int check, char *msg,
-                                  size_t cap)
+                                  const drift_commit_op_t *ops, size_t i, uint64_t seq, int fresh, int check,
+                                  char *msg, size_t cap)
 {
     tmap_t rows, vals;
     const char *code = NULL;
@@ -826,7 +827,7 @@ static const char *s_build_unique(drift_wcat_t *c, wtab_t *t, const drift_index_
         s_tmap_free(&rows);
         return s_err(msg, cap, "53200", "out of memory");
     }
-    int rc = s_scan_table(c, t, ops, i, seq, &rows);
+    int rc = s_scan_table(c, t, ops, i, seq, &rows, fresh);
     s_build_t b = {t, d, isnew, &vals, check, msg, cap, NULL};
     if (rc == 0)
         rc = s_each_live(c, t, &rows, s_build_row, &b);
@@ -1009,9 +1010,12 @@ static const char *s_ddl(drift_wcat_t *c, const drift_commit_op_t *ops, size_t i
     }
     if (nnew && !c->tail.txn_first && !c->ndu)
         s_advance(c, 0); /* the newest snapshot: the shortest log tail to read */
+    /* a table created in this transaction has no rows but those of this frame: no log to read */
+    int fresh = !t || t->nhist == 0 || t->hist[0].seq == seq;
     if (nnew && seq > c->base) {
         /* the rows written since the LMDB snapshot are read from the log: they must be written */
-        if (check && c->hdr && atomic_load_explicit(&c->hdr->written_seq, memory_order_acquire) + 1 < seq) {
+        if (check && !fresh && c->hdr &&
+            atomic_load_explicit(&c->hdr->written_seq, memory_order_acquire) + 1 < seq) {
             code = DRIFT_WCAT_DEFER;
             goto fail;
         }
@@ -1019,7 +1023,7 @@ static const char *s_ddl(drift_wcat_t *c, const drift_commit_op_t *ops, size_t i
             code = s_err(msg, cap, "53200", "out of memory");
             goto fail;
         }
-        if ((code = s_build_unique(c, t, d, isnew, ops, i, seq, check, msg, cap)))
+        if ((code = s_build_unique(c, t, d, isnew, ops, i, seq, fresh, check, msg, cap)))
             goto fail;
     }
     if ((!t && !(t = s_tab(c, op->table, 1))) || s_du_push(c, t) < 0) {
