@@ -844,9 +844,11 @@ static const char *s_build_unique(drift_wcat_t *c, wtab_t *t, const drift_index_
     for (tnode_t *n = vals.head; n; n = n->fnext)
         if (!s_tput(&c->tail, K_VAL, n->id, seq, n->data, n->klen, seq, 1, 0, n->data + n->klen, n->dlen))
             goto oom;
+    /* every row the tail scan saw replaces what the tail holds for it: a table whose unique indexes
+     * were dropped and come back may still have rows from then in the tail (every tail node has a
+     * seq after the snapshot, so the scan saw each of those keys) */
     for (tnode_t *n = rows.head; n; n = n->fnext)
-        if (!s_tfind(&c->tail, K_ROW, t->id, 0, n->data, n->klen) &&
-            !s_tput(&c->tail, K_ROW, t->id, 0, n->data, n->klen, seq, n->live, n->ver, n->data + n->klen, n->dlen))
+        if (!s_tput(&c->tail, K_ROW, t->id, 0, n->data, n->klen, seq, n->live, n->ver, n->data + n->klen, n->dlen))
             goto oom;
     goto out;
 oom:

@@ -464,6 +464,33 @@ static void test_create_unique_index(void **state)
     ERR(c, "42P07");
 }
 
+/* A unique index dropped, the table written untracked, the index back: the rows the tail held from
+ * before are replaced by what the log says now. */
+static void test_unique_index_dropped_and_back(void **state)
+{
+    ctx_t *c = *state;
+    op_ddl(c, 1, "create_table", "t", 1, "20:t_email_key:2:1");
+    op_row(c, "insert", 1, 1, "a", 1);
+    OK(c);
+    op_ddl(c, 1, "drop_index", "t", 2, "");
+    OK(c);
+    op_row(c, "update", 1, 1, "b", 1); /* not tracked: no unique index now */
+    op_row(c, "insert", 1, 2, "b", 1); /* a duplicate is fine without the index */
+    OK(c);
+    op_ddl(c, 1, "create_index", "t", 3, "21:t_email_key2:2:1");
+    ERR(c, DRIFT_SQLSTATE_UNIQUE);
+    op_del(c, 1, 2);
+    OK(c);
+    op_ddl(c, 1, "create_index", "t", 3, "21:t_email_key2:2:1");
+    OK(c);
+    op_del(c, 1, 1); /* frees "b" (its row now), not "a" (its row when the tail last saw it) */
+    OK(c);
+    op_row(c, "insert", 1, 3, "b", 1);
+    OK(c);
+    op_row(c, "insert", 1, 4, "b", 1);
+    ERR(c, DRIFT_SQLSTATE_UNIQUE);
+}
+
 static void test_index_not_matching_the_log_is_refused(void **state)
 {
     ctx_t *c = *state;
@@ -566,6 +593,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_unique_tail_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unique_with_index, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_create_unique_index, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unique_index_dropped_and_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_index_not_matching_the_log_is_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
