@@ -46,6 +46,7 @@ int xq_err(xexec_t *x, const char *code, uint32_t bytepos, const char *fmt, ...)
     return drift_sqlerr_set(x->q->err, code, pos, "%s", msg);
 }
 
+/* n zeroed bytes of the statement arena; 53200 when out of memory. */
 void *xq_alloc(xexec_t *x, size_t n)
 {
     void *p = drift_arena_alloc(x->arena, n ? n : 1);
@@ -141,6 +142,7 @@ typedef struct xhset {
     uint32_t width;
 } xhset_t;
 
+/* An empty row set keyed on the first width values. */
 static xhset_t *s_hset_new(xexec_t *x, uint32_t width)
 {
     xhset_t *h = xq_alloc(x, sizeof *h);
@@ -209,6 +211,7 @@ static drift_val_type_t s_coltype_val(drift_coltype_t t)
     }
 }
 
+/* The name of a log op as _op shows it ('insert', 'update', 'patch', 'delete'). */
 static const char *s_opname(int op)
 {
     switch (op) {
@@ -244,6 +247,7 @@ static int s_intval(xexec_t *x, const drift_value_t *v, uint32_t pos, int64_t *r
 static int s_sel(xexec_t *x, const drift_select_t *s, xscope_t *parent, xsel_t **ret);
 static int s_bind(xscope_t *sc, drift_node_t *n);
 
+/* A new core (one SELECT of a compound) and its name scope inside parent. */
 static xcore_t *s_core_new(xexec_t *x, xsel_t *sel, const drift_select_t *s, xscope_t *parent, xscope_t **ret_scope)
 {
     xcore_t *c = xq_alloc(x, sizeof *c);
@@ -496,6 +500,7 @@ static int s_point(xexec_t *x, const drift_tpoint_t *p, uint64_t *ret)
     }
 }
 
+/* A relation with room for ncols columns (names, types, row buffers). */
 static xrel_t *s_rel_alloc(xexec_t *x, uint32_t ncols)
 {
     xrel_t *r = xq_alloc(x, sizeof *r);
@@ -1635,6 +1640,7 @@ static int s_project(xrun_t *r, const drift_rowctx_t *ctx)
     return r->fn(r->arg, r->outbuf);
 }
 
+/* A new group for the current row: copied key, fresh accumulators, a copy of the row (bare columns). */
 static xgroup_t *s_group_new(xrun_t *r, uint64_t h)
 {
     xcore_t *c = r->c;

@@ -106,6 +106,7 @@ typedef struct {
     uint32_t n;
 } xpreds_t;
 
+/* The first predicate of a kind on a column, or NULL. */
 static const xpred_t *s_find(const xpreds_t *ps, uint32_t col, xpk_t kind)
 {
     for (uint32_t i = 0; i < ps->n; i++)
@@ -136,7 +137,6 @@ static int s_range(const xpreds_t *ps, uint32_t col, xacc_t *acc)
     return lo || hi;
 }
 
-/* The best access path of rel given the bound relations avail and the conjuncts cj; returns its score. */
 /* Collects the leaves of an OR tree that are `col = probe` on one column of rel into in (args); 0 when
  * some leaf is something else. */
 static int s_or_leaves(const drift_node_t *e, const xrel_t *rel, uint64_t avail, int *col, drift_node_t **args,
@@ -177,6 +177,7 @@ static int s_or_pred(xcore_t *c, const drift_node_t *e, const xrel_t *rel, uint6
     return 1;
 }
 
+/* The best access path of rel given the bound relations avail and the conjuncts cj; returns its score. */
 static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, uint32_t ncj, xacc_t *ret)
 {
     xpred_t pbuf[64];
