@@ -312,7 +312,7 @@ static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t 
 /* Resolves SET AS OF's point in the context of x. */
 static int s_resolve_point(s_run_t *x, const drift_tpoint_t *p, uint64_t *ret, drift_sqlerr_t *err)
 {
-    uint32_t pos = drift_lexer_charpos(x->q.sql, x->q.sql_len, p->pos);
+    uint32_t pos = p->pos; /* a byte offset: table.c turns it into a character position */
     switch (p->kind) {
     case DRIFT_TP_SEQ: return drift_table_resolve_seq(&x->q, p->seq, pos, ret);
     case DRIFT_TP_TIME: return drift_table_resolve_time(&x->q, p->time, strlen(p->time), pos, ret);
@@ -326,11 +326,13 @@ static int s_resolve_point(s_run_t *x, const drift_tpoint_t *p, uint64_t *ret, d
             return drift_table_resolve_seq(&x->q, (uint64_t)v.u.i, pos, ret);
         if (v.type == DRIFT_VAL_TEXT)
             return drift_table_resolve_time(&x->q, v.u.s.p, v.u.s.n, pos, ret);
-        return drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, pos,
+        return drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, drift_lexer_charpos(x->q.sql, x->q.sql_len, pos),
                                 "AS OF needs a seq (a non-negative integer) or a timestamp (text), not %s",
                                 drift_val_type_name(v.type));
     }
-    default: return drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, pos, "AS OF needs a point in time");
+    default:
+        return drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, drift_lexer_charpos(x->q.sql, x->q.sql_len, pos),
+                                "AS OF needs a point in time");
     }
 }
 
@@ -396,8 +398,8 @@ static int s_run_stmt(drift_engine_t *e, drift_session_t *s, const drift_stmt_in
         *retry = strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0;
         goto out;
     }
-    if (s->has_as_of && affected < 0)
-        seq = s->as_of;
+    if (x.q.has_default_as_of && affected < 0)
+        seq = x.q.default_as_of; /* a read as of a point (SET AS OF, the request's as_of) reports that point */
     rc = sink->done(sink, affected, seq);
 out:
     s_run_clear(&x);
