@@ -13,8 +13,9 @@
  * Failure handling: every forwarded request is tracked by token and worker. A
  * worker is declared dead when its connection drops (socket monitor on the
  * back ROUTER), when its control-block slot shows another pid/generation or
- * EXITED, or when it stops answering PINGs for heartbeat_timeout (then it is
- * SIGKILLed and the supervisor restarts it); all its requests get 08006 at
+ * EXITED, or when it stops answering PINGs for heartbeat_timeout while its slot
+ * heartbeat (which a long statement keeps fresh as it progresses) is as old
+ * (then it is SIGKILLed and the supervisor restarts it); all its requests get 08006 at
  * once. Requests older than request_timeout get 57014. Client disconnects are
  * seen through a socket monitor on the front ROUTER (fd matched with
  * ZMQ_SRCFD) and end the session on its pinned worker.
@@ -843,7 +844,13 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
             s_worker_dead(g, i, "process gone");
             continue;
         }
-        if (now - w->last_pong_ns > g->r->cfg.heartbeat_timeout_ns) {
+        /* A worker busy with a long statement cannot answer PINGs, but the engine refreshes its slot
+         * heartbeat while the statement makes progress (drift_qctx_check): only both silent means hung. */
+        uint64_t slot_hb = 0;
+        if (w->slot >= 0)
+            slot_hb = atomic_load(&drift_ctl_slot(g->r->ctl, (uint32_t)w->slot)->heartbeat_mono_ns);
+        if (now - w->last_pong_ns > g->r->cfg.heartbeat_timeout_ns &&
+            (slot_hb == 0 || now - slot_hb > g->r->cfg.heartbeat_timeout_ns || slot_hb > now + 1000000000ull)) {
             DLOG_ERR("query worker %.*s (pid %d) did not answer heartbeats for %" PRIu64 " ms; killing it",
                      (int)w->ident_len, w->ident, (int)w->pid, (now - w->last_pong_ns) / 1000000);
             kill(w->pid, SIGKILL);

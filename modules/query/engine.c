@@ -229,6 +229,18 @@ static int s_writer(drift_engine_t *e, drift_sqlerr_t *err)
     return 0;
 }
 
+int drift_qctx_check(drift_qctx_t *q)
+{
+    if (!q || (++q->ticks & 255) != 0)
+        return 0;
+    uint64_t now = drift_now_mono_ns();
+    if (q->heartbeat)
+        atomic_store(q->heartbeat, now);
+    if (q->deadline_mono_ns && now > q->deadline_mono_ns)
+        return drift_sqlerr_set(q->err, "57014", 0, "canceling statement due to statement timeout");
+    return 0;
+}
+
 /* Everything one statement execution holds. */
 typedef struct {
     drift_engine_t *e;
@@ -259,6 +271,9 @@ static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t 
     x->q.sql_len = in->sql_len;
     x->q.now_ns = (int64_t)drift_now_real_ns();
     x->q.worker_id = e->opts.worker_id;
+    x->q.heartbeat = e->opts.heartbeat;
+    if (e->opts.statement_timeout_ms > 0)
+        x->q.deadline_mono_ns = drift_now_mono_ns() + (uint64_t)e->opts.statement_timeout_ms * 1000000u;
     uint64_t want = s_visible_seq(e);
     if (e->data_dir) {
         if (s_index(e, err) < 0)

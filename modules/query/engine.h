@@ -100,6 +100,8 @@ typedef struct {
     uint64_t index_map_size; /* LMDB map size (0 = default) */
     int wait_ms;             /* how long a statement waits for the index to reach its snapshot (0 = 5000) */
     int commit_timeout_ms;   /* how long a commit waits for the writer (0 = 30000) */
+    int statement_timeout_ms;     /* a statement running longer is cancelled with 57014 (0 = never) */
+    _Atomic uint64_t *heartbeat;  /* the worker's slot heartbeat, refreshed while a long statement progresses */
 } drift_engine_opts_t;
 
 /* An engine reading database positions from the control block header (borrowed; may be NULL in unit tests). */

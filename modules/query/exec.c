@@ -1145,6 +1145,8 @@ static int s_level_check(xrun_t *r, uint32_t k, xrel_t *rel)
 static int s_cand(xrun_t *r, uint32_t k, xrel_t *rel, const drift_value_t *vals, int *matched)
 {
     xexec_t *x = r->c->x;
+    if (drift_qctx_check(x->q) < 0) /* heartbeat while a long join progresses; statement timeout */
+        return -1;
     r->relp[rel->index] = vals;
     if (rel->left) {
         for (uint32_t i = 0; i < rel->non; i++) {

@@ -358,7 +358,9 @@ int drift_query_main(drift_role_t *r)
                               .worker_id = r->instance % 64,
                               .index_map_size = r->cfg.index_map_size,
                               .wait_ms = (int)(r->cfg.request_timeout_ns / 1000000 / 2),
-                              .commit_timeout_ms = (int)(r->cfg.request_timeout_ns / 1000000)};
+                              .commit_timeout_ms = (int)(r->cfg.request_timeout_ns / 1000000),
+                              .statement_timeout_ms = (int)(r->cfg.request_timeout_ns / 1000000),
+                              .heartbeat = &r->slot->heartbeat_mono_ns};
     w.engine = drift_engine_new_opts(r->hdr, &eo);
     w.zctx = zmq_ctx_new();
     if (!w.engine || !w.zctx)

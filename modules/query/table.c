@@ -1193,6 +1193,8 @@ static int s_next_version(drift_tscan_t *s, drift_trow_t *ret)
 
 int drift_tscan_next(drift_tscan_t *s, drift_trow_t *ret)
 {
+    if (drift_qctx_check(s->t->pub.q) < 0)
+        return -1;
     switch (s->kind) {
     case SCAN_TABLE: return s_next_table(s, ret);
     case SCAN_INDEX: return s_next_index(s, ret);

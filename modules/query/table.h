@@ -43,9 +43,18 @@ typedef struct {
     size_t sql_len;
     int64_t now_ns;           /* statement start */
     uint32_t worker_id;       /* the query worker's slot (0..63): makes generated rowids unique across workers */
+    _Atomic uint64_t *heartbeat; /* the worker's slot heartbeat: a long statement keeps it fresh while it makes
+                                    progress (NULL = none) */
+    uint64_t deadline_mono_ns;   /* statement timeout on the monotonic clock (0 = none): 57014 after it */
+    uint32_t ticks;              /* drift_qctx_check's counter */
     int has_default_as_of;    /* the session's SET AS OF point is in force: tables without a temporal */
     uint64_t default_as_of;   /* clause are read as of default_as_of (a resolved seq) instead of snap_seq */
 } drift_qctx_t;
+
+/* Called for every row a scan yields (and by long loops): every 256 calls it refreshes the worker's
+ * heartbeat (a statement that makes progress is not "hung") and enforces the statement timeout.
+ * Returns 0, or -1 with 57014 in q->err. Implemented in engine.c. */
+int drift_qctx_check(drift_qctx_t *q);
 
 /* One column of an opened table. */
 typedef struct {

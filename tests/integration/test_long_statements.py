@@ -1,0 +1,69 @@
+"""A statement that runs longer than heartbeat_timeout is not a hung worker:
+while it makes progress it keeps the worker's heartbeat fresh, so the
+supervisor leaves it alone and the client gets its answer. A statement that
+runs past request_timeout is cancelled with 57014 and the worker goes on
+serving (it is not restarted). Real daemon, real worker processes."""
+import time
+import unittest
+
+import driftdb
+from driftharness import Daemon
+
+ROWS = 1500  # a self cross join of ROWS^2 rows with a non-equi condition: a nested loop of seconds
+
+
+def load(cur):
+    cur.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
+    for b in range(0, ROWS, 500):
+        cur.execute("INSERT INTO t VALUES " + ",".join("(%d, %d)" % (i, i % 97) for i in range(b, b + 500)))
+
+
+def restarts(d):
+    return sum(v for (name, labels), v in d.metrics().items()
+               if name == "driftdb_role_restarts_total" and "query" in dict(labels).get("role", ""))
+
+
+class LongStatementTest(unittest.TestCase):
+    def test_long_statement_outlives_heartbeat_timeout(self):
+        with Daemon(query_workers=1, config={"heartbeat_timeout": "500ms"}) as d:
+            c = driftdb.connect(d.endpoint, timeout=120)
+            cur = c.cursor()
+            load(cur)
+            before = restarts(d)
+            t0 = time.monotonic()
+            cur.execute("SELECT count(*) FROM t a, t b WHERE a.v + b.v < 0 OR a.k * 0 = 1")
+            took = time.monotonic() - t0
+            self.assertEqual(cur.fetchall(), [(0,)])
+            # the statement ran for several heartbeat timeouts and the worker was never replaced
+            self.assertGreater(took, 1.0, "the query was too quick to test anything: raise ROWS")
+            self.assertEqual(restarts(d), before)
+            cur.execute("SELECT 1")
+            self.assertEqual(cur.fetchall(), [(1,)])
+            c.close()
+
+    def test_statement_timeout(self):
+        with Daemon(query_workers=1, config={"request_timeout": "700ms"}) as d:
+            c = driftdb.connect(d.endpoint, timeout=120)
+            cur = c.cursor()
+            load(cur)
+            before = restarts(d)
+            with self.assertRaises(driftdb.Error) as cm:
+                cur.execute("SELECT count(*) FROM t a, t b, t c WHERE a.v + b.v + c.v < 0")
+            self.assertEqual(cm.exception.sqlstate, "57014")
+            # the worker cancelled the statement and serves the next request (no restart)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    cur.execute("SELECT count(*) FROM t")
+                    self.assertEqual(cur.fetchall(), [(ROWS,)])
+                    break
+                except driftdb.Error as e:  # the gateway may still see the worker busy for a moment
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            self.assertEqual(restarts(d), before)
+            c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
