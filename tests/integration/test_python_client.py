@@ -262,9 +262,20 @@ class PythonClientTest(unittest.TestCase):
         cur = self.conn.cursor()
         with self.assertRaises(driftdb.DatabaseError) as cm:
             cur.history("no_such_table", 1)
-        # 0A000 while SHOW DRIFT is not served, 42P01 (unknown table) once it is.
-        self.assertIn(cm.exception.sqlstate, ("0A000", "42P01"))
-        self.assertIsInstance(cm.exception, (driftdb.NotSupportedError, driftdb.ProgrammingError))
+        self.assertEqual(cm.exception.sqlstate, "42P01")
+        self.assertIsInstance(cm.exception, driftdb.ProgrammingError)
+        cur.execute('CREATE TABLE "Hist" (k INTEGER PRIMARY KEY, v TEXT)')
+        cur.execute('INSERT INTO "Hist" VALUES (1, $1)', ["a"])
+        s1 = cur.seq
+        cur.execute('UPDATE "Hist" SET v = $1 WHERE k = 1', ["b"])
+        s2 = cur.seq
+        cur.execute('DELETE FROM "Hist" WHERE k = 1')
+        s3 = cur.seq
+        cur.history("Hist", 1)
+        self.assertEqual([d[0] for d in cur.description][:3], ["_seq", "_ts", "_op"])
+        rows = cur.fetchall()
+        self.assertEqual([(r[0], r[2], r[4]) for r in rows], [(s1, "insert", "a"), (s2, "update", "b"),
+                                                              (s3, "delete", None)])
 
     # -- pipelining ----------------------------------------------------------
 

@@ -464,10 +464,8 @@ class Cursor:
         return self
 
     def history(self, table, key):
-        """Every version of one row, oldest first: ``SHOW DRIFT <table> KEY $1``.
-
-        Not served until the SQL issue lands: today the server answers
-        NotSupportedError (0A000) or ProgrammingError (42601)."""
+        """Every version of one row, oldest first, deletes included: ``SHOW DRIFT <table> KEY $1``
+        (columns _seq, _ts, _op, then the row's)."""
         if not isinstance(table, str) or not table:
             raise InterfaceError("table must be a non-empty str")
         ident = '"%s"' % table.replace('"', '""')
