@@ -135,12 +135,16 @@ def fmt_value(v, t):
         except (TypeError, ValueError):
             return "0"
     if t == "R":
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return "%.3f" % v
         try:
-            return "%.3f" % float(v)
+            f = float(v)
         except (TypeError, ValueError):
             return "0.000"
+        # SQLite's printf (which wrote the expected results) renders at most 16 significant digits
+        # and pads with zeros: %.3f of -2^63 is -9223372036854776000.000
+        if f != f or f in (float("inf"), float("-inf")):
+            return "%.3f" % f
+        import decimal
+        return format(decimal.Decimal("%.16g" % f), ".3f")
     if isinstance(v, bytes):
         v = v.decode(errors="replace")
     s = str(v) if not isinstance(v, bool) else ("1" if v else "0")

@@ -58,6 +58,15 @@ class RunnerTest(unittest.TestCase):
         for _, name in slt.SKIP_KINDS:
             self.assertIn("`%s`" % name, section)
 
+    def test_real_format(self):
+        # SQLite's printf keeps 16 significant digits (evidence/slt_lang_aggfunc.test expects this)
+        self.assertEqual(slt.fmt_value(-9223372036854775808.0, "R"), "-9223372036854776000.000")
+        self.assertEqual(slt.fmt_value(-18446744073709551616.0, "R"), "-18446744073709550000.000")
+        self.assertEqual(slt.fmt_value(1.5, "R"), "1.500")
+        self.assertEqual(slt.fmt_value(2, "R"), "2.000")
+        self.assertEqual(slt.fmt_value(0.1 + 0.2, "R"), "0.300")
+        self.assertEqual(slt.fmt_value(None, "R"), "NULL")
+
     def test_split_statements(self):
         # a record may hold several statements (sqlite3_exec runs them in turn); ';' in quotes/comments stays
         self.assertEqual(slt.split_statements("INSERT INTO t VALUES('a;b'); DROP INDEX i;"),
