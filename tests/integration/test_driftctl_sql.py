@@ -60,8 +60,21 @@ class Pty:
         os.write(self.master, text.encode())
 
     def wait(self, timeout=15):
+        """Waits for the exit while reading the terminal: a program that restores the terminal on exit
+        (tcsetattr TCSADRAIN, as libedit does) blocks until its last output has been read."""
         try:
-            return self.proc.wait(timeout)
+            deadline = time.monotonic() + timeout
+            while self.proc.poll() is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return self.proc.wait(0.1)  # raises TimeoutExpired
+                r, _, _ = select.select([self.master], [], [], min(left, 0.1))
+                if r:
+                    try:
+                        self.buf += os.read(self.master, 4096)
+                    except OSError:
+                        pass
+            return self.proc.returncode
         finally:
             os.close(self.master)
 
