@@ -18,7 +18,21 @@
  *            ADD COLUMN: DEFAULT now() is the creation time, not the insert time);
  *   column "hidden": true — the generated `_rowid` INTEGER primary key of a table
  *            declared without PRIMARY KEY (last column; not in SELECT *);
- *   "driftql": the layout of a DriftQL document table (below).
+ *   "driftql": the layout of a DriftQL document table (below);
+ *   "view": the SELECT text of a view (below).
+ *
+ * Views. `CREATE VIEW v AS SELECT ...` is a catalog entry like a table (its own
+ * table id, a create_table op) whose TABLEDEF is
+ *   {"name": "v", "version": 1, "columns": [{"id": 1, "name": "_view",
+ *    "type": "INTEGER", "hidden": true}], "pk": [1], "indexes": [],
+ *    "view": "SELECT ..."}
+ * (the placeholder column keeps the definition valid for every catalog reader:
+ * the indexer, the writer's catalog, driftctl verify; a view never has rows).
+ * Views and tables share one namespace (42P07). DROP VIEW is a drop_table op on
+ * the view's id, so the view stays readable as of before the drop. Tables and
+ * views are told apart by "view": DROP TABLE / ALTER / CREATE INDEX on a view
+ * and DROP VIEW on a table are 42809. The executor checks that the SELECT binds
+ * before it calls drift_ddl_execute (exec.c).
  *
  * DriftQL document tables. `CREATE TABLE t (pk=id, INDEX(a, b), INDEX(c))` is
  * the SQL table
@@ -91,6 +105,7 @@ typedef struct {
     uint32_t key_col, doc_col;
     s_field_t *fields;
     uint32_t nfields;
+    const char *view; /* a view's SELECT text, or NULL */
 } s_def_t;
 
 /* ------------------------------------------------------------------ helpers */
@@ -121,7 +136,7 @@ static void s_str(msgpack_packer *pk, const char *s)
 /* Packs d as a TABLEDEF map. */
 static void s_pack_def(msgpack_packer *pk, const s_def_t *d)
 {
-    msgpack_pack_map(pk, 5 + (d->driftql != 0));
+    msgpack_pack_map(pk, 5 + (d->driftql != 0) + (d->view != NULL));
     s_str(pk, "name");
     s_str(pk, d->name);
     s_str(pk, "version");
@@ -175,6 +190,10 @@ static void s_pack_def(msgpack_packer *pk, const s_def_t *d)
             s_str(pk, "unique");
             msgpack_pack_true(pk);
         }
+    }
+    if (d->view) {
+        s_str(pk, "view");
+        s_str(pk, d->view);
     }
     if (d->driftql) {
         s_str(pk, "driftql");
@@ -605,6 +624,8 @@ static int s_create_index(drift_qctx_t *q, const drift_stmt_t *st)
     drift_table_t *t, *holder;
     if (drift_table_open(q, st->table, q->snap_seq, st->pos, &t) < 0)
         return -1;
+    if (t->view_sql)
+        return drift_sqlerr_set(q->err, "42809", s_pos(q, st->pos), "\"%s\" is a view", t->name);
     const char *name = st->name;
     if (name) {
         int rc = s_find_index(q, name, &holder);
@@ -715,6 +736,7 @@ static int s_drop_index(drift_qctx_t *q, const drift_stmt_t *st)
 static int s_drop_table(drift_qctx_t *q, const drift_stmt_t *st)
 {
     const char *name = st->name ? st->name : st->table;
+    int view = st->kind == DRIFT_STMT_DROP_VIEW;
     uint32_t id;
     int rc = drift_table_exists(q, name, q->snap_seq, &id);
     if (rc < 0)
@@ -722,9 +744,40 @@ static int s_drop_table(drift_qctx_t *q, const drift_stmt_t *st)
     if (rc == 0) {
         if (st->if_exists)
             return 0;
-        return drift_sqlerr_set(q->err, "42P01", s_pos(q, st->pos), "table \"%s\" does not exist", name);
+        return drift_sqlerr_set(q->err, "42P01", s_pos(q, st->pos), "%s \"%s\" does not exist", view ? "view" : "table",
+                                name);
     }
+    drift_table_t *t;
+    if (drift_table_open(q, name, q->snap_seq, st->pos, &t) < 0)
+        return -1;
+    if (view != (t->view_sql != NULL))
+        return drift_sqlerr_set(q->err, "42809", s_pos(q, st->pos), "\"%s\" is not a %s", name,
+                                view ? "view" : "table");
     return s_put(q, id, "drop_table", NULL);
+}
+
+/* CREATE VIEW: a catalog entry with the SELECT text (the executor checked that it binds). */
+static int s_create_view(drift_qctx_t *q, const drift_stmt_t *st)
+{
+    int rc = drift_table_exists(q, st->name, q->snap_seq, NULL);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        if (st->if_not_exists)
+            return 0;
+        return drift_sqlerr_set(q->err, "42P07", s_pos(q, st->pos), "relation \"%s\" already exists", st->name);
+    }
+    if (strlen(st->name) >= sizeof(((drift_index_tdef_t *)0)->name))
+        return drift_sqlerr_set(q->err, "42622", s_pos(q, st->pos), "view name \"%.40s...\" is too long", st->name);
+    if (!st->view_text)
+        return drift_sqlerr_set(q->err, "42601", s_pos(q, st->pos), "CREATE VIEW needs AS SELECT ...");
+    uint32_t table, next_index;
+    if (s_next_ids(q, &table, &next_index) < 0)
+        return -1;
+    s_col_t col = {.id = 1, .name = "_view", .type = DRIFT_COL_INTEGER, .hidden = 1};
+    s_def_t d = {.table = table, .name = st->name, .version = 1, .cols = &col, .ncols = 1, .npk = 1, .view = st->view_text};
+    d.pk[0] = 1;
+    return s_put(q, table, "create_table", &d);
 }
 
 /* The highest column id any schema version of t (catalog and transaction) used. */
@@ -779,6 +832,8 @@ static int s_alter(drift_qctx_t *q, const drift_stmt_t *st)
     drift_table_t *t;
     if (drift_table_open(q, st->table, q->snap_seq, st->pos, &t) < 0)
         return -1;
+    if (t->view_sql)
+        return drift_sqlerr_set(q->err, "42809", s_pos(q, st->pos), "\"%s\" is a view", t->name);
     const drift_alter_t *a = &st->alter;
     s_def_t d;
     if (s_def_from(q, t, 1, &d) < 0)
@@ -926,9 +981,8 @@ int drift_ddl_execute(drift_qctx_t *q, const struct drift_stmt *st)
     case DRIFT_STMT_DROP_TABLE: return s_drop_table(q, st);
     case DRIFT_STMT_DROP_INDEX: return s_drop_index(q, st);
     case DRIFT_STMT_ALTER_TABLE: return s_alter(q, st);
-    case DRIFT_STMT_CREATE_VIEW:
-    case DRIFT_STMT_DROP_VIEW:
-        return drift_sqlerr_set(q->err, "0A000", s_pos(q, st->pos), "views are not supported yet");
+    case DRIFT_STMT_CREATE_VIEW: return s_create_view(q, st);
+    case DRIFT_STMT_DROP_VIEW: return s_drop_table(q, st);
     default: return drift_sqlerr_set(q->err, "0A000", s_pos(q, st->pos), "not a DDL statement");
     }
 }

@@ -28,6 +28,7 @@
 #include "ipc/proto.h"
 #include "modules/query/exec_int.h"
 #include "modules/query/lexer.h"
+#include "modules/query/parser.h"
 
 #define XNOPOS UINT32_MAX
 
@@ -529,6 +530,79 @@ static int s_rel_add(xcore_t *c, xrel_t *r, uint32_t pos)
 
 static const char *const s_pseudo[XQ_NPSEUDO] = {"_seq", "_ts", "_op", "_end_seq"};
 
+/* A view's column name for a select item named n: a column reference `t.c` without alias is `c` (as in
+ * SQLite and PostgreSQL); other names as they are. */
+static const char *s_view_colname(const char *n)
+{
+    const char *dot = strchr(n, '.');
+    if (!dot || dot == n || !dot[1] || strchr(dot + 1, '.'))
+        return n;
+    for (const char *p = n; *p; p++)
+        if (p != dot && !(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return n;
+    if (!(dot[1] == '_' || (dot[1] >= 'a' && dot[1] <= 'z') || (dot[1] >= 'A' && dot[1] <= 'Z')))
+        return n;
+    return dot + 1;
+}
+
+/* A view read as of as_of: its SELECT text parsed afresh (the AST lives until the statement ends) and
+ * bound as a derived table whose tables without a temporal clause are read as of as_of. */
+static int s_rel_view(xcore_t *c, const drift_table_t *t, const char *alias, uint64_t as_of, uint32_t pos,
+                      xrel_t **ret)
+{
+    xexec_t *x = c->x;
+    if (x->view_depth >= 32)
+        return xq_err(x, "54001", pos, "views nested too deeply (view %s)", t->name);
+    struct drift_ast **va = xq_alloc(x, sizeof *va * (x->nview_asts + 1));
+    if (!va)
+        return -1;
+    if (x->nview_asts)
+        memcpy(va, x->view_asts, sizeof *va * x->nview_asts);
+    x->view_asts = va;
+    drift_sqlerr_t perr;
+    memset(&perr, 0, sizeof perr);
+    drift_ast_t *ast = NULL;
+    if (drift_parse(t->view_sql, strlen(t->view_sql), &ast, &perr) < 0) {
+        drift_ast_destroy(&ast);
+        return xq_err(x, "XX001", pos, "view %s: its definition does not parse: %s", t->name, perr.message);
+    }
+    x->view_asts[x->nview_asts++] = ast;
+    drift_stmt_t *st = drift_ast_stmt(ast);
+    if (!st || st->kind != DRIFT_STMT_SELECT || !st->select)
+        return xq_err(x, "XX001", pos, "view %s: its definition is not a SELECT", t->name);
+    uint64_t save = x->base_as_of;
+    x->base_as_of = as_of;
+    x->view_depth++;
+    xsel_t *sub;
+    int rc = s_sel(x, st->select, NULL, &sub);
+    x->view_depth--;
+    x->base_as_of = save;
+    if (rc < 0) {
+        /* the error's position is in the view's text: report the view (at the FROM item) instead */
+        if (x->view_depth == 0 && strncmp(x->q->err->message, "in view ", 8) != 0) {
+            char m[sizeof x->q->err->message];
+            snprintf(m, sizeof m, "%s", x->q->err->message);
+            char code[sizeof x->q->err->code];
+            snprintf(code, sizeof code, "%s", x->q->err->code);
+            xq_err(x, code, pos, "in view %s: %s", t->name, m);
+        }
+        return -1;
+    }
+    xrel_t *r = s_rel_alloc(x, sub->ncols);
+    if (!r)
+        return -1;
+    r->derived = sub;
+    r->qual = alias ? alias : t->name;
+    r->nreg = sub->ncols;
+    for (uint32_t i = 0; i < sub->ncols; i++) {
+        r->names[i] = s_view_colname(sub->names[i]);
+        r->types[i] = sub->types[i];
+    }
+    r->est = 100;
+    *ret = r;
+    return s_rel_add(c, r, pos);
+}
+
 /* Opens a table as of its temporal clause (or the default point) and makes it a relation. */
 static int s_rel_table(xcore_t *c, const char *name, const char *alias, const drift_temporal_t *tc, uint32_t pos,
                        xrel_t **ret)
@@ -564,6 +638,12 @@ static int s_rel_table(xcore_t *c, const char *name, const char *alias, const dr
     drift_table_t *t = NULL;
     if (drift_table_open(x->q, name, as_of, pos, &t) < 0)
         return -1;
+    if (t->view_sql) {
+        if (history)
+            return xq_err(x, DRIFT_SQLSTATE_NOT_SUPPORTED, pos, "%s of a view (%s) is not supported: use AS OF", htext,
+                          t->name);
+        return s_rel_view(c, t, alias, as_of, pos, ret);
+    }
     xrel_t *r = s_rel_alloc(x, t->ncols + XQ_NPSEUDO);
     if (!r)
         return -1;
@@ -2274,6 +2354,8 @@ static int s_dml_core(xexec_t *x, const drift_stmt_t *st, xcore_t **ret, xscope_
     x->base_as_of = save;
     if (rc < 0)
         return -1;
+    if (!r->t)
+        return xq_err(x, "42809", st->pos, "cannot change view \"%s\"", st->table);
     c->nout = r->ncols;
     c->out = xq_alloc(x, sizeof *c->out * r->ncols);
     if (!c->out)
@@ -2411,6 +2493,8 @@ static int s_exec_insert(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affect
     drift_table_t *t;
     if (drift_table_open(x->q, st->table, x->q->snap_seq, st->pos, &t) < 0)
         return -1;
+    if (t->view_sql)
+        return xq_err(x, "42809", st->pos, "cannot change view \"%s\"", t->name);
     if (st->json) {
         const char *js;
         size_t jn;
@@ -2594,6 +2678,8 @@ static int s_exec_patch_delete(xexec_t *x, const drift_stmt_t *st, int64_t *ret_
     drift_table_t *t;
     if (drift_table_open(x->q, st->table, x->q->snap_seq, st->pos, &t) < 0)
         return -1;
+    if (t->view_sql)
+        return xq_err(x, "42809", st->pos, "cannot change view \"%s\"", t->name);
     drift_keybuf_t kb = {0};
     int rc = -1;
     if (s_key(x, st, t, &kb) < 0)
@@ -2755,42 +2841,65 @@ static int s_exec_explain(xexec_t *x, const drift_stmt_t *st, drift_sink_t *sink
     return 0;
 }
 
+static int s_exec_statement(xexec_t *x, drift_qctx_t *q, const drift_stmt_t *st, const msgpack_object *params,
+                            drift_sink_t *sink, int64_t *ret_affected)
+{
+    x->q = q;
+    x->arena = q->arena;
+    x->env.arena = q->arena;
+    x->env.params = params;
+    x->env.sql = q->sql;
+    x->env.sql_len = q->sql_len;
+    x->env.err = q->err;
+    x->env.subquery = s_subquery;
+    x->env.subquery_arg = x;
+    x->env.now_ns = q->now_ns;
+    x->base_as_of = q->has_default_as_of ? q->default_as_of : q->snap_seq;
+    *ret_affected = -1;
+    switch (st->kind) {
+    case DRIFT_STMT_SELECT: return s_exec_select(x, st->select, sink);
+    case DRIFT_STMT_EXPLAIN: return s_exec_explain(x, st, sink);
+    case DRIFT_STMT_INSERT: return s_exec_insert(x, st, ret_affected);
+    case DRIFT_STMT_UPDATE:
+    case DRIFT_STMT_DELETE: return s_exec_update_delete(x, st, ret_affected);
+    case DRIFT_STMT_PATCH:
+    case DRIFT_STMT_SOFT_DELETE: return s_exec_patch_delete(x, st, ret_affected);
+    case DRIFT_STMT_SHOW_DRIFT: return s_exec_show_drift(x, st, sink);
+    case DRIFT_STMT_SNAPSHOT: return s_exec_snapshot(x, st, sink);
+    case DRIFT_STMT_SHOW_TABLES: return s_exec_show_tables(x, sink);
+    case DRIFT_STMT_COMPACT:
+        return xq_err(x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos,
+                      "COMPACT is not yet available: the compactor is not built");
+    case DRIFT_STMT_ANALYZE: *ret_affected = 0; return 0;
+    case DRIFT_STMT_CREATE_VIEW: {
+        /* the SELECT must bind now (a view over a missing table or column is refused), as of the present */
+        xsel_t *s;
+        x->base_as_of = q->snap_seq;
+        int rc = s_sel(x, st->select, NULL, &s) < 0 || drift_ddl_execute(q, st) < 0 ? -1 : 0;
+        *ret_affected = 0;
+        return rc;
+    }
+    case DRIFT_STMT_DROP_VIEW: *ret_affected = 0; return drift_ddl_execute(q, st);
+    default:
+        return xq_err(x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "statement kind %d is not run by the executor",
+                      (int)st->kind);
+    }
+}
+
+/* Frees the parsed views of the statement. */
+static void s_views_free(xexec_t *x)
+{
+    for (uint32_t i = 0; i < x->nview_asts; i++)
+        drift_ast_destroy(&x->view_asts[i]);
+    x->nview_asts = 0;
+}
+
 int drift_exec_statement(drift_qctx_t *q, const drift_stmt_t *st, const msgpack_object *params, drift_sink_t *sink,
                          int64_t *ret_affected)
 {
     xexec_t x;
     memset(&x, 0, sizeof x);
-    x.q = q;
-    x.arena = q->arena;
-    x.env.arena = q->arena;
-    x.env.params = params;
-    x.env.sql = q->sql;
-    x.env.sql_len = q->sql_len;
-    x.env.err = q->err;
-    x.env.subquery = s_subquery;
-    x.env.subquery_arg = &x;
-    x.env.now_ns = q->now_ns;
-    x.base_as_of = q->has_default_as_of ? q->default_as_of : q->snap_seq;
-    *ret_affected = -1;
-    switch (st->kind) {
-    case DRIFT_STMT_SELECT: return s_exec_select(&x, st->select, sink);
-    case DRIFT_STMT_EXPLAIN: return s_exec_explain(&x, st, sink);
-    case DRIFT_STMT_INSERT: return s_exec_insert(&x, st, ret_affected);
-    case DRIFT_STMT_UPDATE:
-    case DRIFT_STMT_DELETE: return s_exec_update_delete(&x, st, ret_affected);
-    case DRIFT_STMT_PATCH:
-    case DRIFT_STMT_SOFT_DELETE: return s_exec_patch_delete(&x, st, ret_affected);
-    case DRIFT_STMT_SHOW_DRIFT: return s_exec_show_drift(&x, st, sink);
-    case DRIFT_STMT_SNAPSHOT: return s_exec_snapshot(&x, st, sink);
-    case DRIFT_STMT_SHOW_TABLES: return s_exec_show_tables(&x, sink);
-    case DRIFT_STMT_COMPACT:
-        return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos,
-                      "COMPACT is not yet available: the compactor is not built");
-    case DRIFT_STMT_ANALYZE: *ret_affected = 0; return 0;
-    case DRIFT_STMT_CREATE_VIEW:
-    case DRIFT_STMT_DROP_VIEW: return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "views are not supported yet");
-    default:
-        return xq_err(&x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos, "statement kind %d is not run by the executor",
-                      (int)st->kind);
-    }
+    int rc = s_exec_statement(&x, q, st, params, sink, ret_affected);
+    s_views_free(&x);
+    return rc;
 }

@@ -166,6 +166,9 @@ struct xexec {
     drift_arena_t *arena;
     uint64_t base_as_of; /* tables without a temporal clause */
     int explain;         /* compiling for EXPLAIN (nothing executed) */
+    /* views read by this statement: their parsed SELECTs live until the statement ends */
+    struct drift_ast **view_asts;
+    uint32_t nview_asts, view_depth;
 };
 
 /* exec.c helpers plan.c uses */

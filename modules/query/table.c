@@ -173,7 +173,7 @@ int drift_table_resolve_time(drift_qctx_t *q, const char *rfc3339, size_t n, uin
 
 /* ------------------------------------------------------------------ opening */
 
-/* Reads the TABLEDEF extras (defaults, hidden, driftql) into t. */
+/* Reads the TABLEDEF extras (defaults, hidden, driftql, view) into t. */
 static int s_extras(drift_qctx_t *q, s_table_t *t, const uint8_t *raw, size_t raw_len)
 {
     drift_table_t *p = &t->pub;
@@ -198,6 +198,12 @@ static int s_extras(drift_qctx_t *q, s_table_t *t, const uint8_t *raw, size_t ra
         col->hidden = h && h->type == MSGPACK_OBJECT_BOOLEAN && h->via.boolean;
         if (col->hidden && strcmp(col->name, "_rowid") == 0)
             t->rowid_col = (int)i;
+    }
+    const msgpack_object *vw = drift_msg_map_get(root, "view");
+    if (vw && vw->type == MSGPACK_OBJECT_STR &&
+        !(p->view_sql = drift_arena_strndup(q->arena, vw->via.str.ptr, vw->via.str.size))) {
+        rc = s_oom(q);
+        goto out;
     }
     const msgpack_object *dq = drift_msg_map_get(root, "driftql");
     if (dq && dq->type == MSGPACK_OBJECT_MAP) {

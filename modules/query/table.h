@@ -98,6 +98,10 @@ typedef struct {
      * document, and the document field each column holds ("" for the doc column, NULL for other columns) */
     int doc_key_col, doc_col;
     const char **doc_fields; /* ncols entries */
+    /* A view (CREATE VIEW): its SELECT text (NUL-terminated), NULL for a table. A view is a catalog entry
+     * with one hidden placeholder column `_view` and no rows (ddl.c); the executor reads it as a derived
+     * table whose tables are read as of the view's own point. */
+    const char *view_sql;
 } drift_table_t;
 
 /* One row (a version of it for history scans). vals has t->ncols values. */
