@@ -849,8 +849,9 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
         uint64_t slot_hb = 0;
         if (w->slot >= 0)
             slot_hb = atomic_load(&drift_ctl_slot(g->r->ctl, (uint32_t)w->slot)->heartbeat_mono_ns);
+        uint64_t slot_age = slot_hb >= now ? 0 : now - slot_hb; /* written after `now` was read: fresh */
         if (now - w->last_pong_ns > g->r->cfg.heartbeat_timeout_ns &&
-            (slot_hb == 0 || now - slot_hb > g->r->cfg.heartbeat_timeout_ns || slot_hb > now + 1000000000ull)) {
+            (slot_hb == 0 || slot_age > g->r->cfg.heartbeat_timeout_ns)) {
             DLOG_ERR("query worker %.*s (pid %d) did not answer heartbeats for %" PRIu64 " ms; killing it",
                      (int)w->ident_len, w->ident, (int)w->pid, (now - w->last_pong_ns) / 1000000);
             kill(w->pid, SIGKILL);

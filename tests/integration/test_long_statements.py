@@ -9,13 +9,13 @@ import unittest
 import driftdb
 from driftharness import Daemon
 
-ROWS = 1500  # a self cross join of ROWS^2 rows with a non-equi condition: a nested loop of seconds
+ROWS = 2200  # a self cross join of ROWS^2 rows with a non-equi condition: a nested loop of seconds
 
 
 def load(cur):
     cur.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
-    for b in range(0, ROWS, 500):
-        cur.execute("INSERT INTO t VALUES " + ",".join("(%d, %d)" % (i, i % 97) for i in range(b, b + 500)))
+    for b in range(0, ROWS, 550):
+        cur.execute("INSERT INTO t VALUES " + ",".join("(%d, %d)" % (i, i % 97) for i in range(b, b + 550)))
 
 
 def restarts(d):
