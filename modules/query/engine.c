@@ -199,6 +199,8 @@ static int s_index(drift_engine_t *e, drift_sqlerr_t *err)
             break;
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
+        if (e->opts.heartbeat)
+            atomic_store(e->opts.heartbeat, drift_now_mono_ns());
     }
     if (rc < 0)
         return drift_sqlerr_set(err, "57P03", 0, "the index is not available yet (%s): retry", drift_strerror(rc));
@@ -278,11 +280,21 @@ static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t 
     if (e->data_dir) {
         if (s_index(e, err) < 0)
             return -1;
-        if (e->hdr && drift_index_wait(e->hdr, want, e->opts.wait_ms) < 0)
+        /* Wait in slices, refreshing the heartbeat: a worker waiting for a lagging indexer is not hung. */
+        int waited = 0, rc = -ETIMEDOUT;
+        while (e->hdr && waited < e->opts.wait_ms) {
+            int slice = e->opts.wait_ms - waited < 100 ? e->opts.wait_ms - waited : 100;
+            if ((rc = drift_index_wait(e->hdr, want, slice)) == 0)
+                break;
+            waited += slice;
+            if (e->opts.heartbeat)
+                atomic_store(e->opts.heartbeat, drift_now_mono_ns());
+        }
+        if (e->hdr && rc < 0)
             return drift_sqlerr_set(err, "57014", 0,
                                     "the index did not reach seq %" PRIu64 " within %d ms (index lag): retry", want,
                                     e->opts.wait_ms);
-        int rc = drift_index_rd_begin(e->index, &x->rd);
+        rc = drift_index_rd_begin(e->index, &x->rd);
         if (rc < 0)
             return drift_sqlerr_set(err, "58030", 0, "cannot open an index snapshot: %s", drift_strerror(rc));
         x->q.index = e->index;

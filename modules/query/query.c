@@ -246,7 +246,11 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
     }
     w->cur_sess = NULL;
     drift_session_destroy(&tmp_sess);
-    drift_ctl_slot_observe_us(w->r->slot, (drift_now_mono_ns() - t0) / 1000);
+    uint64_t t1 = drift_now_mono_ns();
+    drift_ctl_slot_observe_us(w->r->slot, (t1 - t0) / 1000);
+    /* A worker draining a long queue of requests in one loop turn is busy, not hung: each finished request
+     * counts as a heartbeat (the timer cannot fire until the queue is drained). */
+    atomic_store(&w->r->slot->heartbeat_mono_ns, t1);
 out_ctx:
     if (req.traceparent)
         drift_log_set_context(NULL);

@@ -41,6 +41,25 @@ class LongStatementTest(unittest.TestCase):
             self.assertEqual(cur.fetchall(), [(1,)])
             c.close()
 
+    def test_long_queue_of_short_statements(self):
+        # 3000 pipelined statements of a few ms each: the worker drains them in one loop turn (seconds),
+        # during which its heartbeat timer cannot fire; every finished request counts as a heartbeat.
+        with Daemon(query_workers=1, config={"heartbeat_timeout": "500ms", "max_inflight_per_client": "4096",
+                                             "max_queue": "8192"}) as d:
+            c = driftdb.connect(d.endpoint, timeout=120)
+            cur = c.cursor()
+            cur.execute("CREATE TABLE s (k INTEGER PRIMARY KEY, v INTEGER)")
+            cur.execute("INSERT INTO s VALUES " + ",".join("(%d, %d)" % (i, i % 7) for i in range(200)))
+            before = restarts(d)
+            t0 = time.monotonic()
+            ids = [c.send("query", "SELECT count(*), sum(v) FROM s WHERE v >= $1", [i % 7]) for i in range(3000)]
+            for i, rid in enumerate(ids):
+                self.assertEqual(c.recv(rid).rows[0][0], sum(1 for k in range(200) if k % 7 >= i % 7))
+            took = time.monotonic() - t0
+            self.assertGreater(took, 1.0, "the queue drained too fast to test anything")
+            self.assertEqual(restarts(d), before)
+            c.close()
+
     def test_statement_timeout(self):
         with Daemon(query_workers=1, config={"request_timeout": "700ms"}) as d:
             c = driftdb.connect(d.endpoint, timeout=120)
