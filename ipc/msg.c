@@ -333,3 +333,24 @@ const msgpack_object *drift_msg_map_get(const msgpack_object *obj, const char *k
     }
     return NULL;
 }
+
+int drift_msg_container(const uint8_t **pp, const uint8_t *end, int is_map, uint32_t *ret_n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return -1;
+    uint8_t b = *p++;
+    uint8_t fix = is_map ? 0x80 : 0x90, b16 = is_map ? 0xde : 0xdc, b32 = is_map ? 0xdf : 0xdd;
+    if ((b & 0xf0) == fix)
+        *ret_n = b & 0x0f;
+    else if (b == b16 && end - p >= 2) {
+        *ret_n = (uint32_t)p[0] << 8 | p[1];
+        p += 2;
+    } else if (b == b32 && end - p >= 4) {
+        *ret_n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        p += 4;
+    } else
+        return -1;
+    *pp = p;
+    return 0;
+}

@@ -48,6 +48,9 @@ int drift_msg_validate(const void *buf, size_t len, const drift_msg_limits_t *li
  * walked with the default limits. Returns 0 and *ret_used, or DRIFT_ETRUNCATED / DRIFT_ETOOBIG /
  * DRIFT_EPROTO. For readers of stored MessagePack (log bodies, index rows). */
 int drift_msg_skip(const void *buf, size_t len, size_t *ret_used);
+/* Reads the header of an array (is_map 0) or map (is_map 1) at *pp (before end): *ret_n elements, *pp
+ * moved past the header. Returns 0, or -1 when the bytes there are not such a header. */
+int drift_msg_container(const uint8_t **pp, const uint8_t *end, int is_map, uint32_t *ret_n);
 int drift_msg_peek_id(const void *buf, size_t len, int64_t *ret_id, int *ret_unsigned);
 
 typedef struct drift_msg drift_msg_t;

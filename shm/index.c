@@ -159,28 +159,6 @@ static const uint8_t *s_mp_skip(const uint8_t *p, const uint8_t *end)
     return p + used;
 }
 
-/* Reads an array (is_map 0) or map header at *pp; *ret_n = entries. Returns 0 or -1. */
-static int s_mp_container(const uint8_t **pp, const uint8_t *end, int is_map, uint32_t *ret_n)
-{
-    const uint8_t *p = *pp;
-    if (p >= end)
-        return -1;
-    uint8_t b = *p++;
-    uint8_t fix = is_map ? 0x80 : 0x90, b16 = is_map ? 0xde : 0xdc, b32 = is_map ? 0xdf : 0xdd;
-    if ((b & 0xf0) == fix)
-        *ret_n = b & 0x0f;
-    else if (b == b16 && end - p >= 2) {
-        *ret_n = (uint32_t)p[0] << 8 | p[1];
-        p += 2;
-    } else if (b == b32 && end - p >= 4) {
-        *ret_n = s_get_be32(p);
-        p += 4;
-    } else
-        return -1;
-    *pp = p;
-    return 0;
-}
-
 /* Decodes the scalar at p..end into *o (str/bin point into the buffer). Returns 0 or -1 (containers,
  * ext, malformed). */
 static int s_mp_scalar(const uint8_t *p, const uint8_t *end, msgpack_object *o)
@@ -285,7 +263,7 @@ static long s_row_elems(const uint8_t *row, size_t len, const uint8_t **el, size
 {
     const uint8_t *p = row, *end = row + len;
     uint32_t n;
-    if (s_mp_container(&p, end, 0, &n) < 0)
+    if (drift_msg_container(&p, end, 0, &n) < 0)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *q = s_mp_skip(p, end);
@@ -1198,7 +1176,7 @@ static int s_patch(drift_index_t *ix, const drift_index_tdef_t *d, const drift_i
     }
     const uint8_t *p = patch, *end = patch + patch_len;
     uint32_t np;
-    if (s_mp_container(&p, end, 1, &np) < 0)
+    if (drift_msg_container(&p, end, 1, &np) < 0)
         return -1;
     for (uint32_t j = 0; j < np; j++) {
         msgpack_object key;
@@ -1257,7 +1235,7 @@ static int s_apply_ddl(drift_index_t *ix, uint32_t table, uint64_t seq, const ui
     size_t def_len = 0;
     int drop = 0, rc;
     uint32_t n;
-    if (!row || s_mp_container(&p, end, 1, &n) < 0)
+    if (!row || drift_msg_container(&p, end, 1, &n) < 0)
         goto bad;
     for (uint32_t j = 0; j < n; j++) {
         const uint8_t *q = s_mp_skip(p, end), *r;
@@ -1457,7 +1435,7 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
     uint32_t nops;
     /* A body that does not walk is skipped whole (before anything of it is applied), so that the
      * indexer never stalls on it and a rebuild skips it the same way. */
-    if (s_mp_skip(body, end) != end || s_mp_container(&p, end, 0, &nops) < 0) {
+    if (s_mp_skip(body, end) != end || drift_msg_container(&p, end, 0, &nops) < 0) {
         snprintf(self->err, sizeof self->err, "frame %" PRIu64 ": body is not a valid op array (skipped)", f->seq);
         self->skipped++;
         nops = 0;
@@ -1466,7 +1444,7 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
     for (uint32_t i = 0; i < nops; i++) {
         uint32_t nk;
         const uint8_t *elem_end = s_mp_skip(p, end);
-        if (s_mp_container(&p, end, 1, &nk) < 0) {
+        if (drift_msg_container(&p, end, 1, &nk) < 0) {
             self->skipped++;
             p = elem_end;
             continue;

@@ -2223,21 +2223,7 @@ static int s_subquery(drift_evalenv_t *env, const drift_node_t *n, const drift_r
     if (!s)
         return drift_sqlerr_set(env->err, "XX000", 0, "subquery was not compiled");
     switch (n->kind) {
-    case DRIFT_AST_SUBQUERY: {
-        if (s->cached) {
-            *out = s->cval;
-            return 0;
-        }
-        xfirst_t f = {.x = x};
-        if (s_sel_run(s, ctx, s_first_fn, &f) < 0)
-            return -1;
-        *out = f.got ? f.v : drift_val_null();
-        if (!s->correlated) {
-            s->cached = 1;
-            s->cval = *out;
-        }
-        return 0;
-    }
+    case DRIFT_AST_SUBQUERY:
     case DRIFT_AST_EXISTS: {
         if (s->cached) {
             *out = s->cval;
@@ -2246,7 +2232,10 @@ static int s_subquery(drift_evalenv_t *env, const drift_node_t *n, const drift_r
         xfirst_t f = {.x = x};
         if (s_sel_run(s, ctx, s_first_fn, &f) < 0)
             return -1;
-        *out = drift_val_bool(f.got);
+        if (n->kind == DRIFT_AST_EXISTS)
+            *out = drift_val_bool(f.got);
+        else
+            *out = f.got ? f.v : drift_val_null();
         if (!s->correlated) {
             s->cached = 1;
             s->cval = *out;

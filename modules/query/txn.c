@@ -199,28 +199,6 @@ static s_node_t *s_sl_get(drift_arena_t *a, s_slist_t *l, uint32_t id, const uin
 
 /* ------------------------------------------------------------ MessagePack helpers */
 
-/* Reads a map (is_map) or array header at *pp. Returns 0 or -1. */
-static int s_mp_header(const uint8_t **pp, const uint8_t *end, int is_map, uint32_t *ret_n)
-{
-    const uint8_t *p = *pp;
-    if (p >= end)
-        return -1;
-    uint8_t b = *p++;
-    uint8_t fix = is_map ? 0x80 : 0x90, b16 = is_map ? 0xde : 0xdc, b32 = is_map ? 0xdf : 0xdd;
-    if ((b & 0xf0) == fix)
-        *ret_n = b & 0x0f;
-    else if (b == b16 && end - p >= 2) {
-        *ret_n = (uint32_t)p[0] << 8 | p[1];
-        p += 2;
-    } else if (b == b32 && end - p >= 4) {
-        *ret_n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        p += 4;
-    } else
-        return -1;
-    *pp = p;
-    return 0;
-}
-
 /* The end of the value at p, or NULL. */
 static const uint8_t *s_mp_next(const uint8_t *p, const uint8_t *end)
 {
@@ -260,7 +238,7 @@ static int s_def_note(drift_txn_t *t, const s_op_t *op)
     s_def_t d = {.table = op->table, .name = ""};
     const uint8_t *p = op->row, *end = op->row + op->row_len;
     uint32_t n;
-    if (!op->row || s_mp_header(&p, end, 1, &n) < 0)
+    if (!op->row || drift_msg_container(&p, end, 1, &n) < 0)
         return 0; /* not a DDL map: nothing to learn (the writer/indexer will judge it) */
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *q = s_mp_next(p, end), *r;
@@ -383,7 +361,7 @@ static int s_merge(drift_txn_t *t, const uint8_t *def, size_t def_len, uint32_t 
     static const uint8_t nil = 0xc0;
     const uint8_t *p = row, *end = row + row_len;
     uint32_t n;
-    if (s_mp_header(&p, end, 0, &n) < 0)
+    if (drift_msg_container(&p, end, 0, &n) < 0)
         goto out;
     for (uint32_t i = 0; i < td->ncols; i++) {
         el[i] = &nil;
@@ -401,7 +379,7 @@ static int s_merge(drift_txn_t *t, const uint8_t *def, size_t def_len, uint32_t 
     }
     p = patch;
     end = patch + patch_len;
-    if (s_mp_header(&p, end, 1, &n) < 0)
+    if (drift_msg_container(&p, end, 1, &n) < 0)
         goto out;
     for (uint32_t j = 0; j < n; j++) {
         const uint8_t *q = s_mp_next(p, end), *r;
