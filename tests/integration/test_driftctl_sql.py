@@ -78,6 +78,24 @@ class Pty:
         finally:
             os.close(self.master)
 
+    def quit(self, keys, timeout=15):
+        """Sends keys that end the shell and waits for its exit status. libedit switches the terminal mode
+        (flushing unread input) right after it prints the prompt, so keys sent at that moment can be lost:
+        they are sent again each second until the shell exits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.send(keys)
+            end = min(deadline, time.monotonic() + 1.0)
+            while self.proc.poll() is None and time.monotonic() < end:
+                r, _, _ = select.select([self.master], [], [], 0.1)
+                if r:
+                    try:
+                        self.buf += os.read(self.master, 4096)
+                    except OSError:
+                        pass
+            if self.proc.poll() is not None or time.monotonic() >= deadline:
+                return self.wait(0.5)
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -278,8 +296,7 @@ class DriftctlSqlTest(unittest.TestCase):
             self.assertRegex(t.expect("drift=> "), r"-\[ RECORD 1 \]-\s*\neight \| 8")
             t.send("\\?\r")
             self.assertIn("\\timing", t.expect("drift=> "))
-            t.send("\\q\r")
-            self.assertEqual(t.wait(), 0)
+            self.assertEqual(t.quit("\\q\r"), 0)
         finally:
             t.kill()
         with open(hist) as f:
@@ -296,8 +313,7 @@ class DriftctlSqlTest(unittest.TestCase):
             out = t.expect("(1 row)")
             self.assertRegex(out, r"eight\s*\n-+\s*\n\s*8\s*\n")
             t.expect("drift=> ")
-            t.send("\x04")  # Ctrl-D ends the shell too
-            self.assertEqual(t.wait(), 0)
+            self.assertEqual(t.quit("\x04"), 0)  # Ctrl-D ends the shell too
         finally:
             t.kill()
 
