@@ -4,6 +4,7 @@
  * a small cache of parsed table definitions that is dropped whenever a batch
  * is aborted. The reader half only opens LMDB read transactions. */
 #include "shm/index.h"
+#include "shm/stats.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1241,9 +1242,13 @@ static int s_apply_ddl(drift_index_t *ix, uint32_t table, uint64_t seq, const ui
         const uint8_t *q = s_mp_skip(p, end), *r;
         if (!q || !(r = s_mp_skip(q, end)))
             goto bad;
-        if (s_mp_streq(p, q, "ddl"))
+        if (s_mp_streq(p, q, "ddl")) {
             drop = s_mp_streq(q, r, "drop_table");
-        else if (s_mp_streq(p, q, "def")) {
+            if (s_mp_streq(q, r, "stats")) { /* ANALYZE: planner statistics (shm/stats.c) */
+                int mrc = drift_stats_store(ix->wtxn, ix->db_catalog, seq, row, row_len);
+                return mrc < 0 ? (ix->skipped++, 0) : s_mdb(ix, mrc, "stats put");
+            }
+        } else if (s_mp_streq(p, q, "def")) {
             defp = q;
             def_len = (size_t)(r - q);
         }
@@ -1320,6 +1325,12 @@ static int s_apply_ddl(drift_index_t *ix, uint32_t table, uint64_t seq, const ui
 bad:
     ix->skipped++;
     return 0;
+}
+
+int drift_index_stats_get(drift_index_rd_t *rd, uint32_t table, uint64_t as_of, const uint8_t **ret, size_t *ret_len,
+                          uint64_t *ret_seq)
+{
+    return drift_stats_lookup(rd->txn, rd->ix->db_catalog, table, as_of, ret, ret_len, ret_seq);
 }
 
 /* One data op of frame seq. row_off is the row's offset in the (decompressed) body. */

@@ -27,6 +27,7 @@
 #include "ipc/commit.h"
 #include "ipc/proto.h"
 #include "modules/query/exec_int.h"
+#include "modules/query/stats.h"
 #include "modules/query/lexer.h"
 #include "modules/query/parser.h"
 
@@ -2859,7 +2860,7 @@ static int s_exec_statement(xexec_t *x, drift_qctx_t *q, const drift_stmt_t *st,
     case DRIFT_STMT_COMPACT:
         return xq_err(x, DRIFT_SQLSTATE_NOT_SUPPORTED, st->pos,
                       "COMPACT is not yet available: the compactor is not built");
-    case DRIFT_STMT_ANALYZE: *ret_affected = 0; return 0;
+    case DRIFT_STMT_ANALYZE: *ret_affected = 0; return drift_stats_analyze(q, st->table, st->pos);
     case DRIFT_STMT_CREATE_VIEW: {
         /* the SELECT must bind now (a view over a missing table or column is refused), as of the present */
         xsel_t *s;

@@ -914,6 +914,16 @@ static const char *s_ddl(drift_wcat_t *c, const drift_commit_op_t *ops, size_t i
                              op->table)
                      : NULL;
     const msgpack_object *kind = drift_msg_map_get(row, "ddl"), *defo = drift_msg_map_get(row, "def");
+    if (s_streq(kind, "stats")) { /* ANALYZE (shm/stats.h): statistics of a live table, on op table 0 */
+        const msgpack_object *to = drift_msg_map_get(row, "table");
+        wtab_t *st = to && to->type == MSGPACK_OBJECT_POSITIVE_INTEGER && to->via.u64 > 0 && to->via.u64 <= UINT32_MAX
+                         ? s_tab(c, (uint32_t)to->via.u64, 0)
+                         : NULL;
+        if (check && (!st || !st->cur))
+            return s_err(msg, cap, "42P01", "ANALYZE: table %" PRIu64 " does not exist",
+                         to && to->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? to->via.u64 : 0);
+        return NULL;
+    }
     if (s_streq(kind, "drop_table")) {
         if (!t || !t->cur)
             return check ? s_err(msg, cap, "42P01", "table %u does not exist%s", op->table,
