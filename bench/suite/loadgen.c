@@ -1196,6 +1196,8 @@ static int s_setup(void)
         goto out;
     }
     bool d = s_opt.sys == SYS_DRIFT;
+    if (s_opt.sys == SYS_PG && s_setup_sql(&c, "SET client_min_messages = warning", NULL))
+        goto out;
     static const char *const drops[] = {"kv_hist", "kv", "grp_info", "ins", "pgbench_accounts",
                                         "pgbench_branches", "pgbench_tellers", "pgbench_history"};
     for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
@@ -1222,9 +1224,22 @@ static int s_setup(void)
             "NULL, valid_to INTEGER NOT NULL, PRIMARY KEY (id, valid_from))",
         d ? NULL : "CREATE INDEX kv_hist_grp ON kv_hist (grp, valid_from)",
     };
-    for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++)
-        if (ddl[i] && s_setup_sql(&c, ddl[i], NULL))
+    for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++) {
+        if (!ddl[i])
+            continue;
+        /* PostgreSQL's INTEGER is 32 bits; the others' is 64: BIGINT there. */
+        char *sql = s_fmt("%s", ddl[i]);
+        for (char *q = sql; s_opt.sys == SYS_PG && (q = strstr(q, "INTEGER")) != NULL;) {
+            char *tail = s_fmt("BIGINT%s", q + 7);
+            strcpy(q, tail); /* shorter than what it replaces */
+            free(tail);
+            q += 6;
+        }
+        int rc = s_setup_sql(&c, sql, NULL);
+        free(sql);
+        if (rc)
             goto out;
+    }
     if (s_load(&c, "INSERT INTO grp_info (grp, name, region)", 3, s_opt.groups, s_row_grp, false, &point, &seq) ||
         s_load(&c, "INSERT INTO pgbench_branches (bid, bbalance, filler)", 3, s_opt.scale, s_row_branch, false, &point,
                &seq) ||
