@@ -173,7 +173,7 @@ static void s_die(const char *fmt, ...)
 /* The data set, the same on every system. */
 static int64_t s_val0(int64_t id)
 {
-    return (id * 7919) % 1000003;
+    return (int64_t)((uint64_t)id % 1000003u * 7919u % 1000003u); /* = id * 7919 mod 1000003, without overflow */
 }
 static int64_t s_grp(int64_t id)
 {
