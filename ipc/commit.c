@@ -611,7 +611,11 @@ drift_commit_client_t *drift_commit_client_new(const char *endpoint)
         goto fail;
     self->sock = zmq_socket(self->ctx, ZMQ_DEALER);
     int zero = 0;
+    /* No high-water marks: a query worker keeps many commits in flight (bounded by the gateway's max_queue);
+     * a full pipe would block the send or drop a reply. */
     if (!self->sock || zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+        zmq_setsockopt(self->sock, ZMQ_SNDHWM, &zero, sizeof zero) < 0 ||
+        zmq_setsockopt(self->sock, ZMQ_RCVHWM, &zero, sizeof zero) < 0 ||
         zmq_connect(self->sock, endpoint) < 0)
         goto fail;
     return self;
@@ -659,4 +663,23 @@ int drift_commit_client_recv(drift_commit_client_t *self, int timeout_ms, drift_
     int rc = drift_commit_reply_parse(zmq_msg_data(&m), zmq_msg_size(&m), ret);
     zmq_msg_close(&m);
     return rc;
+}
+
+int drift_commit_client_try_recv(drift_commit_client_t *self, drift_commit_reply_t *ret)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, self->sock, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        return -e;
+    }
+    int rc = drift_commit_reply_parse(zmq_msg_data(&m), zmq_msg_size(&m), ret);
+    zmq_msg_close(&m);
+    return rc;
+}
+
+void *drift_commit_client_socket(drift_commit_client_t *self)
+{
+    return self ? self->sock : NULL;
 }

@@ -138,4 +138,9 @@ int drift_commit_client_send(drift_commit_client_t *self, const void *buf, size_
 /* Waits up to timeout_ms (-1 forever) for one reply. Returns 0, -EAGAIN on timeout, DRIFT_EPROTO or -errno. */
 int drift_commit_client_recv(drift_commit_client_t *self, int timeout_ms, drift_commit_reply_t *ret);
 
+/* Receives one reply without waiting. Returns 0, -EAGAIN when none is queued, DRIFT_EPROTO or -errno. */
+int drift_commit_client_try_recv(drift_commit_client_t *self, drift_commit_reply_t *ret);
+/* The client's ZeroMQ socket, to watch it in an event loop (ipc/zwatch.h); send/receive through the client. */
+void *drift_commit_client_socket(drift_commit_client_t *self);
+
 #endif

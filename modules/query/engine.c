@@ -46,7 +46,35 @@ struct drift_engine {
     char *data_dir;
     drift_index_t *index;          /* opened on first use (the indexer creates it) */
     drift_commit_client_t *writer; /* connected on first write */
+    drift_engine_pending_t *pending; /* parked statements waiting for the writer (asynchronous commits) */
 };
+
+struct drift_engine_pending {
+    drift_engine_pending_t *prev, *next; /* in engine->pending while waiting */
+    int linked;
+    uint64_t id;          /* the commit request's id */
+    uint64_t deadline_ns; /* monotonic; UINT64_MAX = none */
+    int timed_out, replied;
+    drift_commit_reply_t reply;
+    void *user;
+    drift_session_t *s;
+    drift_stmt_input_t in;
+    drift_sink_t *sink;
+    drift_ast_t *ast; /* autocommit: kept for a re-run after 40001 */
+    int attempt;
+    int is_commit; /* COMMIT of an explicit transaction (never re-run) */
+    int64_t affected;
+    int report_as_of; /* a read as of a point reports that point */
+    uint64_t as_of;
+};
+
+/* What a statement that sent its commit without waiting leaves for its pending record. */
+typedef struct {
+    uint64_t id;
+    int64_t affected;
+    int report_as_of;
+    uint64_t as_of;
+} s_park_t;
 
 struct drift_session {
     drift_engine_t *engine;
@@ -57,6 +85,7 @@ struct drift_session {
     int has_snapshot;  /* REPEATABLE READ / SERIALIZABLE: fixed by the first statement */
     int has_as_of;     /* SET AS OF: the session default for tables without a temporal clause */
     uint64_t as_of;
+    uint32_t plan_off; /* SET enable_* = off: planner methods turned off (DRIFT_PLAN_NO_*) */
 };
 
 const char *drift_val_type_name(drift_val_type_t t)
@@ -109,6 +138,12 @@ void drift_engine_destroy(drift_engine_t **self_p)
     if (!self_p || !*self_p)
         return;
     drift_engine_t *e = *self_p;
+    while (e->pending) { /* records the caller did not finish (it should have) */
+        drift_engine_pending_t *p = e->pending;
+        e->pending = p->next;
+        p->linked = 0;
+        drift_engine_pending_destroy(&p);
+    }
     drift_commit_client_destroy(&e->writer);
     drift_index_close(&e->index);
     free(e->data_dir);
@@ -150,7 +185,7 @@ drift_txn_state_t drift_session_txn(const drift_session_t *s)
 
 int drift_session_keep(const drift_session_t *s)
 {
-    return s && (s->state != DRIFT_TXN_IDLE || s->has_as_of);
+    return s && (s->state != DRIFT_TXN_IDLE || s->has_as_of || s->plan_off);
 }
 
 const char *drift_txn_name(drift_txn_state_t t)
@@ -317,6 +352,8 @@ static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t 
         x->q.txn = x->implicit;
         x->q.snap_seq = want;
     }
+    if (s)
+        x->q.plan_off = s->plan_off;
     if (s && s->has_as_of) {
         x->q.has_default_as_of = 1;
         x->q.default_as_of = s->as_of;
@@ -390,9 +427,18 @@ static int s_commit(drift_engine_t *e, drift_txn_t *txn, uint64_t *ret_seq, drif
     return rc;
 }
 
-/* Runs one statement that reads or writes data. retry: set to 1 when an autocommit commit hit 40001. */
+/* Sends txn's commit without waiting (it has ops); its request id in *ret_id. */
+static int s_commit_send(drift_engine_t *e, drift_txn_t *txn, uint64_t *ret_id, drift_sqlerr_t *err)
+{
+    if (s_writer(e, err) < 0)
+        return -1;
+    return drift_txn_commit_send(txn, e->writer, ret_id, err);
+}
+
+/* Runs one statement that reads or writes data. retry: set to 1 when an autocommit commit hit 40001.
+ * park != NULL: an autocommit commit is sent without waiting and 1 is returned (park filled). */
 static int s_run_stmt(drift_engine_t *e, drift_session_t *s, const drift_stmt_input_t *in, drift_stmt_t *st,
-                      drift_sink_t *sink, drift_sqlerr_t *err, int *retry)
+                      drift_sink_t *sink, drift_sqlerr_t *err, int *retry, s_park_t *park)
 {
     s_run_t x = {.e = e, .s = s};
     int rc = -1;
@@ -413,6 +459,28 @@ static int s_run_stmt(drift_engine_t *e, drift_session_t *s, const drift_stmt_in
         rc = sink->done(sink, -1, s->has_as_of ? s->as_of : x.q.snap_seq);
         goto out;
     }
+    if (st->kind == DRIFT_STMT_SET_PARAM) { /* SET enable_indexscan / enable_hashjoin = on|off, RESET */
+        static const struct {
+            const char *name;
+            uint32_t bit;
+        } params[] = {{"enable_indexscan", DRIFT_PLAN_NO_INDEXSCAN}, {"enable_hashjoin", DRIFT_PLAN_NO_HASHJOIN}};
+        uint32_t bit = 0;
+        for (size_t i = 0; st->name && i < sizeof params / sizeof params[0]; i++)
+            if (strcmp(st->name, params[i].name) == 0)
+                bit = params[i].bit;
+        if (st->name && !bit) {
+            drift_sqlerr_set(err, "42704", 0, "unrecognized configuration parameter \"%s\"", st->name);
+            goto out;
+        }
+        if (!st->name)
+            s->plan_off = 0; /* RESET ALL */
+        else if (st->set_value == 0)
+            s->plan_off |= bit;
+        else
+            s->plan_off &= ~bit;
+        rc = sink->done(sink, -1, s->has_as_of ? s->as_of : x.q.snap_seq);
+        goto out;
+    }
     if (s_is_ddl(st->kind)) {
         if (drift_ddl_execute(&x.q, st) < 0)
             goto out;
@@ -421,6 +489,15 @@ static int s_run_stmt(drift_engine_t *e, drift_session_t *s, const drift_stmt_in
         goto out;
     }
     uint64_t seq = x.q.snap_seq;
+    if (park && x.implicit && drift_txn_nops(x.implicit) > 0) {
+        if (s_commit_send(e, x.implicit, &park->id, err) < 0)
+            goto out;
+        park->affected = affected;
+        park->report_as_of = x.q.has_default_as_of && affected < 0;
+        park->as_of = x.q.default_as_of;
+        rc = 1;
+        goto out;
+    }
     if (x.implicit && s_commit(e, x.implicit, &seq, err) < 0) {
         *retry = strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0;
         goto out;
@@ -435,7 +512,7 @@ out:
 
 /* BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE. The state changes before sink->done so the reply carries it. */
 static int s_exec_txn(drift_engine_t *e, drift_session_t *s, const drift_stmt_t *st, drift_sink_t *sink,
-                      drift_sqlerr_t *err)
+                      drift_sqlerr_t *err, s_park_t *park)
 {
     uint64_t now = s_visible_seq(e);
     switch (st->kind) {
@@ -461,6 +538,14 @@ static int s_exec_txn(drift_engine_t *e, drift_session_t *s, const drift_stmt_t 
         }
         if (s->state == DRIFT_TXN_IDLE) /* like PostgreSQL: a warning there, a no-op here */
             return sink->done(sink, -1, now);
+        if (park && drift_txn_nops(s->txn) > 0) { /* sent now, finished by drift_engine_resume */
+            int rc = s_commit_send(e, s->txn, &park->id, err);
+            s_txn_end(s);
+            if (rc < 0)
+                return -1;
+            park->affected = 0;
+            return 1;
+        }
         uint64_t seq = 0;
         int rc = s_commit(e, s->txn, &seq, err);
         s_txn_end(s); /* committed or not, the transaction is over */
@@ -506,15 +591,86 @@ static int s_is_txn_stmt(drift_stmt_kind_t k)
            k == DRIFT_STMT_RELEASE;
 }
 
-int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
-                         drift_sqlerr_t *err)
+/* Before an autocommit re-run after 40001: a fresh tree (the executor writes binder fields into it) and a short
+ * back-off. */
+static int s_rerun_prepare(drift_session_t *s, const drift_stmt_input_t *in, drift_ast_t **ast, int attempt,
+                           drift_sqlerr_t *err)
+{
+    DLOG_DEBUG("session %" PRIu64 ": autocommit statement retried after %s (%s)", s->id, err->code, err->message);
+    drift_ast_destroy(ast);
+    if (drift_parse(in->sql, in->sql_len, ast, err) < 0)
+        return -1;
+    struct timespec ts = {0, (long)(100000L << (attempt < 6 ? attempt : 6))}; /* 0.1 ms .. 6.4 ms */
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+/* Runs a statement (not a transaction statement) from attempt on, re-running an autocommit statement on 40001;
+ * *ast may be replaced. Returns 0, -1, or 1 (parked; *ret_attempt = the attempt that parked). */
+static int s_run_loop(drift_engine_t *e, drift_session_t *s, const drift_stmt_input_t *in, drift_ast_t **ast,
+                      drift_sink_t *sink, drift_sqlerr_t *err, int attempt, s_park_t *park, int *ret_attempt)
+{
+    int rc;
+    for (;; attempt++) {
+        int retry = 0;
+        rc = s_run_stmt(e, s, in, drift_ast_stmt(*ast), sink, err, &retry, park);
+        if (rc >= 0 || !retry || attempt >= DRIFT_ENGINE_RETRIES)
+            break;
+        if (s_rerun_prepare(s, in, ast, attempt, err) < 0)
+            break;
+    }
+    *ret_attempt = attempt;
+    return rc;
+}
+
+static void s_pending_link(drift_engine_t *e, drift_engine_pending_t *p, uint64_t id)
+{
+    p->id = id;
+    p->timed_out = p->replied = 0;
+    p->deadline_ns = e->opts.commit_timeout_ms < 0
+                         ? UINT64_MAX
+                         : drift_now_mono_ns() + (uint64_t)e->opts.commit_timeout_ms * 1000000u;
+    p->prev = NULL;
+    p->next = e->pending;
+    if (e->pending)
+        e->pending->prev = p;
+    e->pending = p;
+    p->linked = 1;
+}
+
+static void s_pending_unlink(drift_engine_t *e, drift_engine_pending_t *p)
+{
+    if (!p->linked)
+        return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        e->pending = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+    p->linked = 0;
+}
+
+/* execute and execute_async; pend_p == NULL: blocking commits. */
+static int s_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
+                     drift_sqlerr_t *err, void *user, drift_engine_pending_t **pend_p)
 {
     drift_ast_t *ast = NULL;
     drift_session_t *tmp = NULL;
-    int rc = -1;
+    drift_engine_pending_t *p = NULL;
+    s_park_t park = {0}, *pk = NULL;
+    int rc = -1, attempt = 0;
     sink->err = err;
     if (!s && !(s = tmp = drift_session_new(self, 0)))
         return drift_sqlerr_set(err, "53200", 0, "out of memory");
+    if (pend_p && !tmp) { /* allocated before anything is sent: a commit in flight always has its record */
+        if (!(p = calloc(1, sizeof *p))) {
+            drift_sqlerr_set(err, "53200", 0, "out of memory");
+            goto out;
+        }
+        pk = &park;
+    }
     if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
         goto out;
     drift_stmt_t *st = drift_ast_stmt(ast);
@@ -525,22 +681,15 @@ int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_s
         goto out;
     }
     if (s_is_txn_stmt(st->kind)) {
-        rc = s_exec_txn(self, s, st, sink, err);
+        rc = s_exec_txn(self, s, st, sink, err, pk);
+        if (rc == 1)
+            p->is_commit = 1;
         goto out;
     }
-    for (int attempt = 0;; attempt++) {
-        int retry = 0;
-        rc = s_run_stmt(self, s, in, st, sink, err, &retry);
-        if (rc == 0 || !retry || attempt >= DRIFT_ENGINE_RETRIES)
-            break;
-        DLOG_DEBUG("session %" PRIu64 ": autocommit statement retried after %s (%s)", s->id, err->code, err->message);
-        /* Re-parse: the executor writes binder fields into the tree. */
-        drift_ast_destroy(&ast);
-        if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
-            goto out;
-        st = drift_ast_stmt(ast);
-        struct timespec ts = {0, (long)(100000L << (attempt < 6 ? attempt : 6))}; /* 0.1 ms .. 6.4 ms */
-        nanosleep(&ts, NULL);
+    rc = s_run_loop(self, s, in, &ast, sink, err, 0, pk, &attempt);
+    if (rc == 1) {
+        p->ast = ast; /* kept for a re-run */
+        ast = NULL;
     }
 out:
     /* A failed statement inside a transaction fails the transaction (until ROLLBACK). */
@@ -548,5 +697,126 @@ out:
         s->state = DRIFT_TXN_FAILED;
     drift_ast_destroy(&ast);
     drift_session_destroy(&tmp);
+    if (rc == 1) {
+        p->user = user;
+        p->s = s;
+        p->in = *in;
+        p->sink = sink;
+        p->attempt = attempt;
+        p->affected = park.affected;
+        p->report_as_of = park.report_as_of;
+        p->as_of = park.as_of;
+        s_pending_link(self, p, park.id);
+        *pend_p = p;
+    } else {
+        free(p);
+    }
     return rc;
+}
+
+int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
+                         drift_sqlerr_t *err)
+{
+    return s_execute(self, s, in, sink, err, NULL, NULL);
+}
+
+int drift_engine_execute_async(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
+                               drift_sqlerr_t *err, void *user, drift_engine_pending_t **ret_pend)
+{
+    *ret_pend = NULL;
+    return s_execute(self, s, in, sink, err, user, ret_pend);
+}
+
+void *drift_engine_writer_socket(drift_engine_t *self, drift_sqlerr_t *err)
+{
+    if (s_writer(self, err) < 0)
+        return NULL;
+    return drift_commit_client_socket(self->writer);
+}
+
+int drift_engine_writer_recv(drift_engine_t *self, drift_engine_pending_t **ret_pend)
+{
+    *ret_pend = NULL;
+    if (!self->writer)
+        return 0;
+    drift_commit_reply_t r;
+    int rc = drift_commit_client_try_recv(self->writer, &r);
+    if (rc == DRIFT_EPROTO)
+        return 1; /* undecodable: not ours to judge (the blocking path ignores it too) */
+    if (rc < 0)
+        return 0;
+    for (drift_engine_pending_t *p = self->pending; p; p = p->next)
+        if (p->id == r.id) {
+            s_pending_unlink(self, p);
+            p->reply = r;
+            p->replied = 1;
+            *ret_pend = p;
+            break;
+        }
+    return 1; /* an unknown id: a late reply to a commit that timed out */
+}
+
+drift_engine_pending_t *drift_engine_expired(drift_engine_t *self, uint64_t now_mono_ns)
+{
+    for (drift_engine_pending_t *p = self->pending; p; p = p->next)
+        if (now_mono_ns > p->deadline_ns) {
+            s_pending_unlink(self, p);
+            p->timed_out = 1;
+            return p;
+        }
+    return NULL;
+}
+
+void *drift_engine_pending_user(const drift_engine_pending_t *p)
+{
+    return p ? p->user : NULL;
+}
+
+int drift_engine_resume(drift_engine_t *self, drift_engine_pending_t *p, drift_sqlerr_t *err,
+                        drift_engine_pending_t **ret_pend)
+{
+    drift_sink_t *sink = p->sink;
+    uint64_t seq = 0, ts = 0;
+    int rc;
+    *ret_pend = NULL;
+    sink->err = err;
+    s_pending_unlink(self, p);
+    if (p->timed_out || !p->replied)
+        rc = drift_sqlerr_set(err, "08006", 0,
+                              "the writer did not answer the commit within %d ms (its outcome is unknown)",
+                              self->opts.commit_timeout_ms);
+    else
+        rc = drift_txn_commit_reply(&p->reply, &seq, &ts, err);
+    if (rc == 0) {
+        rc = sink->done(sink, p->affected, p->report_as_of ? p->as_of : seq);
+    } else if (!p->is_commit && p->ast && strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0 &&
+               p->attempt < DRIFT_ENGINE_RETRIES && s_rerun_prepare(p->s, &p->in, &p->ast, p->attempt, err) == 0) {
+        s_park_t park = {0};
+        int attempt = 0;
+        rc = s_run_loop(self, p->s, &p->in, &p->ast, sink, err, p->attempt + 1, &park, &attempt);
+        if (rc == 1) { /* parked again: the same record */
+            p->attempt = attempt;
+            p->affected = park.affected;
+            p->report_as_of = park.report_as_of;
+            p->as_of = park.as_of;
+            s_pending_link(self, p, park.id);
+            *ret_pend = p;
+            return 1;
+        }
+    }
+    drift_engine_pending_destroy(&p);
+    return rc;
+}
+
+void drift_engine_pending_destroy(drift_engine_pending_t **p_p)
+{
+    if (!p_p || !*p_p)
+        return;
+    drift_engine_pending_t *p = *p_p;
+    /* A linked record belongs to an engine's list: find it through the session. */
+    if (p->linked)
+        s_pending_unlink(p->s->engine, p);
+    drift_ast_destroy(&p->ast);
+    free(p);
+    *p_p = NULL;
 }

@@ -125,4 +125,37 @@ const char *drift_txn_name(drift_txn_state_t t);
 int drift_engine_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
                          drift_sqlerr_t *err);
 
+/* ---- asynchronous commits (the query worker) ----
+ * A statement that must commit through the writer (an autocommit write, COMMIT of a transaction with writes)
+ * need not block the worker while the writer groups and fsyncs it: drift_engine_execute_async() sends the
+ * commit and returns 1 with a pending statement instead of waiting. The caller keeps the sink and what the
+ * input borrows (sql, params) alive, watches drift_engine_writer_socket() (e.g. with ipc/zwatch.h), hands each
+ * readable reply to drift_engine_writer_recv(), and finishes the statement with drift_engine_resume() when its
+ * reply came (or when drift_engine_expired() says it waited commit_timeout_ms: 08006 as in the blocking path).
+ * The session must run nothing else until then (its next request waits). The reply is sent only after the
+ * writer's acknowledgement, which comes after its fsync (durability=sync): the guarantees are the blocking
+ * path's, including the autocommit re-run on 40001 (a re-run can park again). */
+typedef struct drift_engine_pending drift_engine_pending_t;
+
+/* As drift_engine_execute; returns 0 (done), -1 (error in err) or 1 (parked: *ret_pend; user is kept for the
+ * caller, see drift_engine_pending_user). */
+int drift_engine_execute_async(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
+                               drift_sqlerr_t *err, void *user, drift_engine_pending_t **ret_pend);
+/* The writer's ZeroMQ socket (connects on first call); NULL with err set. Watch it for replies. */
+void *drift_engine_writer_socket(drift_engine_t *self, drift_sqlerr_t *err);
+/* Reads one writer reply without blocking. Returns 1 with the parked statement it completes in *ret_pend
+ * (NULL: a late or unknown reply, dropped), 0 when nothing is queued. */
+int drift_engine_writer_recv(drift_engine_t *self, drift_engine_pending_t **ret_pend);
+/* A parked statement whose commit has waited past its deadline (now_mono_ns), or NULL; it is marked timed out. */
+drift_engine_pending_t *drift_engine_expired(drift_engine_t *self, uint64_t now_mono_ns);
+/* The caller's pointer given at execute_async. */
+void *drift_engine_pending_user(const drift_engine_pending_t *p);
+/* Finishes a parked statement after drift_engine_writer_recv/drift_engine_expired returned it: sink->done, or
+ * an error (the same SQLSTATEs as the blocking path), or — an autocommit statement that got 40001 — a re-run,
+ * which may park again (returns 1 with a new *ret_pend). p is consumed. Returns as drift_engine_execute_async. */
+int drift_engine_resume(drift_engine_t *self, drift_engine_pending_t *p, drift_sqlerr_t *err,
+                        drift_engine_pending_t **ret_pend);
+/* Forgets a parked statement without finishing it (worker exit); NULLs *p; accepts NULL. */
+void drift_engine_pending_destroy(drift_engine_pending_t **p);
+
 #endif

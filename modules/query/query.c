@@ -7,8 +7,18 @@
  * REQ: decode (bounded, ipc/msg), parse (ipc/proto), then ping or the SQL
  * engine (engine.h) with a result sink that streams chunked replies. Sessions
  * that hold state (an open transaction) live in a small table keyed by the
- * gateway's session id until the gateway sends END. Single-threaded, in the
- * role's libevent loop; the ZeroMQ context is created here, after exec.
+ * gateway's session id until the gateway sends END.
+ *
+ * Commits do not block the worker: a statement that needs the writer (an
+ * autocommit write, COMMIT) sends its commit and parks (drift_engine_execute_async);
+ * the worker goes on serving other sessions, and the reply is sent when the
+ * writer's acknowledgement (after its fsync) arrives on the engine's writer
+ * socket, watched in the same loop. So one worker keeps many commits in
+ * flight and the writer can group them. A parked session's later requests
+ * wait in its queue and run in arrival order once it finishes. Parked
+ * commits past commit_timeout are failed (08006) from the heartbeat hook.
+ * Single-threaded, in the role's libevent loop; the ZeroMQ context is
+ * created here, after exec.
  * See docs/protocol.md ("Internal gateway <-> worker protocol"). */
 #include "modules/query/query.h"
 
@@ -33,17 +43,37 @@
 
 #define SERVER_NAME "driftdb " PACKAGE_VERSION
 
+typedef struct s_job s_job_t;
+
 typedef struct s_sess {
     struct s_sess *next;
     uint64_t id;
     drift_session_t *s;
+    s_job_t *busy;          /* its request waiting for the writer */
+    s_job_t *qhead, *qtail; /* its next requests, in arrival order */
+    int ended;              /* END (or a gateway restart) came while busy: a fresh session afterwards */
 } s_sess_t;
+
+/* One request from arrival to its last reply (it outlives its loop turn while its commit is parked). */
+struct s_job {
+    s_job_t *next; /* in its session's queue */
+    drift_wire_hdr_t h;
+    zmq_msg_t payload; /* the request bytes; sql and params borrow from them */
+    drift_msg_t *m;
+    drift_proto_req_t req;
+    drift_result_t *res;
+    drift_sqlerr_t serr;
+    drift_session_t *tmp_sess; /* a session without state, not in the table */
+    drift_engine_pending_t *pend;
+    uint64_t t0;
+};
 
 typedef struct {
     drift_role_t *r;
     void *zctx;
     void *sock;
     drift_zwatch_t *watch;
+    drift_zwatch_t *wwatch; /* the engine's writer socket (commit acknowledgements) */
     drift_engine_t *engine;
     s_sess_t *sessions; /* only sessions with state worth keeping */
     uint64_t last_ping_ns;
@@ -94,15 +124,41 @@ static s_sess_t **s_sess_find(s_worker_t *w, uint64_t id)
     return pp;
 }
 
-/* Ends every session (rolling back open transactions). */
-static void s_drop_sessions(s_worker_t *w, const char *why)
+/* Frees a job that will not reply (worker exit). */
+static void s_job_free(s_job_t *j)
+{
+    if (!j)
+        return;
+    drift_engine_pending_destroy(&j->pend);
+    drift_result_destroy(&j->res);
+    drift_session_destroy(&j->tmp_sess);
+    drift_msg_destroy(&j->m);
+    zmq_msg_close(&j->payload);
+    free(j);
+}
+
+/* Ends every session (rolling back open transactions). A session with a request in progress is ended when that
+ * request finishes, unless `all` (worker exit: its requests are dropped). */
+static void s_drop_sessions(s_worker_t *w, const char *why, int all)
 {
     int n = 0;
-    while (w->sessions) {
-        s_sess_t *next = w->sessions->next;
-        drift_session_destroy(&w->sessions->s);
-        free(w->sessions);
-        w->sessions = next;
+    s_sess_t **pp = &w->sessions;
+    while (*pp) {
+        s_sess_t *e = *pp;
+        if (!all && (e->busy || e->qhead)) {
+            e->ended = 1;
+            pp = &e->next;
+            continue;
+        }
+        *pp = e->next;
+        s_job_free(e->busy);
+        while (e->qhead) {
+            s_job_t *j = e->qhead;
+            e->qhead = j->next;
+            s_job_free(j);
+        }
+        drift_session_destroy(&e->s);
+        free(e);
         n++;
     }
     if (n)
@@ -160,102 +216,223 @@ static void s_maybe_hang(s_worker_t *w, const drift_proto_req_t *req)
         pause();
 }
 
-static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *payload)
+/* Points the reply emitter at job j. */
+static void s_job_current(s_worker_t *w, s_job_t *j, const drift_session_t *sess)
 {
-    uint64_t t0 = drift_now_mono_ns();
-    drift_msg_limits_t lim = drift_msg_limits(w->r->cfg.max_message_size);
-    drift_msg_t *m = NULL;
-    drift_proto_req_t req;
-    char err[256];
-    w->cur_token = h->token;
-    w->cur_session = h->session;
-    w->cur_sess = NULL;
-    memset(&req, 0, sizeof req);
-    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_IN], zmq_msg_size(payload));
-    if (drift_msg_decode(zmq_msg_data(payload), zmq_msg_size(payload), &lim, &m, err, sizeof err) < 0) {
-        s_reply_error(w, &req, DRIFT_SQLSTATE_PROTOCOL, err);
-        return;
-    }
-    if (drift_proto_parse(drift_msg_root(m), &req, err, sizeof err) < 0) {
-        s_reply_error(w, &req, DRIFT_SQLSTATE_PROTOCOL, err);
-        goto out;
-    }
-    char ctx[DRIFT_PROTO_TRACEPARENT_MAX + 16];
-    if (req.traceparent) {
-        snprintf(ctx, sizeof ctx, "traceparent=%.*s", (int)req.traceparent_len, req.traceparent);
-        drift_log_set_context(ctx);
-    }
-    if (h->session >> 40 != w->gw_epoch) {
-        /* A new gateway incarnation: the sessions of the old one are gone for good. */
-        s_drop_sessions(w, "the gateway restarted");
-        w->gw_epoch = h->session >> 40;
-    }
-    s_sess_t **pp = s_sess_find(w, h->session);
-    drift_session_t *sess = *pp ? (*pp)->s : NULL;
-    drift_session_t *tmp_sess = NULL;
-    if (!sess)
-        sess = tmp_sess = drift_session_new(w->engine, h->session);
-    if (!sess) {
-        s_reply_error(w, &req, "53200", "out of memory");
-        goto out_ctx;
-    }
-    DLOG_DEBUG("request id=%" PRId64 " op=%s session=%" PRIu64 "%s%.*s", req.id.via.i64, drift_proto_op_name(req.op),
-               h->session, req.sql ? " sql=" : "", (int)(req.sql_len > 200 ? 200 : req.sql_len),
-               req.sql ? req.sql : "");
+    w->cur_token = j->h.token;
+    w->cur_session = j->h.session;
     w->cur_sess = sess;
-    if (req.op == DRIFT_OP_PING) {
-        s_ping_reply(w, &req, drift_txn_name(drift_session_txn(sess)));
-    } else {
-        s_maybe_hang(w, &req);
-        /* A REQ client can take only one reply: the gateway flags it and we do not chunk. */
-        uint32_t chunk = (h->flags & DRIFT_WIRE_F_ONE_REPLY) ? 0 : req.chunk_rows;
-        drift_result_t *res = drift_result_new(&req, chunk, chunk ? DRIFT_PROTO_CHUNK_BYTES : 0, s_emit, w);
-        drift_sqlerr_t serr;
-        memset(&serr, 0, sizeof serr);
-        if (!res) {
-            s_reply_error(w, &req, "53200", "out of memory");
-        } else {
-            drift_stmt_input_t in = {.sql = req.sql,
-                                     .sql_len = req.sql_len,
-                                     .params = req.params,
-                                     .has_as_of = req.has_as_of,
-                                     .as_of_seq = req.as_of_seq,
-                                     .as_of_time = req.as_of_time,
-                                     .as_of_time_len = req.as_of_time_len};
-            drift_result_set_session(res, sess);
-            int rc = drift_engine_execute(w->engine, sess, &in, drift_result_sink(res), &serr);
-            if (rc < 0) {
-                if (strcmp(serr.code, "08006") != 0) /* 08006 here: the reply could not be sent */
-                    drift_result_fail(res, &serr);
-                atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_ERRORS], 1);
-                DLOG_DEBUG("request id=%" PRId64 " failed: %s %s", req.id.via.i64, serr.code, serr.message);
-            }
-            drift_result_destroy(&res);
-        }
+}
+
+/* Log lines of this request carry its traceparent. */
+static void s_job_trace(const s_job_t *j)
+{
+    if (!j->req.traceparent)
+        return;
+    char ctx[DRIFT_PROTO_TRACEPARENT_MAX + 16];
+    snprintf(ctx, sizeof ctx, "traceparent=%.*s", (int)j->req.traceparent_len, j->req.traceparent);
+    drift_log_set_context(ctx);
+}
+
+/* Starts a job: decode, parse, run. Returns 1 when it parked (its commit is with the writer), 0 when finished
+ * (the statement's outcome is in j->res / j->serr; rc in *ret_rc). */
+static int s_job_start(s_worker_t *w, s_job_t *j, int *ret_rc)
+{
+    drift_msg_limits_t lim = drift_msg_limits(w->r->cfg.max_message_size);
+    char err[256];
+    *ret_rc = 0;
+    j->t0 = drift_now_mono_ns();
+    s_job_current(w, j, NULL);
+    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_IN], zmq_msg_size(&j->payload));
+    if (drift_msg_decode(zmq_msg_data(&j->payload), zmq_msg_size(&j->payload), &lim, &j->m, err, sizeof err) < 0) {
+        s_reply_error(w, &j->req, DRIFT_SQLSTATE_PROTOCOL, err);
+        return 0;
     }
-    /* Keep a session only while it holds state. */
-    if (tmp_sess && drift_session_keep(tmp_sess)) {
+    if (drift_proto_parse(drift_msg_root(j->m), &j->req, err, sizeof err) < 0) {
+        s_reply_error(w, &j->req, DRIFT_SQLSTATE_PROTOCOL, err);
+        return 0;
+    }
+    s_job_trace(j);
+    s_sess_t *e = *s_sess_find(w, j->h.session);
+    drift_session_t *sess = e ? e->s : NULL;
+    if (!sess)
+        sess = j->tmp_sess = drift_session_new(w->engine, j->h.session);
+    if (!sess) {
+        s_reply_error(w, &j->req, "53200", "out of memory");
+        return 0;
+    }
+    const drift_proto_req_t *req = &j->req;
+    DLOG_DEBUG("request id=%" PRId64 " op=%s session=%" PRIu64 "%s%.*s", req->id.via.i64, drift_proto_op_name(req->op),
+               j->h.session, req->sql ? " sql=" : "", (int)(req->sql_len > 200 ? 200 : req->sql_len),
+               req->sql ? req->sql : "");
+    s_job_current(w, j, sess);
+    if (req->op == DRIFT_OP_PING) {
+        s_ping_reply(w, req, drift_txn_name(drift_session_txn(sess)));
+        return 0;
+    }
+    s_maybe_hang(w, req);
+    /* A REQ client can take only one reply: the gateway flags it and we do not chunk. */
+    uint32_t chunk = (j->h.flags & DRIFT_WIRE_F_ONE_REPLY) ? 0 : req->chunk_rows;
+    j->res = drift_result_new(req, chunk, chunk ? DRIFT_PROTO_CHUNK_BYTES : 0, s_emit, w);
+    if (!j->res) {
+        s_reply_error(w, req, "53200", "out of memory");
+        return 0;
+    }
+    drift_stmt_input_t in = {.sql = req->sql,
+                             .sql_len = req->sql_len,
+                             .params = req->params,
+                             .has_as_of = req->has_as_of,
+                             .as_of_seq = req->as_of_seq,
+                             .as_of_time = req->as_of_time,
+                             .as_of_time_len = req->as_of_time_len};
+    drift_result_set_session(j->res, sess);
+    int rc = drift_engine_execute_async(w->engine, sess, &in, drift_result_sink(j->res), &j->serr, j, &j->pend);
+    if (rc == 1) {
+        if (!e) { /* the session waits in the table, so that its next requests queue behind this one */
+            if (!(e = calloc(1, sizeof *e))) {
+                /* cannot happen often; the commit is in flight: keep the job findable through its pending */
+                DLOG_WARN("out of memory while parking a commit");
+                abort();
+            }
+            e->id = j->h.session;
+            e->s = j->tmp_sess;
+            j->tmp_sess = NULL;
+            e->next = w->sessions;
+            w->sessions = e;
+        }
+        e->busy = j;
+        return 1;
+    }
+    *ret_rc = rc;
+    return 0;
+}
+
+/* Finishes a job whose statement ended (rc 0 or -1): error reply, session bookkeeping, latency. Frees it and
+ * returns the next queued request of its session, if any. */
+static s_job_t *s_job_finish(s_worker_t *w, s_job_t *j, int rc)
+{
+    if (rc < 0 && j->res) {
+        if (strcmp(j->serr.code, "08006") != 0) /* 08006 here: the reply could not be sent */
+            drift_result_fail(j->res, &j->serr);
+        atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_ERRORS], 1);
+        DLOG_DEBUG("request id=%" PRId64 " failed: %s %s", j->req.id.via.i64, j->serr.code, j->serr.message);
+    }
+    drift_result_destroy(&j->res);
+    w->cur_sess = NULL;
+    s_job_t *next = NULL;
+    s_sess_t **pp = s_sess_find(w, j->h.session);
+    s_sess_t *e = *pp;
+    if (e) {
+        if (e->busy == j)
+            e->busy = NULL;
+        if (e->ended) { /* the session was ended while this request ran: what follows starts afresh */
+            drift_session_destroy(&e->s);
+            e->s = drift_session_new(w->engine, e->id);
+            e->ended = 0;
+        }
+        if ((next = e->qhead)) {
+            e->qhead = next->next;
+            if (!e->qhead)
+                e->qtail = NULL;
+            next->next = NULL;
+        }
+        /* Keep a session only while it holds state (or has requests waiting). */
+        if (!e->s || (!next && !drift_session_keep(e->s))) {
+            *pp = e->next;
+            while (e->qhead) { /* only when a fresh session could not be made (out of memory) */
+                s_job_t *q = e->qhead;
+                e->qhead = q->next;
+                s_job_free(q);
+            }
+            drift_session_destroy(&e->s);
+            free(e);
+        }
+    } else if (j->tmp_sess && drift_session_keep(j->tmp_sess)) {
         s_sess_t *ns = calloc(1, sizeof *ns);
         if (ns) {
-            ns->id = h->session;
-            ns->s = tmp_sess;
+            ns->id = j->h.session;
+            ns->s = j->tmp_sess;
             ns->next = w->sessions;
             w->sessions = ns;
-            tmp_sess = NULL;
+            j->tmp_sess = NULL;
         }
     }
-    w->cur_sess = NULL;
-    drift_session_destroy(&tmp_sess);
     uint64_t t1 = drift_now_mono_ns();
-    drift_ctl_slot_observe_us(w->r->slot, (t1 - t0) / 1000);
+    drift_ctl_slot_observe_us(w->r->slot, (t1 - j->t0) / 1000);
     /* A worker draining a long queue of requests in one loop turn is busy, not hung: each finished request
      * counts as a heartbeat (the timer cannot fire until the queue is drained). */
     atomic_store(&w->r->slot->heartbeat_mono_ns, t1);
-out_ctx:
-    if (req.traceparent)
+    s_job_free(j);
+    return next;
+}
+
+/* Runs j and then, while they finish without parking, the requests queued behind it in its session. */
+static void s_job_run(s_worker_t *w, s_job_t *j)
+{
+    while (j) {
+        int rc = 0;
+        int parked = s_job_start(w, j, &rc);
         drift_log_set_context(NULL);
-out:
-    drift_msg_destroy(&m);
+        if (parked) {
+            drift_zwatch_kick(w->wwatch); /* the commit was sent outside the writer socket's callback */
+            return;
+        }
+        j = s_job_finish(w, j, rc);
+    }
+}
+
+/* A parked job's commit was answered (or timed out): finish it, then run its session's queued requests. */
+static void s_job_resume(s_worker_t *w, s_job_t *j, drift_engine_pending_t *p)
+{
+    s_sess_t *e = *s_sess_find(w, j->h.session);
+    s_job_current(w, j, e ? e->s : NULL);
+    s_job_trace(j);
+    j->pend = NULL;
+    drift_engine_pending_t *np = NULL;
+    int rc = drift_engine_resume(w->engine, p, &j->serr, &np);
+    if (rc == 1) { /* re-run after 40001, parked again */
+        j->pend = np;
+        drift_zwatch_kick(w->wwatch);
+    } else {
+        s_job_t *next = s_job_finish(w, j, rc);
+        drift_log_set_context(NULL);
+        s_job_run(w, next);
+    }
+    drift_log_set_context(NULL);
+    drift_zwatch_kick(w->watch); /* replies were sent outside the gateway socket's callback */
+}
+
+/* A request from the gateway: runs now, or waits behind its session's request in progress. */
+static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *payload)
+{
+    if (h->session >> 40 != w->gw_epoch) {
+        /* A new gateway incarnation: the sessions of the old one are gone for good. */
+        s_drop_sessions(w, "the gateway restarted", 0);
+        w->gw_epoch = h->session >> 40;
+    }
+    s_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        drift_proto_req_t none;
+        memset(&none, 0, sizeof none);
+        w->cur_token = h->token;
+        w->cur_session = h->session;
+        w->cur_sess = NULL;
+        s_reply_error(w, &none, "53200", "out of memory");
+        return;
+    }
+    j->h = *h;
+    zmq_msg_init(&j->payload);
+    zmq_msg_move(&j->payload, payload);
+    s_sess_t *e = *s_sess_find(w, h->session);
+    if (e && (e->busy || e->qhead)) {
+        if (e->qtail)
+            e->qtail->next = j;
+        else
+            e->qhead = j;
+        e->qtail = j;
+        return;
+    }
+    s_job_run(w, j);
 }
 
 static void s_end_session(s_worker_t *w, uint64_t id)
@@ -264,6 +441,10 @@ static void s_end_session(s_worker_t *w, uint64_t id)
     if (!*pp)
         return;
     s_sess_t *s = *pp;
+    if (s->busy || s->qhead) { /* ended once its requests in progress finish */
+        s->ended = 1;
+        return;
+    }
     *pp = s->next;
     if (drift_session_txn(s->s) != DRIFT_TXN_IDLE)
         DLOG_INFO("session %" PRIu64 " ended with an open transaction: rolled back", id);
@@ -327,10 +508,27 @@ static void s_on_msg(void *sock, void *arg)
         ;
 }
 
+/* zwatch callback for the writer socket: commit acknowledgements. */
+static void s_on_writer(void *sock, void *arg)
+{
+    s_worker_t *w = arg;
+    (void)sock;
+    for (int i = 0; i < 8; i++) {
+        drift_engine_pending_t *p = NULL;
+        if (!drift_engine_writer_recv(w->engine, &p))
+            break;
+        if (p)
+            s_job_resume(w, drift_engine_pending_user(p), p);
+    }
+}
+
 static void s_on_heartbeat(drift_role_t *r)
 {
     s_worker_t *w = r->user;
     uint64_t now = drift_now_mono_ns();
+    drift_engine_pending_t *p;
+    while ((p = drift_engine_expired(w->engine, now))) /* the writer did not answer within commit_timeout */
+        s_job_resume(w, drift_engine_pending_user(p), p);
     /* Not pinged lately: the gateway may not know us (it restarted): say hello again. */
     if (now - w->last_ping_ns > 2 * r->cfg.heartbeat_interval_ns) {
         s_hello(w);
@@ -387,6 +585,12 @@ int drift_query_main(drift_role_t *r)
     w.watch = drift_zwatch_new(r->base, w.sock, s_on_msg, &w);
     if (!w.watch)
         goto out;
+    drift_sqlerr_t werr;
+    void *wsock = drift_engine_writer_socket(w.engine, &werr);
+    if (!wsock || !(w.wwatch = drift_zwatch_new(r->base, wsock, s_on_writer, &w))) {
+        DLOG_ERR("cannot watch the writer socket: %s", wsock ? "out of memory" : werr.message);
+        goto out;
+    }
     r->user = &w;
     r->on_heartbeat = s_on_heartbeat;
     r->on_stop = s_on_stop;
@@ -395,7 +599,8 @@ int drift_query_main(drift_role_t *r)
     drift_role_ready(r);
     code = drift_role_run(r);
 out:
-    s_drop_sessions(&w, "exiting");
+    s_drop_sessions(&w, "exiting", 1);
+    drift_zwatch_destroy(&w.wwatch);
     drift_zwatch_destroy(&w.watch);
     if (w.sock)
         zmq_close(w.sock);

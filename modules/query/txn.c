@@ -831,14 +831,8 @@ int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *s
     return 0;
 }
 
-int drift_txn_commit(drift_txn_t *t, drift_commit_client_t *client, int timeout_ms, uint64_t *ret_seq,
-                     uint64_t *ret_ts, drift_sqlerr_t *err)
+int drift_txn_commit_send(drift_txn_t *t, drift_commit_client_t *client, uint64_t *ret_id, drift_sqlerr_t *err)
 {
-    if (t->nops == 0) {
-        *ret_seq = t->snapshot;
-        *ret_ts = 0;
-        return 0;
-    }
     if (!client)
         return drift_sqlerr_set(err, "08006", 0, "no connection to the writer");
     uint64_t id = s_request_id();
@@ -849,6 +843,37 @@ int drift_txn_commit(drift_txn_t *t, drift_commit_client_t *client, int timeout_
     msgpack_sbuffer_destroy(&sb);
     if (rc < 0)
         return drift_sqlerr_set(err, "08006", 0, "could not send the commit to the writer: %s", strerror(-rc));
+    *ret_id = id;
+    return 0;
+}
+
+int drift_txn_commit_reply(const drift_commit_reply_t *r, uint64_t *ret_seq, uint64_t *ret_ts, drift_sqlerr_t *err)
+{
+    if (r->ok) {
+        *ret_seq = r->seq;
+        *ret_ts = r->ts_ns;
+        return 0;
+    }
+    if (strcmp(r->code, DRIFT_SQLSTATE_NO_DATA) == 0)
+        /* a row this transaction updated/deleted/patched was deleted by a concurrent commit */
+        return drift_sqlerr_set(err, DRIFT_SQLSTATE_SERIALIZATION, 0,
+                                "could not serialize access due to concurrent delete (%s)", r->message);
+    return drift_sqlerr_set(err, r->code[0] ? r->code : "XX000", 0, "%s",
+                            r->message[0] ? r->message : "the writer refused the commit");
+}
+
+int drift_txn_commit(drift_txn_t *t, drift_commit_client_t *client, int timeout_ms, uint64_t *ret_seq,
+                     uint64_t *ret_ts, drift_sqlerr_t *err)
+{
+    if (t->nops == 0) {
+        *ret_seq = t->snapshot;
+        *ret_ts = 0;
+        return 0;
+    }
+    uint64_t id = 0;
+    int rc = drift_txn_commit_send(t, client, &id, err);
+    if (rc < 0)
+        return rc;
     struct timespec ts0;
     clock_gettime(CLOCK_MONOTONIC, &ts0);
     int64_t deadline = (int64_t)ts0.tv_sec * 1000 + ts0.tv_nsec / 1000000 + timeout_ms;
@@ -874,16 +899,6 @@ int drift_txn_commit(drift_txn_t *t, drift_commit_client_t *client, int timeout_
             return drift_sqlerr_set(err, "08006", 0, "lost the writer while committing: %s", strerror(-rc));
         if (r.id != id)
             continue; /* a late reply to an earlier request that timed out */
-        if (r.ok) {
-            *ret_seq = r.seq;
-            *ret_ts = r.ts_ns;
-            return 0;
-        }
-        if (strcmp(r.code, DRIFT_SQLSTATE_NO_DATA) == 0)
-            /* a row this transaction updated/deleted/patched was deleted by a concurrent commit */
-            return drift_sqlerr_set(err, DRIFT_SQLSTATE_SERIALIZATION, 0,
-                                    "could not serialize access due to concurrent delete (%s)", r.message);
-        return drift_sqlerr_set(err, r.code[0] ? r.code : "XX000", 0, "%s",
-                                r.message[0] ? r.message : "the writer refused the commit");
+        return drift_txn_commit_reply(&r, ret_seq, ret_ts, err);
     }
 }

@@ -82,6 +82,13 @@ int drift_txn_rollback_to(drift_txn_t *t, const char *name);
 int drift_txn_commit(drift_txn_t *t, drift_commit_client_t *client, int timeout_ms, uint64_t *ret_seq,
                      uint64_t *ret_ts, drift_sqlerr_t *err);
 
+/* The two halves of drift_txn_commit for a caller that does not block (the query worker's asynchronous
+ * commits, engine.h): send the request (t must have ops; its id in *ret_id; the bytes are copied, t may
+ * be destroyed right after), then turn the writer's reply to that id into seq/ts or the SQLSTATE error
+ * drift_txn_commit would have set. Both return 0, or -1 with err set. */
+int drift_txn_commit_send(drift_txn_t *t, drift_commit_client_t *client, uint64_t *ret_id, drift_sqlerr_t *err);
+int drift_txn_commit_reply(const drift_commit_reply_t *r, uint64_t *ret_seq, uint64_t *ret_ts, drift_sqlerr_t *err);
+
 /* ---- additions (helper C, for table.c / ddl.c and the tests) ---- */
 
 /* drift_txn_put with the schema version `ver` the row (array) is written in, and for a patch the merged
