@@ -258,6 +258,7 @@ typedef enum {
     DRIFT_STMT_SNAPSHOT,    /* SNAPSHOT table */
     DRIFT_STMT_COMPACT,     /* COMPACT table */
     DRIFT_STMT_SHOW_TABLES, /* SHOW TABLES */
+    DRIFT_STMT_SET_PARAM,   /* SET name {= | TO} value / RESET name / RESET ALL (name NULL): name, set_value */
 } drift_stmt_kind_t;
 
 /* BEGIN's ISOLATION LEVEL as written (named DRIFT_ISOLATION_* because ipc/commit.h's drift_iso_t owns
@@ -348,6 +349,9 @@ struct drift_stmt {
     drift_node_t **key;
     uint32_t nkey;
     drift_node_t *patch;
+    /* SET name = on|off|true|false|default, RESET: 1 on, 0 off, -1 default */
+    int set_value;
+
 };
 
 #endif

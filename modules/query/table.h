@@ -49,7 +49,11 @@ typedef struct {
     uint32_t ticks;              /* drift_qctx_check's counter */
     int has_default_as_of;    /* the session's SET AS OF point is in force: tables without a temporal */
     uint64_t default_as_of;   /* clause are read as of default_as_of (a resolved seq) instead of snap_seq */
+    uint32_t plan_off;        /* planner methods the session turned off (SET enable_* = off): DRIFT_PLAN_NO_* */
 } drift_qctx_t;
+
+#define DRIFT_PLAN_NO_INDEXSCAN 1u /* SET enable_indexscan = off: no key or index paths (full scans) */
+#define DRIFT_PLAN_NO_HASHJOIN 2u  /* SET enable_hashjoin = off: nested loops instead of hash joins */
 
 /* Called for every row a scan yields (and by long loops): every 256 calls it refreshes the worker's
  * heartbeat (a statement that makes progress is not "hung") and enforces the statement timeout.
