@@ -1698,7 +1698,14 @@ static int s_level(xrun_t *r, uint32_t k)
     xrel_t *rel = c->rels[c->order[k]];
     rel->loops++;
     int matched = 0;
+    struct timespec t0, t1;
+    if (c->x->timing)
+        clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = s_rel_iter(r, k, rel, &matched);
+    if (c->x->timing) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        rel->time_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+    }
     if (rc)
         return rc;
     if (rel->left && !matched) {
@@ -2775,6 +2782,7 @@ static int s_exec_explain(xexec_t *x, const drift_stmt_t *st, drift_sink_t *sink
             return -1;
         if (st->analyze) {
             struct timespec t0, t1;
+            x->timing = 1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             uint64_t rows = 0;
             if (s_sel_run(s, NULL, s_discard_fn, &rows) < 0)

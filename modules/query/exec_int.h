@@ -70,6 +70,9 @@ struct xrel {
     drift_node_t **on;     /* LEFT JOIN ON conjuncts */
     uint32_t non;
     uint64_t est; /* estimated rows */
+    const void *stats;      /* ANALYZE statistics as of the table's point (drift_stats_t *), NULL = none */
+    int stats_loaded;       /* stats looked up (plan.c, lazily) */
+    double est_rows, est_cost; /* the planner's estimates at this level (EXPLAIN) */
     xacc_t acc;
     drift_node_t **conds; /* conjuncts checked once this relation is placed */
     uint32_t nconds;
@@ -83,6 +86,7 @@ struct xrel {
     size_t hnb;
     uint64_t actual; /* rows produced at this level (EXPLAIN ANALYZE) */
     uint64_t loops;
+    uint64_t time_ns; /* EXPLAIN ANALYZE: time spent at this level and below */
     uint64_t mat_run; /* the core run mat was built in (correlated cores rebuild per run) */
 };
 
@@ -131,6 +135,7 @@ struct xcore {
     drift_node_t *having;
     int correlated;
     uint64_t runs; /* executions so far (a correlated core runs once per outer row) */
+    int cbo;       /* some relation has ANALYZE statistics: paths and order chosen by estimated cost */
     xsel_t **subs; /* subqueries compiled in this core (EXPLAIN) */
     uint32_t nsubs, capsubs;
     uint64_t actual;
@@ -166,6 +171,7 @@ struct xexec {
     drift_arena_t *arena;
     uint64_t base_as_of; /* tables without a temporal clause */
     int explain;         /* compiling for EXPLAIN (nothing executed) */
+    int timing;          /* EXPLAIN ANALYZE: time each plan level */
     /* views read by this statement: their parsed SELECTs live until the statement ends */
     struct drift_ast **view_asts;
     uint32_t nview_asts, view_depth;

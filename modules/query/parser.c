@@ -2056,6 +2056,29 @@ static int s_rollback(s_parser_t *p, drift_stmt_t *st)
 static drift_stmt_t *s_statement(s_parser_t *p);
 
 /* The statement body for the current first token; fills st. */
+/* SET name {= | TO} {on | off | true | false | default} (after SET): a session planner setting. */
+static int s_set_param(s_parser_t *p, drift_stmt_t *st)
+{
+    st->kind = DRIFT_STMT_SET_PARAM;
+    if (!(st->name = s_name(p)))
+        return -1;
+    if (s_is_op(p, DRIFT_TOP_EQ) || s_is_kw(p, DRIFT_KW_TO)) {
+        if (s_next(p) < 0)
+            return -1;
+    } else {
+        return s_syntax(p);
+    }
+    if (s_is_kw(p, DRIFT_KW_ON) || s_is_kw(p, DRIFT_KW_TRUE))
+        st->set_value = 1;
+    else if (s_is_word(p, "off") || s_is_kw(p, DRIFT_KW_FALSE))
+        st->set_value = 0;
+    else if (s_is_kw(p, DRIFT_KW_DEFAULT))
+        st->set_value = -1;
+    else
+        return s_syntax(p);
+    return s_next(p);
+}
+
 static int s_dispatch(s_parser_t *p, drift_stmt_t *st)
 {
     drift_tok_t t = p->tok;
@@ -2064,6 +2087,15 @@ static int s_dispatch(s_parser_t *p, drift_stmt_t *st)
         return (st->select = s_select(p)) ? 0 : -1;
     }
     if (t.kind != DRIFT_TOK_KEYWORD) {
+        if (s_is_word(p, "reset")) { /* RESET name | RESET ALL: a planner setting back to its default */
+            st->kind = DRIFT_STMT_SET_PARAM;
+            st->set_value = -1;
+            if (s_next(p) < 0)
+                return -1;
+            if (s_is_kw(p, DRIFT_KW_ALL))
+                return s_next(p);
+            return (st->name = s_name(p)) ? 0 : -1;
+        }
         if (s_is_word(p, "pragma") || s_is_word(p, "vacuum") || s_is_word(p, "attach") || s_is_word(p, "detach")) {
             char what[16];
             snprintf(what, sizeof what, "%.*s", (int)(t.text_len < 10 ? t.text_len : 10), t.text);
@@ -2105,7 +2137,11 @@ static int s_dispatch(s_parser_t *p, drift_stmt_t *st)
         return (st->name = s_name(p)) ? 0 : -1;
     case DRIFT_KW_SET:
         st->kind = DRIFT_STMT_SET_AS_OF;
-        if (s_next(p) < 0 || s_expect_kw(p, DRIFT_KW_AS) < 0 || s_expect_kw(p, DRIFT_KW_OF) < 0)
+        if (s_next(p) < 0)
+            return -1;
+        if (!s_is_kw(p, DRIFT_KW_AS) && s_is_name(p))
+            return s_set_param(p, st);
+        if (s_expect_kw(p, DRIFT_KW_AS) < 0 || s_expect_kw(p, DRIFT_KW_OF) < 0)
             return -1;
         return s_tpoint(p, &st->point);
     case DRIFT_KW_EXPLAIN: {

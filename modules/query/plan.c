@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "modules/query/exec_int.h"
+#include "modules/query/stats.h"
 
 /* ------------------------------------------------------------------ predicates */
 
@@ -177,21 +178,240 @@ static int s_or_pred(xcore_t *c, const drift_node_t *e, const xrel_t *rel, uint6
     return 1;
 }
 
-/* The best access path of rel given the bound relations avail and the conjuncts cj; returns its score. */
-static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, uint32_t ncj, xacc_t *ret)
+/* ------------------------------------------------------------------ statistics and selectivity */
+
+#define C_SEEK 4.0  /* one key lookup (a B-tree descent), in sequential row reads */
+#define C_FETCH 5.0 /* one secondary-index entry plus the row it points to */
+#define C_PAIR 0.2  /* one pair compared by a nested loop over materialized rows */
+
+/* The ANALYZE statistics of rel as of its point (looked up once), or NULL. */
+static const drift_stats_t *s_stats(xrel_t *rel)
+{
+    if (!rel->stats_loaded) {
+        rel->stats_loaded = 1;
+        drift_stats_t *st = NULL;
+        if (rel->t && !rel->history && !rel->derived && drift_stats_load(rel->t, &st) == 1)
+            rel->stats = st;
+    }
+    return rel->stats;
+}
+
+/* The statistics of column col of rel, or NULL. */
+static const drift_colstats_t *s_colst(xrel_t *rel, uint32_t col)
+{
+    const drift_stats_t *st = s_stats(rel);
+    if (!st || col >= st->ncols || !st->cols[col].present)
+        return NULL;
+    return &st->cols[col];
+}
+
+/* A probe's value when it is known at plan time (a literal), else NULL. */
+static const drift_value_t *s_lit(const drift_node_t *n)
+{
+    return n && n->kind == DRIFT_AST_LITERAL ? &n->value : NULL;
+}
+
+/* Fraction of rel's rows with col = probe (a value of other relations or unknown: 1/ndistinct). */
+static double s_eqsel(xrel_t *rel, uint32_t col, const drift_node_t *probe)
+{
+    const drift_colstats_t *cs = s_colst(rel, col);
+    return cs ? drift_stats_sel_eq(cs, s_lit(probe)) : 0.1;
+}
+
+/* Fraction of rel's rows a predicate keeps. */
+static double s_psel(xrel_t *rel, const xpred_t *p)
+{
+    const drift_colstats_t *cs = s_colst(rel, p->col);
+    const drift_value_t *a = s_lit(p->a), *b = s_lit(p->b);
+    double sel;
+    switch (p->kind) {
+    case XP_EQ: return s_eqsel(rel, p->col, p->a);
+    case XP_IN:
+        sel = 0;
+        for (uint32_t i = 0; i < p->in->nargs; i++)
+            sel += s_eqsel(rel, p->col, p->in->args[i]);
+        return sel > 1 ? 1 : sel;
+    case XP_LO: return cs ? drift_stats_sel_range(cs, a, p->incl, !a, NULL, 0, 0) : 1.0 / 3;
+    case XP_HI: return cs ? drift_stats_sel_range(cs, NULL, 0, 0, a, p->incl, !a) : 1.0 / 3;
+    case XP_BETWEEN: return cs ? drift_stats_sel_range(cs, a, 1, !a, b, 1, !b) : 0.25;
+    }
+    return 0.25;
+}
+
+/* Fraction of rel's rows a conjunct keeps (the other relations it reads are bound). */
+static double s_esel(xrel_t *rel, const drift_node_t *e)
+{
+    xpred_t p;
+    uint32_t col;
+    double a, b;
+    switch (e->kind) {
+    case DRIFT_AST_AND: return s_esel(rel, e->l) * s_esel(rel, e->r);
+    case DRIFT_AST_OR:
+        a = s_esel(rel, e->l);
+        b = s_esel(rel, e->r);
+        return a + b - a * b;
+    case DRIFT_AST_NOT: return 1.0 - s_esel(rel, e->l);
+    case DRIFT_AST_ISNULL:
+        if (s_is_col(e->l, rel, &col)) {
+            const drift_colstats_t *cs = s_colst(rel, col);
+            return cs ? drift_stats_sel_null(cs, e->negate) : e->negate ? 0.9 : 0.1;
+        }
+        break;
+    case DRIFT_AST_BINARY:
+        if (e->bop == DRIFT_BOP_NE) {
+            if (s_is_col(e->l, rel, &col))
+                return 1.0 - s_eqsel(rel, col, e->r);
+            if (s_is_col(e->r, rel, &col))
+                return 1.0 - s_eqsel(rel, col, e->l);
+        }
+        break;
+    case DRIFT_AST_IN_LIST:
+        if (e->negate && s_is_col(e->l, rel, &col)) {
+            double sel = 0;
+            for (uint32_t i = 0; i < e->nargs; i++)
+                sel += s_eqsel(rel, col, e->args[i]);
+            return sel >= 1 ? 0 : 1.0 - sel;
+        }
+        break;
+    default: break;
+    }
+    if (s_pred(e, rel, ~0ULL, &p))
+        return s_psel(rel, &p);
+    return 0.25;
+}
+
+/* Fraction of rel's rows the key / index path a reads (one probe). */
+static double s_pathsel(xrel_t *rel, const xacc_t *a)
+{
+    const uint32_t *cols = a->idx ? a->idx->cols : rel->t->pk;
+    uint32_t ncols = a->idx ? a->idx->ncols : rel->t->npk;
+    const drift_stats_t *st = s_stats(rel);
+    double sel = 1;
+    int known = 1;
+    for (uint32_t k = 0; k < a->neq; k++) {
+        sel *= s_eqsel(rel, cols[k], a->eq[k]);
+        known &= s_lit(a->eq[k]) != NULL;
+    }
+    if (a->neq && !known && a->idx && st) {
+        /* probes known only at run time: 1 / distinct values of the index prefix */
+        for (uint32_t i = 0; i < st->nidx; i++)
+            if (st->idx[i].id == a->idx->id && a->neq <= st->idx[i].nprefix && st->idx[i].nd[a->neq - 1] >= 1)
+                sel = (1.0 - (s_colst(rel, cols[0]) ? s_colst(rel, cols[0])->nullfrac : 0)) /
+                      st->idx[i].nd[a->neq - 1];
+    }
+    if (a->in) {
+        xpred_t p = {.kind = XP_IN, .col = cols[a->neq], .in = a->in};
+        sel *= s_psel(rel, &p);
+    }
+    if ((a->lo || a->hi) && a->neq < ncols) {
+        xpred_t p = {.col = cols[a->neq]};
+        const drift_colstats_t *cs = s_colst(rel, p.col);
+        const drift_value_t *lo = s_lit(a->lo), *hi = s_lit(a->hi);
+        sel *= cs ? drift_stats_sel_range(cs, lo, a->lo_incl, a->lo && !lo, hi, a->hi_incl, a->hi && !hi)
+                  : (a->lo && a->hi ? 0.25 : 1.0 / 3);
+    }
+    return sel;
+}
+
+/* Cost-based estimate (cost, rows out) of reading rel by a once per each of n incoming rows, when the
+ * relations avail are bound and cj are the conjuncts in play. Costs count sequential row reads. */
+static void s_cost_cbo(xrel_t *rel, const xacc_t *a, uint64_t avail, double n, const xconj_t *cj, uint32_t ncj,
+                       double *ret_cost, double *ret_rows)
+{
+    const drift_stats_t *st = s_stats(rel);
+    double N = st ? st->rows : (double)rel->est;
+    if (N < 1)
+        N = 1;
+    uint64_t me = 1ULL << rel->index;
+    double sel = 1, fsel = 1; /* every conjunct placed at this level; those reading rel alone */
+    for (uint32_t i = 0; i < ncj; i++) {
+        uint64_t m = cj[i].mask;
+        if (!(m & me) || (m & ~(avail | me)))
+            continue;
+        double s1 = s_esel(rel, cj[i].e);
+        sel *= s1;
+        if (m == me)
+            fsel *= s1;
+    }
+    double cost, m;
+    switch (a->kind) {
+    case XA_PK_EQ:
+        cost = n * C_SEEK;
+        if (sel * N > 1)
+            sel = 1 / N;
+        break;
+    case XA_PK_IN: cost = n * a->in->nargs * C_SEEK; break;
+    case XA_PK_RANGE:
+        m = N * s_pathsel(rel, a);
+        cost = n * (C_SEEK + m);
+        break;
+    case XA_IDX_EQ:
+    case XA_IDX_IN:
+    case XA_IDX_RANGE:
+        m = N * s_pathsel(rel, a);
+        if (a->kind == XA_IDX_EQ && a->idx->unique && a->neq == a->idx->ncols && m > 1)
+            m = 1;
+        cost = n * (C_SEEK * (a->in ? a->in->nargs : 1) + m * C_FETCH);
+        break;
+    case XA_HASH: cost = N + n; break;
+    case XA_MAT: cost = N + n * (N * fsel > 1 ? N * fsel : 1) * C_PAIR; break;
+    default: cost = n * N; break;
+    }
+    double rows = n * N * sel;
+    *ret_cost = cost;
+    *ret_rows = rows < 1 ? 1 : rows;
+}
+
+/* ------------------------------------------------------------------ access paths */
+
+/* The choice among candidate paths: by score (rules, no statistics) or by estimated cost. */
+typedef struct {
+    xcore_t *c;
+    xrel_t *rel;
+    uint64_t avail;
+    const xconj_t *cj;
+    uint32_t ncj;
+    double n;
+    int best;     /* rules: the best score so far */
+    double bcost; /* cost: the cheapest so far (< 0: none) */
+    xacc_t *ret;
+} s_choice_t;
+
+static void s_consider(s_choice_t *ch, const xacc_t *a, int sc)
+{
+    if (!ch->c->cbo) {
+        if (sc > ch->best) {
+            ch->best = sc;
+            *ch->ret = *a;
+        }
+        return;
+    }
+    double cost, rows;
+    s_cost_cbo(ch->rel, a, ch->avail, ch->n, ch->cj, ch->ncj, &cost, &rows);
+    if (ch->bcost < 0 || cost < ch->bcost) {
+        ch->bcost = cost;
+        ch->best = sc;
+        *ch->ret = *a;
+    }
+}
+
+/* The best access path of rel given the bound relations avail (n incoming rows) and the conjuncts cj;
+ * returns its score (rules). SET enable_indexscan / enable_hashjoin = off leave those paths out. */
+static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, uint32_t ncj, double n, xacc_t *ret)
 {
     xpred_t pbuf[64];
     xpreds_t ps = {pbuf, 0};
+    uint32_t off = c->x->q ? c->x->q->plan_off : 0;
     for (uint32_t i = 0; i < ncj && ps.n < 64; i++)
         if (s_pred(cj[i].e, rel, avail, &ps.p[ps.n]) || s_or_pred(c, cj[i].e, rel, avail, &ps.p[ps.n]))
             ps.n++;
-    int best = -1;
+    s_choice_t ch = {.c = c, .rel = rel, .avail = avail, .cj = cj, .ncj = ncj, .n = n, .best = -1, .bcost = -1,
+                     .ret = ret};
     xacc_t a;
-    memset(ret, 0, sizeof *ret);
-    ret->kind = avail ? XA_MAT : XA_FULL;
-    best = 0;
-    (void)c;
-    if (rel->t && !rel->history) {
+    memset(&a, 0, sizeof a);
+    a.kind = avail ? XA_MAT : XA_FULL;
+    s_consider(&ch, &a, 0);
+    if (rel->t && !rel->history && !(off & DRIFT_PLAN_NO_INDEXSCAN)) {
         drift_table_t *t = rel->t;
         /* primary key */
         memset(&a, 0, sizeof a);
@@ -225,10 +445,8 @@ static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, ui
                     sc = 40 + 10 * (int)k + (a.lo ? 5 : 0) + (a.hi ? 5 : 0);
                 }
             }
-            if (sc > best) {
-                best = sc;
-                *ret = a;
-            }
+            if (sc >= 0)
+                s_consider(&ch, &a, sc);
         }
         /* secondary indexes */
         for (uint32_t i = 0; i < t->nidx; i++) {
@@ -267,13 +485,11 @@ static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, ui
                     }
                 }
             }
-            if (sc > best) {
-                best = sc;
-                *ret = a;
-            }
+            if (sc >= 0)
+                s_consider(&ch, &a, sc);
         }
     }
-    if (best < 30 && avail) {
+    if (avail && !(off & DRIFT_PLAN_NO_HASHJOIN) && (c->cbo || ch.best < 30)) {
         /* hash join on an equi-condition with an expression of the bound relations */
         for (uint32_t i = 0; i < ps.n; i++) {
             if (ps.p[i].kind == XP_EQ && (xq_mask(ps.p[i].a) & avail)) {
@@ -281,15 +497,19 @@ static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, ui
                 a.kind = XA_HASH;
                 a.hcol = ps.p[i].col;
                 a.hprobe = ps.p[i].a;
-                *ret = a;
-                return 30;
+                if (!c->cbo) {
+                    *ret = a;
+                    return 30;
+                }
+                s_consider(&ch, &a, 30);
+                break;
             }
         }
     }
-    return best;
+    return ch.best;
 }
 
-/* Estimated (cost, rows out) of reading rel by acc once per each of n incoming rows. */
+/* Estimated (cost, rows out) of reading rel by acc once per each of n incoming rows (rules: no statistics). */
 static void s_cost(const xcore_t *c, const xrel_t *rel, const xacc_t *a, double n, double *ret_cost, double *ret_rows)
 {
     double est = rel->est > 0 ? (double)rel->est : 1.0, rows, cost;
@@ -342,8 +562,9 @@ static void s_cost(const xcore_t *c, const xrel_t *rel, const xacc_t *a, double 
 }
 
 /* Greedy join order starting with relation first (or the cheapest when first < 0): each step takes the
- * relation with the least cost + rows given the ones placed. Returns the total estimated cost. */
-static double s_greedy(xcore_t *c, int first, uint32_t *order, xacc_t *accs)
+ * relation with the least cost + rows given the ones placed. Returns the total estimated cost; the
+ * estimates of each relation's level in erows / ecost. */
+static double s_greedy(xcore_t *c, int first, uint32_t *order, xacc_t *accs, double *erows, double *ecost)
 {
     uint32_t n = c->nrels;
     uint64_t avail = 0;
@@ -363,20 +584,24 @@ static double s_greedy(xcore_t *c, int first, uint32_t *order, xacc_t *accs)
                 continue; /* syntactic order when a LEFT JOIN is present */
             xrel_t *rel = c->rels[r];
             xacc_t a;
+            xconj_t cjl[64];
+            const xconj_t *cj = c->conj;
+            uint32_t m = c->nconj;
             if (rel->left) {
-                xconj_t cj[64];
-                uint32_t m = 0;
+                m = 0;
                 for (uint32_t i = 0; i < rel->non && m < 64; i++) {
-                    cj[m].e = rel->on[i];
-                    cj[m].mask = xq_mask(rel->on[i]);
+                    cjl[m].e = rel->on[i];
+                    cjl[m].mask = xq_mask(rel->on[i]);
                     m++;
                 }
-                s_best(c, rel, avail, cj, m, &a);
-            } else {
-                s_best(c, rel, avail, c->conj, c->nconj, &a);
+                cj = cjl;
             }
+            s_best(c, rel, avail, cj, m, rows_in, &a);
             double cost, rows;
-            s_cost(c, rel, &a, rows_in, &cost, &rows);
+            if (c->cbo)
+                s_cost_cbo(rel, &a, avail, rows_in, c->conj, c->nconj, &cost, &rows);
+            else
+                s_cost(c, rel, &a, rows_in, &cost, &rows);
             double score = cost + rows;
             if (best < 0 || score < best || (score == best && rel->est < c->rels[bi]->est)) {
                 best = score;
@@ -389,6 +614,8 @@ static double s_greedy(xcore_t *c, int first, uint32_t *order, xacc_t *accs)
         placed[bi] = 1;
         order[k] = bi;
         accs[bi] = bacc;
+        erows[bi] = brows;
+        ecost[bi] = bcost;
         avail |= 1ULL << bi;
         total += bcost;
         rows_in = brows > 1 ? brows : 1;
@@ -401,23 +628,40 @@ int xplan_core(xcore_t *c)
     uint32_t n = c->nrels;
     if (n > 0) {
         xacc_t *accs = xq_alloc(c->x, sizeof *accs * n), *baccs = xq_alloc(c->x, sizeof *baccs * n);
-        if (!accs || !baccs)
+        double *er = xq_alloc(c->x, sizeof *er * n * 4);
+        if (!accs || !baccs || !er)
             return -1;
+        double *ec = er + n, *ber = er + 2 * n, *bec = er + 3 * n;
+        /* the cost model runs when some table has statistics (a single primary-key lookup needs none) */
+        c->cbo = 0;
+        int point = 0;
+        if (n == 1) {
+            xacc_t a;
+            point = s_best(c, c->rels[0], 0, c->conj, c->nconj, 1, &a) == 100;
+        }
+        for (uint32_t r = 0; r < n && !point; r++)
+            if (s_stats(c->rels[r]))
+                c->cbo = 1;
         uint32_t order[XQ_MAXRELS];
-        double best = s_greedy(c, -1, c->order, baccs);
+        double best = s_greedy(c, -1, c->order, baccs, ber, bec);
         if (!c->has_left && n > 1 && n <= 12) {
             /* every relation as the first one, the rest greedy: the cheapest total wins */
             for (uint32_t f = 0; f < n; f++) {
-                double cost = s_greedy(c, (int)f, order, accs);
+                double cost = s_greedy(c, (int)f, order, accs, er, ec);
                 if (cost < best) {
                     best = cost;
                     memcpy(c->order, order, sizeof order[0] * n);
                     memcpy(baccs, accs, sizeof *accs * n);
+                    memcpy(ber, er, sizeof *er * n);
+                    memcpy(bec, ec, sizeof *ec * n);
                 }
             }
         }
-        for (uint32_t r = 0; r < n; r++)
+        for (uint32_t r = 0; r < n; r++) {
             c->rels[r]->acc = baccs[r];
+            c->rels[r]->est_rows = ber[r];
+            c->rels[r]->est_cost = bec[r];
+        }
     }
     /* conjuncts */
     for (uint32_t i = 0; i < c->nconj; i++) {
@@ -799,8 +1043,15 @@ static int s_explain_rel(xexp_t *e, xcore_t *c, uint32_t k, int depth)
         snprintf(tmp, sizeof tmp, " AS OF @seq:%" PRIu64, rel->t->as_of);
         s_puts(&b, tmp);
     }
+    double er = rel->est_rows < 1 ? 1 : rel->est_rows;
+    if (c->cbo)
+        snprintf(tmp, sizeof tmp, " (rows=%.0f cost=%.0f)", er, rel->est_cost);
+    else
+        snprintf(tmp, sizeof tmp, " (rows=%.0f)", er);
+    s_puts(&b, tmp);
     if (e->analyze) {
-        snprintf(tmp, sizeof tmp, " (actual rows=%" PRIu64 " loops=%" PRIu64 ")", rel->actual, rel->loops);
+        snprintf(tmp, sizeof tmp, " (actual rows=%" PRIu64 " loops=%" PRIu64 " time=%.3f ms)", rel->actual, rel->loops,
+                 (double)rel->time_ns / 1e6);
         s_puts(&b, tmp);
     }
     if (s_line(e, depth, b.p) < 0)
