@@ -24,8 +24,9 @@
  * as-of workloads read at old_point), diff_from=X, diff_to=Y (diff's points,
  * default old_point and recent_point), scale=N (TPC-B branches, default 1;
  * tellers 10*N, accounts = --rows), msg_size=N (echo payload bytes, default
- * 48), history=show (DriftDB history via SHOW DRIFT instead of FOR
- * SYSTEM_TIME ALL).
+ * 48), history=show|sql (DriftDB's history of one key: SHOW DRIFT kv KEY $1,
+ * the default, or SELECT ... FOR SYSTEM_TIME ALL WHERE id = $1, which the
+ * planner runs as a scan of every version today).
  *
  * Concurrency: main parses the options and builds the statement texts, then
  * starts one thread per client; threads share only read-only globals, the
@@ -106,7 +107,7 @@ static struct {
     bool history_show;
 } s_opt = {.sys = NSYS, .work = NWORK, .clients = 1, .seconds = 5, .rows = 10000, .versions = 10,
            .seed = 1, .inflight = 1, .old_point = -1, .recent_point = -1, .diff_from = -1, .diff_to = -1,
-           .scale = 1, .msg_size = 48};
+           .scale = 1, .msg_size = 48, .history_show = true};
 
 /* ----------------------------------------------------------------- helpers */
 
@@ -1352,7 +1353,7 @@ static void s_usage(void)
           "       loadgen --serve-echo ENDPOINT\n"
           "workloads: setup insert bulk point_latest point_asof idx_latest idx_asof history diff tpcb\n"
           "           join_agg join_agg_asof scan scan_asof echo\n"
-          "params: old_point=X recent_point=Y diff_from=X diff_to=Y scale=N msg_size=N history=show\n",
+          "params: old_point=X recent_point=Y diff_from=X diff_to=Y scale=N msg_size=N history=show|sql\n",
           stderr);
 }
 
@@ -1396,8 +1397,11 @@ static void s_param(const char *kv)
         s_opt.scale = s_int("scale", v, 1, 1000000);
     else if (IS("msg_size"))
         s_opt.msg_size = (size_t)s_int("msg_size", v, 8, 4096);
-    else if (IS("history"))
+    else if (IS("history")) {
+        if (strcmp(v, "show") && strcmp(v, "sql"))
+            s_die("--param history=%s: expected show or sql", v);
         s_opt.history_show = !strcmp(v, "show");
+    }
     else
         s_die("--param %.*s: unknown parameter", (int)n, kv);
 #undef IS
