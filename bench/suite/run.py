@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -157,7 +158,7 @@ class Peers:
             shutil.chown(self.pgdir, "postgres", "postgres")
         os.chmod(self.pgdir, 0o700)
         port = free_port()
-        sh(self.pg_cmd([PGBIN + "/initdb", "-D", self.pgdir + "/data", "-A", "trust", "-U", "postgres", "-E", "UTF8",
+        sh(self.pg_cmd([PGBIN + "/initdb", "-D", self.pgdir + "/data", "-A", "trust", "-U", "postgres", "-E", "UTF8", "-N",
                         "--no-instructions"]), timeout=120)
         mem = meminfo_bytes()
         sb = 128 if self.quick else max(128, min(mem // 4 // 2**20, 2048))
@@ -333,6 +334,7 @@ def run_loadgen(peers, system, workload, clients, seconds, args, params=None, ti
         cmd += ["--warmup", str(args.warmup)]
     for k, v in sorted((params or {}).items()):
         cmd += ["--param", "%s=%s" % (k, v)]
+    t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=peers.work)
     LIVE.add(p)
     try:
@@ -356,6 +358,9 @@ def run_loadgen(peers, system, workload, clients, seconds, args, params=None, ti
     elif p.returncode != 0:
         res["failure"] = "exit %d: %s" % (p.returncode, msg[-800:])
     res["cmd"] = " ".join(shlex.quote(c) for c in cmd)
+    res["wall_s"] = round(time.monotonic() - t0, 3)
+    if res["wall_s"] > seconds + args.warmup + 3:
+        log("slow run: %s %s %d clients took %.1f s" % (workload, system, clients, res["wall_s"]))
     return res
 
 
@@ -512,7 +517,7 @@ def plots(summ, results, work, outdir):
     wl = [w for w in WORKLOADS]
     cols = 4
     rows = (len(wl) + cols - 1) // cols
-    s = ["set terminal pngcairo size 1600,%d font 'sans,9'" % (330 * rows),
+    s = ["set terminal pngcairo noenhanced size 1600,%d font 'sans,9'" % (330 * rows),
          "set output '%s'" % os.path.join(outdir, "bench", "suite-throughput.png"),
          "set multiplot layout %d,%d title 'DriftDB suite: throughput (median ops/s) vs clients'" % (rows, cols),
          "set logscale x 2", "set logscale y", "set key top left font ',8'", "set grid", "set xlabel 'clients'",
@@ -526,14 +531,17 @@ def plots(summ, results, work, outdir):
                     v = summ.get((w, c, sysname), {}).get("ops_per_s", 0)
                     if v > 0:
                         f.write("%d %g\n" % (c, v))
+            if os.path.getsize(fn) == 0:
+                continue
             plot.append("'%s' using 1:2 with linespoints lw 2 lc rgb '%s' title '%s'" % (fn, colors[sysname],
                                                                                        NAMES[sysname]))
         s.append("set title '%s: %s'" % (num if num != "i7" else "issue 7", w))
         s.append("set xrange [0.7:%d]" % (max(clients) * 1.4))
-        s.append("plot " + ", ".join(plot))
+        s.append(("plot " + ", ".join(plot)) if plot else "set label 1 'no data' at graph 0.5,0.5 center\n"
+                 "unset logscale y\nset yrange [0:1]\nplot 2 notitle\nunset label 1\nset logscale y\nset autoscale y")
     s.append("unset multiplot")
     gnuplot("\n".join(s) + "\n", work)
-    s = ["set terminal pngcairo size 1600,%d font 'sans,9'" % (330 * rows),
+    s = ["set terminal pngcairo noenhanced size 1600,%d font 'sans,9'" % (330 * rows),
          "set output '%s'" % os.path.join(outdir, "bench", "suite-latency.png"),
          "set multiplot layout %d,%d title 'DriftDB suite: latency CDF (median round; solid 1 client, dashed 8 "
          "clients)'" % (rows, cols), "set logscale x", "set key bottom right font ',8'", "set grid",
@@ -556,7 +564,8 @@ def plots(summ, results, work, outdir):
                 plot.append("'%s' using 1:2 with lines lw 2 dt %d lc rgb '%s' title '%s %d'" % (
                     fn, 1 if c == 1 else 2, colors[sysname], NAMES[sysname], c))
         s.append("set title '%s: %s'" % (num if num != "i7" else "issue 7", w))
-        s.append(("plot " + ", ".join(plot)) if plot else "plot 2 notitle")
+        s.append(("plot " + ", ".join(plot)) if plot else "set label 1 'no data' at graph 0.5,0.5 center\n"
+                 "unset logscale x\nplot 2 notitle\nunset label 1\nset logscale x")
     s.append("unset multiplot")
     gnuplot("\n".join(s) + "\n", work)
     return ["bench/suite-throughput.png", "bench/suite-latency.png"]
@@ -623,31 +632,46 @@ def report(ctx, summ, results, ingest, recovery, raw, pngs):
           "the ceiling of any request/reply here.", ""]
     for p in pngs:
         L.append("![%s](%s)" % (os.path.basename(p), p))
-    L += ["", "### Workloads", "",
-          "| # | workload | clients | system | ops/s (median) | spread | p50 µs | p99 µs | errors | DriftDB÷this ops/s "
-          "| DriftDB÷this p50 |", "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    L += ["", "### Workloads", ""]
+    L += ["- %s %s — %s" % ("issue 7:" if num == "i7" else "W%s:" % num, w, what) for num, w, what, _, _ in WORKLOADS]
+    cols = ["drift", "pg", "sqlite", "redis", "echo"]
+    L += ["", "Throughput, ops/s: median (min–max of the rounds), and DriftDB ÷ each peer (> 1: DriftDB faster).", "",
+          "| # | workload | clients | " + " | ".join(NAMES[c] for c in cols) + " | errors | "
+          + " | ".join("DriftDB÷" + NAMES[c] for c in cols[1:]) + " |",
+          "|---|---|---:|" + "---:|" * (len(cols) * 2)]
+    lat = ["", "Latency, µs: p50 / p99 (median of the rounds), and DriftDB p50 ÷ each peer's (< 1: DriftDB faster).", "",
+           "| # | workload | clients | " + " | ".join(NAMES[c] for c in cols) + " | "
+           + " | ".join("DriftDB÷" + NAMES[c] for c in cols[1:]) + " |",
+           "|---|---|---:|" + "---:|" * (len(cols) * 2 - 1)]
     echo_by_c = {}
     for (w, c, s), v in summ.items():
         if s == "echo":
-            echo_by_c.setdefault(c, []).append(v["ops_per_s"])
+            echo_by_c.setdefault(c, []).append(v)
     for num, w, what, clients, systems in WORKLOADS:
         for c in clients:
-            dr = summ.get((w, c, "drift"), {})
-            for s in systems:
-                v = summ.get((w, c, s))
-                if v is None:
-                    continue
-                if s == "drift":
-                    e = med(echo_by_c.get(c, []))
-                    rr = ratio(v["ops_per_s"], e)
-                    rtxt, ptxt = ("%s of echo" % fmt(rr)) if rr else "–", "–"
-                else:
-                    rtxt = fmt(ratio(dr.get("ops_per_s"), v["ops_per_s"]))
-                    ptxt = fmt(ratio(dr.get("p50_us"), v["p50_us"]))
-                L.append("| %s | %s — %s | %d | %s | %s | %s–%s | %s | %s | %s | %s | %s |" % (
-                    num if num != "i7" else "q", w, what, c, NAMES[s], fmt(v["ops_per_s"]), fmt(v["min"]),
-                    fmt(v["max"]), fmt(v["p50_us"]), fmt(v["p99_us"]), v["errors"], rtxt, ptxt))
-    L += ["", "`#` q = issue 7's queries. \"raw echo\" rows carry the `echo` workload measured in the same rotation.", ""]
+            row = {s: summ[(w, c, s)] for s in systems if (w, c, s) in summ}
+            if not row:
+                continue
+            dr = row.get("drift", {})
+            ech = row.get("echo") or (echo_by_c.get(c) or [None])[0]
+            head = "| %s | %s | %d | " % ("q" if num == "i7" else num, w, c)
+            cells, ratios, lcells, lratios = [], [], [], []
+            for s in cols:
+                v = row.get(s) or (ech if s == "echo" else None)
+                mark = "" if s in row or v is None else "¹"
+                cells.append("–" if v is None else "%s (%s–%s)%s" % (fmt(v["ops_per_s"]), fmt(v["min"]), fmt(v["max"]),
+                                                                    mark))
+                lcells.append("–" if v is None else "%s / %s%s" % (fmt(v["p50_us"]), fmt(v["p99_us"]), mark))
+                if s != "drift":
+                    ratios.append(fmt(ratio(dr.get("ops_per_s"), v and v["ops_per_s"])))
+                    lratios.append(fmt(ratio(dr.get("p50_us"), v and v["p50_us"])))
+            errs = sum(v["errors"] for v in row.values())
+            L.append(head + " | ".join(cells) + " | %s | " % errs + " | ".join(ratios) + " |")
+            lat.append(head + " | ".join(lcells) + " | " + " | ".join(lratios) + " |")
+    L += lat
+    L += ["", "q = issue 7's queries. Redis runs the write-path workloads only. \"raw echo\" = the `echo` workload "
+          "against `loadgen --serve-echo`, measured in the same rotation (¹: measured in another cell of the same "
+          "round with the same clients).", ""]
     L += ["### Workload 2b: bulk load of a %d-row file" % ctx["ingest_rows"], "",
           "| system | tool | rows/s (median) | spread | seconds (median) | DriftDB÷this |", "|---|---|---:|---:|---:|---:|"]
     by = {}
@@ -727,11 +751,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke test: every workload briefly (< 3 min)")
     ap.add_argument("--out", help="write benchmarks.md and bench/*.png here instead of docs/")
     ap.add_argument("--rounds", type=int, help="rounds (default 3; quick 1)")
-    ap.add_argument("--seconds", type=float, help="seconds per run (default 5; quick 0.3)")
+    ap.add_argument("--seconds", type=float, help="seconds per run (default 5; quick 0.2)")
     ap.add_argument("--warmup", type=float, help="warm-up seconds per run (default 1; quick 0)")
-    ap.add_argument("--rows", type=int, help="keys loaded by setup (default 100000; quick 500)")
-    ap.add_argument("--versions", type=int, help="versions per key (default 10; quick 3)")
-    ap.add_argument("--ingest-rows", type=int, help="rows of the bulk-load file (default 1000000; quick 2000)")
+    ap.add_argument("--rows", type=int, help="keys loaded by setup (default 100000; quick 200)")
+    ap.add_argument("--versions", type=int, help="versions per key (default 10; quick 2)")
+    ap.add_argument("--ingest-rows", type=int, help="rows of the bulk-load file (default 1000000; quick 1000)")
     ap.add_argument("--log-mb", type=int, help="DriftDB log size before the recovery kill (default 1024; quick 8)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--only", help="comma-separated loadgen workloads to run (default: all)")
@@ -741,8 +765,8 @@ def main():
     ap.add_argument("--note", help="a sentence added to the machine line of the report (e.g. other load)")
     args = ap.parse_args()
     q = args.quick
-    for k, full, quick in (("rounds", 3, 1), ("seconds", 5.0, 0.3), ("warmup", 1.0, 0.0), ("rows", 100000, 500),
-                           ("versions", 10, 3), ("ingest_rows", 1000000, 2000), ("log_mb", 1024, 8)):
+    for k, full, quick in (("rounds", 3, 1), ("seconds", 5.0, 0.2), ("warmup", 1.0, 0.0), ("rows", 100000, 200),
+                           ("versions", 10, 2), ("ingest_rows", 1000000, 1000), ("log_mb", 1024, 8)):
         if getattr(args, k) is None:
             setattr(args, k, quick if q else full)
     only = set(args.only.split(",")) if args.only else None
@@ -778,16 +802,29 @@ def main():
     try:
         ctx["machine"] = machine(work)
         log("starting PostgreSQL, Redis, SQLite, DriftDB, echo")
-        peers.start_pg()
-        peers.start_redis()
-        peers.start_sqlite()
-        peers.start_drift()
-        peers.start_echo()
+        pg_err = []
+
+        def pg_thread():
+            try:
+                peers.start_pg()
+            except Exception as e:  # noqa: BLE001 — reported by the main thread
+                pg_err.append(str(e))
+        th = threading.Thread(target=pg_thread)
+        th.start()  # initdb takes seconds of CPU: the other peers start meanwhile
+        try:
+            peers.start_redis()
+            peers.start_sqlite()
+            peers.start_drift()
+            peers.start_echo()
+        finally:
+            th.join()
+        if "pg" not in peers.targets:
+            raise RuntimeError("PostgreSQL did not start: %s" % "; ".join(pg_err))
         ctx["conf"] = peers.conf
         params = {}
         for s in DB4:
             t0 = time.monotonic()
-            r = run_loadgen(peers, s, "setup", 1, 0, args, timeout=7200)
+            r = run_loadgen(peers, s, "setup", 1, 1, args, timeout=7200)
             if r.get("errors", -1) != 0 or "failure" in r:
                 raise RuntimeError("setup on %s failed: %s" % (s, r.get("failure", r)))
             params[s] = {k: r[k] for k in ("old_point", "recent_point", "scale") if k in r}
@@ -799,7 +836,7 @@ def main():
             log("round %d/%d" % (rnd + 1, args.rounds))
             if not only or "raw" in only:  # workload 8: the disk's limits, in every round
                 ps = os.path.join(work, "probe")
-                secs = max(0.3, args.seconds / 2)
+                secs = max(0.2, args.seconds / 2)
                 for key, per, size in (("sync1", 1, 224), ("sync8", 8, 224), ("sync32", 32, 224),
                                        ("bw256k", 1, 256 * 1024), ("bw1m", 1, 2**20)):
                     rate, mbs, p50 = fsync_probe(ps, secs, per, size)
@@ -812,7 +849,7 @@ def main():
                     wl = "echo" if s == "echo" else w
                     secs = args.seconds
                     if q and w in ("bulk", "tpcb", "diff", "history"):
-                        secs = max(secs, 1.0)  # at least one slow operation finishes under sanitizers
+                        secs = max(secs, 0.5)  # at least one slow operation finishes under sanitizers
                     r = run_loadgen(peers, s, wl, c, secs, args, params.get(s))
                     results.setdefault((w, c, s), []).append(r)
                     if r.get("errors", -1) != 0 or "failure" in r:
@@ -862,10 +899,14 @@ def main():
         ctx["load_before"] = load_before
         ctx["elapsed"] = time.monotonic() - t_start
         summ = {k: summarize(v) for k, v in results.items()}
-        if "machine" not in ctx:
-            raise RuntimeError("nothing ran")
+        if not results:
+            raise RuntimeError("no workload ran: no report written")
         ctx.setdefault("conf", peers.conf)
-        pngs = plots(summ, results, work, outdir) if results else []
+        try:
+            pngs = plots(summ, results, work, outdir)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            log("plots failed: %s" % e)
+            pngs, rc = [], rc or 1
         path = write_report(outdir, report(ctx, summ, results, ingest, recovery, raw, pngs))
         log("report written to %s (plots: %s)" % (path, ", ".join(pngs)))
         if args.json:
