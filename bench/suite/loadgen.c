@@ -878,14 +878,22 @@ static void s_loop_drift_pipelined(client_t *c)
             st_t st;
             int n;
             size_t slot = (head + count) % (size_t)k;
-            if (s_build_op(c, &st, p, &n, &exp[slot])) {
-                c->errors++;
-                goto out;
+            int src;
+            if (s_opt.work == W_ECHO) { /* pipelined pings */
+                exp[slot] = -1;
+                t0[slot] = s_now_ns();
+                src = drift_send_ping(c->dc, &ids[slot]);
+            } else {
+                if (s_build_op(c, &st, p, &n, &exp[slot])) {
+                    c->errors++;
+                    goto out;
+                }
+                for (int i = 0; i < n; i++)
+                    v[i] = p[i].s ? drift_textn(p[i].s, p[i].len) : drift_int(p[i].i);
+                t0[slot] = s_now_ns();
+                src = drift_send(c->dc, s_sql[st], v, (size_t)n, &ids[slot]);
             }
-            for (int i = 0; i < n; i++)
-                v[i] = p[i].s ? drift_textn(p[i].s, p[i].len) : drift_int(p[i].i);
-            t0[slot] = s_now_ns();
-            if (drift_send(c->dc, s_sql[st], v, (size_t)n, &ids[slot])) {
+            if (src) {
                 snprintf(c->err, sizeof(c->err), "drift send: %s", drift_conn_errmsg(c->dc));
                 c->dead = true;
                 c->errors++;
@@ -968,7 +976,7 @@ static void *s_client_main(void *arg)
     pthread_barrier_wait(&s_bar); /* main set the times */
     if (c->dead)
         goto out;
-    if (s_opt.inflight > 1 && s_opt.sys == SYS_DRIFT && s_opt.work != W_ECHO) {
+    if (s_opt.inflight > 1 && s_opt.sys == SYS_DRIFT) {
         s_loop_drift_pipelined(c);
     } else if (s_opt.inflight > 1 && s_opt.sys == SYS_ECHO) {
         s_loop_echo_pipelined(c);
