@@ -306,6 +306,10 @@ struct drift_stmt {
     const char **cols;
     uint32_t ncols;
     drift_node_t *json; /* DriftQL INSERT INTO t {json}: a DRIFT_AST_JSON node (or a $N parameter) */
+    int replace;        /* REPLACE INTO / INSERT OR REPLACE: rows conflicting on the pk or a UNIQUE index are
+                           deleted first (drift_table_replace) */
+    /* In an INSERT's VALUES rows (select->values), a NULL expression is the keyword DEFAULT: the column's
+       default (the parser allows it only in the rows of the INSERT's own top-level VALUES). */
 
     /* UPDATE */
     drift_set_item_t *sets;
@@ -329,8 +333,12 @@ struct drift_stmt {
     const char **idx_cols;
     uint32_t nidx_cols;
 
-    /* CREATE VIEW: the SELECT's source text (NUL-terminated), stored in the catalog */
+    /* CREATE VIEW: the SELECT's source text (NUL-terminated), stored in the catalog; with a column list
+     * `CREATE VIEW v (a, b) AS ...` the stored text is the statement "CREATE VIEW v (a, b) AS SELECT ..." (a view
+     * read parses either form) and view_cols names the columns */
     const char *view_text;
+    const char **view_cols;
+    uint32_t nview_cols;
 
     /* ALTER TABLE */
     drift_alter_t alter;

@@ -569,7 +569,8 @@ static int s_rel_view(xcore_t *c, const drift_table_t *t, const char *alias, uin
     }
     x->view_asts[x->nview_asts++] = ast;
     drift_stmt_t *st = drift_ast_stmt(ast);
-    if (!st || st->kind != DRIFT_STMT_SELECT || !st->select)
+    /* the SELECT text, or "CREATE VIEW v (cols) AS SELECT ..." for a view with a column list */
+    if (!st || (st->kind != DRIFT_STMT_SELECT && st->kind != DRIFT_STMT_CREATE_VIEW) || !st->select)
         return xq_err(x, "XX001", pos, "view %s: its definition is not a SELECT", t->name);
     uint64_t save = x->base_as_of;
     x->base_as_of = as_of;
@@ -592,11 +593,14 @@ static int s_rel_view(xcore_t *c, const drift_table_t *t, const char *alias, uin
     xrel_t *r = s_rel_alloc(x, sub->ncols);
     if (!r)
         return -1;
+    if (st->nview_cols && st->nview_cols != sub->ncols)
+        return xq_err(x, "XX001", pos, "view %s: %u column names for %u columns", t->name, st->nview_cols,
+                      sub->ncols);
     r->derived = sub;
     r->qual = alias ? alias : t->name;
     r->nreg = sub->ncols;
     for (uint32_t i = 0; i < sub->ncols; i++) {
-        r->names[i] = s_view_colname(sub->names[i]);
+        r->names[i] = st->nview_cols ? st->view_cols[i] : s_view_colname(sub->names[i]);
         r->types[i] = sub->types[i];
     }
     r->est = 100;
@@ -904,8 +908,11 @@ static int s_core(xexec_t *x, xsel_t *sel, const drift_select_t *s, xscope_t *pa
     c->out = xq_alloc(x, sizeof *c->out * (cap + 1));
     c->names = xq_alloc(x, sizeof *c->names * (cap + 1));
     c->types = xq_alloc(x, sizeof *c->types * (cap + 1));
-    if (!c->out || !c->names || !c->types)
+    /* which output columns hold an aggregate: GROUP BY may not name them by position */
+    uint8_t *out_agg = xq_alloc(x, cap + 1);
+    if (!c->out || !c->names || !c->types || !out_agg)
         return -1;
+    memset(out_agg, 0, cap + 1);
     sc->allow_agg = 1;
     for (uint32_t i = 0; i < s->nitems; i++) {
         drift_node_t *e = s->items[i].expr;
@@ -935,10 +942,12 @@ static int s_core(xexec_t *x, xsel_t *sel, const drift_select_t *s, xscope_t *pa
             continue;
         }
         sc->no_alias = 1; /* an item never resolves to an alias */
+        uint32_t naggs = c->naggs;
         int rc = s_bind(sc, e);
         sc->no_alias = 0;
         if (rc < 0)
             return -1;
+        out_agg[c->nout] = c->naggs != naggs;
         c->out[c->nout] = e;
         c->names[c->nout] = s_item_name(&s->items[i]);
         c->types[c->nout] = s_expr_type(c, e);
@@ -960,10 +969,12 @@ static int s_core(xexec_t *x, xsel_t *sel, const drift_select_t *s, xscope_t *pa
             return -1;
         for (uint32_t i = 0; i < s->ngroup_by; i++) {
             drift_node_t *g = s->group_by[i];
-            if (g->kind == DRIFT_AST_LITERAL && g->value.type == DRIFT_VAL_INT) {
+            if (g->kind == DRIFT_AST_LITERAL && g->value.type == DRIFT_VAL_INT && g->value.u.i != INT64_MIN) {
                 if (g->value.u.i < 1 || (uint64_t)g->value.u.i > c->nout)
                     return xq_err(x, "42P10", g->pos, "GROUP BY position %" PRId64 " is not in select list",
                                   g->value.u.i);
+                if (out_agg[g->value.u.i - 1])
+                    return xq_err(x, "42803", g->pos, "GROUP BY position %" PRId64 " is an aggregate", g->value.u.i);
                 c->group[c->ngroup++] = c->out[g->value.u.i - 1];
                 continue;
             }
@@ -1107,7 +1118,7 @@ static int s_sel(xexec_t *x, const drift_select_t *s, xscope_t *parent, xsel_t *
             int col = -1;
             sel->ord_desc[i] = s->order_by[i].desc;
             sel->ord_nulls[i] = s->order_by[i].nulls;
-            if (e->kind == DRIFT_AST_LITERAL && e->value.type == DRIFT_VAL_INT) {
+            if (e->kind == DRIFT_AST_LITERAL && e->value.type == DRIFT_VAL_INT && e->value.u.i != INT64_MIN) {
                 if (e->value.u.i < 1 || (uint64_t)e->value.u.i > sel->ncols)
                     return xq_err(x, "42P10", e->pos, "ORDER BY position %" PRId64 " is not in select list",
                                   e->value.u.i);
@@ -2521,8 +2532,39 @@ static int s_exec_insert(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affect
             if (!t->cols[i].hidden)
                 map[nmap++] = i;
     }
-    if (!st->select)
-        return xq_err(x, "42601", st->pos, "INSERT needs VALUES or a SELECT");
+    drift_value_t *vals = xq_alloc(x, sizeof *vals * (t->ncols + 1));
+    if (!vals)
+        return -1;
+    if (!st->select) { /* INSERT ... DEFAULT VALUES: one row of defaults */
+        if (st->ncols)
+            return xq_err(x, "42601", st->pos, "DEFAULT VALUES takes no column list");
+        for (uint32_t j = 0; j < t->ncols; j++)
+            vals[j] = t->cols[j].has_default ? t->cols[j].default_val : drift_val_null();
+        if ((st->replace ? drift_table_replace(t, vals, NULL) : drift_table_insert(t, vals)) < 0)
+            return -1;
+        *ret_affected = 1;
+        return 0;
+    }
+    /* DEFAULT in the rows of the INSERT's own VALUES (a NULL expression): the column's default */
+    const drift_select_t *vs = st->select;
+    for (uint32_t i = 0; i < vs->nvalues; i++) {
+        for (uint32_t j = 0; j < vs->nitems; j++) {
+            if (vs->values[i][j])
+                continue;
+            if (vs->nitems != nmap)
+                return xq_err(x, "42601", vs->pos, "table %s has %u columns but %u values were supplied", t->name,
+                              nmap, vs->nitems);
+            drift_node_t *d = xq_alloc(x, sizeof *d);
+            if (!d)
+                return -1;
+            memset(d, 0, sizeof *d);
+            d->kind = DRIFT_AST_LITERAL;
+            d->pos = vs->pos;
+            d->agg = -1;
+            d->value = t->cols[map[j]].has_default ? t->cols[map[j]].default_val : drift_val_null();
+            vs->values[i][j] = d;
+        }
+    }
     xsel_t *s;
     if (s_sel(x, st->select, NULL, &s) < 0)
         return -1;
@@ -2533,15 +2575,12 @@ static int s_exec_insert(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affect
     xcollect_t cl = {x, NULL, &rows, s->ncols};
     if (s_sel_run(s, NULL, s_collect_fn, &cl) < 0)
         return -1;
-    drift_value_t *vals = xq_alloc(x, sizeof *vals * (t->ncols + 1));
-    if (!vals)
-        return -1;
     for (size_t i = 0; i < rows.n; i++) {
         for (uint32_t j = 0; j < t->ncols; j++)
             vals[j] = t->cols[j].has_default ? t->cols[j].default_val : drift_val_null();
         for (uint32_t j = 0; j < nmap; j++)
             vals[map[j]] = rows.v[i][j];
-        if (drift_table_insert(t, vals) < 0)
+        if ((st->replace ? drift_table_replace(t, vals, NULL) : drift_table_insert(t, vals)) < 0)
             return -1;
     }
     *ret_affected = (int64_t)rows.n;
@@ -2873,9 +2912,17 @@ static int s_exec_statement(xexec_t *x, drift_qctx_t *q, const drift_stmt_t *st,
         /* the SELECT must bind now (a view over a missing table or column is refused), as of the present */
         xsel_t *s;
         x->base_as_of = q->snap_seq;
-        int rc = s_sel(x, st->select, NULL, &s) < 0 || drift_ddl_execute(q, st) < 0 ? -1 : 0;
         *ret_affected = 0;
-        return rc;
+        if (s_sel(x, st->select, NULL, &s) < 0)
+            return -1;
+        if (st->nview_cols && st->nview_cols != s->ncols)
+            return xq_err(x, "42601", st->pos, "view %s has %u column names but its SELECT has %u columns", st->name,
+                          st->nview_cols, s->ncols);
+        for (uint32_t i = 0; i < st->nview_cols; i++)
+            for (uint32_t j = 0; j < i; j++)
+                if (strcmp(st->view_cols[i], st->view_cols[j]) == 0)
+                    return xq_err(x, "42701", st->pos, "column \"%s\" specified more than once", st->view_cols[i]);
+        return drift_ddl_execute(q, st);
     }
     case DRIFT_STMT_DROP_VIEW: *ret_affected = 0; return drift_ddl_execute(q, st);
     default:

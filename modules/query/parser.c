@@ -34,6 +34,7 @@ typedef struct {
     drift_sqlerr_t *err;
     int depth;
     uint32_t max_param;
+    int values_default; /* the next VALUES is an INSERT's own: its rows may hold DEFAULT (a NULL expression) */
 } s_parser_t;
 
 /* Nesting bound for expressions, subqueries and EXPLAIN (each level is a handful of C frames). */
@@ -1347,13 +1348,34 @@ static drift_select_t *s_values(s_parser_t *p)
     if (!s)
         return NULL;
     s->pos = p->tok.pos;
+    int allow_default = p->values_default;
+    p->values_default = 0;
     if (s_next(p) < 0)
         return NULL;
     for (;;) {
         uint32_t rpos = p->tok.pos, n = 0;
         drift_node_t **row = NULL;
-        if (s_expect_op(p, DRIFT_TOP_LPAREN) < 0 || s_exprlist(p, &row, &n, 0) < 0)
+        if (s_expect_op(p, DRIFT_TOP_LPAREN) < 0)
             return NULL;
+        if (allow_default) {
+            uint32_t rcap = 0;
+            for (;;) {
+                drift_node_t *e = NULL;
+                if (s_is_kw(p, DRIFT_KW_DEFAULT)) {
+                    if (s_next(p) < 0)
+                        return NULL;
+                } else if (!(e = s_expr(p))) {
+                    return NULL;
+                }
+                PUSH(p, row, n, rcap, e, NULL);
+                if (!s_is_op(p, DRIFT_TOP_COMMA))
+                    break;
+                if (s_next(p) < 0)
+                    return NULL;
+            }
+        } else if (s_exprlist(p, &row, &n, 0) < 0) {
+            return NULL;
+        }
         if (s->nvalues && n != s->nitems) {
             drift_sqlerr_set(p->err, DRIFT_SQLSTATE_SYNTAX, s_cpos(p, rpos),
                              "VALUES lists must all be the same length (%u expressions, then %u)", s->nitems, n);
@@ -1790,13 +1812,21 @@ static int s_create(s_parser_t *p, drift_stmt_t *st)
         st->kind = DRIFT_STMT_CREATE_VIEW;
         if (s_next(p) < 0 || s_if_exists(p, 1, &st->if_not_exists) < 0 || !(st->name = s_name(p)))
             return -1;
-        if (s_is_op(p, DRIFT_TOP_LPAREN))
-            return s_unsupported(p, p->tok.pos, "a view column list", "alias the columns in the SELECT");
+        uint32_t lparen = p->tok.pos;
+        if (s_is_op(p, DRIFT_TOP_LPAREN) && s_namelist(p, &st->view_cols, &st->nview_cols) < 0)
+            return -1;
         if (s_expect_kw(p, DRIFT_KW_AS) < 0)
             return -1;
         uint32_t start = p->tok.pos;
         if (!(st->select = s_select(p)) || !(st->view_text = s_srctext(p, start, p->prev_end)))
             return -1;
+        if (st->nview_cols) {
+            /* stored as a whole statement so that a read of the view finds its column names */
+            const char *cols = s_srctext(p, lparen, start);
+            if (!cols || !(st->view_text = drift_arena_printf(&p->ast->arena, "CREATE VIEW v %s %s", cols,
+                                                              st->view_text)))
+                return drift_sqlerr_set(p->err, "53200", 0, "out of memory");
+        }
         return 0;
     }
     return s_syntax(p);
@@ -1876,7 +1906,9 @@ static drift_node_t *s_document(s_parser_t *p)
     return NULL;
 }
 
-/* INSERT [OR ...] [INTO] t [AS a] [(cols)] VALUES/SELECT/DEFAULT VALUES/{json}/[json]/$N. */
+static int s_insert_rest(s_parser_t *p, drift_stmt_t *st);
+
+/* INSERT [OR REPLACE] [INTO] t [AS a] [(cols)] VALUES/SELECT/DEFAULT VALUES/{json}/[json]/$N; REPLACE INTO ... */
 static int s_insert(s_parser_t *p, drift_stmt_t *st)
 {
     uint32_t pos0 = p->tok.pos;
@@ -1886,12 +1918,22 @@ static int s_insert(s_parser_t *p, drift_stmt_t *st)
     if (s_is_kw(p, DRIFT_KW_OR)) {
         if (s_next(p) < 0)
             return -1;
-        if (s_is_kw(p, DRIFT_KW_REPLACE))
-            return s_unsupported(p, pos0, "INSERT OR REPLACE", "use UPDATE, or DELETE then INSERT");
+        if (s_is_kw(p, DRIFT_KW_REPLACE)) {
+            st->replace = 1;
+            if (s_next(p) < 0)
+                return -1;
+            return s_insert_rest(p, st);
+        }
         if (s_is_name(p) || s_is_kw(p, DRIFT_KW_ROLLBACK) || s_is_kw(p, DRIFT_KW_ABORT))
             return s_unsupported(p, pos0, "INSERT OR <conflict action>", "a conflicting INSERT fails with 23505");
         return s_syntax(p);
     }
+    return s_insert_rest(p, st);
+}
+
+/* The rest of an INSERT / REPLACE after INSERT [OR REPLACE] / REPLACE: [INTO] t ... */
+static int s_insert_rest(s_parser_t *p, drift_stmt_t *st)
+{
     if (s_accept_kw(p, DRIFT_KW_INTO) < 0 || !(st->table = s_name(p)))
         return -1;
     if (s_is_kw(p, DRIFT_KW_AS) && (s_next(p) < 0 || !(st->alias = s_name(p))))
@@ -1909,11 +1951,18 @@ static int s_insert(s_parser_t *p, drift_stmt_t *st)
         return 0; /* select and json stay NULL: one row of defaults */
     }
     if (!st->ncols &&
-        (s_is_op(p, DRIFT_TOP_LBRACE) || s_is_op(p, DRIFT_TOP_LBRACKET) || p->tok.kind == DRIFT_TOK_PARAM))
+        (s_is_op(p, DRIFT_TOP_LBRACE) || s_is_op(p, DRIFT_TOP_LBRACKET) || p->tok.kind == DRIFT_TOK_PARAM)) {
+        if (st->replace)
+            return s_unsupported(p, p->tok.pos, "REPLACE of a DriftQL document", "use PATCH");
         return (st->json = s_document(p)) ? 0 : -1;
+    }
     if (s_is_kw(p, DRIFT_KW_SELECT) || s_is_kw(p, DRIFT_KW_VALUES) || s_is_kw(p, DRIFT_KW_WITH) ||
-        s_is_op(p, DRIFT_TOP_LPAREN))
-        return (st->select = s_select(p)) ? 0 : -1;
+        s_is_op(p, DRIFT_TOP_LPAREN)) {
+        p->values_default = s_is_kw(p, DRIFT_KW_VALUES); /* DEFAULT in the rows of this VALUES only */
+        st->select = s_select(p);
+        p->values_default = 0;
+        return st->select ? 0 : -1;
+    }
     return s_syntax(p);
 }
 
@@ -2110,7 +2159,7 @@ static int s_dispatch(s_parser_t *p, drift_stmt_t *st)
     case DRIFT_KW_VALUES:
     case DRIFT_KW_WITH: st->kind = DRIFT_STMT_SELECT; return (st->select = s_select(p)) ? 0 : -1;
     case DRIFT_KW_INSERT: return s_insert(p, st);
-    case DRIFT_KW_REPLACE: return s_unsupported(p, t.pos, "REPLACE", "use UPDATE, or DELETE then INSERT");
+    case DRIFT_KW_REPLACE: st->replace = 1; return s_insert(p, st);
     case DRIFT_KW_UPDATE: return s_update(p, st);
     case DRIFT_KW_DELETE: return s_delete(p, st);
     case DRIFT_KW_CREATE: return s_create(p, st);
@@ -2139,8 +2188,8 @@ static int s_dispatch(s_parser_t *p, drift_stmt_t *st)
         st->kind = DRIFT_STMT_SET_AS_OF;
         if (s_next(p) < 0)
             return -1;
-        if (!s_is_kw(p, DRIFT_KW_AS) && s_is_name(p))
-            return s_set_param(p, st);
+        if (p->tok.kind == DRIFT_TOK_IDENT && p->tok.text_len > 7 && strncasecmp(p->tok.text, "enable_", 7) == 0)
+            return s_set_param(p, st); /* SET enable_* = on|off (planner settings); anything else is SET AS OF */
         if (s_expect_kw(p, DRIFT_KW_AS) < 0 || s_expect_kw(p, DRIFT_KW_OF) < 0)
             return -1;
         return s_tpoint(p, &st->point);

@@ -1772,6 +1772,103 @@ int drift_table_delete(drift_table_t *t, const uint8_t *pk, size_t pk_len)
     return 1;
 }
 
+/* Deletes the live row with encoded pk (a copy is taken: pk may point into a scan's buffer). */
+static int s_replace_victim(drift_table_t *t, const uint8_t *pk, size_t pk_len, int64_t *deleted)
+{
+    uint8_t *k = drift_arena_memdup(t->q->arena, pk, pk_len);
+    if (!k)
+        return s_oom(t->q);
+    int d = drift_table_delete(t, k, pk_len);
+    if (d > 0)
+        (*deleted)++;
+    return d < 0 ? -1 : 0;
+}
+
+int drift_table_replace(drift_table_t *t, const drift_value_t *vals, int64_t *ret_deleted)
+{
+    s_table_t *st = (s_table_t *)t;
+    drift_qctx_t *q = t->q;
+    drift_keybuf_t kb = {0}, lo = {0}, hi = {0};
+    int64_t deleted = 0;
+    int rc = -1;
+    if (s_require_present(t) < 0)
+        return -1;
+    drift_value_t *cv = drift_arena_alloc(q->arena, (t->ncols ? t->ncols : 1) * sizeof *cv);
+    if (!cv)
+        return s_oom(q);
+    if (s_prepare(t, vals, cv) < 0)
+        goto out;
+    /* the row holding the same primary key (a generated _rowid never conflicts) */
+    if (st->rowid_col < 0) {
+        if (s_pk_of(t, cv, &kb) < 0 || s_replace_victim(t, kb.buf, kb.len, &deleted) < 0)
+            goto out;
+    }
+    /* the rows holding the new row's values in a unique index (NULLs are never equal) */
+    for (uint32_t i = 0; i < t->nidx; i++) {
+        const drift_tidx_t *x = &t->idx[i];
+        int has_null = 0;
+        for (uint32_t j = 0; j < x->ncols; j++)
+            has_null |= cv[x->cols[j]].type == DRIFT_VAL_NULL;
+        if (!x->unique || has_null)
+            continue;
+        static const uint8_t ff = 0xFF;
+        drift_keybuf_reset(&lo);
+        s_row_ivals(t, x, cv, &lo);
+        drift_keybuf_reset(&hi);
+        drift_keybuf_raw(&hi, lo.buf, lo.len);
+        drift_keybuf_raw(&hi, &ff, 1);
+        if (lo.oom || hi.oom) {
+            s_oom(q);
+            goto out;
+        }
+        drift_tscan_t *sc = NULL;
+        if (drift_table_iscan(t, x, lo.buf, lo.len, hi.buf, hi.len, &sc) < 0)
+            goto out;
+        /* collect first (a delete while the scan is open would change what it reads) */
+        uint8_t **pks = NULL;
+        size_t *lens = NULL, n = 0, cap = 0;
+        drift_trow_t row;
+        int r;
+        while ((r = drift_tscan_next(sc, &row)) == 1) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 4;
+                uint8_t **np = drift_arena_alloc(q->arena, nc * sizeof *np);
+                size_t *nl = drift_arena_alloc(q->arena, nc * sizeof *nl);
+                if (!np || !nl) {
+                    r = s_oom(q);
+                    break;
+                }
+                if (n) {
+                    memcpy(np, pks, n * sizeof *np);
+                    memcpy(nl, lens, n * sizeof *nl);
+                }
+                pks = np;
+                lens = nl;
+                cap = nc;
+            }
+            if (!(pks[n] = drift_arena_memdup(q->arena, row.pk, row.pk_len))) {
+                r = s_oom(q);
+                break;
+            }
+            lens[n++] = row.pk_len;
+        }
+        drift_tscan_close(&sc);
+        if (r < 0)
+            goto out;
+        for (size_t k = 0; k < n; k++)
+            if (s_replace_victim(t, pks[k], lens[k], &deleted) < 0)
+                goto out;
+    }
+    rc = s_insert_prepared(t, cv);
+out:
+    drift_keybuf_free(&kb);
+    drift_keybuf_free(&lo);
+    drift_keybuf_free(&hi);
+    if (rc == 0 && ret_deleted)
+        *ret_deleted = deleted;
+    return rc;
+}
+
 /* ------------------------------------------------------------------ DriftQL documents */
 
 /* Parses a JSON object text into an unpacked MessagePack map (u must be destroyed, sb too). */

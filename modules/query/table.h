@@ -184,6 +184,10 @@ int drift_table_insert(drift_table_t *t, const drift_value_t *vals);
 int drift_table_update(drift_table_t *t, const drift_trow_t *old, const drift_value_t *vals);
 /* Deletes the row with this pk (0 when it did not exist, 1 when deleted, -1 error). */
 int drift_table_delete(drift_table_t *t, const uint8_t *pk, size_t pk_len);
+/* REPLACE INTO / INSERT OR REPLACE: deletes the live rows that hold the new row's primary key or its
+ * values in a UNIQUE index, then inserts vals (as drift_table_insert), all in the transaction: the history
+ * records ordinary delete and insert versions. *ret_deleted (may be NULL): rows deleted. 0 or -1 (err). */
+int drift_table_replace(drift_table_t *t, const drift_value_t *vals, int64_t *ret_deleted);
 /* DriftQL: shallow-merges a JSON object (text) into a document row (op patch). 1 patched, 0 no such row. */
 int drift_table_patch_doc(drift_table_t *t, const uint8_t *pk, size_t pk_len, const char *json, size_t json_len);
 /* DriftQL: inserts a JSON document (text, an object holding the pk field). */

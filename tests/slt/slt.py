@@ -33,7 +33,6 @@ SKIP_KINDS = [
     (re.compile(r"^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b", re.I), "CREATE TRIGGER"),
     (re.compile(r"^\s*DROP\s+TRIGGER\b", re.I), "DROP TRIGGER"),
     (re.compile(r"^\s*REINDEX\b", re.I), "REINDEX"),
-    (re.compile(r"^\s*(REPLACE\s+INTO|INSERT\s+OR\s+REPLACE)\b", re.I), "REPLACE"),
 ]
 
 
@@ -274,6 +273,12 @@ def run_file(path, conn_factory, max_seconds, verbose, labels):
             ok, why = (not r.expect_ok and r.kind == "statement"), str(e)
         except driftdb.Error as e:
             if r.kind == "statement" and not r.expect_ok:
+                ok = True
+            elif r.kind == "query" and str(getattr(e, "sqlstate", "")).startswith("22") and not r.expected:
+                # A data exception while the query runs (22003 integer overflow of sum()): SQLite raises it
+                # too, and the reference harness (slt_sqlite.c) ignores an sqlite3_step error and records the
+                # rows returned before it, so the expected result is empty. Counted as agreeing with SQLite
+                # (docs/query-language.md "sqllogictest").
                 ok = True
             else:
                 ok, why = False, "%s: %s" % (getattr(e, "sqlstate", "?"), e)

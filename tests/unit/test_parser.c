@@ -737,9 +737,32 @@ static void t_insert(void **state)
     s_fail("INSERT INTO docs {\"a\": 1", "42601", 18, "unterminated JSON literal");
     s_fail("INSERT INTO docs {\"a\": \"x}", "42601", 24, "unterminated string");
     s_fail("INSERT INTO docs {\"a\": 1} x", "42601", 27, "\"x\"");
-    s_fail("INSERT OR REPLACE INTO t VALUES (1)", "0A000", 1, "INSERT OR REPLACE is not supported");
+    st = s_ok("INSERT OR REPLACE INTO t VALUES (1)");
+    assert_int_equal(st->kind, DRIFT_STMT_INSERT);
+    assert_true(st->replace);
+    assert_string_equal(st->table, "t");
+    st = s_ok("REPLACE INTO t (a, b) SELECT 1, 2");
+    assert_int_equal(st->kind, DRIFT_STMT_INSERT);
+    assert_true(st->replace);
+    assert_int_equal(st->ncols, 2);
+    assert_non_null(st->select);
+    st = s_ok("INSERT INTO t VALUES (1, 2)");
+    assert_false(st->replace);
     s_fail("INSERT OR IGNORE INTO t VALUES (1)", "0A000", 1, "INSERT OR <conflict action> is not supported");
-    s_fail("REPLACE INTO t VALUES (1)", "0A000", 1, "REPLACE is not supported");
+    s_fail("REPLACE INTO docs {\"a\": 1}", "0A000", 19, "REPLACE of a DriftQL document is not supported");
+    /* DEFAULT in the INSERT's own VALUES rows is a NULL expression; anywhere else a syntax error */
+    st = s_ok("INSERT INTO t VALUES (1, DEFAULT), (DEFAULT, 2)");
+    assert_int_equal(st->select->nvalues, 2);
+    assert_non_null(st->select->values[0][0]);
+    assert_null(st->select->values[0][1]);
+    assert_null(st->select->values[1][0]);
+    st = s_ok("INSERT INTO t DEFAULT VALUES");
+    assert_null(st->select);
+    s_fail("INSERT INTO t VALUES (DEFAULT + 1)", "42601", 31, "\"+\"");
+    s_fail("INSERT INTO t SELECT * FROM (VALUES (DEFAULT))", "42601", 38, "\"DEFAULT\"");
+    s_fail("INSERT INTO t VALUES (1) UNION VALUES (DEFAULT)", "42601", 40, "\"DEFAULT\"");
+    s_fail("SELECT * FROM (VALUES (DEFAULT))", "42601", 24, "\"DEFAULT\"");
+    s_fail("INSERT INTO t VALUES ((SELECT DEFAULT))", "42601", 31, "\"DEFAULT\"");
 }
 
 static void t_update_delete(void **state)
@@ -891,7 +914,13 @@ static void t_index_view_drop_alter(void **state)
     assert_string_equal(st->view_text, "SELECT x FROM t1 WHERE x>0");
     st = s_ok("CREATE TEMPORARY VIEW v3 AS VALUES (1)");
     assert_string_equal(st->view_text, "VALUES (1)");
-    s_fail("CREATE VIEW v (a) AS SELECT 1", "0A000", 15, "view column list");
+    st = s_ok("CREATE VIEW v (a, \"B c\") AS SELECT 1, 2");
+    assert_int_equal(st->nview_cols, 2);
+    assert_string_equal(st->view_cols[0], "a");
+    assert_string_equal(st->view_cols[1], "B c");
+    /* stored as the whole statement so that a read of the view finds the names */
+    assert_string_equal(st->view_text, "CREATE VIEW v (a, \"B c\") AS SELECT 1, 2");
+    s_fail("CREATE VIEW v () AS SELECT 1", "42601", 16, "\")\"");
     s_fail("CREATE VIEW v SELECT 1", "42601", 15, "\"SELECT\"");
 
     static const struct {
@@ -1057,8 +1086,6 @@ static void t_unsupported_kinds(void **state)
            "CREATE TRIGGER is not supported");
     s_fail("  DROP TRIGGER t1r1", "0A000", 3, "DROP TRIGGER is not supported: ");
     s_fail("REINDEX t1i1", "0A000", 1, "REINDEX is not supported: ");
-    s_fail("REPLACE INTO t1 VALUES(2, 'replace')", "0A000", 1, "REPLACE is not supported: ");
-    s_fail("INSERT OR REPLACE INTO t1 VALUES(2, 'x')", "0A000", 1, "INSERT OR REPLACE is not supported: ");
     s_fail("CREATE VIRTUAL TABLE t USING fts5(a)", "0A000", 1, "CREATE VIRTUAL TABLE is not supported");
     s_fail("PRAGMA table_info(t)", "0A000", 1, "PRAGMA is not supported");
     s_fail("VACUUM", "0A000", 1, "VACUUM is not supported");
@@ -1451,10 +1478,6 @@ static const char *s_unsupported_kind(const char *sql)
         return "DROP TRIGGER";
     if (strcasecmp(w[0], "reindex") == 0)
         return "REINDEX";
-    if (strcasecmp(w[0], "replace") == 0 && strcasecmp(w[1], "into") == 0)
-        return "REPLACE";
-    if (strcasecmp(w[0], "insert") == 0 && strcasecmp(w[1], "or") == 0 && strcasecmp(w[2], "replace") == 0)
-        return "INSERT OR REPLACE";
     return NULL;
 }
 
