@@ -143,19 +143,40 @@ static int64_t s_rand_range(uint64_t *st, int64_t lo, int64_t hi)
 }
 
 static atomic_int s_err_prints;
+static char s_first_err[256]; /* written once, by the thread that printed the first error */
 
-/* Prints an operation error to stderr (the first 10 of the process only). */
+/* Prints an operation error to stderr (the first 10 of the process only) and
+ * keeps the first one for the JSON line. */
 static void s_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void s_err(const char *fmt, ...)
 {
-    if (atomic_fetch_add(&s_err_prints, 1) >= 10)
+    int k = atomic_fetch_add(&s_err_prints, 1);
+    if (k >= 10)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("loadgen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char msg[sizeof(s_first_err)];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (k == 0)
+        memcpy(s_first_err, msg, sizeof(msg));
+    fprintf(stderr, "loadgen: %s\n", msg);
+}
+
+/* Prints s as a JSON string (quotes, backslashes and control characters escaped). */
+static void s_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
 }
 
 /* Prints a usage/config error and exits 2. */
@@ -1587,7 +1608,12 @@ int main(int argc, char **argv)
         printf("%s[%.3f,%" PRIu64 "]", first ? "" : ",", (double)s_h_upper(k) / 1000.0, hist[k]);
         first = false;
     }
-    printf("]}\n");
+    printf("]");
+    if (errors) {
+        printf(",\"error\":");
+        s_json_str(s_first_err);
+    }
+    printf("}\n");
     fflush(stdout);
     free(hist);
     free(s_cl);
