@@ -6,19 +6,21 @@
 #include <msgpack.h>
 #include <string.h>
 
-/* Big-endian helpers for the key. */
+/* Big-endian store of a 32-bit key part. */
 static void s_be32(uint8_t *p, uint32_t v)
 {
     for (int i = 3; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
 }
 
+/* Big-endian store of a 64-bit key part. */
 static void s_be64(uint8_t *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
 }
 
+/* Big-endian load of a 64-bit key part. */
 static uint64_t s_rd64(const uint8_t *p)
 {
     uint64_t v = 0;

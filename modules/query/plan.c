@@ -377,6 +377,7 @@ typedef struct {
     xacc_t *ret;
 } s_choice_t;
 
+/* Takes candidate path a (rule score sc) when it beats the best so far. */
 static void s_consider(s_choice_t *ch, const xacc_t *a, int sc)
 {
     if (!ch->c->cbo) {

@@ -14,6 +14,7 @@
 
 /* ------------------------------------------------------------------ distinct counting */
 
+/* splitmix64 finalizer: spreads a value hash over all 64 bits (HyperLogLog reads the top bits). */
 static uint64_t s_mix(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ULL;
@@ -108,6 +109,7 @@ double drift_ndv_estimate(const drift_ndv_t *d)
 
 /* ------------------------------------------------------------------ histogram and MCVs */
 
+/* qsort order of values (drift_val_cmp). */
 static int s_vcmp(const void *a, const void *b)
 {
     return drift_val_cmp(a, b);
@@ -117,6 +119,7 @@ typedef struct {
     size_t at, count;
 } s_run_t;
 
+/* Runs of equal values, most frequent first (ties: the smaller value first, for determinism). */
 static int s_run_cmp(const void *a, const void *b)
 {
     const s_run_t *x = a, *y = b;
@@ -188,6 +191,7 @@ oom:
 
 /* ------------------------------------------------------------------ selectivity */
 
+/* A value as a number for interpolation: 1 with it in *ret, 0 when it is not numeric. */
 static int s_num(const drift_value_t *v, double *ret)
 {
     switch (v->type) {
@@ -306,6 +310,7 @@ double drift_stats_sel_null(const drift_colstats_t *c, int negate)
 
 /* ------------------------------------------------------------------ gathering */
 
+/* Sets 53200 out of memory; returns -1. */
 static int s_oom(drift_qctx_t *q)
 {
     return drift_sqlerr_set(q->err, "53200", 0, "out of memory");
@@ -441,6 +446,7 @@ out:
 
 /* ------------------------------------------------------------------ the record */
 
+/* Packs a C string. */
 static void s_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
@@ -448,6 +454,7 @@ static void s_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
+/* Packs n values as an array. */
 static void s_vals(msgpack_packer *pk, const drift_value_t *v, uint32_t n)
 {
     msgpack_pack_array(pk, n);
@@ -509,12 +516,14 @@ void drift_stats_pack(const drift_table_t *t, const drift_stats_t *s, msgpack_sb
     }
 }
 
+/* Whether map key k is the string s. */
 static int s_key(const msgpack_object *k, const char *s)
 {
     size_t n = strlen(s);
     return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
 }
 
+/* A number (integer or float) as a double: 0, or -1 when o is not a number. */
 static int s_dbl(const msgpack_object *o, double *ret)
 {
     switch (o->type) {
@@ -685,6 +694,7 @@ typedef struct {
     size_t n, cap;
 } s_names_t;
 
+/* drift_table_list callback: collects the table names into the arena. */
 static int s_name_fn(const char *name, uint32_t id, void *arg)
 {
     s_names_t *l = arg;
