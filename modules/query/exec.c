@@ -863,6 +863,13 @@ static drift_val_type_t s_expr_type(const xcore_t *c, const drift_node_t *e)
     return drift_expr_type_hint(e);
 }
 
+/* Whether an integer literal in GROUP BY / ORDER BY is a select-list position: as in SQLite, only a value
+ * that fits in 32 bits (a larger one, like -9223372036854775808, is a constant expression). */
+static int s_is_position(const drift_node_t *n)
+{
+    return n->value.u.i > INT32_MIN && n->value.u.i <= INT32_MAX;
+}
+
 /* Compiles one SELECT of a compound (without ORDER BY / LIMIT). */
 static int s_core(xexec_t *x, xsel_t *sel, const drift_select_t *s, xscope_t *parent, xcore_t **ret,
                   xscope_t **ret_scope)
@@ -969,7 +976,7 @@ static int s_core(xexec_t *x, xsel_t *sel, const drift_select_t *s, xscope_t *pa
             return -1;
         for (uint32_t i = 0; i < s->ngroup_by; i++) {
             drift_node_t *g = s->group_by[i];
-            if (g->kind == DRIFT_AST_LITERAL && g->value.type == DRIFT_VAL_INT && g->value.u.i != INT64_MIN) {
+            if (g->kind == DRIFT_AST_LITERAL && g->value.type == DRIFT_VAL_INT && s_is_position(g)) {
                 if (g->value.u.i < 1 || (uint64_t)g->value.u.i > c->nout)
                     return xq_err(x, "42P10", g->pos, "GROUP BY position %" PRId64 " is not in select list",
                                   g->value.u.i);
@@ -1118,7 +1125,7 @@ static int s_sel(xexec_t *x, const drift_select_t *s, xscope_t *parent, xsel_t *
             int col = -1;
             sel->ord_desc[i] = s->order_by[i].desc;
             sel->ord_nulls[i] = s->order_by[i].nulls;
-            if (e->kind == DRIFT_AST_LITERAL && e->value.type == DRIFT_VAL_INT && e->value.u.i != INT64_MIN) {
+            if (e->kind == DRIFT_AST_LITERAL && e->value.type == DRIFT_VAL_INT && s_is_position(e)) {
                 if (e->value.u.i < 1 || (uint64_t)e->value.u.i > sel->ncols)
                     return xq_err(x, "42P10", e->pos, "ORDER BY position %" PRId64 " is not in select list",
                                   e->value.u.i);
