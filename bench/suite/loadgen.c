@@ -111,6 +111,7 @@ static struct {
 
 /* ----------------------------------------------------------------- helpers */
 
+/* Monotonic clock, ns. */
 static uint64_t s_now_ns(void)
 {
     struct timespec ts;
@@ -118,6 +119,7 @@ static uint64_t s_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Wall clock, µs since the epoch. */
 static uint64_t s_wall_us(void)
 {
     struct timespec ts;
@@ -192,11 +194,12 @@ static void s_die(const char *fmt, ...)
     exit(2);
 }
 
-/* The data set, the same on every system. */
+/* The data set, the same on every system: version 1's val of key id. */
 static int64_t s_val0(int64_t id)
 {
     return (int64_t)((uint64_t)id % 1000003u * 7919u % 1000003u); /* = id * 7919 mod 1000003, without overflow */
 }
+/* The group of key id (--rows / 10 groups, 10 keys each, scattered). */
 static int64_t s_grp(int64_t id)
 {
     return id % s_opt.groups;
@@ -208,6 +211,7 @@ static int64_t s_grp(int64_t id)
  * per power of two (width <= 1/128 of the value: < 0.8% error). */
 #define H_N (256 + 56 * 128)
 
+/* Bucket of value v (ns). */
 static size_t s_h_idx(uint64_t v)
 {
     if (v < 256)
@@ -263,6 +267,7 @@ typedef struct {
     size_t len;
 } param_t;
 
+/* An integer parameter. */
 static param_t P_I(int64_t v)
 {
     param_t p = {.i = v};
@@ -1135,6 +1140,7 @@ static int s_setup_exec(client_t *c, const char *sql_in, const param_t *p, int n
  * also writes kv_hist (valid_from = the next point). The point and seq advance per batch. */
 typedef void (*row_fn)(int64_t id, param_t *p, char *pad);
 
+/* Setup rows: kv version 1, grp_info, and the TPC-B tables (pgbench's layout, filler 84 blanks). */
 static void s_row_kv(int64_t id, param_t *p, char *pad)
 {
     snprintf(pad, PAD_W, "pad-%019" PRId64, id);
@@ -1160,6 +1166,7 @@ static void s_row_account(int64_t id, param_t *p, char *pad)
     p[0] = P_I(id), p[1] = P_I((id - 1) % s_opt.scale + 1), p[2] = P_I(0), p[3] = (param_t){.s = s_filler, .len = 84};
 }
 
+/* Loads a table (see row_fn above); 0 or -1. */
 static int s_load(client_t *c, const char *head, int k, int64_t n, row_fn fn, bool hist, int64_t *point, int64_t *seq)
 {
     param_t *p = calloc((size_t)LOAD_BATCH * (size_t)k, sizeof(*p));
@@ -1332,6 +1339,7 @@ out:
 /* ------------------------------------------------------------- echo server */
 
 static volatile sig_atomic_t s_stop;
+/* SIGTERM/SIGINT: stop the echo server. */
 static void s_on_signal(int sig)
 {
     (void)sig;
@@ -1375,6 +1383,7 @@ out:
 
 /* ------------------------------------------------------------------- main */
 
+/* --help text. */
 static void s_usage(void)
 {
     fputs("usage: loadgen --system drift|pg|redis|sqlite|echo --target T --workload W --clients N --seconds S\n"
@@ -1397,6 +1406,7 @@ static int64_t s_int(const char *name, const char *v, int64_t lo, int64_t hi)
     return x;
 }
 
+/* Parses a non-negative number of seconds or dies. */
 static double s_dbl(const char *name, const char *v)
 {
     char *end;
@@ -1406,6 +1416,7 @@ static double s_dbl(const char *name, const char *v)
     return x;
 }
 
+/* Applies one --param name=value. */
 static void s_param(const char *kv)
 {
     const char *eq = strchr(kv, '=');
@@ -1446,6 +1457,7 @@ static void s_not_applicable(const char *why)
     exit(3);
 }
 
+/* The 1-minute load average (-1 if unknown). */
 static double s_load1(void)
 {
     double l = -1;
@@ -1476,6 +1488,7 @@ static double s_pct(const uint64_t *h, uint64_t total, double q, uint64_t max_ns
     return (double)max_ns / 1000.0;
 }
 
+/* Parses the options, runs setup or the timed run, prints the JSON line. */
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
