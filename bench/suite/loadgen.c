@@ -79,9 +79,9 @@ typedef enum {
     W_ECHO,
     NWORK
 } work_t;
-static const char *const s_work_names[NWORK] = {
-    "setup", "insert",   "bulk", "point_latest", "point_asof",    "idx_latest", "idx_asof", "history",
-    "diff",  "tpcb",     "join_agg", "join_agg_asof", "scan", "scan_asof", "echo"};
+static const char *const s_work_names[NWORK] = {"setup",      "insert",        "bulk",    "point_latest", "point_asof",
+                                                "idx_latest", "idx_asof",      "history", "diff",         "tpcb",
+                                                "join_agg",   "join_agg_asof", "scan",    "scan_asof",    "echo"};
 
 #define BULK_ROWS 1000
 #define LOAD_BATCH 1000
@@ -105,9 +105,21 @@ static struct {
     int64_t groups;
     size_t msg_size;
     bool history_show;
-} s_opt = {.sys = NSYS, .work = NWORK, .clients = 1, .seconds = 5, .rows = 10000, .versions = 10,
-           .seed = 1, .inflight = 1, .old_point = -1, .recent_point = -1, .diff_from = -1, .diff_to = -1,
-           .scale = 1, .msg_size = 48, .history_show = true};
+} s_opt = {.sys = NSYS,
+           .work = NWORK,
+           .clients = 1,
+           .seconds = 5,
+           .rows = 10000,
+           .versions = 10,
+           .seed = 1,
+           .inflight = 1,
+           .old_point = -1,
+           .recent_point = -1,
+           .diff_from = -1,
+           .diff_to = -1,
+           .scale = 1,
+           .msg_size = 48,
+           .history_show = true};
 
 /* ----------------------------------------------------------------- helpers */
 
@@ -337,9 +349,10 @@ static void s_build_sql(void)
     if (d) {
         s_sql[ST_POINT_ASOF] = s_fmt("SELECT val, pad FROM kv AS OF @seq:%lld WHERE id = $1", o);
         s_sql[ST_IDX_ASOF] = s_fmt("SELECT id, val FROM kv AS OF @seq:%lld WHERE grp = $1", o);
-        s_sql[ST_HIST] = s_opt.history_show
-                             ? s_fmt("SHOW DRIFT kv KEY $1")
-                             : s_fmt("SELECT val, _seq, _end_seq FROM kv FOR SYSTEM_TIME ALL WHERE id = $1 ORDER BY _seq");
+        s_sql[ST_HIST] =
+            s_opt.history_show
+                ? s_fmt("SHOW DRIFT kv KEY $1")
+                : s_fmt("SELECT val, _seq, _end_seq FROM kv FOR SYSTEM_TIME ALL WHERE id = $1 ORDER BY _seq");
         s_sql[ST_DIFF] = s_fmt("SELECT b.id, a.val, b.val FROM kv AS OF @seq:%lld b JOIN kv AS OF @seq:%lld a "
                                "ON a.id = b.id WHERE a.val <> b.val",
                                dt, df);
@@ -360,8 +373,8 @@ static void s_build_sql(void)
         s_sql[ST_JOIN_ASOF] = s_fmt("SELECT g.region, count(*), sum(k.val) FROM kv_hist k JOIN grp_info g ON k.grp = "
                                     "g.grp WHERE k.grp BETWEEN $1 AND $2 AND k.valid_from <= $3 AND k.valid_to > $3 "
                                     "GROUP BY g.region");
-        s_sql[ST_SCAN_ASOF] =
-            s_fmt("SELECT count(*), sum(val) FROM kv_hist WHERE val %% 100 = $1 AND valid_from <= $2 AND valid_to > $2");
+        s_sql[ST_SCAN_ASOF] = s_fmt(
+            "SELECT count(*), sum(val) FROM kv_hist WHERE val %% 100 = $1 AND valid_from <= $2 AND valid_to > $2");
     }
     if (s_opt.sys == SYS_SQLITE)
         for (int i = 0; i < NST; i++)
@@ -465,8 +478,7 @@ static int s_connect(client_t *c)
         zmq_setsockopt(c->zsock, ZMQ_RCVTIMEO, &to, sizeof(to));
         return 0;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -611,9 +623,7 @@ static int s_exec(client_t *c, st_t st, const param_t *p, int n, int64_t *ret_ro
             *ret_rows = rows;
         return ret;
     }
-    default:
-        snprintf(c->err, sizeof(c->err), "no SQL on %s", s_sys_names[s_opt.sys]);
-        return OP_ERR;
+    default: snprintf(c->err, sizeof(c->err), "no SQL on %s", s_sys_names[s_opt.sys]); return OP_ERR;
     }
 }
 
@@ -710,8 +720,7 @@ static int s_build_op(client_t *c, st_t *ret_st, param_t *p, int *ret_n, int64_t
             p[(*ret_n)++] = P_I(s_opt.old_point);
         *expect = 1;
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -1055,8 +1064,7 @@ static int s_setup_sql(client_t *c, const char *sql, int64_t *ret_seq)
         sqlite3_free(em);
         return rc == SQLITE_OK ? 0 : -1;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -1085,7 +1093,7 @@ static int s_setup_exec(client_t *c, const char *sql_in, const param_t *p, int n
         break;
     }
     case SYS_PG: {
-        char (*nb)[24] = calloc((size_t)n + 1, sizeof(*nb));
+        char(*nb)[24] = calloc((size_t)n + 1, sizeof(*nb));
         const char **vals = calloc((size_t)n + 1, sizeof(*vals));
         int *lens = calloc((size_t)n + 1, sizeof(*lens));
         if (nb && vals && lens) {
@@ -1128,8 +1136,7 @@ static int s_setup_exec(client_t *c, const char *sql_in, const param_t *p, int n
         ret = rc == SQLITE_DONE ? 0 : -1;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     free(sql);
     return ret;
@@ -1235,8 +1242,9 @@ static int s_setup(void)
     bool d = s_opt.sys == SYS_DRIFT;
     if (s_opt.sys == SYS_PG && s_setup_sql(&c, "SET client_min_messages = warning", NULL))
         goto out;
-    static const char *const drops[] = {"kv_hist", "kv", "grp_info", "ins", "pgbench_accounts",
-                                        "pgbench_branches", "pgbench_tellers", "pgbench_history"};
+    static const char *const drops[] = {
+        "kv_hist",        "kv", "grp_info", "ins", "pgbench_accounts", "pgbench_branches", "pgbench_tellers",
+        "pgbench_history"};
     for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {
         if (d && !strcmp(drops[i], "kv_hist"))
             continue;
@@ -1325,8 +1333,8 @@ static int s_setup(void)
         fprintf(stderr, "loadgen: setup: DriftDB ANALYZE failed (continuing without statistics)\n");
     }
 done:
-    printf("{\"system\":\"%s\",\"workload\":\"setup\",\"rows\":%" PRId64 ",\"versions\":%" PRId64
-           ",\"groups\":%" PRId64 ",\"scale\":%" PRId64 ",\"old_point\":%" PRId64 ",\"recent_point\":%" PRId64
+    printf("{\"system\":\"%s\",\"workload\":\"setup\",\"rows\":%" PRId64 ",\"versions\":%" PRId64 ",\"groups\":%" PRId64
+           ",\"scale\":%" PRId64 ",\"old_point\":%" PRId64 ",\"recent_point\":%" PRId64
            ",\"seconds\":%.3f,\"errors\":0}\n",
            s_sys_names[s_opt.sys], s_opt.rows, s_opt.versions, s_opt.groups, s_opt.scale, old, recent,
            (double)(s_now_ns() - t0) / 1e9);
@@ -1441,8 +1449,7 @@ static void s_param(const char *kv)
         if (strcmp(v, "show") && strcmp(v, "sql"))
             s_die("--param history=%s: expected show or sql", v);
         s_opt.history_show = !strcmp(v, "show");
-    }
-    else
+    } else
         s_die("--param %.*s: unknown parameter", (int)n, kv);
 #undef IS
 }
@@ -1451,8 +1458,8 @@ static void s_param(const char *kv)
 static void s_not_applicable(const char *why) __attribute__((noreturn));
 static void s_not_applicable(const char *why)
 {
-    printf("{\"system\":\"%s\",\"workload\":\"%s\",\"clients\":%d,\"not_applicable\":\"%s\"}\n",
-           s_sys_names[s_opt.sys], s_work_names[s_opt.work], s_opt.clients, why);
+    printf("{\"system\":\"%s\",\"workload\":\"%s\",\"clients\":%d,\"not_applicable\":\"%s\"}\n", s_sys_names[s_opt.sys],
+           s_work_names[s_opt.work], s_opt.clients, why);
     fprintf(stderr, "loadgen: %s/%s: not applicable: %s\n", s_sys_names[s_opt.sys], s_work_names[s_opt.work], why);
     exit(3);
 }
