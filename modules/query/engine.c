@@ -47,6 +47,7 @@ struct drift_engine {
     drift_index_t *index;          /* opened on first use (the indexer creates it) */
     drift_commit_client_t *writer; /* connected on first write */
     drift_engine_pending_t *pending; /* parked statements waiting for the writer (asynchronous commits) */
+    int writer_watched;              /* the caller watches e->writer's socket: never replace it */
 };
 
 struct drift_engine_pending {
@@ -422,7 +423,7 @@ static int s_commit(drift_engine_t *e, drift_txn_t *txn, uint64_t *ret_seq, drif
     if (s_writer(e, err) < 0)
         return -1;
     int rc = drift_txn_commit(txn, e->writer, e->opts.commit_timeout_ms, ret_seq, &ts, err);
-    if (rc < 0 && strcmp(err->code, "08006") == 0)
+    if (rc < 0 && strcmp(err->code, "08006") == 0 && !e->writer_watched)
         drift_commit_client_destroy(&e->writer); /* a fresh socket next time: drop late replies */
     return rc;
 }
@@ -731,6 +732,7 @@ void *drift_engine_writer_socket(drift_engine_t *self, drift_sqlerr_t *err)
 {
     if (s_writer(self, err) < 0)
         return NULL;
+    self->writer_watched = 1;
     return drift_commit_client_socket(self->writer);
 }
 
