@@ -504,7 +504,7 @@ class Gen:
 
     def dml1(self):
         rng = self.rng
-        t = rng.choice(self.tables)
+        t = rng.choice([t for t in self.tables if not isinstance(t, View)])
         scope = [(t.name, t)]
         if rng.random() < 0.5:
             sets = []
@@ -516,6 +516,40 @@ class Gen:
                 return None
             return "UPDATE %s SET %s WHERE %s" % (t.name, ", ".join(sets), self.cond(scope, 1))
         return "DELETE FROM %s WHERE %s" % (t.name, self.cond(scope, 1))
+
+class View(Table):
+    """A view over one table: typed expressions as columns, named by a column list or by AS aliases."""
+
+    def __init__(self, name, cols, sql):
+        Table.__init__(self, name, cols, None, [], [])
+        self.sql = sql
+
+    def ddl(self):
+        return [self.sql]
+
+    def inserts(self):
+        return []
+
+
+def gen_views(rng, tables):
+    gen = Gen(rng, tables)
+    gen.in_agg = True   # no 64-bit overflow inside a view's rows
+    views = []
+    for vi in range(2):
+        t = rng.choice(tables)
+        scope = [("s", t)]
+        types = [rng.choice(["INTEGER", "REAL", "TEXT"]) for _ in range(rng.randint(1, 3))]
+        names = ["v%d%s" % (vi + 1, chr(ord("a") + i)) for i in range(len(types))]
+        exprs = [gen.expr(scope, ty, 1) for ty in types]
+        where = " WHERE " + gen.cond(scope, 1) if rng.random() < 0.6 else ""
+        if rng.random() < 0.5:
+            sql = "CREATE VIEW vw%d (%s) AS SELECT %s FROM %s s%s" % (vi + 1, ", ".join(names), ", ".join(exprs),
+                                                                     t.name, where)
+        else:
+            sql = "CREATE VIEW vw%d AS SELECT %s FROM %s s%s" % (
+                vi + 1, ", ".join("%s AS %s" % (e, n) for e, n in zip(exprs, names)), t.name, where)
+        views.append(View("vw%d" % (vi + 1), list(zip(names, types)), sql))
+    return views
 
 # ------------------------------------------------------------------ comparing
 
@@ -733,9 +767,10 @@ class DifferentialTest(unittest.TestCase):
         rng = random.Random(seed)
         pair = Pair(self.conn)
         tables = gen_tables(rng)
+        tables += gen_views(rng, tables)
         schema = []
         for t in tables:
-            self.x_both(pair, "DROP TABLE IF EXISTS %s" % t.name)
+            self.x_both(pair, "DROP %s IF EXISTS %s" % ("VIEW" if isinstance(t, View) else "TABLE", t.name))
             for st in t.ddl() + t.inserts():
                 schema.append(st)
                 self.x_both(pair, st)

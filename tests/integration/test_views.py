@@ -141,6 +141,29 @@ class ViewTest(unittest.TestCase):
         self.err("42P01", "SELECT * FROM hv_v AS OF @seq:%d" % (s_new - 1))
         self.assertEqual(self.q("SELECT v FROM hv_v AS OF @seq:%d WHERE id = 1" % s_view), [("old",)])
 
+    def test_column_list(self):
+        # CREATE VIEW v (a, b) AS ...: the list names the view's columns, in SELECT *, WHERE, joins, AS OF
+        self.x("CREATE TABLE cl (id INTEGER PRIMARY KEY, name TEXT, pay INTEGER)")
+        self.x("INSERT INTO cl VALUES (1, 'ann', 10), (2, 'bob', 20)")
+        c = self.x("CREATE VIEW cl_v (who, \"double pay\") AS SELECT name, pay * 2 FROM cl WHERE pay > 5")
+        s_made = c.seq
+        c = self.x("SELECT * FROM cl_v ORDER BY who")
+        self.assertEqual([d[0] for d in c.description], ["who", "double pay"])
+        self.assertEqual(c.fetchall(), [("ann", 20), ("bob", 40)])
+        self.assertEqual(self.q("SELECT v.\"double pay\" FROM cl_v v JOIN cl ON cl.name = v.who WHERE cl.id = 2"),
+                         [(40,)])
+        self.x("CREATE VIEW cl_w (n) AS SELECT count(*) FROM cl_v")
+        self.x("UPDATE cl SET pay = 1 WHERE id = 1")
+        self.assertEqual(self.q("SELECT n FROM cl_w"), [(1,)])
+        self.assertEqual(self.q("SELECT n FROM cl_w AS OF @seq:%d" % (s_made + 1)), [(2,)])
+        # the SELECT's own names are gone
+        self.err("42703", "SELECT name FROM cl_v")
+        # as many names as columns, each once
+        self.err("42601", "CREATE VIEW cl_bad (a) AS SELECT id, name FROM cl")
+        self.err("42601", "CREATE VIEW cl_bad (a, b, c) AS SELECT id, name FROM cl")
+        self.err("42701", "CREATE VIEW cl_bad (a, a) AS SELECT id, name FROM cl")
+        self.err("42P01", "SELECT * FROM cl_bad")
+
     def test_transaction(self):
         self.x("CREATE TABLE tv (id INTEGER PRIMARY KEY)")
         self.x("BEGIN")
@@ -166,6 +189,7 @@ class ViewRestartTest(unittest.TestCase):
                 cur.execute("INSERT INTO rt VALUES (1, 'a'), (2, 'b')")
                 cur.execute("CREATE VIEW rt_v AS SELECT v FROM rt WHERE id > 1")
                 cur.execute("CREATE VIEW gone_v AS SELECT id FROM rt")
+                cur.execute("CREATE VIEW named_v (k, val) AS SELECT id, v FROM rt")
                 cur.execute("SELECT 1")
                 s_gone = cur.seq
                 cur.execute("DROP VIEW gone_v")
@@ -179,6 +203,8 @@ class ViewRestartTest(unittest.TestCase):
                 cur = conn.cursor()
                 cur.execute("SELECT * FROM rt_v")
                 self.assertEqual(cur.fetchall(), [("b",)])
+                cur.execute("SELECT val FROM named_v WHERE k = 1")
+                self.assertEqual(cur.fetchall(), [("a",)])
                 cur.execute("SELECT count(*) FROM gone_v AS OF @seq:%d" % s_gone)
                 self.assertEqual(cur.fetchall(), [(2,)])
                 with self.assertRaises(driftdb.Error) as cm:
