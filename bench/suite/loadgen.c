@@ -26,7 +26,9 @@
  * tellers 10*N, accounts = --rows), msg_size=N (echo payload bytes, default
  * 48), history=show|sql (DriftDB's history of one key: SHOW DRIFT kv KEY $1,
  * the default, or SELECT ... FOR SYSTEM_TIME ALL WHERE id = $1, which the
- * planner runs as a scan of every version today).
+ * planner runs as a scan of every version today), isolation=default|
+ * read_committed (TPC-B's BEGIN: the system's default level, or BEGIN
+ * ISOLATION LEVEL READ COMMITTED; SQLite always BEGIN IMMEDIATE).
  *
  * Concurrency: main parses the options and builds the statement texts, then
  * starts one thread per client; threads share only read-only globals, the
@@ -105,6 +107,7 @@ static struct {
     int64_t groups;
     size_t msg_size;
     bool history_show;
+    bool read_committed; /* TPC-B: BEGIN ISOLATION LEVEL READ COMMITTED (PostgreSQL's default) */
 } s_opt = {.sys = NSYS,
            .work = NWORK,
            .clients = 1,
@@ -338,7 +341,9 @@ static void s_build_sql(void)
     s_sql[ST_JOIN] = s_fmt("SELECT g.region, count(*), sum(k.val) FROM kv k JOIN grp_info g ON k.grp = g.grp "
                            "WHERE k.grp BETWEEN $1 AND $2 GROUP BY g.region");
     s_sql[ST_SCAN] = s_fmt("SELECT count(*), sum(val) FROM kv WHERE val %% 100 = $1");
-    s_sql[ST_BEGIN] = s_fmt(s_opt.sys == SYS_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN");
+    s_sql[ST_BEGIN] = s_fmt(s_opt.sys == SYS_SQLITE ? "BEGIN IMMEDIATE"
+                            : s_opt.read_committed  ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                                    : "BEGIN");
     s_sql[ST_COMMIT] = s_fmt("COMMIT");
     s_sql[ST_ROLLBACK] = s_fmt("ROLLBACK");
     s_sql[ST_T_UACC] = s_fmt("UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2");
@@ -1399,7 +1404,8 @@ static void s_usage(void)
           "       loadgen --serve-echo ENDPOINT\n"
           "workloads: setup insert bulk point_latest point_asof idx_latest idx_asof history diff tpcb\n"
           "           join_agg join_agg_asof scan scan_asof echo\n"
-          "params: old_point=X recent_point=Y diff_from=X diff_to=Y scale=N msg_size=N history=show|sql\n",
+          "params: old_point=X recent_point=Y diff_from=X diff_to=Y scale=N msg_size=N history=show|sql\n"
+          "        isolation=default|read_committed (TPC-B's BEGIN; SQLite always BEGIN IMMEDIATE)\n",
           stderr);
 }
 
@@ -1445,7 +1451,11 @@ static void s_param(const char *kv)
         s_opt.scale = s_int("scale", v, 1, 1000000);
     else if (IS("msg_size"))
         s_opt.msg_size = (size_t)s_int("msg_size", v, 8, 4096);
-    else if (IS("history")) {
+    else if (IS("isolation")) {
+        if (strcmp(v, "default") && strcmp(v, "read_committed"))
+            s_die("--param isolation=%s: expected default or read_committed", v);
+        s_opt.read_committed = !strcmp(v, "read_committed");
+    } else if (IS("history")) {
         if (strcmp(v, "show") && strcmp(v, "sql"))
             s_die("--param history=%s: expected show or sql", v);
         s_opt.history_show = !strcmp(v, "show");
