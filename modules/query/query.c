@@ -288,19 +288,17 @@ static int s_job_start(s_worker_t *w, s_job_t *j, int *ret_rc)
     drift_result_set_session(j->res, sess);
     int rc = drift_engine_execute_async(w->engine, sess, &in, drift_result_sink(j->res), &j->serr, j, &j->pend);
     if (rc == 1) {
-        if (!e) { /* the session waits in the table, so that its next requests queue behind this one */
-            if (!(e = calloc(1, sizeof *e))) {
-                /* cannot happen often; the commit is in flight: keep the job findable through its pending */
-                DLOG_WARN("out of memory while parking a commit");
-                abort();
-            }
+        if (!e && (e = calloc(1, sizeof *e))) { /* the session waits in the table: its next requests queue behind */
             e->id = j->h.session;
             e->s = j->tmp_sess;
             j->tmp_sess = NULL;
             e->next = w->sessions;
             w->sessions = e;
         }
-        e->busy = j;
+        if (e)
+            e->busy = j;
+        else /* out of memory: the job keeps its session; only this session's order is not enforced */
+            DLOG_WARN("out of memory while parking a commit");
         return 1;
     }
     *ret_rc = rc;
