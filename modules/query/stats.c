@@ -404,6 +404,8 @@ int drift_stats_compute(drift_table_t *t, drift_arena_t *a, drift_stats_t **ret)
         c->id = t->cols[i].id;
         c->nullfrac = rows ? (double)nulls[i] / (double)rows : 0;
         c->nd = drift_ndv_estimate(&nd[i]);
+        if (t->cols[i].type == DRIFT_COL_JSON)
+            continue; /* JSON documents: counts only (no order worth a histogram) */
         if (mins[i].type != DRIFT_VAL_NULL) {
             c->has_minmax = 1;
             if (drift_val_copy(a, &mins[i], &c->min) < 0 || drift_val_copy(a, &maxs[i], &c->max) < 0)
@@ -454,12 +456,28 @@ static void s_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
+#define STATS_VAL_MAX 256 /* text / blob bytes kept per stored value (a prefix keeps the order closely) */
+
+/* Packs a value, text and blobs cut to STATS_VAL_MAX bytes (the record stays small). */
+static void s_val(msgpack_packer *pk, const drift_value_t *v)
+{
+    drift_value_t x = *v;
+    if ((x.type == DRIFT_VAL_TEXT || x.type == DRIFT_VAL_BLOB) && x.u.s.n > STATS_VAL_MAX) {
+        size_t n = STATS_VAL_MAX;
+        if (x.type == DRIFT_VAL_TEXT)
+            while (n > 0 && ((unsigned char)x.u.s.p[n] & 0xc0) == 0x80)
+                n--; /* not inside a UTF-8 sequence */
+        x.u.s.n = n;
+    }
+    drift_val_pack(pk, &x);
+}
+
 /* Packs n values as an array. */
 static void s_vals(msgpack_packer *pk, const drift_value_t *v, uint32_t n)
 {
     msgpack_pack_array(pk, n);
     for (uint32_t i = 0; i < n; i++)
-        drift_val_pack(pk, &v[i]);
+        s_val(pk, &v[i]);
 }
 
 void drift_stats_pack(const drift_table_t *t, const drift_stats_t *s, msgpack_sbuffer *sb)
@@ -486,12 +504,12 @@ void drift_stats_pack(const drift_table_t *t, const drift_stats_t *s, msgpack_sb
         msgpack_pack_double(&pk, c->nd);
         s_str(&pk, "min");
         if (c->has_minmax)
-            drift_val_pack(&pk, &c->min);
+            s_val(&pk, &c->min);
         else
             msgpack_pack_nil(&pk);
         s_str(&pk, "max");
         if (c->has_minmax)
-            drift_val_pack(&pk, &c->max);
+            s_val(&pk, &c->max);
         else
             msgpack_pack_nil(&pk);
         s_str(&pk, "hist");
