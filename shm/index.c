@@ -53,6 +53,10 @@ struct drift_index {
     uint64_t map_size;
     drift_logr_t *logr;
     MDB_txn *wtxn;
+    /* write cursors of the open batch (opened on first use; LMDB frees them when the batch ends): a
+     * positioned cursor checks its current leaf before searching from the root, so the ops of a commit
+     * that touch neighbouring keys skip most descents */
+    MDB_cursor *wc_current, *wc_versions, *wc_idx;
     uint64_t applied_seq, applied_ts;     /* in the open batch */
     uint64_t committed_seq, committed_ts; /* at the start of the open batch */
     uint64_t skipped;
@@ -147,6 +151,24 @@ static int s_mdb(drift_index_t *ix, int rc, const char *what)
     return DRIFT_ECORRUPT;
 }
 
+/* The batch's write cursor on db in *slot, opened on first use. */
+static int s_wcur(drift_index_t *ix, MDB_dbi db, MDB_cursor **slot)
+{
+    if (*slot)
+        return 0;
+    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, db, slot), "cursor");
+    if (rc < 0)
+        *slot = NULL;
+    return rc;
+}
+
+/* Forgets the batch's write cursors (the transaction that owned them ended). */
+static void s_wend(drift_index_t *ix)
+{
+    ix->wtxn = NULL;
+    ix->wc_current = ix->wc_versions = ix->wc_idx = NULL;
+}
+
 /* -------------------------------------------------- raw MessagePack walk */
 
 /* Pointer after the object at p (bounded by end), or NULL when it runs past end / is malformed.
@@ -160,11 +182,39 @@ static const uint8_t *s_mp_skip(const uint8_t *p, const uint8_t *end)
     return p + used;
 }
 
+/* Pointer after the object at p, like s_mp_skip: the scalars whose size is in their header byte(s) are
+ * stepped over directly (bounded by end: the same structural check the walk makes), anything else
+ * (containers, ext, long str/bin) goes through s_mp_skip. */
+static const uint8_t *s_mp_next(const uint8_t *p, const uint8_t *end)
+{
+    if (p >= end)
+        return NULL;
+    uint8_t b = p[0];
+    size_t n;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        n = 1;
+    else if ((b & 0xe0) == 0xa0)
+        n = 1 + (size_t)(b & 0x1f);
+    else if ((b == 0xc4 || b == 0xd9) && end - p >= 2)
+        n = 2 + (size_t)p[1];
+    else if (b == 0xcc || b == 0xd0)
+        n = 2;
+    else if (b == 0xcd || b == 0xd1)
+        n = 3;
+    else if (b == 0xce || b == 0xd2 || b == 0xca)
+        n = 5;
+    else if (b == 0xcf || b == 0xd3 || b == 0xcb)
+        n = 9;
+    else
+        return s_mp_skip(p, end);
+    return (size_t)(end - p) >= n ? p + n : NULL;
+}
+
 /* Decodes the scalar at p..end into *o (str/bin point into the buffer). Returns 0 or -1 (containers,
  * ext, malformed). */
 static int s_mp_scalar(const uint8_t *p, const uint8_t *end, msgpack_object *o)
 {
-    const uint8_t *next = s_mp_skip(p, end);
+    const uint8_t *next = s_mp_next(p, end);
     if (!next)
         return -1;
     uint8_t b = p[0];
@@ -240,6 +290,14 @@ static int s_mp_streq(const uint8_t *p, const uint8_t *end, const char *s)
            memcmp(o.via.str.ptr, s, o.via.str.size) == 0;
 }
 
+/* Whether the msgpack str p..q (one object) equals s (length sl): a fixstr is compared in place. */
+static int s_mp_keyeq(const uint8_t *p, const uint8_t *q, const char *s, size_t sl)
+{
+    if (sl < 32 && (p[0] & 0xe0) == 0xa0)
+        return (size_t)(q - p) == 1 + sl && p[0] == (uint8_t)(0xa0 | sl) && memcmp(p + 1, s, sl) == 0;
+    return s_mp_streq(p, q, s);
+}
+
 /* Appends an array header of n entries. */
 static void s_mp_put_array(drift_keybuf_t *kb, uint32_t n)
 {
@@ -267,7 +325,7 @@ static long s_row_elems(const uint8_t *row, size_t len, const uint8_t **el, size
     if (drift_msg_container(&p, end, 0, &n) < 0)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *q = s_mp_skip(p, end);
+        const uint8_t *q = s_mp_next(p, end);
         if (!q)
             return -1;
         if (i < cap) {
@@ -867,7 +925,10 @@ static int s_idx_open(drift_index_t *ix, uint32_t index_id, const drift_keybuf_t
     vb[9] = (uint8_t)(vl >> 8);
     vb[10] = (uint8_t)vl;
     MDB_val k = {ix->k2.len, ix->k2.buf}, v = {IDXV_LEN, vb};
-    return s_mdb(ix, mdb_put(ix->wtxn, ix->db_idx, &k, &v, 0), "idx put");
+    int rc = s_wcur(ix, ix->db_idx, &ix->wc_idx);
+    if (rc < 0)
+        return rc;
+    return s_mdb(ix, mdb_cursor_put(ix->wc_idx, &k, &v, 0), "idx put");
 }
 
 /* Ends the live entry (index, vals, pk) at seq (removes it when it started at seq). */
@@ -879,10 +940,10 @@ static int s_idx_close(drift_index_t *ix, uint32_t index_id, const drift_keybuf_
     s_kb_u64(&ix->k2, 0);
     if (ix->k2.oom)
         return -ENOMEM;
-    MDB_cursor *c;
-    int rc = s_mdb(ix, mdb_cursor_open(ix->wtxn, ix->db_idx, &c), "cursor");
+    int rc = s_wcur(ix, ix->db_idx, &ix->wc_idx);
     if (rc < 0)
         return rc;
+    MDB_cursor *c = ix->wc_idx;
     MDB_val k = {ix->k2.len, ix->k2.buf}, v;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     if (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, ix->k2.buf, plen) == 0 && v.mv_size == IDXV_LEN &&
@@ -899,7 +960,6 @@ static int s_idx_close(drift_index_t *ix, uint32_t index_id, const drift_keybuf_
         }
     } else if (rc == 0 || rc == MDB_NOTFOUND)
         rc = 0; /* nothing live: tolerated (a row that did not match its schema) */
-    mdb_cursor_close(c);
     return s_mdb(ix, rc, "idx close");
 }
 
@@ -1067,7 +1127,7 @@ int drift_index_begin(drift_index_t *self)
         return -EBUSY;
     int rc = s_mdb(self, mdb_txn_begin(self->env, NULL, 0, &self->wtxn), "mdb_txn_begin");
     if (rc < 0) {
-        self->wtxn = NULL;
+        s_wend(self);
         return rc;
     }
     self->committed_seq = self->applied_seq;
@@ -1080,7 +1140,7 @@ void drift_index_abort(drift_index_t *self)
     if (!self->wtxn)
         return;
     mdb_txn_abort(self->wtxn);
-    self->wtxn = NULL;
+    s_wend(self);
     self->applied_seq = self->committed_seq;
     self->applied_ts = self->committed_ts;
     s_cache_clear(self);
@@ -1101,7 +1161,7 @@ int drift_index_commit(drift_index_t *self)
         return rc;
     }
     rc = s_mdb(self, mdb_txn_commit(self->wtxn), "mdb_txn_commit");
-    self->wtxn = NULL;
+    s_wend(self);
     if (rc < 0) {
         self->applied_seq = self->committed_seq;
         self->applied_ts = self->committed_ts;
@@ -1123,7 +1183,7 @@ int drift_index_clear(drift_index_t *self)
         return rc;
     }
     rc = s_mdb(self, mdb_txn_commit(self->wtxn), "mdb_txn_commit");
-    self->wtxn = NULL;
+    s_wend(self);
     self->applied_seq = self->applied_ts = 0;
     s_cache_clear(self);
     return rc;
@@ -1153,7 +1213,10 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
     if (ix->k1.oom || ix->k2.oom)
         return -ENOMEM;
     MDB_val k = {ix->k1.len, ix->k1.buf}, v = {ix->k2.len, ix->k2.buf};
-    return s_mdb(ix, mdb_put(ix->wtxn, ix->db_versions, &k, &v, 0), "versions put");
+    int rc = s_wcur(ix, ix->db_versions, &ix->wc_versions);
+    if (rc < 0)
+        return rc;
+    return s_mdb(ix, mdb_cursor_put(ix->wc_versions, &k, &v, 0), "versions put");
 }
 
 /* Merges a patch map (column name or id -> value) into the old row converted to definition d
@@ -1351,7 +1414,10 @@ static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_
     if (ix->k1.oom)
         return -ENOMEM;
     MDB_val k = {ix->k1.len, ix->k1.buf}, v;
-    rc = mdb_get(ix->wtxn, ix->db_current, &k, &v);
+    if ((rc = s_wcur(ix, ix->db_current, &ix->wc_current)) < 0)
+        return rc;
+    /* the cursor stays on the old row (only other sub-databases change until it is replaced) */
+    rc = mdb_cursor_get(ix->wc_current, &k, &v, MDB_SET_KEY);
     int has_old = rc == 0;
     if (rc && rc != MDB_NOTFOUND)
         return s_mdb(ix, rc, "current get");
@@ -1411,9 +1477,9 @@ static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_
         if (ix->k2.oom || ix->k1.oom)
             return -ENOMEM;
         v = (MDB_val){ix->k2.len, ix->k2.buf};
-        rc = s_mdb(ix, mdb_put(ix->wtxn, ix->db_current, &k, &v, 0), "current put");
+        rc = s_mdb(ix, mdb_cursor_put(ix->wc_current, &k, &v, has_old ? MDB_CURRENT : 0), "current put");
     } else
-        rc = s_mdb(ix, mdb_del(ix->wtxn, ix->db_current, &k, NULL), "current del");
+        rc = s_mdb(ix, mdb_cursor_del(ix->wc_current, 0), "current del");
     if (rc < 0)
         return rc;
     return s_idx_change(ix, d, old_def, has_old ? ix->oldrow.buf : NULL, ix->oldrow.len, new_row, new_len, pk, pk_len,
@@ -1440,7 +1506,12 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
     s_be64(tk, f->ts_ns);
     s_be64(tv, f->seq);
     MDB_val k = {8, tk}, v = {8, tv};
-    if ((rc = s_mdb(self, mdb_put(self->wtxn, self->db_time, &k, &v, 0), "time put")) < 0)
+    /* commit timestamps normally only grow: append (no search, pages filled before they split); an
+     * equal or earlier ts (clock step) takes the ordinary put, where the later seq wins as before */
+    rc = mdb_put(self->wtxn, self->db_time, &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(self->wtxn, self->db_time, &k, &v, 0);
+    if ((rc = s_mdb(self, rc, "time put")) < 0)
         return rc;
     const uint8_t *p = body, *end = body + blen;
     uint32_t nops;
@@ -1454,10 +1525,10 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
     }
     for (uint32_t i = 0; i < nops; i++) {
         uint32_t nk;
-        const uint8_t *elem_end = s_mp_skip(p, end);
+        const uint8_t *elem = p;
         if (drift_msg_container(&p, end, 1, &nk) < 0) {
             self->skipped++;
-            p = elem_end;
+            p = s_mp_skip(elem, end);
             continue;
         }
         int op = 0;
@@ -1465,23 +1536,26 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
         const uint8_t *key = NULL, *row = NULL;
         size_t key_len = 0, row_len = 0;
         for (uint32_t j = 0; j < nk; j++) {
-            const uint8_t *q = s_mp_skip(p, end), *r = q ? s_mp_skip(q, end) : NULL;
+            const uint8_t *q = s_mp_next(p, end), *r = q ? s_mp_next(q, end) : NULL;
             if (!r)
                 return DRIFT_EPROTO; /* cannot happen: the whole body walked */
             msgpack_object o;
-            if (s_mp_streq(p, q, "op")) {
-                for (int c = DRIFT_COP_INSERT; c <= DRIFT_COP_DDL; c++)
-                    if (s_mp_streq(q, r, drift_commit_op_name((drift_cop_t)c)))
-                        op = c;
-            } else if (s_mp_streq(p, q, "table")) {
+            if (s_mp_keyeq(p, q, "op", 2)) {
+                if (s_mp_scalar(q, r, &o) == 0 && o.type == MSGPACK_OBJECT_STR)
+                    for (int c = DRIFT_COP_INSERT; c <= DRIFT_COP_DDL; c++) {
+                        const char *nm = drift_commit_op_name((drift_cop_t)c);
+                        if (o.via.str.size == strlen(nm) && memcmp(o.via.str.ptr, nm, o.via.str.size) == 0)
+                            op = c;
+                    }
+            } else if (s_mp_keyeq(p, q, "table", 5)) {
                 if (s_mp_scalar(q, r, &o) == 0 && o.type == MSGPACK_OBJECT_POSITIVE_INTEGER && o.via.u64 < UINT32_MAX)
                     table = (uint32_t)o.via.u64;
-            } else if (s_mp_streq(p, q, "key")) {
+            } else if (s_mp_keyeq(p, q, "key", 3)) {
                 if (s_mp_scalar(q, r, &o) == 0 && (o.type == MSGPACK_OBJECT_BIN || o.type == MSGPACK_OBJECT_STR)) {
                     key = (const uint8_t *)o.via.bin.ptr;
                     key_len = o.via.bin.size;
                 }
-            } else if (s_mp_streq(p, q, "row")) {
+            } else if (s_mp_keyeq(p, q, "row", 3)) {
                 row = q;
                 row_len = (size_t)(r - q);
             }
@@ -1582,6 +1656,9 @@ int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t
     if (rd->k.oom)
         return -ENOMEM;
     MDB_val k = {rd->k.len, rd->k.buf}, v;
+    /* A positioned cursor first compares the key with the first and last keys of its current leaf
+     * (cold cache lines for a random key) before it searches from the root: start from the root. */
+    mdb_cursor_renew(rd->txn, rd->c_versions);
     int rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_SET_RANGE);
     if (rc)
         return s_mdb(rd->ix, rc, "versions");

@@ -381,6 +381,8 @@ int main(int argc, char **argv)
     int64_t rows = 100000, versions = 10, per_commit = 10, queries = 100000;
     char dir[512] = "", lag_dir[512] = "";
     int clients = 8;
+    uint64_t map_gb = 64;
+    int no_sqlite = 0, keep = 0; /* --keep: leave the log, index and SQLite file in --dir */ /* --no-sqlite: DriftDB only (profiling); no cross-checks */
     int64_t sqlite_batch = 0; /* versions per SQLite transaction when loading (default: ops-per-commit) */
     double seconds = 5;
     static const struct option opts[] = {{"rows", required_argument, NULL, 'n'},
@@ -392,9 +394,12 @@ int main(int argc, char **argv)
                                          {"clients", required_argument, NULL, 'c'},
                                          {"seconds", required_argument, NULL, 's'},
                                          {"sqlite-batch", required_argument, NULL, 'S'},
+                                         {"no-sqlite", no_argument, NULL, 'N'},
+                                         {"keep", no_argument, NULL, 'K'},
+                                         {"map-gb", required_argument, NULL, 'M'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "n:v:b:q:d:l:c:s:S:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:v:b:q:d:l:c:s:S:NM:K", opts, NULL)) != -1) {
         switch (c) {
         case 'n': rows = atoll(optarg); break;
         case 'v': versions = atoll(optarg); break;
@@ -405,9 +410,12 @@ int main(int argc, char **argv)
         case 'c': clients = atoi(optarg); break;
         case 's': seconds = atof(optarg); break;
         case 'S': sqlite_batch = atoll(optarg); break;
+        case 'N': no_sqlite = 1; break;
+        case 'K': keep = 1; break;
+        case 'M': map_gb = strtoull(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: bench_index [--rows N] [--versions V] [--ops-per-commit B] [--queries Q] "
-                            "[--dir DIR]\n");
+                            "[--dir DIR] [--sqlite-batch N] [--no-sqlite] [--map-gb G] [--keep]\n");
             return 2;
         }
     }
@@ -487,7 +495,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "log: %" PRIu64 " commits, %" PRIu64 " versions written in %.2f s\n", last, nversions, log_s);
 
     /* ---- DriftDB: indexing with the indexer's code path ---- */
-    drift_index_opts_t io = {.map_size = 64ull << 30};
+    drift_index_opts_t io = {.map_size = map_gb << 30};
     drift_index_t *ix;
     int rc = drift_index_open(idxd, logd, NULL, &io, &ix);
     if (rc < 0)
@@ -544,7 +552,7 @@ int main(int argc, char **argv)
     if (sqlite_batch < per_commit)
         sqlite_batch = per_commit;
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    for (int64_t v = 0; v < versions; v++)
+    for (int64_t v = 0; v < (no_sqlite ? 0 : versions); v++)
         for (int64_t id = 0; id < rows; id++) {
             if (nops == 0)
                 seq++;
@@ -571,7 +579,7 @@ int main(int argc, char **argv)
         }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     double sq_s = (double)(s_now() - t0) / 1e9;
-    if (seq != last) {
+    if (!no_sqlite && seq != last) {
         fprintf(stderr, "bench_index: seq mismatch %" PRIu64 " vs %" PRIu64 "\n", seq, last);
         return 1;
     }
@@ -626,7 +634,7 @@ int main(int argc, char **argv)
         }
         s_result(names[k], dn / (2.0 * (double)queries), sn / (2.0 * (double)queries), "µs/query");
     }
-    if (check != scheck) {
+    if (!no_sqlite && check != scheck) {
         fprintf(stderr, "bench_index: DriftDB and SQLite disagree (%" PRId64 " vs %" PRId64 ")\n", check, scheck);
         return 1;
     }
@@ -651,7 +659,7 @@ int main(int argc, char **argv)
             sqlite3_reset(q_hist);
         }
         double sn = (double)(s_now() - t0);
-        if (hn != shn || hn != (uint64_t)hq * (uint64_t)versions) {
+        if ((!no_sqlite && hn != shn) || hn != (uint64_t)hq * (uint64_t)versions) {
             fprintf(stderr, "bench_index: history counts differ (%" PRIu64 " vs %" PRIu64 ")\n", hn, shn);
             return 1;
         }
@@ -691,7 +699,7 @@ int main(int argc, char **argv)
             sqlite3_reset(q_idx);
         }
         double sn = (double)(s_now() - t0);
-        if (hits != shits) {
+        if (!no_sqlite && hits != shits) {
             fprintf(stderr, "bench_index: index hits differ (%" PRIu64 " vs %" PRIu64 ")\n", hits, shits);
             return 1;
         }
@@ -724,7 +732,7 @@ int main(int argc, char **argv)
             sn_rows++;
         sqlite3_reset(q_scan);
         double sn = (double)(s_now() - t0);
-        if (n != (uint64_t)rows || sn_rows != n) {
+        if (n != (uint64_t)rows || (!no_sqlite && sn_rows != n)) {
             fprintf(stderr, "bench_index: scan rows differ (%" PRIu64 " vs %" PRIu64 ")\n", n, sn_rows);
             return 1;
         }
@@ -758,6 +766,7 @@ int main(int argc, char **argv)
     sqlite3_finalize(q_scan);
     sqlite3_close(db);
     drift_index_close(&ix);
-    nftw(dir, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    if (!keep)
+        nftw(dir, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
