@@ -146,6 +146,15 @@ class PlannerTest(unittest.TestCase):
         # an equi-join without a usable index on the inner side: a hash join
         p = plan(c, "SELECT count(*) FROM mid, small WHERE mid.small_id = small.id AND small.tag = 'y'")
         self.assertIn("HASH JOIN", p)
+        # EXPLAIN ANALYZE: estimates next to what happened, per node
+        c.execute("EXPLAIN ANALYZE SELECT count(*) FROM big JOIN mid ON big.mid_id = mid.id JOIN small "
+                  "ON mid.small_id = small.id WHERE small.tag = 'x'")
+        lines = [r[0] for r in c.fetchall()]
+        rel = [ln for ln in lines if ln.strip().startswith("FULL SCAN small")][0]
+        self.assertRegex(rel, r"\(rows=4 cost=\d+\) \(actual rows=4 loops=1 time=\d+\.\d{3} ms\)")
+        big = [ln for ln in lines if "USING big_mid" in ln][0]
+        self.assertRegex(big, r"\(actual rows=600 loops=60 time=")  # 60 mid rows under 'x', 10 big rows each
+        self.assertEqual(lines[-1].split(":")[0], "EXECUTION")
 
     def test_forced_plans_give_the_same_rows(self):
         c = self.cur()
