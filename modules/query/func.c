@@ -90,6 +90,138 @@ static int f_abs(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, 
     }
 }
 
+/* SQLite's printf of a double, digit for digit (its printf.c: %f %e %g and upper case): the value is scaled to
+ * [1, 10) and its digits peeled off in 80-bit long double arithmetic with its double constants, at most 16
+ * significant digits (26 with the '!' flag) then zeros, with its rounder (and, for %f, a 3e-16 relative fudge:
+ * printf('%.2f', 1.005) is 1.01); -0.0 prints as 0. prec < 0: 6. alt: '#', alt2: '!', sign: '+', ' ' or 0.
+ * Writes at most cap - 1 bytes of the number without width padding to buf; returns its length. */
+static size_t s_sqlite_float(double r, char conv, int prec, int alt, int alt2, char sign, char *buf, size_t cap)
+{
+    long double v = r, rounder;
+    char prefix = sign;
+    int exp = 0, nsd = 16 + alt2 * 10, rtz;
+    size_t n = 0;
+    char xt = (char)(conv | 0x20); /* f, e or g */
+    if (prec < 0)
+        prec = 6;
+    if (prec > 1000)
+        prec = 1000;
+    if (r < 0.0) {
+        v = -v;
+        prefix = '-';
+    }
+    if (xt == 'g' && prec > 0)
+        prec--;
+    int idx = prec & 0xfff;
+    static const double round_to[] = {5.0e-01, 5.0e-02, 5.0e-03, 5.0e-04, 5.0e-05,
+                                      5.0e-06, 5.0e-07, 5.0e-08, 5.0e-09, 5.0e-10};
+    rounder = round_to[idx % 10];
+    while (idx >= 10) {
+        rounder *= 1.0e-10;
+        idx -= 10;
+    }
+    if (xt == 'f') {
+        double rx = (double)v;
+        uint64_t u;
+        memcpy(&u, &rx, sizeof u);
+        int ex = -1023 + (int)((u >> 52) & 0x7ff);
+        if (prec + (ex / 3) < 15)
+            rounder += v * 3e-16;
+        v += rounder;
+    }
+    if (isnan(r))
+        return (size_t)snprintf(buf, cap, "NaN");
+    if (v > 0.0) {
+        long double scale = 1.0;
+        while (v >= 1e100 * scale && exp <= 350) {
+            scale *= 1e100;
+            exp += 100;
+        }
+        while (v >= 1e10 * scale && exp <= 350) {
+            scale *= 1e10;
+            exp += 10;
+        }
+        while (v >= 10.0 * scale && exp <= 350) {
+            scale *= 10.0;
+            exp++;
+        }
+        v /= scale;
+        while (v < 1e-8) {
+            v *= 1e8;
+            exp -= 8;
+        }
+        while (v < 1.0) {
+            v *= 10.0;
+            exp--;
+        }
+        if (exp > 350)
+            return (size_t)snprintf(buf, cap, "%sInf", prefix ? (prefix == '-' ? "-" : prefix == '+' ? "+" : " ") : "");
+    }
+    if (xt != 'f') {
+        v += rounder;
+        if (v >= 10.0) {
+            v *= 0.1;
+            exp++;
+        }
+    }
+    if (xt == 'g') {
+        rtz = !alt;
+        if (exp < -4 || exp > prec) {
+            xt = 'e';
+        } else {
+            prec = prec - exp;
+            xt = 'f';
+        }
+    } else {
+        rtz = alt2;
+    }
+    int e2 = xt == 'e' ? 0 : exp;
+    int dp = (prec > 0) | alt | alt2;
+    /* enough room: sign, up to 351 integer digits, the point, prec digits, the exponent */
+    if (cap < (size_t)(e2 > 0 ? e2 : 0) + (size_t)prec + 16)
+        return (size_t)snprintf(buf, cap, "%s", "");
+#define DIGIT()                                                                                                            do {                                                                                                                       int d_ = 0;                                                                                                            if (nsd > 0) {                                                                                                             nsd--;                                                                                                                 d_ = (int)v;                                                                                                           v = (v - d_) * 10.0;                                                                                               }                                                                                                                      buf[n++] = (char)('0' + d_);                                                                                       } while (0)
+    if (prefix)
+        buf[n++] = prefix;
+    if (e2 < 0) {
+        buf[n++] = '0';
+    } else {
+        for (; e2 >= 0; e2--)
+            DIGIT();
+    }
+    if (dp)
+        buf[n++] = '.';
+    for (e2++; e2 < 0 && prec > 0; prec--, e2++)
+        buf[n++] = '0';
+    while ((prec--) > 0)
+        DIGIT();
+#undef DIGIT
+    if (rtz && dp) {
+        while (buf[n - 1] == '0')
+            n--;
+        if (buf[n - 1] == '.') {
+            if (alt2)
+                buf[n++] = '0';
+            else
+                n--;
+        }
+    }
+    if (xt == 'e') {
+        buf[n++] = conv == 'E' || conv == 'G' ? 'E' : 'e';
+        buf[n++] = exp < 0 ? '-' : '+';
+        if (exp < 0)
+            exp = -exp;
+        if (exp >= 100) {
+            buf[n++] = (char)('0' + exp / 100);
+            exp %= 100;
+        }
+        buf[n++] = (char)('0' + exp / 10);
+        buf[n++] = (char)('0' + exp % 10);
+    }
+    buf[n] = 0;
+    return n;
+}
+
 /* SQLite's round(): half away from zero; n decimals (clamped to 0..30). */
 static int f_round(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
 {
@@ -109,22 +241,18 @@ static int f_round(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a
         *out = drift_val_real(r);
         return 0;
     }
-    if (d == 0 && fabs(r) < 9223372036854775806.0) {
+    if (fabs(r) > 4503599627370496.0) { /* beyond 2^52: no fraction to round (SQLite) */
+        *out = drift_val_real(r);
+        return 0;
+    }
+    if (d == 0) {
         double t = (double)(int64_t)(fabs(r) + 0.5);
         *out = drift_val_real(r < 0 ? -t : t);
         return 0;
     }
-    if (fabs(r) >= 4503599627370496.0) { /* 2^52: no fraction left */
-        *out = drift_val_real(r);
-        return 0;
-    }
-    /* add the rounder, then cut the decimal digits (what SQLite's printf("%.*f") does) */
-    double y = r + (r < 0 ? -0.5 : 0.5) * pow(10.0, (double)-d);
-    char buf[400];
-    snprintf(buf, sizeof buf, "%.*f", (int)d + 4, y);
-    char *dot = strchr(buf, '.');
-    if (dot)
-        dot[1 + d] = 0;
+    /* SQLite: printf("%.*f", n, r) read back (16 significant digits) */
+    char buf[480];
+    s_sqlite_float(r, 'f', (int)d, 0, 0, 0, buf, sizeof buf);
     double v = strtod(buf, NULL);
     *out = drift_val_real(v == 0 ? 0.0 : v);
     return 0;
@@ -519,10 +647,38 @@ static int f_printf(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *
         case 'E':
         case 'g':
         case 'G':
-            spec[k++] = conv;
-            spec[k] = 0;
-            w = snprintf(buf, sizeof buf, spec, drift_val_real_of(v));
+        {
+            /* SQLite's own digits (s_sqlite_float), then width: '-' left-justifies, '0' pads after the sign */
+            int left = 0, zero = 0, alt = 0, alt2 = 0, have_prec = 0;
+            char sign = 0;
+            for (size_t j = s + 1; j < i && strchr("-+ 0#!,", f[j]); j++) {
+                left |= f[j] == '-';
+                alt |= f[j] == '#';
+                alt2 |= f[j] == '!';
+                if (f[j] == '+')
+                    sign = '+';
+                else if (f[j] == ' ' && sign != '+')
+                    sign = ' ';
+                if (f[j] == '0')
+                    zero = 1;
+            }
+            for (size_t j = s + 1; j < i; j++)
+                have_prec |= f[j] == '.';
+            char num[1500];
+            size_t nl = s_sqlite_float(drift_val_real_of(v), conv, have_prec ? (int)prec : -1, alt, alt2, sign, num,
+                                       sizeof num);
+            if (nl >= width) {
+                w = snprintf(buf, sizeof buf, "%s", num);
+            } else if (left) {
+                w = snprintf(buf, sizeof buf, "%-*s", (int)width, num);
+            } else if (zero) {
+                size_t pre = num[0] == '-' || num[0] == '+' || num[0] == ' ';
+                w = snprintf(buf, sizeof buf, "%.*s%0*d%s", (int)pre, num, (int)(width - nl), 0, num + pre);
+            } else {
+                w = snprintf(buf, sizeof buf, "%*s", (int)width, num);
+            }
             break;
+        }
         case 'c': {
             size_t tl;
             const char *t = v->type == DRIFT_VAL_NULL ? "" : s_text(env, v, &tl);

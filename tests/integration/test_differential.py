@@ -36,7 +36,7 @@ NQUERIES = int(os.environ.get("DRIFT_DIFF_QUERIES", "600"))
 
 INTS = [-2, -1, 0, 1, 2, 3, 4, 5, 7, 10]
 REALS = [-1.5, 0.0, 0.25, 0.5, 1.0, 2.0, 2.5, 3.75, 10.0, -0.125]
-TEXTS = ["a", "b", "ab", "abc", "B", "A", "x%y", "", " a ", "ba", "b_c", "zz"]
+TEXTS = ["a", "b", "ab", "abc", "B", "A", "x%y", "", " a ", "ba", "b_c", "zz", "12", "3.5", "-7", " 4 ", "1e2", "0x10"]
 
 # ------------------------------------------------------------------ schema
 
@@ -196,6 +196,10 @@ class Gen:
                 return "CAST(%s AS INTEGER)" % self.expr(scope, "REAL", d)
             if k == 11:
                 return "ifnull(%s, %s)" % (self.expr(scope, "INTEGER", d), self.expr(scope, "INTEGER", d))
+            if not self.in_agg and rng.random() < 0.5:
+                # text read as a number (SQLite's lenient conversion); the result may be REAL, so never written
+                return rng.choice(["CAST(%s AS INTEGER)", "(%s + 0)", "CAST(%s AS REAL)", "abs(%s)"]) % \
+                    self.expr(scope, "TEXT", d)
             return rng.choice(["unicode(%s)", "length(%s)"]) % self.expr(scope, "TEXT", d)
         if typ == "REAL":
             k = rng.randint(0, 7)
@@ -221,6 +225,9 @@ class Gen:
         if k == 12:
             return "CAST(%s AS TEXT)" % self.expr(scope, "REAL", d)
         if k == 13:
+            if rng.random() < 0.5:
+                return "printf(%s, %s)" % (lit(rng.choice(["%.2f", "%g", "%e", "%8.3f|", "%.1e", "%!.5g"])),
+                                           self.expr(scope, "REAL", d))
             return "printf(%s, %s)" % (lit(rng.choice(["%d", "%5d", "%-3d|", "%x", "%03d"])), self.expr(scope, "INTEGER", d))
         if k == 2:
             return "upper(%s)" % self.expr(scope, "TEXT", d)
@@ -676,6 +683,14 @@ FIXED_CASES = [
     # quote() of a REAL that 15 digits do not give back: 21 digits, as SQLite (was 15)
     ([], "SELECT quote(1.0 / 28), quote(1.0 / 3), quote(0.1), quote(1.0), quote(1e300), quote(-2.5), "
          "quote(123456789012345678.0), quote(1.0 / 7), quote(9.766804294760216e+204), quote(-1e-7 / 3)", False),
+    # printf's %f/%e/%g and round() as SQLite's own printf does them: 16 significant digits then zeros, its
+    # rounder (1.005 -> 1.01), -0.0 unsigned, the '0' flag; round() leaves values beyond 2^52 alone (were C's)
+    ([], "SELECT printf('%.3f', 123456789012345.6), printf('%10.2f|', 1.005), printf('%.3f', 1e300), "
+         "printf('%.2f', 1.2345678901234567e19), printf('%g', -0.0), printf('%e', -0.0), printf('%08.2f', -2.675), "
+         "printf('%015.3e', 0.045), printf('%-12.2e|', 99.5), printf('%+.3g', 9.995), printf('%#g', 0.125), "
+         "printf('%!.3g', 1e-7), printf('%G', 1e-7), printf('%!.20f', 0.1), printf('%.0f', 2.5)", False),
+    ([], "SELECT round(123456789012345.6, 2), round(1.7976931348623157e308, 2), round(5.902590421231943e18, 2), "
+         "round(4503599627370497.0), round(2.675, 2), round(-0.045, 2), round(1.005, 2), round(9.995, 2)", False),
     # REPLACE INTO / INSERT OR REPLACE: conflicts on the pk and on UNIQUE columns/indexes are deleted first
     (["CREATE TABLE {n} (id INTEGER PRIMARY KEY, u TEXT UNIQUE, v INTEGER DEFAULT 7)",
       "INSERT INTO {n} VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)",
