@@ -1048,79 +1048,6 @@ static int f_concat_ws(drift_evalenv_t *env, const drift_node_t *n, drift_value_
     return s_concat_sep(env, a + 1, na - 1, sep, sl, out);
 }
 
-/* SQLite's printf("%!.20e", r) for a finite r, digit for digit: its digits come from 80-bit long double
- * arithmetic on its double constants (scale to [1, 10), add the rounder, peel one digit at a time), so past the 17th they differ from
- * an exact conversion (1.0/3 is 3.33333333333333314829e-01, glibc says ...14830e-01). Writes buf (>= 40
- * bytes), returns the length. */
-static size_t s_sqlite_exp20(double r, char *buf)
-{
-    long double v = r, rounder = 5.0e-01;
-    size_t n = 0;
-    int exp = 0, nsd = 26;
-    if (v < 0) {
-        v = -v;
-        buf[n++] = '-';
-    }
-    for (int i = 0; i < 2; i++)
-        rounder *= 1.0e-10;
-    if (v > 0) {
-        long double scale = 1.0;
-        while (v >= 1e100 * scale && exp <= 350) {
-            scale *= 1e100;
-            exp += 100;
-        }
-        while (v >= 1e10 * scale && exp <= 350) {
-            scale *= 1e10;
-            exp += 10;
-        }
-        while (v >= 10.0 * scale && exp <= 350) {
-            scale *= 10.0;
-            exp++;
-        }
-        v /= scale;
-        while (v < 1e-8) {
-            v *= 1e8;
-            exp -= 8;
-        }
-        while (v < 1.0) {
-            v *= 10.0;
-            exp--;
-        }
-    }
-    v += rounder;
-    if (v >= 10.0) {
-        v *= 0.1;
-        exp++;
-    }
-    for (int i = 0; i < 21; i++) { /* one digit, the point, 20 digits (at most 26 significant) */
-        int d = 0;
-        if (nsd > 0) {
-            nsd--;
-            d = (int)v;
-            v = (v - d) * 10.0;
-        }
-        buf[n++] = (char)('0' + d);
-        if (i == 0)
-            buf[n++] = '.';
-    }
-    while (buf[n - 1] == '0') /* trailing zeros go, one stays after the point */
-        n--;
-    if (buf[n - 1] == '.')
-        buf[n++] = '0';
-    buf[n++] = 'e';
-    buf[n++] = exp < 0 ? '-' : '+';
-    if (exp < 0)
-        exp = -exp;
-    if (exp >= 100) {
-        buf[n++] = (char)('0' + exp / 100);
-        exp %= 100;
-    }
-    buf[n++] = (char)('0' + exp / 10);
-    buf[n++] = (char)('0' + exp % 10);
-    buf[n] = 0;
-    return n;
-}
-
 /* quote(x): an SQL literal of x ('it''s', X'01AB', NULL, numbers as text). */
 static int f_quote(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a, uint32_t na, drift_value_t *out)
 {
@@ -1140,7 +1067,7 @@ static int f_quote(drift_evalenv_t *env, const drift_node_t *n, drift_value_t *a
             char buf[64];
             snprintf(buf, sizeof buf, "%.*s", (int)(len < 63 ? len : 63), p);
             if (strtod(buf, NULL) != a[0].u.r) {
-                size_t k = s_sqlite_exp20(a[0].u.r, buf);
+                size_t k = s_sqlite_float(a[0].u.r, 'e', 20, 0, 1, 0, buf, sizeof buf); /* %!.20e */
                 drift_strbuf_append(&sb, buf, k);
                 break;
             }
