@@ -362,10 +362,10 @@ def run_loadgen(peers, system, workload, clients, seconds, args, params=None, ti
     if res is None:
         res = {"ops": 0, "ops_per_s": 0.0, "errors": -1, "failure": "exit %s: %s" % (p.returncode, msg[-800:])}
     elif p.returncode != 0:
-        res["failure"] = "exit %d: %s" % (p.returncode, msg[-800:])
+        res["failure"] = "exit %d: %s" % (p.returncode, (res.get("error") or msg)[-800:])
     res["cmd"] = " ".join(shlex.quote(c) for c in cmd)
     res["wall_s"] = round(time.monotonic() - t0, 3)
-    if res["wall_s"] > seconds + args.warmup + 3:
+    if workload != "setup" and res["wall_s"] > seconds + args.warmup + 3:
         log("slow run: %s %s %d clients took %.1f s" % (workload, system, clients, res["wall_s"]))
     return res
 
