@@ -146,6 +146,7 @@ typedef enum {
     DRIFT_JOIN_INNER = 1, /* [INNER] JOIN, and comma (with no ON) */
     DRIFT_JOIN_LEFT,      /* LEFT [OUTER] JOIN */
     DRIFT_JOIN_CROSS,     /* CROSS JOIN and comma */
+    DRIFT_JOIN_RIGHT,     /* RIGHT [OUTER] JOIN (the executor takes a single table on each side, with ON) */
 } drift_join_t;
 
 typedef struct drift_from drift_from_t;

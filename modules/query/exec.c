@@ -757,6 +757,21 @@ static int s_from(xcore_t *c, xscope_t *sc, const drift_from_t *f)
     uint32_t rend = c->nrels;
     int left = f->join == DRIFT_JOIN_LEFT;
     xrel_t *lrel = NULL;
+    if (f->join == DRIFT_JOIN_RIGHT) {
+        /* A RIGHT JOIN B ON c is B LEFT JOIN A ON c with A's columns first: the relations are swapped (nothing
+         * is bound to them yet) and SELECT * shows them in the written order */
+        if (rstart - lstart != 1 || rend - rstart != 1)
+            return xq_err(x, "0A000", f->pos, "RIGHT JOIN with a join on either side is not supported: use LEFT JOIN");
+        if (f->natural || f->nusing)
+            return xq_err(x, "0A000", f->pos, "RIGHT JOIN with USING or NATURAL is not supported: use ON");
+        xrel_t *a = c->rels[lstart];
+        c->rels[lstart] = c->rels[rstart];
+        c->rels[rstart] = a;
+        c->rels[lstart]->index = lstart;
+        a->index = rstart;
+        c->star_swap = lstart + 1;
+        left = 1;
+    }
     if (left) {
         if (rend - rstart != 1)
             return xq_err(x, "0A000", f->pos, "LEFT JOIN with a parenthesized join on its right is not supported");
@@ -928,7 +943,12 @@ static int s_core(xexec_t *x, xsel_t *sel, const drift_select_t *s, xscope_t *pa
             if (c->nrels == 0)
                 return xq_err(x, "42601", e->pos, "SELECT * with no tables specified");
             for (uint32_t k = 0; k < c->nrels; k++) {
-                xrel_t *r = c->rels[k];
+                uint32_t kk = k; /* the written order: a RIGHT JOIN swapped two relations */
+                if (c->star_swap && k == c->star_swap - 1)
+                    kk = k + 1;
+                else if (c->star_swap && k == c->star_swap)
+                    kk = k - 1;
+                xrel_t *r = c->rels[kk];
                 if (e->qualifier && strcmp(r->qual, e->qualifier) != 0)
                     continue;
                 any = 1;

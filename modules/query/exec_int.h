@@ -113,6 +113,7 @@ struct xcore {
     uint32_t nrels;
     uint32_t order[XQ_MAXRELS];
     int has_left;
+    uint32_t star_swap; /* k + 1 when a RIGHT JOIN swapped rels k and k + 1 (SELECT * shows them unswapped) */
     xconj_t *conj;
     uint32_t nconj, capconj;
     drift_node_t **pre; /* conjuncts that read no relation: checked once before the loops */

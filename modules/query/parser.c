@@ -1205,9 +1205,12 @@ static int s_join_op(s_parser_t *p, drift_join_t *join, int *natural)
         *join = DRIFT_JOIN_LEFT;
         if (s_next(p) < 0 || s_accept_kw(p, DRIFT_KW_OUTER) < 0)
             return -1;
-    } else if (s_is_kw(p, DRIFT_KW_RIGHT) || s_is_kw(p, DRIFT_KW_FULL)) {
-        return s_unsupported(p, p->tok.pos, s_is_kw(p, DRIFT_KW_RIGHT) ? "RIGHT JOIN" : "FULL JOIN",
-                             "swap the tables and use LEFT JOIN");
+    } else if (s_is_kw(p, DRIFT_KW_RIGHT)) {
+        *join = DRIFT_JOIN_RIGHT;
+        if (s_next(p) < 0 || s_accept_kw(p, DRIFT_KW_OUTER) < 0)
+            return -1;
+    } else if (s_is_kw(p, DRIFT_KW_FULL)) {
+        return s_unsupported(p, p->tok.pos, "FULL JOIN", "UNION a LEFT JOIN and the unmatched rows of the other side");
     } else {
         return *natural ? s_syntax(p) : 0;
     }

@@ -334,7 +334,10 @@ class Gen:
                 scope.append((alias, t))
                 continue
             newscope = scope + [(alias, t)]
-            kind = rng.choice(["JOIN", "LEFT JOIN", "CROSS JOIN", ",", "INNER JOIN", "LEFT OUTER JOIN"])
+            kinds = ["JOIN", "LEFT JOIN", "CROSS JOIN", ",", "INNER JOIN", "LEFT OUTER JOIN"]
+            if i == 1:
+                kinds += ["RIGHT JOIN", "RIGHT OUTER JOIN"]   # DriftDB: a single table on each side
+            kind = rng.choice(kinds)
             if kind in ("CROSS JOIN", ","):
                 sql += "%s %s %s" % ("," if kind == "," else " CROSS JOIN", t.name, alias)
             else:
@@ -594,7 +597,9 @@ def norm_rows(rows, concat):
 
 def sort_key(row):
     # NULL < numbers < text, as both engines sort
-    return tuple((0, 0, "") if v is None else (1, v, "") if isinstance(v, (int, float)) else (2, 0, v) for v in row)
+    # 0 and 0.0 sort as equal numbers: the type breaks the tie, so both sides line up the same way
+    return tuple((0, 0, "") if v is None else (1, v, "r" if isinstance(v, float) else "i")
+                 if isinstance(v, (int, float)) else (2, 0, v) for v in row)
 
 
 def same_rows(a, b, ordered, loose=False):
@@ -704,6 +709,16 @@ FIXED_CASES = [
       "INSERT INTO {n} VALUES (1, 'x', 1), (2, 'x', 2), (3, NULL, 1), (4, 'y', NULL)",
       "REPLACE INTO {n} VALUES (5, 'x', 2), (6, NULL, 1), (7, 'y', NULL), (8, 'x', 1)"],
      "SELECT * FROM {n}", False),
+    # RIGHT [OUTER] JOIN (was 0A000): the right side's rows are kept, SELECT * in the written order
+    (["CREATE TABLE {n}a (x INTEGER, y TEXT)", "CREATE TABLE {n}b (x INTEGER PRIMARY KEY, z TEXT)",
+      "INSERT INTO {n}a VALUES (1, 'a1'), (2, 'a2'), (NULL, 'an'), (2, 'a22')",
+      "INSERT INTO {n}b VALUES (2, 'b2'), (3, 'b3'), (4, 'b4')"],
+     "SELECT * FROM {n}a RIGHT JOIN {n}b ON {n}a.x = {n}b.x AND {n}a.y <> 'a2' LEFT JOIN {n}a c ON c.x = {n}b.x - 1",
+     False),
+    (["CREATE TABLE {n}a (x INTEGER, y TEXT)", "CREATE TABLE {n}b (x INTEGER PRIMARY KEY, z TEXT)",
+      "INSERT INTO {n}a VALUES (1, 'a1'), (2, 'a2')", "INSERT INTO {n}b VALUES (2, 'b2'), (3, 'b3')"],
+     "SELECT count(*), count({n}a.x), group_concat({n}b.z) FROM {n}a RIGHT OUTER JOIN {n}b ON {n}a.x = {n}b.x "
+     "WHERE {n}a.y IS NULL", False),
     # INSERT ... DEFAULT VALUES
     (["CREATE TABLE {n} (a INTEGER DEFAULT 3, b TEXT DEFAULT 'x', c REAL)",
       "INSERT INTO {n} DEFAULT VALUES", "INSERT INTO {n} DEFAULT VALUES"],

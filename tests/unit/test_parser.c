@@ -526,7 +526,11 @@ static void t_select_from(void **state)
     st = s_ok("SELECT * FROM t1 AS a INDEXED BY i1");
     assert_string_equal(st->select->from->alias, "a");
 
-    s_fail("SELECT * FROM a RIGHT JOIN b ON 1", "0A000", 17, "RIGHT JOIN is not supported");
+    st = s_ok("SELECT * FROM a RIGHT OUTER JOIN b ON 1");
+    assert_int_equal(st->select->from->kind, DRIFT_FROM_JOIN);
+    assert_int_equal(st->select->from->join, DRIFT_JOIN_RIGHT);
+    st = s_ok("SELECT * FROM a RIGHT JOIN b USING (x)");
+    assert_int_equal(st->select->from->join, DRIFT_JOIN_RIGHT);
     s_fail("SELECT * FROM a FULL OUTER JOIN b ON 1", "0A000", 17, "FULL JOIN");
     s_fail("SELECT * FROM a JOIN", "42601", 21, "end of input");
     s_fail("SELECT * FROM a NATURAL b", "42601", 25, "\"b\"");
