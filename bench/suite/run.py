@@ -273,6 +273,18 @@ def meminfo_bytes():
     return 0
 
 
+def revision():
+    """The source's git commit, and whether the tree had uncommitted changes (what the build was made from)."""
+    try:
+        rev = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=30).stdout.decode().strip()
+        dirty = subprocess.run(["git", "-C", SRC, "status", "--porcelain", "--untracked-files=no"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return (rev + (" with uncommitted changes in the tree" if dirty else "")) if rev else "unknown"
+
+
 def machine(work):
     cpu = "?"
     with open("/proc/cpuinfo") as f:
@@ -642,10 +654,10 @@ def report(ctx, summ, results, ingest, recovery, raw, pngs):
     L = ["<!-- suite:begin -->", "## Suite", "",
          "Written by `bench/suite/run.py` (issue 8 workloads 1–8 and issue 7's four queries), "
          "run of %s; do not edit by hand, re-run instead:" % ctx["date"], "", "```", ctx["command"], "```", "",
-         "%s. Build: `%s` (%s). %d round(s), %s s per run (%s s warm-up), %s; data: %d keys × %d versions, seed %d. "
+         "%s. Runner source: commit %s. Build: `%s` (%s; `driftdbd --version`: %s). %d round(s), %s s per run (%s s warm-up), %s; data: %d keys × %d versions, seed %d. "
          "Figures: median over the rounds, spread = min–max of the rounds. Whole run: %.0f s." % (
              "**Quick mode** (smoke test: tiny data, very short runs, the systems of each cell run at the same "
-             "time; the figures mean nothing)" if ctx["quick"] else "Full mode", ctx["build"], ctx["build_how"], ctx["rounds"], fmt(ctx["seconds"]),
+             "time; the figures mean nothing)" if ctx["quick"] else "Full mode", ctx["revision"], ctx["build"], ctx["build_how"], ctx["version"], ctx["rounds"], fmt(ctx["seconds"]),
              fmt(ctx["warmup"]), "all systems at once in each cell" if ctx["quick"] else
              "one system at a time, alternating inside each round (the order rotates from cell to cell and round "
              "to round)", ctx["rows"], ctx["versions"], ctx["seed"], ctx["elapsed"]), "",
@@ -808,6 +820,8 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    if os.environ.get("DRIFT_BUILDDIR"):
+        os.environ["DRIFT_BUILDDIR_GIVEN"] = os.environ["DRIFT_BUILDDIR"]
     build, how = resolve_build(q)
     os.environ["DRIFT_BUILDDIR"] = build
     os.environ.setdefault("DRIFT_SRCDIR", SRC)
@@ -817,6 +831,11 @@ def main():
     os.chmod(work, 0o755)
     tempfile.tempdir = work  # driftharness's own temporary directory goes inside too
     log("build %s (%s); working directory %s" % (build, how, work))
+    try:
+        version = subprocess.run([os.path.join(build, "driftdbd"), "--version"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, timeout=30).stdout.decode(errors="replace").strip()
+    except (OSError, subprocess.TimeoutExpired):
+        version = "?"
     load_before = os.getloadavg()
     if load_before[0] > (os.cpu_count() or 1) and not args.note:
         args.note = ("the machine was busy with other work when the run started (load average %.1f on %d cores): "
@@ -831,7 +850,10 @@ def main():
     ctx = {"quick": q, "build": build, "build_how": how, "rounds": args.rounds, "seconds": args.seconds,
            "warmup": args.warmup, "rows": args.rows, "versions": args.versions, "seed": args.seed,
            "ingest_rows": args.ingest_rows, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "command": " ".join(["/usr/bin/python3", "bench/suite/run.py"] + [shlex.quote(a) for a in sys.argv[1:]]),
+           "command": " ".join((["DRIFT_BUILDDIR=" + shlex.quote(os.environ["DRIFT_BUILDDIR_GIVEN"])]
+                                if os.environ.get("DRIFT_BUILDDIR_GIVEN") else [])
+                               + ["/usr/bin/python3", "bench/suite/run.py"] + [shlex.quote(a) for a in sys.argv[1:]]),
+           "revision": revision(), "version": version,
            "note": args.note, "full_log": False, "log_bytes": 0, "log_segments": 0, "commit_seq": 0}
     rc = 0
     try:
