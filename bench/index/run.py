@@ -10,6 +10,7 @@
 2. Queries: bench_index builds N rows x V versions as a real log, indexes it
    with the indexer's code path, loads the same versions into SQLite's
    history-table emulation and times the same queries on both.
+Options of this script (the rest goes to bench_index): --lag-only, --no-lag.
 Build the tool first: make bench/index/bench_index.
 """
 import os
@@ -30,6 +31,11 @@ POINTS = [(8, 1), (32, 1), (8, 100)]
 
 def main():
     args = sys.argv[1:]
+    lag_only, no_lag = "--lag-only" in args, "--no-lag" in args
+    args = [a for a in args if a not in ("--lag-only", "--no-lag")]
+    if no_lag:
+        subprocess.run([TOOL] + args, check=True)
+        return
     print("| clients x rows/commit | writer commits/s | writer rows/s | indexer rows/s | lag p50 / p99 / max (commits) "
           "| lag p50 / p99 / max (ms) | catch-up after the load (ms) |")
     print("|---|---|---|---|---|---|---|")
@@ -45,7 +51,8 @@ def main():
                 clients, rows, r["writer_commits_s"], r["writer_rows_s"], r["indexer_rows_s"], r["lag_seqs_p50"],
                 r["lag_seqs_p99"], r["lag_seqs_max"], r["lag_ms_p50"], r["lag_ms_p99"], r["lag_ms_max"],
                 r["catch_up_ms"]), flush=True)
-    subprocess.run([TOOL] + args, check=True)
+    if not lag_only:
+        subprocess.run([TOOL] + args, check=True)
 
 
 if __name__ == "__main__":
