@@ -1485,6 +1485,19 @@ static int s_keycmp(const void *a, const void *b)
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
+/* History relations: a version scan of the one encoded pk key (hi: scratch for the bound [key, key 0xFF)). */
+static int s_vscan_key(xrel_t *rel, const drift_keybuf_t *key, drift_keybuf_t *hi, drift_tscan_t **ret)
+{
+    static const uint8_t ff = 0xFF;
+    drift_keybuf_reset(hi);
+    drift_keybuf_raw(hi, key->buf, key->len);
+    drift_keybuf_raw(hi, &ff, 1);
+    if (hi->oom)
+        return drift_sqlerr_set(rel->t->q->err, "53200", 0, "out of memory");
+    return drift_table_vscan_range(rel->t, key->buf, key->len, hi->buf, hi->len, rel->h_from, rel->h_to, rel->h_incl,
+                                   ret);
+}
+
 /* Iterates the candidate rows of the relation at level k by its access path. */
 static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
 {
@@ -1560,6 +1573,13 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
                 rc = -1;
                 goto out;
             }
+            if (rel->history) {
+                /* every version of this one key: [pk, pk 0xFF) */
+                rc = s_vscan_key(rel, &lo, &hi, &s);
+                if (rc == 0)
+                    rc = s_scan_loop(r, k, rel, s, matched);
+                goto out;
+            }
             rc = drift_table_get(rel->t, lo.buf, lo.len, &row);
             if (rc == 1) {
                 s_fill(rel, &row);
@@ -1628,9 +1648,11 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
             rc = drift_sqlerr_set(x->q->err, "53200", 0, "out of memory");
             goto out;
         }
-        rc = a->idx
-                 ? drift_table_iscan(rel->t, a->idx, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len, &s)
-                 : drift_table_scan(rel->t, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len, &s);
+        rc = a->idx ? drift_table_iscan(rel->t, a->idx, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len,
+                                        &s)
+             : rel->history ? drift_table_vscan_range(rel->t, lo.buf, lo.len, hi_open ? NULL : hi.buf,
+                                                      hi_open ? 0 : hi.len, rel->h_from, rel->h_to, rel->h_incl, &s)
+                            : drift_table_scan(rel->t, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len, &s);
         if (rc < 0)
             goto out;
         rc = s_scan_loop(r, k, rel, s, matched);
@@ -1675,7 +1697,11 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
         for (uint32_t i = 0; i < nkeys && rc == 0; i++) {
             if (i > 0 && s_keycmp(&keys[i], &keys[i - 1]) == 0)
                 continue;
-            if (a->kind == XA_PK_IN) {
+            if (a->kind == XA_PK_IN && rel->history) {
+                rc = s_vscan_key(rel, &keys[i], &hi, &s);
+                if (rc == 0)
+                    rc = s_scan_loop(r, k, rel, s, matched);
+            } else if (a->kind == XA_PK_IN) {
                 drift_trow_t row;
                 rc = drift_table_get(rel->t, keys[i].buf, keys[i].len, &row);
                 if (rc == 1) {

@@ -1,6 +1,7 @@
 /* modules/query/plan.c — the planner: per relation the access path from the
  * conjuncts of WHERE (primary-key point / prefix / range / IN, secondary-index
- * equality / range / IN, hash join on an equi-condition, nested loop over a
+ * equality / range / IN — history relations take the primary-key paths only, as
+ * version scans of the keys they select —, hash join on an equi-condition, nested loop over a
  * materialized inner side, else a full scan), the join order (greedy: the
  * relation with the most selective path given the ones already placed, the
  * smallest first among equals; syntactic when a LEFT JOIN is present), the
@@ -313,6 +314,13 @@ static double s_pathsel(xrel_t *rel, const xacc_t *a)
     return sel;
 }
 
+/* Rows one key yields: 1, or for a history relation its versions (a guess: the version estimate is twice the
+ * live rows). */
+static double s_per_key(const xrel_t *rel)
+{
+    return rel->history ? 2.0 : 1.0;
+}
+
 /* Cost-based estimate (cost, rows out) of reading rel by a once per each of n incoming rows, when the
  * relations avail are bound and cj are the conjuncts in play. Costs count sequential row reads. */
 static void s_cost_cbo(xrel_t *rel, const xacc_t *a, uint64_t avail, double n, const xconj_t *cj, uint32_t ncj,
@@ -337,10 +345,11 @@ static void s_cost_cbo(xrel_t *rel, const xacc_t *a, uint64_t avail, double n, c
     switch (a->kind) {
     case XA_PK_EQ:
         cost = n * C_SEEK;
-        if (sel * N > 1)
-            sel = 1 / N;
+        if (sel * N > s_per_key(rel))
+            sel = s_per_key(rel) / N;
+        cost += n * (s_per_key(rel) - 1);
         break;
-    case XA_PK_IN: cost = n * a->in->nargs * C_SEEK; break;
+    case XA_PK_IN: cost = n * a->in->nargs * (C_SEEK + s_per_key(rel) - 1); break;
     case XA_PK_RANGE:
         m = N * s_pathsel(rel, a);
         cost = n * (C_SEEK + m);
@@ -412,7 +421,9 @@ static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, ui
     memset(&a, 0, sizeof a);
     a.kind = avail ? XA_MAT : XA_FULL;
     s_consider(&ch, &a, 0);
-    if (rel->t && !rel->history && !(off & DRIFT_PLAN_NO_INDEXSCAN)) {
+    if (rel->t && !(off & DRIFT_PLAN_NO_INDEXSCAN)) {
+        /* history relations (FOR SYSTEM_TIME ALL / BETWEEN / FROM..TO) take the primary-key paths too: a
+         * version scan of the keys they select; secondary indexes are not used for them (full version scan) */
         drift_table_t *t = rel->t;
         /* primary key */
         memset(&a, 0, sizeof a);
@@ -450,7 +461,7 @@ static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, ui
                 s_consider(&ch, &a, sc);
         }
         /* secondary indexes */
-        for (uint32_t i = 0; i < t->nidx; i++) {
+        for (uint32_t i = 0; i < t->nidx && !rel->history; i++) {
             const drift_tidx_t *ix = &t->idx[i];
             memset(&a, 0, sizeof a);
             a.idx = ix;
@@ -519,11 +530,11 @@ static void s_cost(const xcore_t *c, const xrel_t *rel, const xacc_t *a, double 
         pow10 *= 10;
     switch (a->kind) {
     case XA_PK_EQ:
-        rows = 1;
-        cost = n;
+        rows = s_per_key(rel);
+        cost = n * rows;
         break;
     case XA_PK_IN:
-        rows = a->in->nargs;
+        rows = a->in->nargs * s_per_key(rel);
         cost = n * rows;
         break;
     case XA_IDX_IN:
@@ -1018,11 +1029,18 @@ static int s_explain_rel(xexp_t *e, xcore_t *c, uint32_t k, int depth)
     case XA_PK_EQ:
     case XA_PK_IN:
     case XA_PK_RANGE:
-        s_puts(&b, a->kind == XA_PK_RANGE ? "PK RANGE SCAN " : "PK LOOKUP ");
+        if (rel->history)
+            s_puts(&b, a->kind == XA_PK_RANGE ? "PK VERSION RANGE SCAN " : "PK VERSION LOOKUP ");
+        else
+            s_puts(&b, a->kind == XA_PK_RANGE ? "PK RANGE SCAN " : "PK LOOKUP ");
         s_puts(&b, rel->t->name);
         s_puts(&b, " (");
         s_keytext(&b, rel, rel->t->pk, a);
         s_puts(&b, ")");
+        if (rel->history) {
+            s_puts(&b, " ");
+            s_puts(&b, rel->h_text ? rel->h_text : "");
+        }
         break;
     case XA_IDX_EQ:
     case XA_IDX_IN:

@@ -156,6 +156,10 @@ int drift_table_iscan(drift_table_t *t, const drift_tidx_t *i, const uint8_t *lo
  * to_inclusive, else exclusive), in (pk, seq) order: FOR SYSTEM_TIME ALL (from 0, to commit_seq),
  * BETWEEN, FROM ... TO. Versions are shown in the table's schema as opened. */
 int drift_table_vscan(drift_table_t *t, uint64_t from, uint64_t to, int to_inclusive, drift_tscan_t **ret);
+/* The same, restricted to the keys with encoded pk in [lo, hi) (NULL = open): a pk point is [pk, pk 0xFF), a pk
+ * prefix [prefix, prefix 0xFF); reads only those keys' versions (O(log n + versions in range)). */
+int drift_table_vscan_range(drift_table_t *t, const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
+                            uint64_t from, uint64_t to, int to_inclusive, drift_tscan_t **ret);
 /* 1 with the next row, 0 at the end, -1 error. */
 int drift_tscan_next(drift_tscan_t *s, drift_trow_t *ret);
 /* Cursor operations so far (EXPLAIN ANALYZE / cost checks). */
