@@ -7,7 +7,8 @@ LOOKUP` / `PK VERSION RANGE SCAN` in EXPLAIN) instead of every version of the
 table. A seeded random history (inserts, updates, deletes and re-inserts of the
 same keys, in autocommit statements and multi-statement transactions) is
 written to a single-column INTEGER key table, a composite (INTEGER, TEXT) key
-table and a TEXT key table; then a battery of history queries (point, IN, OR of
+table and a TEXT key table (and a DriftQL document table gets inserts,
+patches, a soft delete and a re-insert); then a battery of history queries (point, IN, OR of
 points, ranges, composite prefixes and prefix + range, bind parameters, probes
 of another type, joins on the key, BETWEEN and FROM..TO windows from the
 recorded seqs) must give exactly the rows of the full version scan that
@@ -48,6 +49,15 @@ class HistoryAccessTest(unittest.TestCase):
         c.execute("CREATE TABLE comp (a INTEGER, b TEXT, v INTEGER, PRIMARY KEY (a, b))")
         c.execute("CREATE TABLE tk (k TEXT PRIMARY KEY, n INTEGER)")
         c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v INTEGER)")
+        # a DriftQL document table: insert, patch, soft delete and re-insert of the same documents
+        c.execute("CREATE TABLE docs (pk=id)")
+        for i in range(1, 7):
+            c.execute('INSERT INTO docs {"id": %d, "n": %d}' % (i, i))
+        for i in (2, 3, 5):
+            c.execute('PATCH docs KEY %d SET {"n": %d}' % (i, 10 * i))
+        c.execute("SOFT DELETE FROM docs KEY 3")
+        c.execute('INSERT INTO docs {"id": 3, "n": 33}')
+        c.execute('PATCH docs KEY 3 SET {"m": 1}')
         cls.seqs = cls.write_history(c)
         # big: 4000 keys x 3 versions (v = 0, 1, 2), for the cost check
         for lo in range(0, 4000, 1000):
@@ -159,6 +169,9 @@ class HistoryAccessTest(unittest.TestCase):
                 ("SELECT k, n, _seq FROM tk %s WHERE k >= 'k1' AND k < 'k2'" % w, None, "PK VERSION RANGE SCAN tk"),
                 ("SELECT k, _seq FROM tk %s WHERE k IN ('k01', 'k%02d', 'zz')" % (w, k % NKEYS), None,
                  "PK VERSION LOOKUP tk (k IN"),
+                ("SELECT id, doc, _seq, _op, _end_seq FROM docs %s WHERE id = 3" % w, None, "PK VERSION LOOKUP docs"),
+                ("SELECT id, doc, _seq FROM docs %s WHERE id IN (2, 3, 9)" % w, None, "PK VERSION LOOKUP docs"),
+                ("SELECT id, _seq FROM docs %s WHERE id >= 3" % w, None, "PK VERSION RANGE SCAN docs"),
                 # joins on the key of the history relation
                 ("SELECT h.id, h._seq, p.v FROM kv p JOIN kv %s h ON h.id = p.id WHERE p.n = 2 ORDER BY 1, 2" % w,
                  None, "PK VERSION LOOKUP kv (id = p.id)"),
