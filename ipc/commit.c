@@ -653,16 +653,7 @@ int drift_commit_client_recv(drift_commit_client_t *self, int timeout_ms, drift_
         return -errno;
     if (n == 0)
         return -EAGAIN;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, self->sock, 0) < 0) {
-        int e = errno;
-        zmq_msg_close(&m);
-        return -e;
-    }
-    int rc = drift_commit_reply_parse(zmq_msg_data(&m), zmq_msg_size(&m), ret);
-    zmq_msg_close(&m);
-    return rc;
+    return drift_commit_client_try_recv(self, ret);
 }
 
 int drift_commit_client_try_recv(drift_commit_client_t *self, drift_commit_reply_t *ret)

@@ -10,6 +10,7 @@ Runs under /usr/bin/python3 (python3-zmq, python3-msgpack from Debian).
         d.role_pids()     # {'writer': [pid], 'query': [pid, pid], ...}
 """
 import json
+import unittest
 import os
 import shutil
 import signal
@@ -278,3 +279,29 @@ class Daemon:
         if exc[0] is not None:
             sys.stderr.write("---- driftdbd log ----\n%s\n" % self.log())
         self.close()
+
+
+class DaemonTestCase(unittest.TestCase):
+    """A test class sharing one daemon (started in setUpClass with DAEMON_OPTIONS) and one
+    client connection (cls.conn) among its tests; q() runs a statement and returns its rows."""
+    DAEMON_OPTIONS = {"query_workers": 1}
+
+    @classmethod
+    def setUpClass(cls):
+        import driftdb
+        cls.d = Daemon(**cls.DAEMON_OPTIONS)
+        cls.d.__enter__()
+        cls.conn = driftdb.connect(cls.d.endpoint)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.conn.close()
+        cls.d.__exit__(None, None, None)
+
+    def cur(self):
+        return self.conn.cursor()
+
+    def q(self, sql, params=None):
+        c = self.conn.cursor()
+        c.execute(sql, params)
+        return c.fetchall()

@@ -29,7 +29,7 @@ import sys
 import unittest
 
 import driftdb
-from driftharness import Daemon
+from driftharness import Daemon, DaemonTestCase
 
 SEED = int(os.environ.get("DRIFT_DIFF_SEED", "20261126"))
 NQUERIES = int(os.environ.get("DRIFT_DIFF_QUERIES", "600"))
@@ -731,18 +731,7 @@ FIXED_CASES = [
 ]
 
 
-class DifferentialTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Daemon(query_workers=1)
-        cls.d.__enter__()
-        cls.conn = driftdb.connect(cls.d.endpoint)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.conn.close()
-        cls.d.__exit__(None, None, None)
-
+class DifferentialTest(DaemonTestCase):
     def test_fixed_cases(self):
         pair = Pair(self.conn)
         bad = []

@@ -61,12 +61,10 @@ BATTERY = [
 ]
 
 
-class PlannerTest(unittest.TestCase):
+class PlannerTest(H.DaemonTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = H.Daemon(query_workers=1)
-        cls.d.__enter__()
-        cls.conn = driftdb.connect(cls.d.endpoint)
+        super().setUpClass()
         cur = cls.conn.cursor()
         # sk: 4000 rows; k is skewed (90% are 1, the rest unique), grp has 4 values (25% each), s is NULL in 10%
         cur.execute("CREATE TABLE sk (id INTEGER PRIMARY KEY, k INTEGER, grp INTEGER, s TEXT)")
@@ -84,14 +82,6 @@ class PlannerTest(unittest.TestCase):
         insert_many(cur, "mid", ["(%d, %d)" % (i, i % 40 + 1) for i in range(1, 601)])
         insert_many(cur, "big", ["(%d, %d, %d)" % (i, i % 600 + 1, i % 100) for i in range(1, 6001)])
         cur.execute("ANALYZE")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.conn.close()
-        cls.d.__exit__(None, None, None)
-
-    def cur(self):
-        return self.conn.cursor()
 
     def test_access_paths_from_statistics(self):
         c = self.cur()

@@ -11,7 +11,7 @@ import time
 import unittest
 
 import driftdb
-from driftharness import Daemon
+from driftharness import Daemon, DaemonTestCase
 
 
 def plan_text(cur, sql, params=None):
@@ -19,26 +19,7 @@ def plan_text(cur, sql, params=None):
     return "\n".join(r[0] for r in cur.fetchall())
 
 
-class SqlTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Daemon(query_workers=1)
-        cls.d.__enter__()
-        cls.conn = driftdb.connect(cls.d.endpoint)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.conn.close()
-        cls.d.__exit__(None, None, None)
-
-    def cur(self):
-        return self.conn.cursor()
-
-    def q(self, sql, params=None):
-        c = self.cur()
-        c.execute(sql, params)
-        return c.fetchall()
-
+class SqlTest(DaemonTestCase):
     def x(self, sql, params=None):
         c = self.cur()
         c.execute(sql, params)

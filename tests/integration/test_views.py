@@ -14,7 +14,7 @@ import unittest
 
 import driftdb
 import driftharness as H
-from driftharness import Daemon
+from driftharness import Daemon, DaemonTestCase
 
 DRIFTCTL = os.path.join(H.BUILDDIR, "driftctl")
 
@@ -24,23 +24,7 @@ def driftctl(*args, timeout=120):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
-class ViewTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Daemon(query_workers=1)
-        cls.d.__enter__()
-        cls.conn = driftdb.connect(cls.d.endpoint)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.conn.close()
-        cls.d.__exit__(None, None, None)
-
-    def q(self, sql, params=None):
-        c = self.conn.cursor()
-        c.execute(sql, params)
-        return c.fetchall()
-
+class ViewTest(DaemonTestCase):
     def x(self, sql, params=None):
         c = self.conn.cursor()
         c.execute(sql, params)
