@@ -1648,11 +1648,14 @@ static int s_rel_iter(xrun_t *r, uint32_t k, xrel_t *rel, int *matched)
             rc = drift_sqlerr_set(x->q->err, "53200", 0, "out of memory");
             goto out;
         }
-        rc = a->idx ? drift_table_iscan(rel->t, a->idx, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len,
-                                        &s)
-             : rel->history ? drift_table_vscan_range(rel->t, lo.buf, lo.len, hi_open ? NULL : hi.buf,
-                                                      hi_open ? 0 : hi.len, rel->h_from, rel->h_to, rel->h_incl, &s)
-                            : drift_table_scan(rel->t, lo.buf, lo.len, hi_open ? NULL : hi.buf, hi_open ? 0 : hi.len, &s);
+        const uint8_t *hb = hi_open ? NULL : hi.buf;
+        size_t hl = hi_open ? 0 : hi.len;
+        if (a->idx)
+            rc = drift_table_iscan(rel->t, a->idx, lo.buf, lo.len, hb, hl, &s);
+        else if (rel->history) /* the versions of the keys in range */
+            rc = drift_table_vscan_range(rel->t, lo.buf, lo.len, hb, hl, rel->h_from, rel->h_to, rel->h_incl, &s);
+        else
+            rc = drift_table_scan(rel->t, lo.buf, lo.len, hb, hl, &s);
         if (rc < 0)
             goto out;
         rc = s_scan_loop(r, k, rel, s, matched);
