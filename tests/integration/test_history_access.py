@@ -177,6 +177,8 @@ class HistoryAccessTest(unittest.TestCase):
                  None, "PK VERSION LOOKUP kv (id = p.id)"),
                 ("SELECT c.a, c.b, c._seq FROM kv k JOIN comp %s c ON c.a = k.id WHERE k.id < 4 ORDER BY 1, 2, 3" % w,
                  None, "PK VERSION RANGE SCAN comp (a = k.id)"),
+                ("SELECT p.id, h._seq FROM kv p LEFT JOIN kv %s h ON h.id = p.id AND h.n = 1 WHERE p.id < 12 "
+                 "ORDER BY 1, 2" % w, None, "LEFT JOIN PK VERSION LOOKUP kv (id = p.id)"),
                 ("SELECT count(*) FROM kv %s h WHERE h.id IN (SELECT id FROM kv WHERE n = 1)" % w, None, None),
                 ("SELECT id, _seq FROM kv %s WHERE id = %d ORDER BY _seq DESC" % (w, k), None,
                  "PK VERSION LOOKUP kv"),
