@@ -350,6 +350,9 @@ struct drift_stmt {
     /* SET AS OF */
     drift_tpoint_t point;
 
+    /* SET name = on|off|true|false|default, RESET: 1 on, 0 off, -1 default */
+    int set_value;
+
     /* EXPLAIN [ANALYZE] inner */
     drift_stmt_t *inner;
     int analyze;
@@ -358,9 +361,6 @@ struct drift_stmt {
     drift_node_t **key;
     uint32_t nkey;
     drift_node_t *patch;
-    /* SET name = on|off|true|false|default, RESET: 1 on, 0 off, -1 default */
-    int set_value;
-
 };
 
 #endif
