@@ -1291,6 +1291,7 @@ static int s_scan_loop(xrun_t *r, uint32_t k, xrel_t *rel, drift_tscan_t *s, int
         if (rc != 0)
             break;
     }
+    rel->scanned += drift_tscan_steps(s);
     drift_tscan_close(&s);
     return rc < 0 ? -1 : rc;
 }
@@ -1360,6 +1361,7 @@ static int s_materialize(xrun_t *r, xrel_t *rel)
             }
         }
         r->relp[rel->index] = save;
+        rel->scanned += drift_tscan_steps(s);
         drift_tscan_close(&s);
         if (rc < 0)
             return -1;

@@ -87,6 +87,7 @@ struct xrel {
     uint64_t actual; /* rows produced at this level (EXPLAIN ANALYZE) */
     uint64_t loops;
     uint64_t time_ns; /* EXPLAIN ANALYZE: time spent at this level and below */
+    uint64_t scanned; /* EXPLAIN ANALYZE: index entries (rows, versions) this level's scans stepped over */
     uint64_t mat_run; /* the core run mat was built in (correlated cores rebuild per run) */
 };
 

@@ -1072,6 +1072,10 @@ static int s_explain_rel(xexp_t *e, xcore_t *c, uint32_t k, int depth)
         snprintf(tmp, sizeof tmp, " (actual rows=%" PRIu64 " loops=%" PRIu64 " time=%.3f ms)", rel->actual, rel->loops,
                  (double)rel->time_ns / 1e6);
         s_puts(&b, tmp);
+        if (rel->scanned) {
+            snprintf(tmp, sizeof tmp, " (scanned=%" PRIu64 ")", rel->scanned);
+            s_puts(&b, tmp);
+        }
     }
     if (s_line(e, depth, b.p) < 0)
         return -1;

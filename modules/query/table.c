@@ -1144,28 +1144,7 @@ static uint64_t s_read_bound(const drift_table_t *t)
 
 int drift_table_vscan(drift_table_t *tp, uint64_t from, uint64_t to, int to_inclusive, drift_tscan_t **ret)
 {
-    s_table_t *t = (s_table_t *)tp;
-    drift_qctx_t *q = tp->q;
-    drift_tscan_t *s = s_scan_new(t, SCAN_VERSIONS);
-    if (!s)
-        return s_oom(q);
-    s->from = from;
-    s->to = to;
-    s->to_incl = to_inclusive;
-    if (tp->present && q->txn && drift_txn_note_table_read(q->txn, tp->id) < 0) {
-        drift_tscan_close(&s);
-        return s_oom(q);
-    }
-    if (q->rd) {
-        int rc = drift_index_vscan_open(q->rd, tp->id, NULL, 0, NULL, 0, &s->iv);
-        if (rc < 0) {
-            drift_tscan_close(&s);
-            return s_ixerr(q, rc, tp->name);
-        }
-    } else
-        s->snap_done = 1;
-    *ret = s;
-    return 0;
+    return drift_table_vscan_range(tp, NULL, 0, NULL, 0, from, to, to_inclusive, ret);
 }
 
 int drift_table_vscan_range(drift_table_t *tp, const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
