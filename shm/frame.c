@@ -49,7 +49,8 @@ int drift_frame_encode(uint8_t *buf, size_t cap, const drift_frame_t *f, const v
     return 0;
 }
 
-int drift_frame_decode(const uint8_t *p, size_t avail, drift_frame_t *ret)
+/* The structural part of decoding, shared by decode and parse: lengths and header fields, no CRC. */
+static int s_parse(const uint8_t *p, size_t avail, drift_frame_t *ret)
 {
     if (avail < 4)
         return avail && p[0] ? DRIFT_ETRUNCATED : DRIFT_ENOTFOUND;
@@ -63,18 +64,8 @@ int drift_frame_decode(const uint8_t *p, size_t avail, drift_frame_t *ret)
     uint16_t hdr_len = drift_le_get16(p + 48);
     if (hdr_len < DRIFT_FRAME_HDR_LEN || hdr_len > len || (hdr_len & (DRIFT_FRAME_ALIGN - 1)))
         return DRIFT_ECORRUPT;
-    uint32_t crc = drift_le_get32(p + 4);
-    if (crc != drift_frame_crc(p, len))
-        return DRIFT_ECORRUPT;
-    /* Padding to the next 8-byte boundary must be zero when it is within reach. */
-    size_t padded = (len + DRIFT_FRAME_ALIGN - 1) & ~(size_t)(DRIFT_FRAME_ALIGN - 1);
-    for (size_t i = len; i < padded && i < avail; i++)
-        if (p[i])
-            return DRIFT_ECORRUPT;
-    if (drift_le_get16(p + 50) != 0)
-        return DRIFT_ECORRUPT;
     ret->len = len;
-    ret->crc = crc;
+    ret->crc = drift_le_get32(p + 4);
     ret->seq = drift_le_get64(p + 8);
     ret->ts_ns = drift_le_get64(p + 16);
     ret->epoch = drift_le_get64(p + 24);
@@ -87,7 +78,31 @@ int drift_frame_decode(const uint8_t *p, size_t avail, drift_frame_t *ret)
     ret->bytes = p;
     ret->body = p + hdr_len;
     ret->body_len = len - hdr_len;
+    return 0;
+}
+
+int drift_frame_decode(const uint8_t *p, size_t avail, drift_frame_t *ret)
+{
+    drift_frame_t f;
+    int rc = s_parse(p, avail, &f);
+    if (rc < 0)
+        return rc;
+    if (f.crc != drift_frame_crc(p, f.len))
+        return DRIFT_ECORRUPT;
+    /* Padding to the next 8-byte boundary must be zero when it is within reach. */
+    size_t padded = (f.len + DRIFT_FRAME_ALIGN - 1) & ~(size_t)(DRIFT_FRAME_ALIGN - 1);
+    for (size_t i = f.len; i < padded && i < avail; i++)
+        if (p[i])
+            return DRIFT_ECORRUPT;
+    if (drift_le_get16(p + 50) != 0)
+        return DRIFT_ECORRUPT;
+    *ret = f;
     if (ret->flags & ~DRIFT_FRAME_F_KNOWN)
         return DRIFT_EVERSION;
     return 0;
+}
+
+int drift_frame_parse(const uint8_t *p, size_t avail, drift_frame_t *ret)
+{
+    return s_parse(p, avail, ret);
 }

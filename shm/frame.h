@@ -101,6 +101,11 @@ int drift_frame_encode(uint8_t *buf, size_t cap, const drift_frame_t *f, const v
  * DRIFT_EVERSION   valid CRC but flags this build does not know. */
 int drift_frame_decode(const uint8_t *p, size_t avail, drift_frame_t *ret);
 
+/* Reads the header fields of a frame that drift_frame_decode already verified (recovery's
+ * second pass over a verified segment): the length checks only, no CRC, padding or flags
+ * check. Never use it on bytes that were not verified. Same return codes. */
+int drift_frame_parse(const uint8_t *p, size_t avail, drift_frame_t *ret);
+
 /* The CRC a frame of len bytes at p should carry. */
 uint32_t drift_frame_crc(const uint8_t *p, uint32_t len);
 

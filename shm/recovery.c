@@ -1,12 +1,25 @@
-/* shm/recovery.c — see recovery.h. */
+/* shm/recovery.c — see recovery.h.
+ *
+ * Concurrency: the sealed segments (every one but the last) are verified on their own —
+ * CRC, seq, prev_hash, timestamps and epochs inside the segment, starting from the chain
+ * state the segment header carries — by up to RECOVERY_THREADS helper threads, which run
+ * ahead of the calling thread by at most RECOVERY_AHEAD segments. The calling thread takes
+ * the results strictly in order: it checks each header against the chain so far (first_seq,
+ * prev_hash) and the segment's first frame against the last timestamp and epoch, which
+ * makes the result identical to one sequential scan, then walks the verified frames for the
+ * callback (no second CRC or hash). The last segment (the one a torn tail may end) is scanned
+ * by the calling thread with the callback as before. Helpers share only the job array,
+ * under one mutex; they are joined before the function returns. */
 #include "shm/recovery.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/errors.h"
@@ -43,6 +56,116 @@ out:
     return rc;
 }
 
+#define RECOVERY_THREADS 2 /* helper threads verifying sealed segments */
+#define RECOVERY_AHEAD 4   /* how many segments they may run ahead of the calling thread */
+
+/* One sealed segment to verify. */
+typedef struct {
+    uint64_t id;
+    char path[4096];
+    drift_seg_t *seg;
+    int open_rc;
+    drift_seg_scan_t sc;
+    int done;
+} s_job_t;
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    s_job_t *jobs;
+    size_t njobs;  /* sealed segments */
+    size_t next;   /* the next job nobody claimed yet */
+    size_t taken;  /* jobs the calling thread has consumed */
+    int stop;
+} s_pool_t;
+
+/* Opens and verifies one sealed segment on its own, from the chain state in its header. */
+static void s_verify_job(s_job_t *j)
+{
+    j->open_rc = drift_seg_open(j->path, &j->seg);
+    if (j->open_rc < 0)
+        return;
+    const drift_seg_header_t *h = drift_seg_header(j->seg);
+    uint8_t *data = (uint8_t *)drift_seg_data(j->seg);
+    size_t size = drift_seg_size(j->seg);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (((uintptr_t)data & (page - 1)) == 0) {
+        (void)madvise(data, size, MADV_SEQUENTIAL);
+        (void)madvise(data, size, MADV_WILLNEED);
+    }
+    (void)drift_seg_scan(data, size, h, h->prev_hash, h->first_seq, 0, 0, NULL, NULL, &j->sc);
+}
+
+/* Claims the next job under the lock, or returns NULL (stop, all claimed, or too far ahead). */
+static s_job_t *s_claim(s_pool_t *p, int wait_ahead)
+{
+    for (;;) {
+        if (p->stop || p->next >= p->njobs)
+            return NULL;
+        if (p->next < p->taken + RECOVERY_AHEAD)
+            return &p->jobs[p->next++];
+        if (!wait_ahead)
+            return NULL;
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+}
+
+/* Helper thread: verifies jobs in claim order until none is left. */
+static void *s_worker(void *arg)
+{
+    s_pool_t *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        s_job_t *j = s_claim(p, 1);
+        if (!j)
+            break;
+        pthread_mutex_unlock(&p->mu);
+        s_verify_job(j);
+        pthread_mutex_lock(&p->mu);
+        j->done = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* The calling thread: waits for job i (verifying it itself when no helper took it yet). */
+static s_job_t *s_take(s_pool_t *p, size_t i)
+{
+    s_job_t *j = &p->jobs[i];
+    pthread_mutex_lock(&p->mu);
+    p->taken = i;
+    pthread_cond_broadcast(&p->cv);
+    if (p->next == i) {
+        p->next++;
+        pthread_mutex_unlock(&p->mu);
+        s_verify_job(j);
+        pthread_mutex_lock(&p->mu);
+        j->done = 1;
+    }
+    while (!j->done)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    return j;
+}
+
+/* Calls fn for every frame of a verified segment, [header, end). */
+static int s_walk(const drift_seg_t *seg, uint64_t end, drift_seg_frame_fn fn, void *arg)
+{
+    const uint8_t *p = drift_seg_data(seg);
+    uint64_t id = drift_seg_header(seg)->segment_id;
+    for (uint64_t off = DRIFT_SEG_HDR_SIZE; off < end;) {
+        drift_frame_t f;
+        int rc = drift_frame_parse(p + off, end - off, &f);
+        if (rc < 0)
+            return DRIFT_ECORRUPT; /* cannot happen: the same bytes verified */
+        if ((rc = fn(&f, id, off, arg)) != 0)
+            return rc;
+        off += drift_frame_size(f.body_len);
+    }
+    return 0;
+}
+
 int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, void *arg, drift_recovery_t *ret)
 {
     int rc = 0;
@@ -51,6 +174,9 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
     drift_seg_t *seg = NULL;
     char path[4096];
     uint64_t t0 = drift_now_mono_ns();
+    s_pool_t pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    pthread_t thr[RECOVERY_THREADS];
+    int nthr = 0;
 
     memset(ret, 0, sizeof *ret);
     rc = drift_seg_list(log_dir, &ids, &n);
@@ -58,11 +184,36 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
         snprintf(ret->err, sizeof ret->err, "%s: cannot list segments: %s", log_dir, drift_strerror(rc));
         goto out;
     }
+    if (n > 1) {
+        pool.njobs = n - 1;
+        pool.jobs = calloc(pool.njobs, sizeof *pool.jobs);
+        if (!pool.jobs) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < pool.njobs; i++) {
+            pool.jobs[i].id = ids[i];
+            drift_seg_path(pool.jobs[i].path, sizeof pool.jobs[i].path, log_dir, ids[i]);
+        }
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int want = cpus < 2 ? 0 : pool.njobs < RECOVERY_THREADS ? (int)pool.njobs : RECOVERY_THREADS;
+        while (nthr < want && pthread_create(&thr[nthr], NULL, s_worker, &pool) == 0)
+            nthr++; /* none at all: the calling thread verifies every segment itself */
+    }
+    ret->threads = nthr;
     for (size_t i = 0; i < n; i++) {
         int last = i + 1 == n;
+        s_job_t *job = NULL;
         drift_seg_close(&seg);
         drift_seg_path(path, sizeof path, log_dir, ids[i]);
-        rc = drift_seg_open(path, &seg);
+        if (!last) {
+            job = s_take(&pool, i);
+            seg = job->seg;
+            job->seg = NULL;
+            rc = job->open_rc;
+        } else {
+            rc = drift_seg_open(path, &seg);
+        }
         if (rc < 0) {
             snprintf(ret->err, sizeof ret->err, "%s: offset 0: segment header unreadable: %s", path,
                      drift_strerror(rc));
@@ -88,10 +239,27 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
             goto out;
         }
         drift_seg_scan_t sc;
-        rc = drift_seg_scan(drift_seg_data(seg), drift_seg_size(seg), h, ret->last_hash, expect, ret->last_ts,
-                            ret->last_epoch, fn, arg, &sc);
-        if (rc)
-            goto out;
+        int rescan = !job;
+        if (job) {
+            /* Verified on its own from this header, which links (checked above): the result equals
+             * the sequential scan's unless its first frame goes back in time or epoch — then that
+             * scan is redone here, in sequence, for the exact verdict. */
+            sc = job->sc;
+            drift_frame_t first;
+            if (sc.frames > 0 &&
+                drift_frame_parse(drift_seg_data(seg) + DRIFT_SEG_HDR_SIZE, drift_seg_size(seg) - DRIFT_SEG_HDR_SIZE,
+                                  &first) == 0 &&
+                (first.ts_ns <= ret->last_ts || first.epoch < ret->last_epoch))
+                rescan = 1;
+            else if (fn && (rc = s_walk(seg, sc.end_off, fn, arg)) != 0)
+                goto out;
+        }
+        if (rescan) {
+            rc = drift_seg_scan(drift_seg_data(seg), drift_seg_size(seg), h, ret->last_hash, expect, ret->last_ts,
+                                ret->last_epoch, fn, arg, &sc);
+            if (rc)
+                goto out;
+        }
         ret->segments++;
         ret->frames += sc.frames;
         ret->bytes_scanned += sc.end_off;
@@ -138,6 +306,15 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
         }
     }
 out:
+    pthread_mutex_lock(&pool.mu);
+    pool.stop = 1;
+    pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+    for (int t = 0; t < nthr; t++)
+        pthread_join(thr[t], NULL);
+    for (size_t i = 0; i < pool.njobs; i++)
+        drift_seg_close(&pool.jobs[i].seg);
+    free(pool.jobs);
     drift_seg_close(&seg);
     free(ids);
     ret->elapsed_ns = drift_now_mono_ns() - t0;

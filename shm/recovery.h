@@ -10,7 +10,8 @@
  * the damaged frame was already durable (sync_seq). That tail is overwritten
  * with zeros and fdatasynced (repair) and its size reported. Anything else is
  * damage: the function fails with a message naming the file, the byte offset
- * and what is wrong. Single-threaded; no global state. */
+ * and what is wrong. Sealed segments are verified by up to two helper threads (joined before
+ * returning); fn is called on the calling thread, in log order. No global state. */
 #ifndef DRIFT_SHM_RECOVERY_H
 #define DRIFT_SHM_RECOVERY_H
 
@@ -30,6 +31,7 @@ typedef struct {
     char dropped_why[160];
     uint64_t bytes_scanned;
     uint64_t elapsed_ns;
+    int threads;                       /* helper threads that verified sealed segments */
     char err[8192]; /* on failure: "<path>: offset N: what is wrong" */
 } drift_recovery_t;
 

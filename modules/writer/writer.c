@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -1153,7 +1154,10 @@ static int s_recover(writer_t *w)
     int code = -1;
     atomic_store(&h->writer_state, DRIFT_WSTATE_RECOVERING);
     drift_wcat_open_index(w->cat);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     int rc = drift_recovery_run(w->log_dir, 1, s_rebuild_frame, w, rec);
+    getrusage(RUSAGE_SELF, &ru1);
     if (rc < 0) {
         if (rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION) {
             DLOG_ERR("the log is damaged, refusing to start (exit code %d: restarting cannot help; see "
@@ -1170,10 +1174,13 @@ static int s_recover(writer_t *w)
         DLOG_WARN("cut a torn tail of %" PRIu64 " bytes at offset %" PRIu64 " of segment %020" PRIu64
                   ".seg (%s); those frames were never acknowledged",
                   rec->dropped_bytes, rec->dropped_off, rec->active_id, rec->dropped_why);
-    DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC + hash chain) in %.1f ms; "
-              "key map rebuilt: %zu entries, %.1f MB",
-              rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->elapsed_ns / 1e6, drift_keymap_count(w->keys),
-              drift_keymap_bytes(w->keys) / 1e6);
+#define TV_MS(a, b) (((b).tv_sec - (a).tv_sec) * 1e3 + ((b).tv_usec - (a).tv_usec) / 1e3)
+    DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC + hash chain) in %.1f ms "
+              "(cpu %.0f ms user + %.0f ms sys, %d verify threads); key map rebuilt: %zu entries, %.1f MB",
+              rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->elapsed_ns / 1e6,
+              TV_MS(ru0.ru_utime, ru1.ru_utime), TV_MS(ru0.ru_stime, ru1.ru_stime), rec->threads,
+              drift_keymap_count(w->keys), drift_keymap_bytes(w->keys) / 1e6);
+#undef TV_MS
     w->next_seq = rec->last_seq + 1;
     w->last_ts = rec->last_ts;
     memcpy(w->chain, rec->last_hash, DRIFT_HASH_LEN);

@@ -290,6 +290,63 @@ static void t_timestamp_monotonic(void **state)
     fx_done(&l.fx);
 }
 
+/* Sealed segments are verified by helper threads, each from its own header; the link to the
+ * previous segment's last timestamp is checked in order: a sealed segment whose first frame
+ * goes back in time is refused at its offset 128 (and the frames before it were delivered). The
+ * timestamps: 5 frames at 1001..1005, then the clock back by 3: the next frame is at 1003. */
+static void t_timestamp_back_at_sealed_boundary(void **state)
+{
+    (void)state;
+    fx_log_t fx;
+    fx_init(&fx, 1 << 13);
+    char body[1024];
+    memset(body, 'x', sizeof body);
+    for (int i = 0; i < 5; i++)
+        fx_append(&fx, body, 900);
+    fx_new_segment(&fx);
+    uint64_t bad_seg = fx.seg_id;
+    fx.ts -= 3; /* the first frame of this segment is not after the last one of the previous */
+    fx_append(&fx, body, 900);
+    fx_append(&fx, body, 900);
+    fx_new_segment(&fx); /* makes bad_seg sealed */
+    fx_append(&fx, body, 300);
+    fx_close(&fx);
+    drift_recovery_t rec;
+    uint64_t n = 0;
+    assert_int_equal(drift_recovery_run(fx.dir, 1, s_count, &n, &rec), DRIFT_ECHAIN);
+    assert_int_equal(n, 5);
+    char name[64];
+    snprintf(name, sizeof name, "%020llu.seg: offset 128:", (unsigned long long)bad_seg);
+    if (!strstr(rec.err, name) || !strstr(rec.err, "timestamp 1003 not after 1005"))
+        fail_msg("message '%s' lacks '%s' or the timestamps", rec.err, name);
+    fx_done(&fx);
+}
+
+/* Many sealed segments, two of them damaged: the verdict names the first one in log order,
+ * whichever helper thread finished first, and the callback saw exactly the frames before it. */
+static void t_first_damage_in_order(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 4; round++) {
+        log_t l;
+        s_build(&l);
+        int first = 8 + round, second = 30 - round;
+        assert_true(l.segs[second] != l.segs[first] && l.segs[second] != l.segs[NFRAMES]);
+        fx_flip(&l.fx, l.segs[second], l.offs[second] + 100);
+        fx_flip(&l.fx, l.segs[first], l.offs[first] + 100);
+        drift_recovery_t rec;
+        uint64_t n = 0;
+        assert_int_equal(drift_recovery_run(l.fx.dir, 1, s_count, &n, &rec), DRIFT_ECORRUPT);
+        assert_int_equal(n, (uint64_t)first - 1);
+        char name[64], at[64];
+        snprintf(name, sizeof name, "%020llu.seg", (unsigned long long)l.segs[first]);
+        snprintf(at, sizeof at, "offset %llu", (unsigned long long)l.offs[first]);
+        if (!strstr(rec.err, name) || !strstr(rec.err, at))
+            fail_msg("message '%s' lacks '%s' or '%s'", rec.err, name, at);
+        fx_done(&l.fx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +365,8 @@ int main(void)
         cmocka_unit_test(t_missing_segment_refused),
         cmocka_unit_test(t_broken_chain_refused),
         cmocka_unit_test(t_timestamp_monotonic),
+        cmocka_unit_test(t_timestamp_back_at_sealed_boundary),
+        cmocka_unit_test(t_first_damage_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
