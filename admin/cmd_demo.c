@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "admin/driftctl.h"
+#include "common/util.h"
 
 typedef struct {
     drift_conn_t *conn;
@@ -36,17 +37,6 @@ static const char *const s_customers[] = {
     "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yvonne",
 };
 static const char *const s_statuses[] = {"new", "paid", "shipped", "delivered"};
-
-/* xorshift64*: the demo's data are the same on every run. */
-static uint64_t s_rand(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 /* Prints a narration paragraph. */
 static void s_say(const char *fmt, ...)
@@ -126,13 +116,13 @@ static int s_generate(int n, char **ret_path)
     uint64_t st = 0x5eed2026d1f7ULL;
     time_t base = 1767225600; /* 2026-01-01T00:00:00Z */
     for (int i = 1; i <= n; i++) {
-        const char *cust = s_customers[s_rand(&st) % (sizeof s_customers / sizeof *s_customers)];
-        const char *status = s_statuses[s_rand(&st) % (sizeof s_statuses / sizeof *s_statuses)];
+        const char *cust = s_customers[drift_rand64(&st) % (sizeof s_customers / sizeof *s_customers)];
+        const char *status = s_statuses[drift_rand64(&st) % (sizeof s_statuses / sizeof *s_statuses)];
         if (i == 42)
             status = "paid"; /* the order the tour follows: shipped later */
         /* amounts in quarters (5.00 .. 500.00): exact in binary, so they print as written */
-        double amount = (double)(20 + (int)(s_rand(&st) % 1981)) * 0.25;
-        time_t t = base + (time_t)i * 313 + (time_t)(s_rand(&st) % 60);
+        double amount = (double)(20 + (int)(drift_rand64(&st) % 1981)) * 0.25;
+        time_t t = base + (time_t)i * 313 + (time_t)(drift_rand64(&st) % 60);
         struct tm tm;
         gmtime_r(&t, &tm);
         char ts[32];

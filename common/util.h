@@ -27,4 +27,15 @@ int drift_fsync_dir(const char *path);
 /* Formats "<dir>/<name>" into buf; returns -ENAMETOOLONG if it does not fit. */
 int drift_path_join(char *buf, size_t cap, const char *dir, const char *name);
 
+/* xorshift64*: a fast deterministic pseudo-random sequence (not for secrets) from a non-zero state. */
+static inline uint64_t drift_rand64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
 #endif

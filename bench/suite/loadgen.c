@@ -57,6 +57,7 @@
 #include <zmq.h>
 
 #include "client/drift.h"
+#include "common/util.h"
 
 /* ---------------------------------------------------------------- options */
 
@@ -142,21 +143,10 @@ static uint64_t s_wall_us(void)
     return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* xorshift64*: a per-thread random stream. */
-static uint64_t s_rand(uint64_t *st)
-{
-    uint64_t x = *st;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *st = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 /* A uniform integer in [lo, hi]. */
 static int64_t s_rand_range(uint64_t *st, int64_t lo, int64_t hi)
 {
-    return lo + (int64_t)(s_rand(st) % (uint64_t)(hi - lo + 1));
+    return lo + (int64_t)(drift_rand64(st) % (uint64_t)(hi - lo + 1));
 }
 
 static atomic_int s_err_prints;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ipc/commit.h"
+#include "common/util.h"
 #include "modules/query/txn.h"
 #include "shm/stats.h"
 
@@ -316,17 +317,6 @@ static int s_oom(drift_qctx_t *q)
     return drift_sqlerr_set(q->err, "53200", 0, "out of memory");
 }
 
-/* xorshift64*: the reservoir sample's random numbers (fixed seed per table: reproducible statistics). */
-static uint64_t s_rand(uint64_t *st)
-{
-    uint64_t x = *st;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *st = x;
-    return x * 0x2545f4914f6cdd1dULL;
-}
-
 int drift_stats_compute(drift_table_t *t, drift_arena_t *a, drift_stats_t **ret)
 {
     drift_qctx_t *q = t->q;
@@ -383,7 +373,7 @@ int drift_stats_compute(drift_table_t *t, drift_arena_t *a, drift_stats_t **ret)
             }
         }
         uint64_t slot = rows - 1;
-        if (rows > DRIFT_STATS_SAMPLE && (slot = s_rand(&rng) % rows) >= DRIFT_STATS_SAMPLE)
+        if (rows > DRIFT_STATS_SAMPLE && (slot = drift_rand64(&rng) % rows) >= DRIFT_STATS_SAMPLE)
             continue;
         for (uint32_t i = 0; i < nc; i++)
             if (drift_val_copy(&sa, &row.vals[i], &samp[slot * nc + i]) < 0)
