@@ -507,6 +507,21 @@ static bool s_retryable(const char *state)
     return !strcmp(state, "40001") || !strcmp(state, "40P01");
 }
 
+/* Ends a PostgreSQL call: records the error of a failed one (c->state, c->err), frees r, marks a lost
+ * connection dead. Returns OP_OK, OP_RETRY or OP_ERR. */
+static int s_pg_done(client_t *c, PGresult *r, int ok)
+{
+    if (!ok) {
+        const char *ss = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(c->state, sizeof(c->state), "%s", ss ? ss : "");
+        snprintf(c->err, sizeof(c->err), "pg: %s", PQerrorMessage(c->pg));
+    }
+    PQclear(r);
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        c->dead = true;
+    return ok ? OP_OK : s_retryable(c->state) ? OP_RETRY : OP_ERR;
+}
+
 /* Runs statement st with params; *ret_rows gets the result's row count. Returns
  * OP_OK, OP_RETRY (serialization failure / busy) or OP_ERR (c->err, c->state set). */
 static int s_exec(client_t *c, st_t st, const param_t *p, int n, int64_t *ret_rows)
@@ -537,16 +552,7 @@ static int s_exec(client_t *c, st_t st, const param_t *p, int n, int64_t *ret_ro
     case SYS_PG: {
         if (st == ST_BEGIN || st == ST_COMMIT || st == ST_ROLLBACK) {
             PGresult *r = PQexec(c->pg, s_sql[st]);
-            int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-            if (!ok) {
-                const char *ss = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-                snprintf(c->state, sizeof(c->state), "%s", ss ? ss : "");
-                snprintf(c->err, sizeof(c->err), "pg: %s", PQerrorMessage(c->pg));
-            }
-            PQclear(r);
-            if (PQstatus(c->pg) != CONNECTION_OK)
-                c->dead = true;
-            return ok ? OP_OK : s_retryable(c->state) ? OP_RETRY : OP_ERR;
+            return s_pg_done(c, r, PQresultStatus(r) == PGRES_COMMAND_OK);
         }
         char name[16];
         snprintf(name, sizeof(name), "s%d", (int)st);
@@ -577,15 +583,7 @@ static int s_exec(client_t *c, st_t st, const param_t *p, int n, int64_t *ret_ro
         int ok = es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK;
         if (ok && ret_rows)
             *ret_rows = PQntuples(r);
-        if (!ok) {
-            const char *ss = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            snprintf(c->state, sizeof(c->state), "%s", ss ? ss : "");
-            snprintf(c->err, sizeof(c->err), "pg: %s", PQerrorMessage(c->pg));
-        }
-        PQclear(r);
-        if (PQstatus(c->pg) != CONNECTION_OK)
-            c->dead = true;
-        return ok ? OP_OK : s_retryable(c->state) ? OP_RETRY : OP_ERR;
+        return s_pg_done(c, r, ok);
     }
     case SYS_SQLITE: {
         sqlite3_stmt *s = c->lst[st];
