@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Workload 7 alone, for A/B runs of the recovery path: kill -9 of the whole daemon with a big log,
+restart on the same data directory, time until GET /health/ready answers 200 (as bench/suite/run.py
+does), alternating builds.
+
+  bench/recovery/recovery.py --data /tmp/recov/data --log-mb 1024 --builds /tmp/rel-before,/tmp/rel-after \
+      --rounds 2 --kills 2
+
+The first use of --data grows the log: a table of 200 000 small rows (1000-row transactions) and wide
+rows of 3.9 kB of random text (100 per transaction, `driftctl ingest`, like the suite's ballast) until
+the sealed segments hold --log-mb. Each build then starts once (not timed) and is killed --kills times;
+the writer's own log line (wall and CPU time of the recovery) is printed with each figure."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+sys.path.insert(0, os.path.join(SRC, "client", "python"))
+
+CFG = {"durability": "sync", "query_workers": "2", "log_level": "info", "heartbeat_interval": "250ms",
+       "heartbeat_timeout": "10s", "shutdown_grace": "10s"}
+
+
+def daemon(H, build, data):
+    os.environ["DRIFT_BUILDDIR"] = build
+    H.DRIFTDBD = os.path.join(build, "driftdbd")
+    H.DRIFTCTL = os.path.join(build, "driftctl")
+    return H.Daemon(data_dir=data, query_workers=2, config=CFG)
+
+
+def sealed_bytes(data):
+    segs = sorted(f for f in os.listdir(os.path.join(data, "log")) if f.endswith(".seg"))
+    return sum(os.path.getsize(os.path.join(data, "log", s)) for s in segs[:-1]), len(segs)
+
+
+def grow(H, build, data, target):
+    d = daemon(H, build, data)
+    d.start(timeout=600)
+    try:
+        ctl, ep = H.DRIFTCTL, d.endpoint
+
+        def ingest(table, rows, batch):
+            p = subprocess.Popen([ctl, "-H", ep, "ingest", table, "-", "--batch", str(batch), "--no-progress", "-q"],
+                                 stdin=subprocess.PIPE)
+            for r in rows:
+                p.stdin.write(r.encode())
+            p.stdin.close()
+            if p.wait() != 0:
+                raise RuntimeError("driftctl ingest %s failed" % table)
+
+        for s in ("CREATE TABLE IF NOT EXISTS ballast (id INTEGER PRIMARY KEY, pad TEXT)",
+                  "CREATE TABLE IF NOT EXISTS kv (id INTEGER PRIMARY KEY, name TEXT, amount REAL)"):
+            subprocess.run([ctl, "-H", ep, "sql", "-e", s], check=True, stdout=subprocess.DEVNULL)
+        ingest("kv", ('{"id": %d, "name": "n%d", "amount": %d}\n' % (i, i, i) for i in range(1, 200001)), 1000)
+        nid = 1
+        while sealed_bytes(data)[0] < target:
+            ingest("ballast", ('{"id": %d, "pad": "%s"}\n' % (i, os.urandom(1950).hex())
+                               for i in range(nid, nid + 20000)), 100)
+            nid += 20000
+            print("log: %d MB sealed, %d segments" % (sealed_bytes(data)[0] >> 20, sealed_bytes(data)[1]), flush=True)
+        d.stop()
+    finally:
+        d.close()
+
+
+def kills(H, build, data, n):
+    d = daemon(H, build, data)
+    d.start(timeout=600)
+    out = []
+    try:
+        for _ in range(n):
+            old = [p for v in d.role_pids().values() for p in v] + [d.proc.pid]
+            t0 = time.monotonic()
+            d.kill_all()
+            for pid in old:  # the roles die by PR_SET_PDEATHSIG
+                while H.pid_alive(pid) and time.monotonic() - t0 < 30:
+                    time.sleep(0.002)
+            d.log_file.close()
+            mark = len(d.log())
+            d.start(wait_ready=False)
+            while d.http_get("/health/ready", timeout=1.0)[0] != 200:
+                if d.proc.poll() is not None:
+                    raise RuntimeError("driftdbd exited during recovery:\n" + d.log()[-3000:])
+                time.sleep(0.005)
+            el = time.monotonic() - t0
+            m = re.search(r"recovered .*", d.log()[mark:])
+            out.append(el)
+            print("%s: ready %.3f s after kill -9 (load %s) | %s" % (build, el, open("/proc/loadavg").read().split()[0],
+                                                                     m.group(0)[:160] if m else "?"), flush=True)
+        d.stop()
+    finally:
+        d.close()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True, help="data directory (kept; grown on first use)")
+    ap.add_argument("--builds", required=True, help="comma-separated build directories (release), alternated")
+    ap.add_argument("--log-mb", type=int, default=1024)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--kills", type=int, default=2)
+    a = ap.parse_args()
+    os.environ.setdefault("DRIFT_SRCDIR", SRC)
+    import driftharness as H
+    builds = a.builds.split(",")
+    if sealed_bytes(a.data)[0] < a.log_mb << 20 if os.path.isdir(os.path.join(a.data, "log")) else True:
+        grow(H, builds[-1], a.data, a.log_mb << 20)
+    res = {b: [] for b in builds}
+    for _ in range(a.rounds):
+        for b in builds:
+            res[b] += kills(H, b, a.data, a.kills)
+    for b in builds:
+        xs = sorted(res[b])
+        print("%s: median %.2f s, %.2f–%.2f s over %d kills" % (b, xs[len(xs) // 2], xs[0], xs[-1], len(xs)))
+
+
+if __name__ == "__main__":
+    main()
