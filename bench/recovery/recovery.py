@@ -74,20 +74,8 @@ def kills(H, build, data, n):
     out = []
     try:
         for _ in range(n):
-            old = [p for v in d.role_pids().values() for p in v] + [d.proc.pid]
-            t0 = time.monotonic()
-            d.kill_all()
-            for pid in old:  # the roles die by PR_SET_PDEATHSIG
-                while H.pid_alive(pid) and time.monotonic() - t0 < 30:
-                    time.sleep(0.002)
-            d.log_file.close()
             mark = len(d.log())
-            d.start(wait_ready=False)
-            while d.http_get("/health/ready", timeout=1.0)[0] != 200:
-                if d.proc.poll() is not None:
-                    raise RuntimeError("driftdbd exited during recovery:\n" + d.log()[-3000:])
-                time.sleep(0.005)
-            el = time.monotonic() - t0
+            el = d.crash_restart()
             m = re.search(r"recovered .*", d.log()[mark:])
             out.append(el)
             print("%s: ready %.3f s after kill -9 (load %s) | %s" % (build, el, open("/proc/loadavg").read().split()[0],

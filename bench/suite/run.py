@@ -487,25 +487,7 @@ def grow_log(peers, target_bytes):
 
 def recovery_run(peers):
     """kill -9 of the whole daemon, restart on the same data directory, time until /health/ready answers 200."""
-    import driftharness as H
-    d = peers.daemon
-    old = [p for v in d.role_pids().values() for p in v] + [d.proc.pid]
-    t0 = time.monotonic()
-    d.kill_all()
-    for pid in old:  # the roles die by PR_SET_PDEATHSIG
-        while H.pid_alive(pid) and time.monotonic() - t0 < 30:
-            time.sleep(0.002)
-    d.log_file.close()
-    d.start(wait_ready=False)
-    while True:
-        st, _ = d.http_get("/health/ready", timeout=1.0)
-        if st == 200:
-            return time.monotonic() - t0
-        if d.proc.poll() is not None:
-            raise RuntimeError("driftdbd exited %s during recovery:\n%s" % (d.proc.returncode, d.log()[-3000:]))
-        if time.monotonic() - t0 > 600:
-            raise RuntimeError("driftdbd not ready 600 s after kill -9")
-        time.sleep(0.005)
+    return peers.daemon.crash_restart()
 
 
 # ---------------------------------------------------------------------------------------------- report
