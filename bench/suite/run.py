@@ -32,15 +32,12 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PGBIN = "/usr/lib/postgresql/15/bin"
@@ -92,11 +89,8 @@ def sh(cmd, **kw):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    import driftharness  # on sys.path once main() has run; it reads DRIFT_BUILDDIR at import
+    return driftharness.free_port()
 
 
 # ---------------------------------------------------------------------------------------------- build

@@ -325,3 +325,17 @@ class DaemonTestCase(unittest.TestCase):
         c = self.conn.cursor()
         c.execute(sql, params)
         return c.fetchall()
+
+    def x(self, sql, params=None):
+        """Runs a statement; returns its cursor."""
+        c = self.conn.cursor()
+        c.execute(sql, params)
+        return c
+
+    def err(self, sqlstate, sql, params=None):
+        """Runs a statement that must fail with sqlstate; returns the error."""
+        import driftdb
+        with self.assertRaises(driftdb.Error) as cm:
+            self.x(sql, params)
+        self.assertEqual(cm.exception.sqlstate, sqlstate, str(cm.exception))
+        return cm.exception

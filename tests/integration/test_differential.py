@@ -29,7 +29,7 @@ import sys
 import unittest
 
 import driftdb
-from driftharness import Daemon, DaemonTestCase
+from driftharness import DaemonTestCase
 
 SEED = int(os.environ.get("DRIFT_DIFF_SEED", "20261126"))
 NQUERIES = int(os.environ.get("DRIFT_DIFF_QUERIES", "600"))
@@ -753,16 +753,11 @@ class DifferentialTest(DaemonTestCase):
         c.execute("INSERT INTO dflt (c, id) VALUES (DEFAULT, 3), (2.5, 4)")
         c.execute("SELECT * FROM dflt ORDER BY id")
         self.assertEqual(c.fetchall(), [(1, "x", 6, None), (2, "y", 6, 1.5), (3, "x", 6, None), (4, "x", 6, 2.5)])
-        with self.assertRaises(driftdb.Error) as cm:
-            c.execute("INSERT INTO dflt VALUES (5, DEFAULT || 'z', 1, 1)")
-        self.assertEqual(cm.exception.sqlstate, "42601")
-        with self.assertRaises(driftdb.Error) as cm:
-            c.execute("INSERT INTO dflt VALUES (5, DEFAULT)")
-        self.assertEqual(cm.exception.sqlstate, "42601")
+        self.err("42601", "INSERT INTO dflt VALUES (5, DEFAULT || 'z', 1, 1)")
+        self.err("42601", "INSERT INTO dflt VALUES (5, DEFAULT)")
         # REPLACE is ordinary versions: the replaced row stays readable as of before
         c.execute("CREATE TABLE rep (id INTEGER PRIMARY KEY, u TEXT UNIQUE)")
         c.execute("INSERT INTO rep VALUES (1, 'a'), (2, 'b')")
-        before = c.seq if hasattr(c, "seq") else None
         c.execute("SELECT max(_seq) FROM rep FOR SYSTEM_TIME ALL")
         s1 = c.fetchall()[0][0]
         c.execute("REPLACE INTO rep VALUES (3, 'a')")
@@ -773,7 +768,6 @@ class DifferentialTest(DaemonTestCase):
         self.assertEqual(c.fetchall(), [(1, "a"), (2, "b")])
         c.execute("SELECT id, u FROM rep FOR SYSTEM_TIME ALL ORDER BY id, _seq")
         self.assertEqual(c.fetchall(), [(1, "a"), (2, "b"), (3, "a")])
-        del before
         # in a transaction that rolls back, nothing is replaced
         self.conn.begin()
         c.execute("REPLACE INTO rep VALUES (2, 'z')")

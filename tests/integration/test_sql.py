@@ -10,8 +10,7 @@ import datetime
 import time
 import unittest
 
-import driftdb
-from driftharness import Daemon, DaemonTestCase
+from driftharness import DaemonTestCase
 
 
 def plan_text(cur, sql, params=None):
@@ -20,17 +19,6 @@ def plan_text(cur, sql, params=None):
 
 
 class SqlTest(DaemonTestCase):
-    def x(self, sql, params=None):
-        c = self.cur()
-        c.execute(sql, params)
-        return c
-
-    def err(self, sqlstate, sql, params=None):
-        with self.assertRaises(driftdb.Error) as cm:
-            self.x(sql, params)
-        self.assertEqual(cm.exception.sqlstate, sqlstate, str(cm.exception))
-        return cm.exception
-
     # ------------------------------------------------------------ SELECT clauses
 
     def test_select_clauses(self):

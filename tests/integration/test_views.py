@@ -25,17 +25,6 @@ def driftctl(*args, timeout=120):
 
 
 class ViewTest(DaemonTestCase):
-    def x(self, sql, params=None):
-        c = self.conn.cursor()
-        c.execute(sql, params)
-        return c
-
-    def err(self, sqlstate, sql, params=None):
-        with self.assertRaises(driftdb.Error) as cm:
-            self.x(sql, params)
-        self.assertEqual(cm.exception.sqlstate, sqlstate, str(cm.exception))
-        return cm.exception
-
     def test_select_join_where_nested(self):
         self.x("CREATE TABLE emp (id INTEGER PRIMARY KEY, name TEXT, dept INTEGER, pay INTEGER)")
         self.x("CREATE TABLE dept (id INTEGER PRIMARY KEY, title TEXT)")
