@@ -83,8 +83,12 @@ class Pty:
         (flushing unread input) right after it prints the prompt, so keys sent at that moment can be lost:
         they are sent again each second until the shell exits."""
         deadline = time.monotonic() + timeout
+        first = True
         while True:
-            self.send(keys)
+            # on a retry, Ctrl-U first: a partly received earlier key can have left text on the line, and
+            # Ctrl-D ends the shell only on an empty line
+            self.send(keys if first else "\x15" + keys)
+            first = False
             end = min(deadline, time.monotonic() + 1.0)
             while self.proc.poll() is None and time.monotonic() < end:
                 r, _, _ = select.select([self.master], [], [], 0.1)
@@ -93,8 +97,11 @@ class Pty:
                         self.buf += os.read(self.master, 4096)
                     except OSError:
                         pass
-            if self.proc.poll() is not None or time.monotonic() >= deadline:
+            if self.proc.poll() is not None:
                 return self.wait(0.5)
+            if time.monotonic() >= deadline:
+                raise AssertionError("the shell did not exit on %r; its terminal showed:\n%s"
+                                     % (keys, self.buf[-2000:].decode(errors="replace")))
 
     def kill(self):
         if self.proc.poll() is None:
