@@ -72,6 +72,8 @@ typedef struct {
     int open_rc;
     drift_seg_scan_t sc;
     int done;
+    int by_seal;       /* verified by CRC + a matching seal record (not re-hashed) */
+    int seal_rejected; /* a seal record was there but did not match: verified in full */
 } s_job_t;
 
 typedef struct {
@@ -82,10 +84,39 @@ typedef struct {
     size_t next;   /* the next job nobody claimed yet */
     size_t taken;  /* jobs the calling thread has consumed */
     int stop;
+    const char *log_dir;
+    int trust;     /* use seal records (drift_recovery_opts_t.trust_seals) */
+    const uint64_t *ids; /* every segment id, so a job can read the header of the segment after it */
 } s_pool_t;
 
-/* Opens and verifies one sealed segment on its own, from the chain state in its header. */
-static void s_verify_job(s_job_t *j)
+/* 1 when seal record s describes the opened segment of job i (same incarnation: id, first seq,
+ * created_ns, header CRC; same size) and the next segment's header continues exactly where the
+ * record ends (first_seq = last_seq + 1, prev_hash = chain_head). */
+static int s_seal_matches(const s_pool_t *p, size_t i, const drift_seg_t *seg, const drift_seal_t *s)
+{
+    const drift_seg_header_t *h = drift_seg_header(seg);
+    if (s->segment_id != h->segment_id || s->first_seq != h->first_seq || s->created_ns != h->created_ns ||
+        s->header_crc != drift_seg_header_crc(seg) || s->file_size != h->file_size ||
+        drift_seg_size(seg) != h->file_size || s->last_seq < s->first_seq ||
+        s->frames != s->last_seq - s->first_seq + 1 || s->end_off > h->file_size)
+        return 0;
+    char path[4096];
+    uint8_t buf[DRIFT_SEG_HDR_SIZE];
+    drift_seg_header_t nh;
+    if (drift_seg_path(path, sizeof path, p->log_dir, p->ids[i + 1]) < 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
+    close(fd);
+    return n == (ssize_t)sizeof buf && drift_seg_header_decode(buf, sizeof buf, &nh) == 0 &&
+           nh.first_seq == s->last_seq + 1 && memcmp(nh.prev_hash, s->chain_head, DRIFT_HASH_LEN) == 0;
+}
+
+/* Opens and verifies one sealed segment on its own, from the chain state in its header: by CRC
+ * and its seal record when that matches (trust), else in full (CRC + BLAKE2b chain). */
+static void s_verify_job(const s_pool_t *p, s_job_t *j)
 {
     j->open_rc = drift_seg_open(j->path, &j->seg);
     if (j->open_rc < 0)
@@ -99,6 +130,22 @@ static void s_verify_job(s_job_t *j)
         /* One call fills the page tables (Linux >= 5.14) instead of a fault per few pages. */
         if (madvise(data, size, RECOVERY_MADV_POPULATE_READ) < 0)
             (void)madvise(data, size, MADV_WILLNEED);
+    }
+    if (p->trust) {
+        drift_seal_t s;
+        int src = drift_seal_read(p->log_dir, j->id, &s);
+        if (src == 0 && s_seal_matches(p, (size_t)(j - p->jobs), j->seg, &s)) {
+            (void)drift_seg_scan_ex(data, size, h, h->prev_hash, h->first_seq, 0, 0, DRIFT_SEG_SCAN_NOHASH, NULL, NULL,
+                                    &j->sc);
+            if (!j->sc.stopped && j->sc.frames == s.frames && j->sc.last_seq == s.last_seq &&
+                j->sc.end_off == s.end_off && j->sc.last_ts == s.last_ts && j->sc.last_epoch == s.last_epoch &&
+                memcmp(j->sc.crc_digest, s.crc_digest, DRIFT_HASH_LEN) == 0) {
+                memcpy(j->sc.last_hash, s.chain_head, DRIFT_HASH_LEN);
+                j->by_seal = 1;
+                return;
+            }
+        }
+        j->seal_rejected = src != -ENOENT; /* none at all is the compatible case, not a rejection */
     }
     (void)drift_seg_scan(data, size, h, h->prev_hash, h->first_seq, 0, 0, NULL, NULL, &j->sc);
 }
@@ -127,7 +174,7 @@ static void *s_worker(void *arg)
         if (!j)
             break;
         pthread_mutex_unlock(&p->mu);
-        s_verify_job(j);
+        s_verify_job(p, j);
         pthread_mutex_lock(&p->mu);
         j->done = 1;
         pthread_cond_broadcast(&p->cv);
@@ -146,7 +193,7 @@ static s_job_t *s_take(s_pool_t *p, size_t i)
     if (p->next == i) {
         p->next++;
         pthread_mutex_unlock(&p->mu);
-        s_verify_job(j);
+        s_verify_job(p, j);
         pthread_mutex_lock(&p->mu);
         j->done = 1;
     }
@@ -175,7 +222,17 @@ static int s_walk(const drift_seg_t *seg, uint64_t end, drift_seg_frame_fn fn, v
 
 int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, void *arg, drift_recovery_t *ret)
 {
+    drift_recovery_opts_t o = {.repair = repair};
+    return drift_recovery_run_opts(log_dir, &o, fn, arg, ret);
+}
+
+int drift_recovery_run_opts(const char *log_dir, const drift_recovery_opts_t *o, drift_seg_frame_fn fn, void *arg,
+                            drift_recovery_t *ret)
+{
     int rc = 0;
+    int repair = o->repair;
+    drift_seal_t *pend = NULL; /* seal records to write once everything verified */
+    size_t npend = 0;
     uint64_t *ids = NULL;
     size_t n = 0;
     drift_seg_t *seg = NULL;
@@ -191,10 +248,14 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
         snprintf(ret->err, sizeof ret->err, "%s: cannot list segments: %s", log_dir, drift_strerror(rc));
         goto out;
     }
+    pool.log_dir = log_dir;
+    pool.trust = o->trust_seals;
+    pool.ids = ids;
     if (n > 1) {
         pool.njobs = n - 1;
         pool.jobs = calloc(pool.njobs, sizeof *pool.jobs);
-        if (!pool.jobs) {
+        pend = o->write_seals && repair ? calloc(pool.njobs, sizeof *pend) : NULL;
+        if (!pool.jobs || (o->write_seals && repair && !pend)) {
             rc = -ENOMEM;
             goto out;
         }
@@ -270,6 +331,27 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
         ret->segments++;
         ret->frames += sc.frames;
         ret->bytes_scanned += sc.end_off;
+        if (job && job->by_seal && !rescan)
+            ret->seg_by_seal++;
+        else
+            ret->bytes_hashed += sc.end_off;
+        if (job && job->seal_rejected)
+            ret->seals_rejected++;
+        if (pend && job && !(job->by_seal && !rescan) && !sc.stopped && sc.frames > 0) {
+            drift_seal_t *s = &pend[npend++];
+            *s = (drift_seal_t){.segment_id = h->segment_id,
+                                .first_seq = h->first_seq,
+                                .last_seq = sc.last_seq,
+                                .frames = sc.frames,
+                                .end_off = sc.end_off,
+                                .file_size = h->file_size,
+                                .created_ns = h->created_ns,
+                                .header_crc = drift_seg_header_crc(seg),
+                                .last_ts = sc.last_ts,
+                                .last_epoch = sc.last_epoch};
+            memcpy(s->chain_head, sc.last_hash, DRIFT_HASH_LEN);
+            memcpy(s->crc_digest, sc.crc_digest, DRIFT_HASH_LEN);
+        }
         if (sc.stopped) {
             int torn = last && !sc.durable_damage && sc.bad_rc != DRIFT_ECHAIN && sc.bad_rc != DRIFT_EVERSION;
             if (!torn) {
@@ -312,7 +394,15 @@ int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, v
             ret->active_size = drift_seg_size(seg);
         }
     }
+    /* Every segment verified and linked: the records of the ones just verified in full can be
+     * written (a failure only costs the next start a full verification of that segment). */
+    for (size_t i = 0; i < npend; i++)
+        if (drift_seal_write(log_dir, &pend[i], 0) == 0)
+            ret->seals_written++;
+    if (ret->seals_written)
+        (void)drift_fsync_dir(log_dir);
 out:
+    free(pend);
     pthread_mutex_lock(&pool.mu);
     pool.stop = 1;
     pthread_cond_broadcast(&pool.cv);
@@ -326,4 +416,38 @@ out:
     free(ids);
     ret->elapsed_ns = drift_now_mono_ns() - t0;
     return rc;
+}
+
+int drift_recovery_seal(const char *log_dir, uint64_t id, const uint8_t chain_head[DRIFT_HASH_LEN],
+                        uint64_t next_first_seq)
+{
+    char path[4096];
+    drift_seg_t *seg = NULL;
+    drift_seg_scan_t sc;
+    int rc = drift_seg_path(path, sizeof path, log_dir, id);
+    if (rc < 0 || (rc = drift_seg_open(path, &seg)) < 0)
+        goto out;
+    const drift_seg_header_t *h = drift_seg_header(seg);
+    (void)drift_seg_scan_ex(drift_seg_data(seg), drift_seg_size(seg), h, h->prev_hash, h->first_seq, 0, 0,
+                            DRIFT_SEG_SCAN_NOHASH, NULL, NULL, &sc);
+    if (sc.stopped || sc.frames == 0 || sc.last_seq + 1 != next_first_seq || drift_seg_size(seg) != h->file_size) {
+        rc = DRIFT_ECORRUPT;
+        goto out;
+    }
+    drift_seal_t s = {.segment_id = h->segment_id,
+                      .first_seq = h->first_seq,
+                      .last_seq = sc.last_seq,
+                      .frames = sc.frames,
+                      .end_off = sc.end_off,
+                      .file_size = h->file_size,
+                      .created_ns = h->created_ns,
+                      .header_crc = drift_seg_header_crc(seg),
+                      .last_ts = sc.last_ts,
+                      .last_epoch = sc.last_epoch};
+    memcpy(s.chain_head, chain_head, DRIFT_HASH_LEN);
+    memcpy(s.crc_digest, sc.crc_digest, DRIFT_HASH_LEN);
+    rc = drift_seal_write(log_dir, &s, 1);
+out:
+    drift_seg_close(&seg);
+    return rc < 0 ? rc : 0;
 }

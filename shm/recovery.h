@@ -32,6 +32,10 @@ typedef struct {
     uint64_t bytes_scanned;
     uint64_t elapsed_ns;
     int threads;                       /* helper threads that verified sealed segments */
+    uint64_t bytes_hashed;             /* bytes whose BLAKE2b chain was recomputed */
+    uint64_t seg_by_seal;              /* sealed segments verified by CRC + their seal record (not re-hashed) */
+    uint64_t seals_rejected;           /* seal records present but not matching (those segments verified in full) */
+    uint64_t seals_written;            /* missing/rejected seal records written after a full verification */
     char err[8192]; /* on failure: "<path>: offset N: what is wrong" */
 } drift_recovery_t;
 
@@ -39,5 +43,27 @@ typedef struct {
  * repair: zero the torn tail of the last segment and fdatasync it. Returns 0, DRIFT_ECORRUPT or
  * DRIFT_ECHAIN for damage (ret->err tells where), the callback's non-zero value, or -errno. */
 int drift_recovery_run(const char *log_dir, int repair, drift_seg_frame_fn fn, void *arg, drift_recovery_t *ret);
+
+/* Options of drift_recovery_run_opts. */
+typedef struct {
+    int repair;      /* as in drift_recovery_run */
+    int trust_seals; /* a sealed segment whose seal record matches it and its neighbours is not re-hashed:
+                      * every frame's CRC-32C, seq, ts and epoch are still checked, and the CRCs against the
+                      * record's crc_digest (docs/storage.md, "Seal record") */
+    int write_seals; /* after a successful run, write the seal records of the sealed segments that had
+                      * none (or a rejected one) and were just verified in full (needs repair: the lock) */
+} drift_recovery_opts_t;
+
+/* drift_recovery_run with options. drift_recovery_run(d, repair, ...) equals this with
+ * {repair, 0, 0}: a full verification of every byte (what offline verification uses). */
+int drift_recovery_run_opts(const char *log_dir, const drift_recovery_opts_t *o, drift_seg_frame_fn fn, void *arg,
+                            drift_recovery_t *ret);
+
+/* Writes the seal record of the sealed segment id of log_dir: re-checks its frames' CRCs and seqs
+ * (no hash), which must end at next_first_seq - 1, and records chain_head (the BLAKE2b of its last
+ * frame, which the next segment's header carries) — the writer calls it after a rotation, off the
+ * commit path. Returns 0, -errno, or DRIFT_ECORRUPT when the segment does not verify. */
+int drift_recovery_seal(const char *log_dir, uint64_t id, const uint8_t chain_head[DRIFT_HASH_LEN],
+                        uint64_t next_first_seq);
 
 #endif

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "common/crc32c.h"
 #include "common/errors.h"
 #include "common/util.h"
@@ -303,6 +305,16 @@ int drift_seg_scan(const uint8_t *p, size_t size, const drift_seg_header_t *h, c
                    uint64_t expect_seq, uint64_t prev_ts, uint64_t prev_epoch, drift_seg_frame_fn fn, void *arg,
                    drift_seg_scan_t *ret)
 {
+    return drift_seg_scan_ex(p, size, h, prev_hash, expect_seq, prev_ts, prev_epoch, 0, fn, arg, ret);
+}
+
+int drift_seg_scan_ex(const uint8_t *p, size_t size, const drift_seg_header_t *h,
+                      const uint8_t prev_hash[DRIFT_HASH_LEN], uint64_t expect_seq, uint64_t prev_ts,
+                      uint64_t prev_epoch, unsigned flags, drift_seg_frame_fn fn, void *arg, drift_seg_scan_t *ret)
+{
+    int nohash = (flags & DRIFT_SEG_SCAN_NOHASH) != 0;
+    crypto_generichash_state dg;
+    crypto_generichash_init(&dg, NULL, 0, DRIFT_HASH_LEN);
     memset(ret, 0, sizeof *ret);
     memcpy(ret->last_hash, prev_hash, DRIFT_HASH_LEN);
     ret->last_seq = expect_seq - 1;
@@ -330,7 +342,7 @@ int drift_seg_scan(const uint8_t *p, size_t size, const drift_seg_header_t *h, c
                      ret->last_seq + 1);
             break;
         }
-        if (memcmp(f.prev_hash, ret->last_hash, DRIFT_HASH_LEN) != 0) {
+        if (!nohash && memcmp(f.prev_hash, ret->last_hash, DRIFT_HASH_LEN) != 0) {
             ret->bad_rc = DRIFT_ECHAIN;
             snprintf(ret->why, sizeof ret->why, "frame seq %" PRIu64 ": prev_hash does not match the previous frame",
                      f.seq);
@@ -353,13 +365,20 @@ int drift_seg_scan(const uint8_t *p, size_t size, const drift_seg_header_t *h, c
             if (rc)
                 return rc;
         }
-        drift_frame_hash(f.bytes, f.len, ret->last_hash);
+        if (!nohash)
+            drift_frame_hash(f.bytes, f.len, ret->last_hash);
+        uint8_t rec[16];
+        drift_le_put32(rec, f.len);
+        drift_le_put32(rec + 4, f.crc);
+        drift_le_put64(rec + 8, f.seq);
+        crypto_generichash_update(&dg, rec, sizeof rec);
         ret->last_seq = f.seq;
         ret->last_ts = f.ts_ns;
         ret->last_epoch = f.epoch;
         ret->frames++;
         off += drift_frame_size(f.body_len);
     }
+    crypto_generichash_final(&dg, ret->crc_digest, DRIFT_HASH_LEN);
     if (off > size)
         off = size;
     ret->end_off = off;
@@ -392,4 +411,105 @@ int drift_seg_scan(const uint8_t *p, size_t size, const drift_seg_header_t *h, c
         }
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- seal records */
+
+void drift_seal_encode(const drift_seal_t *s, uint8_t out[DRIFT_SEAL_SIZE])
+{
+    memset(out, 0, DRIFT_SEAL_SIZE);
+    memcpy(out, DRIFT_SEAL_MAGIC, 8);
+    drift_le_put32(out + 8, DRIFT_SEAL_VERSION);
+    drift_le_put32(out + 12, DRIFT_SEAL_SIZE);
+    drift_le_put64(out + 16, s->segment_id);
+    drift_le_put64(out + 24, s->first_seq);
+    drift_le_put64(out + 32, s->last_seq);
+    drift_le_put64(out + 40, s->frames);
+    drift_le_put64(out + 48, s->end_off);
+    drift_le_put64(out + 56, s->file_size);
+    drift_le_put64(out + 64, s->created_ns);
+    drift_le_put32(out + 72, s->header_crc);
+    drift_le_put64(out + 80, s->last_ts);
+    drift_le_put64(out + 88, s->last_epoch);
+    memcpy(out + 96, s->chain_head, DRIFT_HASH_LEN);
+    memcpy(out + 128, s->crc_digest, DRIFT_HASH_LEN);
+    drift_le_put32(out + 188, drift_crc32c(0, out, 188));
+}
+
+int drift_seal_decode(const uint8_t *p, size_t avail, drift_seal_t *ret)
+{
+    if (avail < DRIFT_SEAL_SIZE)
+        return DRIFT_ETRUNCATED;
+    if (memcmp(p, DRIFT_SEAL_MAGIC, 8) != 0)
+        return DRIFT_EBADMAGIC;
+    if (drift_le_get32(p + 8) != DRIFT_SEAL_VERSION || drift_le_get32(p + 12) != DRIFT_SEAL_SIZE)
+        return DRIFT_EVERSION;
+    if (drift_le_get32(p + 188) != drift_crc32c(0, p, 188))
+        return DRIFT_ECORRUPT;
+    ret->segment_id = drift_le_get64(p + 16);
+    ret->first_seq = drift_le_get64(p + 24);
+    ret->last_seq = drift_le_get64(p + 32);
+    ret->frames = drift_le_get64(p + 40);
+    ret->end_off = drift_le_get64(p + 48);
+    ret->file_size = drift_le_get64(p + 56);
+    ret->created_ns = drift_le_get64(p + 64);
+    ret->header_crc = drift_le_get32(p + 72);
+    ret->last_ts = drift_le_get64(p + 80);
+    ret->last_epoch = drift_le_get64(p + 88);
+    memcpy(ret->chain_head, p + 96, DRIFT_HASH_LEN);
+    memcpy(ret->crc_digest, p + 128, DRIFT_HASH_LEN);
+    return 0;
+}
+
+int drift_seal_path(char *buf, size_t cap, const char *log_dir, uint64_t id)
+{
+    int n = snprintf(buf, cap, "%s/%020" PRIu64 ".seal", log_dir, id);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int drift_seal_read(const char *log_dir, uint64_t id, drift_seal_t *ret)
+{
+    char path[4096];
+    uint8_t buf[DRIFT_SEAL_SIZE + 1];
+    int rc = drift_seal_path(path, sizeof path, log_dir, id);
+    if (rc < 0)
+        return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
+    rc = n < 0 ? -errno : n != (ssize_t)DRIFT_SEAL_SIZE ? DRIFT_ETRUNCATED : drift_seal_decode(buf, (size_t)n, ret);
+    close(fd);
+    return rc;
+}
+
+int drift_seal_write(const char *log_dir, const drift_seal_t *s, int sync_dir)
+{
+    char path[4096], tmp[4104];
+    uint8_t buf[DRIFT_SEAL_SIZE];
+    int rc = drift_seal_path(path, sizeof path, log_dir, s->segment_id);
+    if (rc < 0)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    drift_seal_encode(s, buf);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    if (pwrite(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf)
+        rc = errno ? -errno : -EIO;
+    else if (fdatasync(fd) < 0)
+        rc = -errno;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    return sync_dir ? drift_fsync_dir(log_dir) : 0;
+}
+
+uint32_t drift_seg_header_crc(const drift_seg_t *self)
+{
+    return drift_le_get32(self->map + 124);
 }

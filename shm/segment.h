@@ -98,7 +98,11 @@ typedef struct {
     uint64_t garbage_end;              /* offset after the last non-zero byte past end_off */
     int durable_damage;                /* a valid frame past end_off says the damaged one was durable */
     uint64_t durable_witness_off;      /* where that frame is */
+    uint8_t crc_digest[DRIFT_HASH_LEN]; /* BLAKE2b-256 of (len, crc32c, seq) of every good frame (seal records) */
 } drift_seg_scan_t;
+
+/* drift_seg_scan_ex flags. */
+#define DRIFT_SEG_SCAN_NOHASH 0x1u /* no BLAKE2b: prev_hash links are not checked, last_hash is left as given */
 
 /* Verifies every frame of a segment (data p, size bytes, header h): CRC, dense seq starting at
  * expect_seq, strictly increasing ts (> prev_ts), non-decreasing epoch, prev_hash chain from
@@ -107,5 +111,59 @@ typedef struct {
 int drift_seg_scan(const uint8_t *p, size_t size, const drift_seg_header_t *h, const uint8_t prev_hash[DRIFT_HASH_LEN],
                    uint64_t expect_seq, uint64_t prev_ts, uint64_t prev_epoch, drift_seg_frame_fn fn, void *arg,
                    drift_seg_scan_t *ret);
+/* drift_seg_scan with flags (DRIFT_SEG_SCAN_*). */
+int drift_seg_scan_ex(const uint8_t *p, size_t size, const drift_seg_header_t *h,
+                      const uint8_t prev_hash[DRIFT_HASH_LEN], uint64_t expect_seq, uint64_t prev_ts,
+                      uint64_t prev_epoch, unsigned flags, drift_seg_frame_fn fn, void *arg, drift_seg_scan_t *ret);
+
+/* ---- seal records: <log_dir>/%020llu.seal, one per sealed segment (docs/storage.md, "Seal record")
+ *
+ *   off size field
+ *     0   8  magic          "DRFTSEAL"
+ *     8   4  version        1
+ *    12   4  size           192
+ *    16   8  segment_id     the segment it describes (== its header's segment_id and file name)
+ *    24   8  first_seq      its header's first_seq
+ *    32   8  last_seq       seq of its last frame
+ *    40   8  frames         number of frames
+ *    48   8  end_off        offset after the last frame (header + frames + padding)
+ *    56   8  file_size      its header's file_size (== the file's length)
+ *    64   8  created_ns     its header's created_ns   } which incarnation of the segment id
+ *    72   4  header_crc     its header's header_crc   }
+ *    76   4  reserved       zero
+ *    80   8  last_ts        ts_ns of the last frame
+ *    88   8  last_epoch     epoch of the last frame
+ *    96  32  chain_head     BLAKE2b-256 of the last frame (== the next segment header's prev_hash)
+ *   128  32  crc_digest     BLAKE2b-256 over (len u32, crc32c u32, seq u64) LE of every frame in order
+ *   160  28  reserved       zero
+ *   188   4  seal_crc       CRC-32C of bytes [0,188)
+ *
+ * Written by the writer after the segment is sealed (never needed for correctness: a missing,
+ * torn or non-matching seal record only means "verify that segment in full"). */
+#define DRIFT_SEAL_MAGIC "DRFTSEAL"
+#define DRIFT_SEAL_VERSION 1u
+#define DRIFT_SEAL_SIZE 192u
+
+typedef struct {
+    uint64_t segment_id, first_seq, last_seq, frames, end_off, file_size, created_ns;
+    uint32_t header_crc;
+    uint64_t last_ts, last_epoch;
+    uint8_t chain_head[DRIFT_HASH_LEN];
+    uint8_t crc_digest[DRIFT_HASH_LEN];
+} drift_seal_t;
+
+/* Serializes s into out (DRIFT_SEAL_SIZE bytes, CRC included). */
+void drift_seal_encode(const drift_seal_t *s, uint8_t out[DRIFT_SEAL_SIZE]);
+/* Parses and verifies a seal record. Returns 0, DRIFT_ETRUNCATED, DRIFT_EBADMAGIC, DRIFT_EVERSION or DRIFT_ECORRUPT. */
+int drift_seal_decode(const uint8_t *p, size_t avail, drift_seal_t *ret);
+/* "<log_dir>/<id as %020llu>.seal" into buf. Returns 0 or -ENAMETOOLONG. */
+int drift_seal_path(char *buf, size_t cap, const char *log_dir, uint64_t id);
+/* Reads and decodes the seal record of segment id. Returns 0, -ENOENT (none), -errno or a decode error. */
+int drift_seal_read(const char *log_dir, uint64_t id, drift_seal_t *ret);
+/* Writes the seal record (a .tmp file, fdatasync, rename); sync_dir: fsync log_dir after.
+ * Returns 0 or -errno. */
+int drift_seal_write(const char *log_dir, const drift_seal_t *s, int sync_dir);
+/* The header CRC as stored in a mapped segment (what a seal record ties itself to). */
+uint32_t drift_seg_header_crc(const drift_seg_t *self);
 
 #endif

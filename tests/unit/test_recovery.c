@@ -347,6 +347,217 @@ static void t_first_damage_in_order(void **state)
     }
 }
 
+
+/* ---------------------------------------------------------------- seal records */
+
+static const drift_recovery_opts_t s_fast = {.repair = 1, .trust_seals = 1, .write_seals = 1};
+
+/* A log whose sealed segments all have seal records (written by a first full start). */
+static void s_build_sealed(log_t *l, drift_recovery_t *rec)
+{
+    s_build(l);
+    uint64_t n = 0;
+    assert_int_equal(drift_recovery_run_opts(l->fx.dir, &s_fast, s_count, &n, rec), 0);
+    assert_int_equal(n, NFRAMES);
+    assert_int_equal(rec->seg_by_seal, 0); /* none yet: everything verified in full ... */
+    assert_int_equal(rec->bytes_hashed, rec->bytes_scanned);
+    assert_int_equal(rec->seals_written, rec->segments - 1); /* ... and the records written */
+    assert_int_equal(rec->seals_rejected, 0);
+}
+
+/* The second start re-hashes only the last segment; the result is the same as a full scan. */
+static void t_seal_skips_hash(void **state)
+{
+    (void)state;
+    log_t l;
+    drift_recovery_t rec;
+    s_build_sealed(&l, &rec);
+    uint64_t n = 0;
+    assert_int_equal(drift_recovery_run_opts(l.fx.dir, &s_fast, s_count, &n, &rec), 0);
+    assert_int_equal(n, NFRAMES);
+    assert_true(rec.segments >= 3);
+    assert_int_equal(rec.seg_by_seal, rec.segments - 1);
+    assert_int_equal(rec.bytes_hashed, rec.active_end); /* the last segment only */
+    assert_int_equal(rec.seals_written, 0);
+    assert_int_equal(rec.last_seq, NFRAMES);
+    assert_memory_equal(rec.last_hash, l.fx.hash, DRIFT_HASH_LEN);
+    assert_int_equal(rec.active_end, l.fx.off);
+    /* Offline verification (drift_recovery_run) ignores seal records: every byte is hashed. */
+    assert_int_equal(drift_recovery_run(l.fx.dir, 0, NULL, NULL, &rec), 0);
+    assert_int_equal(rec.seg_by_seal, 0);
+    assert_int_equal(rec.bytes_hashed, rec.bytes_scanned);
+    fx_done(&l.fx);
+}
+
+/* Damages the seal record of segment id in one of several ways. */
+static void s_damage_seal(log_t *l, uint64_t id, int how)
+{
+    drift_seal_t s;
+    char path[512];
+    drift_seal_path(path, sizeof path, l->fx.dir, id);
+    assert_int_equal(drift_seal_read(l->fx.dir, id, &s), 0);
+    switch (how) {
+    case 0: { /* a flipped bit: bad checksum */
+        int fd = open(path, O_RDWR);
+        uint8_t b;
+        assert_int_equal(pread(fd, &b, 1, 40), 1);
+        b ^= 1;
+        assert_int_equal(pwrite(fd, &b, 1, 40), 1);
+        close(fd);
+        return;
+    }
+    case 1: /* truncated (a torn write) */ assert_int_equal(truncate(path, 100), 0); return;
+    case 2: /* empty (a rename made durable before the data) */ assert_int_equal(truncate(path, 0), 0); return;
+    case 3: /* a valid record with a wrong chain head */ s.chain_head[5] ^= 1; break;
+    case 4: /* stale: an earlier incarnation of this segment id (another created_ns / header) */
+        s.created_ns += 1;
+        s.header_crc ^= 0x1234;
+        break;
+    case 5: /* stale content: the frames' CRCs differ */ s.crc_digest[0] ^= 1; break;
+    case 6: /* ends one frame early (the next header's first_seq does not continue it) */
+        s.last_seq--;
+        s.frames--;
+        break;
+    case 7: /* describes the segment as longer than it is */ s.end_off += 8; break;
+    }
+    assert_int_equal(drift_seal_write(l->fx.dir, &s, 0), 0);
+}
+
+/* A damaged, torn, empty or stale seal record: that segment is verified in full, no error, no
+ * loss, and its record is rewritten (the next start is fast again). */
+static void t_seal_damaged_falls_back(void **state)
+{
+    (void)state;
+    for (int how = 0; how <= 7; how++) {
+        log_t l;
+        drift_recovery_t rec;
+        s_build_sealed(&l, &rec);
+        uint64_t nseg = rec.segments;
+        uint64_t id = l.segs[NFRAMES / 2];
+        assert_true(id != l.segs[NFRAMES]);
+        s_damage_seal(&l, id, how);
+        uint64_t n = 0;
+        assert_int_equal(drift_recovery_run_opts(l.fx.dir, &s_fast, s_count, &n, &rec), 0);
+        assert_int_equal(n, NFRAMES);
+        assert_int_equal(rec.last_seq, NFRAMES);
+        assert_memory_equal(rec.last_hash, l.fx.hash, DRIFT_HASH_LEN);
+        assert_int_equal(rec.dropped_bytes, 0);
+        if (rec.seg_by_seal != nseg - 2 || rec.seals_rejected != 1 || rec.seals_written != 1)
+            fail_msg("damage %d: %llu by seal, %llu rejected, %llu written", how,
+                     (unsigned long long)rec.seg_by_seal, (unsigned long long)rec.seals_rejected,
+                     (unsigned long long)rec.seals_written);
+        assert_true(rec.bytes_hashed > rec.active_end);
+        n = 0;
+        assert_int_equal(drift_recovery_run_opts(l.fx.dir, &s_fast, s_count, &n, &rec), 0);
+        assert_int_equal(n, NFRAMES);
+        assert_int_equal(rec.seg_by_seal, nseg - 1);
+        assert_int_equal(rec.seals_rejected, 0);
+        fx_done(&l.fx);
+    }
+}
+
+/* Damage inside a sealed segment that has a valid seal record is still found, with exactly the
+ * message of a full verification (file and offset): a bit flip (CRC), and a frame whose prev_hash
+ * was changed and its CRC recomputed (only the hash chain — or the seal's CRC digest — sees it). */
+static void t_seal_damage_still_found(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 2; kind++) {
+        log_t l;
+        drift_recovery_t rec;
+        s_build_sealed(&l, &rec);
+        int k = NFRAMES / 2;
+        assert_true(l.segs[k] != l.segs[NFRAMES]);
+        if (kind == 0) {
+            fx_flip(&l.fx, l.segs[k], l.offs[k] + 120);
+        } else {
+            char path[512];
+            drift_seg_path(path, sizeof path, l.fx.dir, l.segs[k]);
+            int fd = open(path, O_RDWR);
+            uint8_t buf[1200];
+            assert_int_equal(pread(fd, buf, sizeof buf, (off_t)l.offs[k]), (ssize_t)sizeof buf);
+            uint32_t len = drift_le_get32(buf);
+            buf[60] ^= 1; /* inside prev_hash */
+            drift_le_put32(buf + 4, drift_frame_crc(buf, len));
+            assert_int_equal(pwrite(fd, buf, len, (off_t)l.offs[k]), (ssize_t)len);
+            close(fd);
+        }
+        drift_recovery_t full;
+        int want = drift_recovery_run(l.fx.dir, 0, NULL, NULL, &full);
+        assert_int_equal(want, kind == 0 ? DRIFT_ECORRUPT : DRIFT_ECHAIN);
+        uint64_t n = 0;
+        assert_int_equal(drift_recovery_run_opts(l.fx.dir, &s_fast, s_count, &n, &rec), want);
+        assert_int_equal(n, (uint64_t)k - 1);
+        assert_string_equal(rec.err, full.err);
+        char name[64], at[64];
+        snprintf(name, sizeof name, "%020llu.seg", (unsigned long long)l.segs[k]);
+        snprintf(at, sizeof at, "offset %llu", (unsigned long long)l.offs[k]);
+        if (!strstr(rec.err, name) || !strstr(rec.err, at))
+            fail_msg("message '%s' lacks '%s' or '%s'", rec.err, name, at);
+        fx_done(&l.fx);
+    }
+}
+
+/* The writer's path: drift_recovery_seal right after a rotation; then the start trusts it.
+ * It refuses to seal a segment that does not end where the next one starts. */
+static void t_seal_written_at_rotation(void **state)
+{
+    (void)state;
+    log_t l;
+    s_build(&l);
+    uint64_t *ids;
+    size_t n;
+    assert_int_equal(drift_seg_list(l.fx.dir, &ids, &n), 0);
+    assert_true(n >= 3);
+    for (size_t i = 0; i + 1 < n; i++) {
+        char path[512];
+        drift_seg_t *next;
+        drift_seg_path(path, sizeof path, l.fx.dir, ids[i + 1]);
+        assert_int_equal(drift_seg_open(path, &next), 0);
+        const drift_seg_header_t *nh = drift_seg_header(next);
+        assert_int_equal(drift_recovery_seal(l.fx.dir, ids[i], nh->prev_hash, nh->first_seq + 1), DRIFT_ECORRUPT);
+        assert_int_equal(drift_recovery_seal(l.fx.dir, ids[i], nh->prev_hash, nh->first_seq), 0);
+        drift_seg_close(&next);
+    }
+    drift_recovery_t rec;
+    uint64_t cnt = 0;
+    assert_int_equal(drift_recovery_run_opts(l.fx.dir, &s_fast, s_count, &cnt, &rec), 0);
+    assert_int_equal(cnt, NFRAMES);
+    assert_int_equal(rec.seg_by_seal, n - 1);
+    assert_int_equal(rec.seals_written, 0);
+    assert_memory_equal(rec.last_hash, l.fx.hash, DRIFT_HASH_LEN);
+    free(ids);
+    fx_done(&l.fx);
+}
+
+/* Seal record encoding: round trip, every byte covered by the checksum, bad magic/version. */
+static void t_seal_format(void **state)
+{
+    (void)state;
+    drift_seal_t s = {.segment_id = 7, .first_seq = 7, .last_seq = 99, .frames = 93, .end_off = 4096,
+                      .file_size = 8192, .created_ns = 123, .header_crc = 0xdeadbeef, .last_ts = 5, .last_epoch = 2};
+    memset(s.chain_head, 0xAB, DRIFT_HASH_LEN);
+    memset(s.crc_digest, 0xCD, DRIFT_HASH_LEN);
+    uint8_t b[DRIFT_SEAL_SIZE];
+    drift_seal_encode(&s, b);
+    drift_seal_t d;
+    assert_int_equal(drift_seal_decode(b, sizeof b, &d), 0);
+    assert_memory_equal(&d, &s, sizeof s);
+    assert_memory_equal(b, "DRFTSEAL", 8);
+    assert_int_equal(drift_le_get64(b + 32), 99);
+    assert_int_equal(drift_le_get32(b + 72), 0xdeadbeef);
+    assert_int_equal(b[96], 0xAB);
+    assert_int_equal(b[128], 0xCD);
+    assert_int_equal(drift_seal_decode(b, sizeof b - 1, &d), DRIFT_ETRUNCATED);
+    for (size_t i = 16; i < DRIFT_SEAL_SIZE; i++) {
+        b[i] ^= 0x40;
+        assert_int_equal(drift_seal_decode(b, sizeof b, &d), DRIFT_ECORRUPT);
+        b[i] ^= 0x40;
+    }
+    b[0] = 'X';
+    assert_int_equal(drift_seal_decode(b, sizeof b, &d), DRIFT_EBADMAGIC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +578,11 @@ int main(void)
         cmocka_unit_test(t_timestamp_monotonic),
         cmocka_unit_test(t_timestamp_back_at_sealed_boundary),
         cmocka_unit_test(t_first_damage_in_order),
+        cmocka_unit_test(t_seal_skips_hash),
+        cmocka_unit_test(t_seal_damaged_falls_back),
+        cmocka_unit_test(t_seal_damage_still_found),
+        cmocka_unit_test(t_seal_written_at_rotation),
+        cmocka_unit_test(t_seal_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
