@@ -21,6 +21,7 @@
 
 static const char *const s_durability[] = {"sync", "async", NULL};
 static const char *const s_repl[] = {"none", "primary", "replica", NULL};
+static const char *const s_onoff[] = {"off", "on", NULL};
 static const char *const s_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 
 static const drift_cfg_key_t s_keys[] = {
@@ -49,6 +50,8 @@ static const drift_cfg_key_t s_keys[] = {
      DRIFT_CFG_RESTART_ROLES, R(GATEWAY), "Requests one client may have in flight before it gets 53300."},
     {"max_queue", DRIFT_CFG_T_INT, OFF(max_queue), "65536", NULL, 1, 1 << 26, DRIFT_CFG_RESTART_ROLES,
      R(GATEWAY), "Requests the gateway holds for all clients before it answers 53300."},
+    {"gateway_fast_reads", DRIFT_CFG_T_ENUM, OFF(gateway_fast_reads), "on", s_onoff, 0, 0, DRIFT_CFG_RESTART_ROLES,
+     R(GATEWAY), "on: the gateway answers short read-only statements (key and index lookups) itself; off: all go to workers."},
     {"request_timeout", DRIFT_CFG_T_DURATION, OFF(request_timeout_ns), "30s", NULL, 1000000, 0,
      DRIFT_CFG_RESTART_ROLES, R(GATEWAY), "A request a worker has not answered in this time gets an error reply."},
     {"heartbeat_interval", DRIFT_CFG_T_DURATION, OFF(heartbeat_interval_ns), "250ms", NULL, 1000000, 0,

@@ -30,6 +30,7 @@ typedef struct {
     uint64_t max_message_size;
     int64_t max_inflight_per_client;
     int64_t max_queue;
+    int64_t gateway_fast_reads; /* 1 on, 0 off: the gateway answers short reads itself */
     uint64_t request_timeout_ns;
     uint64_t heartbeat_interval_ns;
     uint64_t heartbeat_timeout_ns;

@@ -301,6 +301,8 @@ static void s_metrics(struct evhttp_request *req, void *arg)
         {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 4, "driftdb_gateway_worker_deaths_total", "counter", "Query workers declared dead."},
         {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 5, "driftdb_gateway_inflight_requests", "gauge", "Requests held by the gateway now."},
         {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 6, "driftdb_gateway_sessions", "gauge", "Client sessions held by the gateway now."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 7, "driftdb_gateway_fast_reads_total", "counter", "Queries answered by the gateway itself (gateway_fast_reads)."},
+        {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 - 1, "driftdb_gateway_forwarded_queries_total", "counter", "Queries sent to a query worker (fast-path misses)."},
     };
     for (size_t k = 0; k < sizeof rc / sizeof rc[0]; k++) {
         evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", rc[k].name, rc[k].help, rc[k].name, rc[k].type);

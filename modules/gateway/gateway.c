@@ -43,6 +43,7 @@
 #include "ipc/msg.h"
 #include "ipc/proto.h"
 #include "ipc/zwatch.h"
+#include "modules/gateway/fastread.h"
 
 #define MAX_WORKERS 64
 #define SESS_BUCKETS 4096u
@@ -56,6 +57,10 @@ enum {
     CTR_WORKER_DEATHS,              /* workers declared dead */
     CTR_INFLIGHT,                   /* gauge: requests held now */
     CTR_SESSIONS,                   /* gauge: sessions held now */
+    CTR_FAST_READS,                 /* queries answered here (gateway_fast_reads) */
+    /* queries sent to a worker (fast-path misses): counters[7], a generic slot no role uses, because the
+     * gateway's role-specific ones (8..15) are all taken */
+    CTR_FORWARDED = DRIFT_CTR_ROLE0 - 1,
 };
 
 typedef struct {
@@ -106,6 +111,7 @@ typedef struct {
     drift_zwatch_t *wf, *wb, *wfm, *wbm;
     struct event *tick;
     drift_msg_limits_t lim;
+    drift_fastread_t *fr; /* NULL: gateway_fast_reads = off */
     s_wk_t workers[MAX_WORKERS];
     s_sess_t *sess_buckets[SESS_BUCKETS];
     s_sess_t *sess_all;
@@ -515,6 +521,8 @@ static void s_back_one(void *sock, void *arg)
         if (!q || q->worker != wi || nf < 3)
             break; /* timed out or failed already: the late reply is dropped */
         s_sess_t *s = q->sess;
+        if (g->fr && !(h.flags & DRIFT_WIRE_F_MORE)) /* a write's seq: read-your-writes for fast reads */
+            drift_fastread_note_reply(g->fr, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
         s_send_client(g, s->rid, s->rid_len, q->req_env, &f[2], NULL, 0);
         if (h.flags & DRIFT_WIRE_F_TXN_OPEN)
             s->pinned = wi;
@@ -577,6 +585,37 @@ static void s_malformed(s_gw_t *g, const uint8_t *rid, size_t rid_len, int req_e
         return;
     }
     s_error_to(g, rid, rid_len, req_env, id, DRIFT_SQLSTATE_PROTOCOL, msg, -1, NULL);
+}
+
+typedef struct {
+    s_gw_t *g;
+    const uint8_t *rid;
+    size_t rid_len;
+    int req_env;
+} s_fast_to_t;
+
+static void s_fast_send(void *arg, const void *data, size_t len)
+{
+    s_fast_to_t *t = arg;
+    s_send_client(t->g, t->rid, t->rid_len, t->req_env, NULL, data, len);
+}
+
+/* Answers a query here (gateway_fast_reads) when the session is one a fresh worker session would serve the
+ * same way: nothing in flight at a worker (a fast read must not overtake the session's earlier requests), not
+ * pinned (no transaction, no SET), no pending abort notice; and the pool can serve (as for ping). The rest
+ * (a bounded plan, the index at the write floor) is fastread's decision. Returns 1 when answered. */
+static int s_fast(s_gw_t *g, const s_sess_t *s, const uint8_t *rid, size_t rid_len, int req_env,
+                  const drift_proto_req_t *req)
+{
+    if (!g->fr || (s && (s->inflight || s->pinned >= 0 || s->aborted)) || s_alive_workers(g) == 0)
+        return 0;
+    uint64_t t0 = drift_now_mono_ns();
+    s_fast_to_t to = {g, rid, rid_len, req_env};
+    if (!drift_fastread_try(g->fr, req, req_env, s_fast_send, &to))
+        return 0;
+    s_count(g, CTR_FAST_READS);
+    drift_ctl_slot_observe_us(g->r->slot, (drift_now_mono_ns() - t0) / 1000);
+    return 1;
 }
 
 static void s_front_one(void *sock, void *arg)
@@ -642,12 +681,17 @@ static void s_front_one(void *sock, void *arg)
     int prc = drift_proto_parse(drift_msg_root(m), &req, err, sizeof err);
     /* Only the id is kept: it is plain data, no pointer into the message. */
     drift_proto_req_t id = {.has_id = req.has_id, .id = req.id};
-    drift_msg_destroy(&m);
     if (prc < 0) {
+        drift_msg_destroy(&m);
         s_malformed(g, rid, rid_len, req_env, &id, err);
         goto out;
     }
     s_sess_t *s = s_sess_get(g, rid, rid_len, 0);
+    /* A short read is answered here when it can be (req borrows from m until then). */
+    int fast = req.op == DRIFT_OP_QUERY && s_fast(g, s, rid, rid_len, req_env, &req);
+    drift_msg_destroy(&m);
+    if (fast)
+        goto out;
     /* ping is answered here, without a hop to a worker, when the session is not pinned to a
      * worker and at least one worker is alive (so a successful ping still means "the pool can serve"). */
     if (id.has_id && req.op == DRIFT_OP_PING && (!s || s->pinned < 0) && s_alive_workers(g) > 0) {
@@ -692,6 +736,8 @@ static void s_front_one(void *sock, void *arg)
     }
     s->fd = fd;
     s->inflight++;
+    if (req.op == DRIFT_OP_QUERY)
+        s_count(g, CTR_FORWARDED);
     q->token = ++g->next_token;
     q->sess = s;
     q->worker = -1;
@@ -907,6 +953,8 @@ int drift_gateway_main(drift_role_t *r)
     for (int i = 0; i < MAX_WORKERS; i++)
         g->workers[i].slot = -1;
     g->lim = drift_msg_limits(r->cfg.max_message_size);
+    if (r->cfg.gateway_fast_reads && !(g->fr = drift_fastread_new(r)))
+        DLOG_WARN("gateway fast reads: out of memory; every query goes to a worker");
     /* Session ids carry this gateway's incarnation in their top bits, so that ids of a restarted
      * gateway never match sessions a worker still holds from the previous one. */
     g->next_session = (atomic_load(&r->slot->generation) & 0xffffffu) << 40;
@@ -995,6 +1043,7 @@ out:
     if (g->zctx)
         zmq_ctx_term(g->zctx);
     free(g->req_buckets);
+    drift_fastread_destroy(&g->fr);
     free(g);
     return code;
 }

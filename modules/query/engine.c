@@ -822,3 +822,276 @@ void drift_engine_pending_destroy(drift_engine_pending_t **p_p)
     free(p);
     *p_p = NULL;
 }
+
+/* ---- gateway fast path ----
+ * drift_engine_execute_bounded (engine.h): the gateway runs short read-only statements itself. Owned by the
+ * gateway fast-path work; everything above this banner is the query worker's engine. Only the struct
+ * drift_engine fields (hdr, opts, data_dir, index) and the public headers are used here. */
+
+/* Functions a bounded read may call: each costs time and memory proportional to its inputs (no zeroblob,
+ * printf widths, replace blow-ups, no randomness or clock). Aggregates are not among them. */
+static int s_fast_func_ok(const char *name)
+{
+    static const char *const ok[] = {"abs",   "coalesce", "ifnull", "nullif", "lower",  "upper",
+                                     "length", "typeof",  "trim",   "ltrim",  "rtrim",  "substr",
+                                     "substring", "round", "instr", "json_extract", NULL};
+    for (int i = 0; name && ok[i]; i++)
+        if (strcmp(name, ok[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An expression a bounded read may evaluate: no subquery, only s_fast_func_ok functions. */
+static int s_fast_expr_ok(const drift_node_t *n, int depth)
+{
+    if (!n)
+        return 1;
+    if (depth > 64)
+        return 0;
+    switch (n->kind) {
+    case DRIFT_AST_IN_SELECT:
+    case DRIFT_AST_EXISTS:
+    case DRIFT_AST_SUBQUERY: return 0;
+    case DRIFT_AST_FUNC:
+        if (n->star || n->distinct || !s_fast_func_ok(n->name))
+            return 0;
+        break;
+    default: break;
+    }
+    if (!s_fast_expr_ok(n->l, depth + 1) || !s_fast_expr_ok(n->r, depth + 1))
+        return 0;
+    for (uint32_t i = 0; i < n->nargs; i++)
+        if (!s_fast_expr_ok(n->args[i], depth + 1))
+            return 0;
+    return 1;
+}
+
+static int s_fast_point_ok(const drift_tpoint_t *p)
+{
+    return p->kind != DRIFT_TP_EXPR ||
+           (p->expr && (p->expr->kind == DRIFT_AST_LITERAL || p->expr->kind == DRIFT_AST_PARAM));
+}
+
+/* The statement's shape: one SELECT of one table, nothing that multiplies work. */
+static int s_fast_shape_ok(const drift_stmt_t *st)
+{
+    const drift_select_t *s = st->select;
+    if (st->kind != DRIFT_STMT_SELECT || !s || s->setop != DRIFT_SETOP_NONE || s->next || s->ngroup_by || s->having ||
+        s->nvalues || !s->items || !s->from || s->from->kind != DRIFT_FROM_TABLE)
+        return 0;
+    if (!s_fast_point_ok(&s->from->temporal.a) || !s_fast_point_ok(&s->from->temporal.b))
+        return 0;
+    for (uint32_t i = 0; i < s->nitems; i++)
+        if (!s_fast_expr_ok(s->items[i].expr, 0))
+            return 0;
+    for (uint32_t i = 0; i < s->norder_by; i++)
+        if (!s_fast_expr_ok(s->order_by[i].expr, 0))
+            return 0;
+    return s_fast_expr_ok(s->where, 0) && s_fast_expr_ok(s->limit, 0) && s_fast_expr_ok(s->offset, 0);
+}
+
+/* EXPLAIN lines, collected by a sink (the plan of the statement, nothing executed). */
+typedef struct {
+    drift_sink_t sink;
+    drift_arena_t *arena;
+    const char *lines[32];
+    uint32_t n;
+    int overflow;
+} s_fast_plan_t;
+
+static int s_fast_plan_columns(drift_sink_t *sink, uint32_t n, const char *const *names, const char *const *types)
+{
+    (void)sink, (void)n, (void)names, (void)types;
+    return 0;
+}
+
+static int s_fast_plan_row(drift_sink_t *sink, const drift_value_t *vals, uint32_t n)
+{
+    s_fast_plan_t *p = (s_fast_plan_t *)sink;
+    if (n != 1 || vals[0].type != DRIFT_VAL_TEXT || p->n >= sizeof p->lines / sizeof p->lines[0]) {
+        p->overflow = 1;
+        return 0;
+    }
+    const char *l = drift_arena_strndup(p->arena, vals[0].u.s.p, vals[0].u.s.n);
+    if (!l)
+        return drift_sqlerr_set(sink->err, "53200", 0, "out of memory");
+    p->lines[p->n++] = l;
+    return 0;
+}
+
+static int s_fast_plan_done(drift_sink_t *sink, int64_t affected, uint64_t seq)
+{
+    (void)sink, (void)affected, (void)seq;
+    return 0;
+}
+
+static int s_fast_prefix(const char *l, const char *p)
+{
+    return strncmp(l, p, strlen(p)) == 0;
+}
+
+/* Whether the plan lines describe a bounded read: exactly one relation, reached by a pk point / IN lookup, a
+ * pk history lookup, or an index equality lookup, estimated at most max_rows rows; only filters, sorts,
+ * DISTINCT and LIMIT around it. */
+static int s_fast_plan_ok(const s_fast_plan_t *p, uint32_t max_rows)
+{
+    int access = 0;
+    if (p->overflow || p->n == 0)
+        return 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        const char *l = p->lines[i];
+        while (*l == ' ')
+            l++;
+        if (s_fast_prefix(l, "FILTER ") || s_fast_prefix(l, "SORT (") || s_fast_prefix(l, "ORDER BY KEY") ||
+            s_fast_prefix(l, "LIMIT ") || s_fast_prefix(l, "OFFSET ") || strcmp(l, "DISTINCT") == 0 ||
+            s_fast_prefix(l, "CONDITION "))
+            continue;
+        int pk = s_fast_prefix(l, "PK LOOKUP ") || s_fast_prefix(l, "PK VERSION LOOKUP ");
+        int ix = s_fast_prefix(l, "INDEX SCAN ");
+        if ((!pk && !ix) || access++)
+            return 0;
+        const char *est = strstr(l, "(rows=");
+        if (!est || strtoull(est + 6, NULL, 10) > max_rows)
+            return 0;
+        if (ix) { /* equality (or IN) on the index columns only: no range bound in the key text */
+            const char *k = strchr(l, '(');
+            const char *e = k ? strstr(k, ") AS OF") : NULL;
+            if (!e)
+                return 0;
+            for (const char *c = k; c < e; c++)
+                if (*c == '<' || *c == '>')
+                    return 0;
+        }
+    }
+    return access == 1;
+}
+
+/* Opens the index without waiting for it (the gateway must never block): 0, or 1 when it is not there yet. */
+static int s_fast_index(drift_engine_t *e, drift_sqlerr_t *err)
+{
+    if (e->index)
+        return 0;
+    if (!e->data_dir || !e->hdr) {
+        drift_sqlerr_set(err, "58000", 0, "this engine has no data directory");
+        return 1;
+    }
+    char idx[PATH_MAX], logd[PATH_MAX];
+    snprintf(idx, sizeof idx, "%s/index", e->data_dir);
+    snprintf(logd, sizeof logd, "%s/log", e->data_dir);
+    drift_index_opts_t o = {.map_size = e->opts.index_map_size, .readonly = 1};
+    int rc = drift_index_open(idx, logd, e->hdr, &o, &e->index);
+    if (rc < 0) {
+        drift_sqlerr_set(err, "57P03", 0, "the index is not available (%s)", drift_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+drift_fast_rc_t drift_engine_execute_bounded(drift_engine_t *self, const drift_stmt_input_t *in,
+                                             const drift_fast_opts_t *opts, drift_sink_t *sink, drift_sqlerr_t *err)
+{
+    drift_ast_t *ast = NULL;
+    drift_arena_t arena;
+    drift_index_rd_t *rd = NULL;
+    drift_txn_t *txn = NULL;
+    drift_qctx_t q;
+    drift_fast_rc_t rc = DRIFT_FAST_NOT_NOW;
+    int64_t affected = -1;
+    memset(&arena, 0, sizeof arena);
+    sink->err = err;
+    if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
+        goto out; /* the worker answers the error */
+    if (!s_fast_shape_ok(drift_ast_stmt(ast))) {
+        rc = DRIFT_FAST_INELIGIBLE;
+        goto out;
+    }
+    if (s_fast_index(self, err) != 0)
+        goto out;
+    int irc = drift_index_rd_begin(self->index, &rd);
+    if (irc < 0) {
+        drift_sqlerr_set(err, "58030", 0, "cannot open an index snapshot: %s", drift_strerror(irc));
+        goto out;
+    }
+    uint64_t snap = drift_index_rd_seq(rd);
+    if (snap < opts->min_seq) { /* the session's last write is not indexed yet: a worker waits for it */
+        drift_sqlerr_set(err, "57014", 0, "index at %" PRIu64 ", the session needs %" PRIu64, snap, opts->min_seq);
+        goto out;
+    }
+    /* What a worker's autocommit read gets (s_run_begin), at the index's applied seq, without waiting. */
+    memset(&q, 0, sizeof q);
+    q.hdr = self->hdr;
+    q.arena = &arena;
+    q.err = err;
+    q.sql = in->sql;
+    q.sql_len = in->sql_len;
+    q.now_ns = (int64_t)drift_now_real_ns();
+    q.worker_id = self->opts.worker_id;
+    q.heartbeat = self->opts.heartbeat;
+    q.index = self->index;
+    q.rd = rd;
+    q.snap_seq = snap;
+    if (!(txn = drift_txn_new(DRIFT_ISO_REPEATABLE_READ, snap))) {
+        drift_sqlerr_set(err, "53200", 0, "out of memory");
+        goto out;
+    }
+    q.txn = txn;
+    if (in->has_as_of) {
+        uint64_t seq = 0;
+        int arc;
+        if (in->as_of_time)
+            arc = drift_table_resolve_time(&q, in->as_of_time, in->as_of_time_len, 0, &seq);
+        else if (in->as_of_seq < 0)
+            arc = drift_sqlerr_set(err, DRIFT_SQLSTATE_INVALID_PARAM, 0, "as_of seq %" PRId64 " is negative",
+                                   in->as_of_seq);
+        else
+            arc = drift_table_resolve_seq(&q, (uint64_t)in->as_of_seq, 0, &seq);
+        if (arc < 0)
+            goto out;
+        q.has_default_as_of = 1;
+        q.default_as_of = seq;
+    }
+    /* The row budget: drift_qctx_check looks at the deadline every 256 rows stepped over, and this one has
+     * always passed, so the 256th stops the statement (57014, turned into DRIFT_FAST_INELIGIBLE below). */
+    q.deadline_mono_ns = 1;
+    if (opts->check_plan) {
+        s_fast_plan_t plan = {.sink = {.columns = s_fast_plan_columns, .row = s_fast_plan_row,
+                                       .done = s_fast_plan_done, .err = err},
+                              .arena = &arena};
+        drift_stmt_t ex;
+        memset(&ex, 0, sizeof ex);
+        ex.kind = DRIFT_STMT_EXPLAIN;
+        ex.pos = drift_ast_stmt(ast)->pos;
+        ex.inner = drift_ast_stmt(ast);
+        if (drift_exec_statement(&q, &ex, in->params, &plan.sink, &affected) < 0)
+            goto out;
+        if (!s_fast_plan_ok(&plan, opts->max_est_rows ? opts->max_est_rows : 100)) {
+            rc = DRIFT_FAST_INELIGIBLE;
+            goto out;
+        }
+        /* The binder wrote into the tree: the run gets a fresh one. */
+        drift_ast_destroy(&ast);
+        if (drift_parse(in->sql, in->sql_len, &ast, err) < 0)
+            goto out;
+        q.ticks = 0;
+    }
+    affected = -1;
+    if (drift_exec_statement(&q, drift_ast_stmt(ast), in->params, sink, &affected) < 0) {
+        if (q.ticks >= 256 && strcmp(err->code, "57014") == 0)
+            rc = DRIFT_FAST_INELIGIBLE; /* more rows than a bounded read steps over */
+        goto out;
+    }
+    if (affected >= 0 || drift_txn_nops(txn) > 0) { /* a read never writes; if it did, a worker must do it */
+        drift_sqlerr_set(err, DRIFT_SQLSTATE_INTERNAL, 0, "a bounded read produced writes");
+        rc = DRIFT_FAST_INELIGIBLE;
+        goto out;
+    }
+    if (sink->done(sink, -1, q.has_default_as_of ? q.default_as_of : snap) < 0)
+        goto out;
+    rc = DRIFT_FAST_ANSWERED;
+out:
+    drift_txn_destroy(&txn);
+    drift_index_rd_end(&rd);
+    drift_arena_free(&arena);
+    drift_ast_destroy(&ast);
+    return rc;
+}

@@ -158,4 +158,31 @@ int drift_engine_resume(drift_engine_t *self, drift_engine_pending_t *p, drift_s
 /* Forgets a parked statement without finishing it (worker exit); NULLs *p; accepts NULL. */
 void drift_engine_pending_destroy(drift_engine_pending_t **p);
 
+/* ---- gateway fast path ----
+ * The gateway answers short read-only statements itself with its own engine (no hop to a worker). This entry
+ * point decides whether a statement is such a bounded read and, if it is, runs it without ever blocking: no
+ * wait for the index (the caller says which seq the index must have applied), no commit, no session state.
+ * Bounded means: a SELECT of one table (latest, AS OF, or FOR SYSTEM_TIME) with no join, subquery, aggregate,
+ * GROUP BY or compound, only cheap scalar functions, whose plan is a primary-key lookup (IN lists included), a
+ * history-by-pk lookup or a secondary-index equality lookup with a small row estimate. The run also stops
+ * (and reports DRIFT_FAST_NOT_NOW) after 255 rows stepped over, so a stale verdict cannot make it long. */
+typedef enum {
+    DRIFT_FAST_ANSWERED = 0,   /* sink->done was called: the reply is complete */
+    DRIFT_FAST_INELIGIBLE = 1, /* not a bounded read (by its text, its plan, or its row budget): forward it */
+    DRIFT_FAST_NOT_NOW = 2,    /* could not be answered here now (index behind min_seq or not open, an error): forward */
+} drift_fast_rc_t;
+
+typedef struct {
+    int check_plan;        /* 1: plan the statement (EXPLAIN, nothing executed) and refuse an unbounded plan first */
+    uint64_t min_seq;      /* the index snapshot must have applied at least this seq (read-your-writes) */
+    uint32_t max_est_rows; /* an access path estimated to return more rows is not bounded (0 = 100) */
+} drift_fast_opts_t;
+
+/* Runs `in` as a bounded read in a fresh default session (autocommit, no SET), or refuses. When it returns
+ * anything but DRIFT_FAST_ANSWERED the sink may have received columns and rows: the caller discards them
+ * and sends the request to a worker, which answers it as usual (errors included: err is then only a note
+ * for logs). Never sleeps, never waits for the index, never writes. */
+drift_fast_rc_t drift_engine_execute_bounded(drift_engine_t *self, const drift_stmt_input_t *in,
+                                             const drift_fast_opts_t *opts, drift_sink_t *sink, drift_sqlerr_t *err);
+
 #endif
