@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ typedef struct batch {
     int kind;
     int rotate; /* install the spare as newhdr before writing */
     drift_seg_header_t newhdr;
+    uint64_t sealed_id; /* rotate: the segment this rotation seals (0: none), gets a seal record */
     uint8_t *buf;
     size_t len, cap;
     uint64_t seg_id, off; /* where buf goes */
@@ -130,6 +132,12 @@ typedef struct {
     int spare_thr_live;
     _Atomic int spare_done;
     int spare_rc;
+    /* seal record of the segment the last rotation sealed: written by the preallocation thread
+     * before it zero-fills the next spare (set before it starts, cleared after it is joined) */
+    uint64_t seal_id, seal_next;
+    uint8_t seal_chain[DRIFT_HASH_LEN];
+    int seal_rc;
+    int fault_seal_kill; /* test hook: DRIFT_FAULT=seal_kill: SIGKILL just before writing a seal record */
     int disk_full_logged;
     /* flush thread */
     pthread_t flush_thr;
@@ -374,6 +382,11 @@ static void *s_flush_main(void *arg)
 static void *s_spare_main(void *arg)
 {
     writer_t *w = arg;
+    if (w->seal_id) {
+        if (w->fault_seal_kill)
+            raise(SIGKILL);
+        w->seal_rc = drift_recovery_seal(w->log_dir, w->seal_id, w->seal_chain, w->seal_next);
+    }
     unlink(w->spare_tmp);
     int rc = drift_seg_prealloc(w->spare_tmp, w->spare_size);
     if (rc == 0 && rename(w->spare_tmp, w->spare_path) < 0)
@@ -410,6 +423,12 @@ static void s_spare_finished(writer_t *w)
     pthread_join(w->spare_thr, NULL);
     w->spare_thr_live = 0;
     atomic_store(&w->spare_done, 0);
+    if (w->seal_id) {
+        if (w->seal_rc < 0) /* not an error for the log: the next start verifies that segment in full */
+            DLOG_WARN("cannot write the seal record of segment %020" PRIu64 ".seg: %s", w->seal_id,
+                      drift_strerror(w->seal_rc));
+        w->seal_id = 0;
+    }
     if (w->spare_rc == 0) {
         w->spare_state = SPARE_READY;
         if (atomic_load(&w->r->hdr->writer_state) == DRIFT_WSTATE_DISK_FULL) {
@@ -492,6 +511,7 @@ static batch_t *s_place(writer_t *w, size_t size, int *ret_rc)
             return NULL;
         }
         b->rotate = 1;
+        b->sealed_id = prev_seg;
         b->newhdr = (drift_seg_header_t){.segment_id = w->next_seq,
                                          .first_seq = w->next_seq,
                                          .epoch = w->epoch,
@@ -560,6 +580,12 @@ static void s_batch_done(writer_t *w, batch_t *b)
         w->rotations_pending--;
         atomic_fetch_add(&slot->counters[DRIFT_CTR_W_SEGMENTS], 1);
         DLOG_INFO("segment %020" PRIu64 ".seg created (%" PRIu64 " bytes)", b->newhdr.segment_id, b->newhdr.file_size);
+        if (b->sealed_id && !w->spare_thr_live) {
+            w->seal_id = b->sealed_id;
+            w->seal_next = b->newhdr.first_seq;
+            w->seal_rc = 0;
+            memcpy(w->seal_chain, b->newhdr.prev_hash, DRIFT_HASH_LEN);
+        }
         s_spare_start(w);
     }
     if (b->durable_upto > w->durable_seq) {
@@ -1156,7 +1182,10 @@ static int s_recover(writer_t *w)
     drift_wcat_open_index(w->cat);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    int rc = drift_recovery_run(w->log_dir, 1, s_rebuild_frame, w, rec);
+    /* Sealed segments with a matching seal record are CRC-checked, not re-hashed; records missing
+     * for segments verified in full are written (docs/storage.md, "Seal record"). */
+    drift_recovery_opts_t ro = {.repair = 1, .trust_seals = 1, .write_seals = 1};
+    int rc = drift_recovery_run_opts(w->log_dir, &ro, s_rebuild_frame, w, rec);
     getrusage(RUSAGE_SELF, &ru1);
     if (rc < 0) {
         if (rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION) {
@@ -1175,11 +1204,14 @@ static int s_recover(writer_t *w)
                   ".seg (%s); those frames were never acknowledged",
                   rec->dropped_bytes, rec->dropped_off, rec->active_id, rec->dropped_why);
 #define TV_MS(a, b) (((b).tv_sec - (a).tv_sec) * 1e3 + ((b).tv_usec - (a).tv_usec) / 1e3)
-    DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC + hash chain) in %.1f ms "
-              "(cpu %.0f ms user + %.0f ms sys, %d verify threads); key map rebuilt: %zu entries, %.1f MB",
-              rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->elapsed_ns / 1e6,
-              TV_MS(ru0.ru_utime, ru1.ru_utime), TV_MS(ru0.ru_stime, ru1.ru_stime), rec->threads,
-              drift_keymap_count(w->keys), drift_keymap_bytes(w->keys) / 1e6);
+    DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC of every frame; hashed %" PRIu64
+              " bytes, %" PRIu64 " sealed segments by seal record, %" PRIu64 " seal records rejected, %" PRIu64
+              " written) in %.1f ms (cpu %.0f ms user + %.0f ms sys, %d verify threads); key map rebuilt: %zu entries, "
+              "%.1f MB",
+              rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->bytes_hashed, rec->seg_by_seal,
+              rec->seals_rejected, rec->seals_written, rec->elapsed_ns / 1e6, TV_MS(ru0.ru_utime, ru1.ru_utime),
+              TV_MS(ru0.ru_stime, ru1.ru_stime), rec->threads, drift_keymap_count(w->keys),
+              drift_keymap_bytes(w->keys) / 1e6);
 #undef TV_MS
     w->next_seq = rec->last_seq + 1;
     w->last_ts = rec->last_ts;
@@ -1263,6 +1295,7 @@ int drift_writer_main(drift_role_t *r)
     const char *fault = getenv("DRIFT_FAULT");
     if (fault && strncmp(fault, "clock_back:", 11) == 0)
         w->clock_skew_ns = (int64_t)(atof(fault + 11) * 1e9);
+    w->fault_seal_kill = fault && strcmp(fault, "seal_kill") == 0;
     snprintf(w->log_dir, sizeof w->log_dir, "%s/log", r->data_dir);
     snprintf(w->spare_path, sizeof w->spare_path, "%s/%s", w->log_dir, DRIFT_SEG_SPARE);
     snprintf(w->spare_tmp, sizeof w->spare_tmp, "%s/%s", w->log_dir, DRIFT_SEG_SPARE_TMP);
