@@ -47,12 +47,17 @@ struct drift_engine {
     drift_index_t *index;          /* opened on first use (the indexer creates it) */
     drift_commit_client_t *writer; /* connected on first write */
     drift_engine_pending_t *pending; /* parked statements waiting for the writer (asynchronous commits) */
+    drift_engine_pending_t *iwait;   /* parked statements waiting for the index to reach their snapshot */
+    int niwait;
     int writer_watched;              /* the caller watches e->writer's socket: never replace it */
 };
 
 struct drift_engine_pending {
-    drift_engine_pending_t *prev, *next; /* in engine->pending while waiting */
+    drift_engine_pending_t *prev, *next; /* in engine->pending (commit) or engine->iwait (index) while waiting */
     int linked;
+    int on_index;         /* waiting for the index to reach want (not for the writer) */
+    uint64_t want;        /* on_index: the seq the statement must see (every commit acknowledged before it) */
+    int nowait;           /* the parked commit's attempt read at the index's seq without waiting (s_reads_nothing) */
     uint64_t id;          /* the commit request's id */
     uint64_t deadline_ns; /* monotonic; UINT64_MAX = none */
     int timed_out, replied;
@@ -69,13 +74,23 @@ struct drift_engine_pending {
     uint64_t as_of;
 };
 
-/* What a statement that sent its commit without waiting leaves for its pending record. */
+/* What a statement that sent its commit without waiting (or that waits for the index) leaves for its pending
+ * record. */
 typedef struct {
     uint64_t id;
     int64_t affected;
     int report_as_of;
     uint64_t as_of;
+    int nowait;    /* the commit's attempt did not wait for the index */
+    int index;     /* not sent: parked until the index reaches want */
+    uint64_t want;
 } s_park_t;
+
+/* How one run of a statement meets read-your-writes. */
+typedef struct {
+    int nowait;    /* no wait: the snapshot is what the index holds (s_reads_nothing) */
+    uint64_t want; /* otherwise: the seq to wait for (0: every commit acknowledged so far) */
+} s_wait_t;
 
 struct drift_session {
     drift_engine_t *engine;
@@ -142,6 +157,12 @@ void drift_engine_destroy(drift_engine_t **self_p)
     while (e->pending) { /* records the caller did not finish (it should have) */
         drift_engine_pending_t *p = e->pending;
         e->pending = p->next;
+        p->linked = 0;
+        drift_engine_pending_destroy(&p);
+    }
+    while (e->iwait) {
+        drift_engine_pending_t *p = e->iwait;
+        e->iwait = p->next;
         p->linked = 0;
         drift_engine_pending_destroy(&p);
     }
@@ -296,8 +317,11 @@ static void s_run_clear(s_run_t *x)
     drift_arena_free(&x->arena);
 }
 
-/* Takes the snapshot and fills the query context. */
-static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t *err)
+/* Takes the snapshot and fills the query context. wt->nowait: no wait for the index, the snapshot is the seq the
+ * index holds (only for statements whose every read the writer re-checks, see s_reads_nothing); otherwise the
+ * statement waits (blocking; the asynchronous path parks first, so the wait is over at once) until the index
+ * reaches wt->want (0: every commit acknowledged before now). */
+static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, const s_wait_t *wt, drift_sqlerr_t *err)
 {
     drift_engine_t *e = x->e;
     drift_session_t *s = x->s;
@@ -312,13 +336,13 @@ static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t 
     x->q.heartbeat = e->opts.heartbeat;
     if (e->opts.statement_timeout_ms > 0)
         x->q.deadline_mono_ns = drift_now_mono_ns() + (uint64_t)e->opts.statement_timeout_ms * 1000000u;
-    uint64_t want = s_visible_seq(e);
+    uint64_t want = wt->want ? wt->want : s_visible_seq(e);
     if (e->data_dir) {
         if (s_index(e, err) < 0)
             return -1;
         /* Wait in slices, refreshing the heartbeat: a worker waiting for a lagging indexer is not hung. */
-        int waited = 0, rc = -ETIMEDOUT;
-        while (e->hdr && waited < e->opts.wait_ms) {
+        int waited = 0, rc = wt->nowait ? 0 : -ETIMEDOUT;
+        while (!wt->nowait && e->hdr && waited < e->opts.wait_ms) {
             int slice = e->opts.wait_ms - waited < 100 ? e->opts.wait_ms - waited : 100;
             if ((rc = drift_index_wait(e->hdr, want, slice)) == 0)
                 break;
@@ -336,8 +360,8 @@ static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, drift_sqlerr_t 
         x->q.index = e->index;
         x->q.rd = x->rd;
         uint64_t applied = drift_index_rd_seq(x->rd);
-        if (applied > want)
-            want = applied;
+        if (applied > want || wt->nowait)
+            want = applied; /* nowait: the snapshot sent to the writer is the one read, so it re-checks the rest */
     }
     if (s && s->state == DRIFT_TXN_OPEN) {
         if (s->isolation == DRIFT_ISOLATION_READ_COMMITTED || !s->has_snapshot) {
@@ -436,16 +460,20 @@ static int s_commit_send(drift_engine_t *e, drift_txn_t *txn, uint64_t *ret_id, 
     return drift_txn_commit_send(txn, e->writer, ret_id, err);
 }
 
-/* Runs one statement that reads or writes data. retry: set to 1 when an autocommit commit hit 40001.
- * park != NULL: an autocommit commit is sent without waiting and 1 is returned (park filled). */
+/* Runs one statement that reads or writes data. retry: set to 1 when an autocommit commit hit 40001; sent: set
+ * to 1 when the error (if any) came from the writer (or the commit round trip), 0 when the statement failed
+ * before anything was sent. park != NULL: an autocommit commit is sent without waiting and 1 is returned (park
+ * filled). */
 static int s_run_stmt(drift_engine_t *e, drift_session_t *s, const drift_stmt_input_t *in, drift_stmt_t *st,
-                      drift_sink_t *sink, drift_sqlerr_t *err, int *retry, s_park_t *park)
+                      drift_sink_t *sink, drift_sqlerr_t *err, int *retry, int *sent, s_park_t *park,
+                      const s_wait_t *wt)
 {
     s_run_t x = {.e = e, .s = s};
     int rc = -1;
     int64_t affected = -1;
     *retry = 0;
-    if (s_run_begin(&x, in, err) < 0)
+    *sent = 0;
+    if (s_run_begin(&x, in, wt, err) < 0)
         goto out;
     if (st->kind == DRIFT_STMT_SET_AS_OF) {
         if (st->point.kind == DRIFT_TP_NOW) {
@@ -491,14 +519,17 @@ static int s_run_stmt(drift_engine_t *e, drift_session_t *s, const drift_stmt_in
     }
     uint64_t seq = x.q.snap_seq;
     if (park && x.implicit && drift_txn_nops(x.implicit) > 0) {
+        *sent = 1;
         if (s_commit_send(e, x.implicit, &park->id, err) < 0)
             goto out;
         park->affected = affected;
         park->report_as_of = x.q.has_default_as_of && affected < 0;
         park->as_of = x.q.default_as_of;
+        park->nowait = wt->nowait;
         rc = 1;
         goto out;
     }
+    *sent = 1;
     if (x.implicit && s_commit(e, x.implicit, &seq, err) < 0) {
         *retry = strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0;
         goto out;
@@ -593,50 +624,155 @@ static int s_is_txn_stmt(drift_stmt_kind_t k)
 }
 
 /* Before an autocommit re-run after 40001: a fresh tree (the executor writes binder fields into it) and a short
- * back-off. */
+ * back-off (none when backoff is 0: a re-run that waits for the index instead). */
 static int s_rerun_prepare(drift_session_t *s, const drift_stmt_input_t *in, drift_ast_t **ast, int attempt,
-                           drift_sqlerr_t *err)
+                           drift_sqlerr_t *err, int backoff)
 {
     DLOG_DEBUG("session %" PRIu64 ": autocommit statement retried after %s (%s)", s->id, err->code, err->message);
     drift_ast_destroy(ast);
     if (drift_parse(in->sql, in->sql_len, ast, err) < 0)
         return -1;
-    struct timespec ts = {0, (long)(100000L << (attempt < 6 ? attempt : 6))}; /* 0.1 ms .. 6.4 ms */
-    nanosleep(&ts, NULL);
+    if (backoff) {
+        struct timespec ts = {0, (long)(100000L << (attempt < 6 ? attempt : 6))}; /* 0.1 ms .. 6.4 ms */
+        nanosleep(&ts, NULL);
+    }
     return 0;
 }
 
+/* Whether an expression can be computed without reading any table (no subquery, no column). */
+static int s_node_pure(const drift_node_t *n)
+{
+    if (!n)
+        return 1;
+    switch (n->kind) {
+    case DRIFT_AST_COLUMN:
+    case DRIFT_AST_STAR:
+    case DRIFT_AST_IN_SELECT:
+    case DRIFT_AST_EXISTS:
+    case DRIFT_AST_SUBQUERY: return 0;
+    default: break;
+    }
+    if (n->sub || !s_node_pure(n->l) || !s_node_pure(n->r))
+        return 0;
+    for (uint32_t i = 0; i < n->nargs; i++)
+        if (!s_node_pure(n->args[i]))
+            return 0;
+    return 1;
+}
+
+/* Whether st may run at the snapshot the index holds, without waiting for every acknowledged commit
+ * (read-your-writes): an autocommit INSERT ... VALUES / DEFAULT VALUES / {json} of expressions without
+ * subqueries, outside a transaction, without AS OF. What such a statement reads at its snapshot — the
+ * table's definition, whether its primary key and UNIQUE values are live — the writer checks again against
+ * the newest state: a row or UNIQUE value that is live now is 23505 there, a table altered or dropped after
+ * the snapshot is 40001 ("altered after snapshot"), a key changed after it is 40001 (repeatable read). So the
+ * snapshot sent to the writer is the one actually read (s_run_begin), and a run that fails on something it
+ * read (any error before the commit, 40001 or 23505 from the writer) is run again, waiting for the index as
+ * every other statement does (s_run_loop, drift_engine_resume): its outcome is then the waiting path's. Not
+ * in this class: INSERT ... SELECT, REPLACE (it deletes the live rows it finds), DDL, anything in BEGIN. */
+static int s_reads_nothing(const drift_session_t *s, const drift_stmt_input_t *in, const drift_stmt_t *st)
+{
+    if (!s || s->state != DRIFT_TXN_IDLE || s->has_as_of || in->has_as_of || !st)
+        return 0;
+    if (st->kind != DRIFT_STMT_INSERT || st->replace)
+        return 0;
+    if (st->json)
+        return s_node_pure(st->json);
+    const drift_select_t *v = st->select;
+    if (!v) /* DEFAULT VALUES */
+        return 1;
+    if (!v->values || v->nvalues == 0 || v->items || v->from || v->where || v->ngroup_by || v->having ||
+        v->setop != DRIFT_SETOP_NONE || v->next || v->norder_by || v->limit || v->offset)
+        return 0;
+    for (uint32_t i = 0; i < v->nvalues; i++)
+        for (uint32_t j = 0; j < v->nitems; j++)
+            if (!s_node_pure(v->values[i][j])) /* NULL: DEFAULT, the column's constant default */
+                return 0;
+    return 1;
+}
+
+/* A nowait run's error that a run waiting for the index could answer differently. sent: it came from the
+ * writer (08006 there means the outcome is unknown: never re-run). */
+static int s_nowait_refused(const drift_sqlerr_t *err, int sent)
+{
+    if (!sent)
+        return 1;
+    return strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0 || strcmp(err->code, "23505") == 0;
+}
+
+/* Whether the index has not applied want yet (want 0: every commit acknowledged so far). */
+static int s_index_behind(const drift_engine_t *e, uint64_t *want)
+{
+    if (!*want)
+        *want = s_visible_seq(e);
+    return e->data_dir && e->hdr && atomic_load_explicit(&e->hdr->indexed_seq, memory_order_acquire) < *want;
+}
+
 /* Runs a statement (not a transaction statement) from attempt on, re-running an autocommit statement on 40001;
- * *ast may be replaced. Returns 0, -1, or 1 (parked; *ret_attempt = the attempt that parked). */
+ * *ast may be replaced. fast: the first run may skip the index wait (s_reads_nothing). want: the seq the
+ * first run waits for (0: every commit acknowledged now). With park (asynchronous), a run that must wait for
+ * the index parks instead (park->index, park->want). Returns 0, -1, or 1 (parked; *ret_attempt = the attempt
+ * that parked). */
 static int s_run_loop(drift_engine_t *e, drift_session_t *s, const drift_stmt_input_t *in, drift_ast_t **ast,
-                      drift_sink_t *sink, drift_sqlerr_t *err, int attempt, s_park_t *park, int *ret_attempt)
+                      drift_sink_t *sink, drift_sqlerr_t *err, int attempt, s_park_t *park, int *ret_attempt,
+                      int fast, uint64_t want)
 {
     int rc;
     for (;; attempt++) {
-        int retry = 0;
-        rc = s_run_stmt(e, s, in, drift_ast_stmt(*ast), sink, err, &retry, park);
-        if (rc >= 0 || !retry || attempt >= DRIFT_ENGINE_RETRIES)
+        int retry = 0, sent = 0;
+        drift_stmt_t *st = drift_ast_stmt(*ast);
+        s_wait_t wt = {.nowait = fast && s_reads_nothing(s, in, st), .want = want};
+        want = 0; /* a re-run sees every commit acknowledged before it */
+        if (!wt.nowait && park && s_index_behind(e, &wt.want)) {
+            park->index = 1;
+            park->want = wt.want;
+            rc = 1;
             break;
-        if (s_rerun_prepare(s, in, ast, attempt, err) < 0)
+        }
+        rc = s_run_stmt(e, s, in, st, sink, err, &retry, &sent, park, &wt);
+        if (rc >= 0)
+            break;
+        if (wt.nowait && s_nowait_refused(err, sent)) { /* again, waiting for the index: no back-off */
+            DLOG_DEBUG("session %" PRIu64 ": statement run again after %s without waiting for the index", s->id,
+                       err->code);
+            fast = 0;
+            attempt--;
+            if (s_rerun_prepare(s, in, ast, attempt, err, 0) < 0)
+                break;
+            continue;
+        }
+        if (!retry || attempt >= DRIFT_ENGINE_RETRIES)
+            break;
+        if (s_rerun_prepare(s, in, ast, attempt, err, 1) < 0)
             break;
     }
     *ret_attempt = attempt;
     return rc;
 }
 
-static void s_pending_link(drift_engine_t *e, drift_engine_pending_t *p, uint64_t id)
+/* Links p as parked by pk: waiting for the writer's reply to commit pk->id (within commit_timeout_ms), or for
+ * the index to reach pk->want (within wait_ms). */
+static void s_pending_link(drift_engine_t *e, drift_engine_pending_t *p, const s_park_t *pk)
 {
-    p->id = id;
+    p->on_index = pk->index;
+    p->want = pk->want;
+    p->nowait = pk->nowait;
+    p->id = pk->index ? 0 : pk->id;
+    p->affected = pk->affected;
+    p->report_as_of = pk->report_as_of;
+    p->as_of = pk->as_of;
     p->timed_out = p->replied = 0;
-    p->deadline_ns = e->opts.commit_timeout_ms < 0
-                         ? UINT64_MAX
-                         : drift_now_mono_ns() + (uint64_t)e->opts.commit_timeout_ms * 1000000u;
+    int ms = pk->index ? e->opts.wait_ms : e->opts.commit_timeout_ms;
+    p->deadline_ns = ms < 0 ? UINT64_MAX : drift_now_mono_ns() + (uint64_t)ms * 1000000u;
+    drift_engine_pending_t **head = p->on_index ? &e->iwait : &e->pending;
     p->prev = NULL;
-    p->next = e->pending;
-    if (e->pending)
-        e->pending->prev = p;
-    e->pending = p;
+    p->next = *head;
+    if (*head)
+        (*head)->prev = p;
+    *head = p;
     p->linked = 1;
+    if (p->on_index)
+        e->niwait++;
 }
 
 static void s_pending_unlink(drift_engine_t *e, drift_engine_pending_t *p)
@@ -645,12 +781,16 @@ static void s_pending_unlink(drift_engine_t *e, drift_engine_pending_t *p)
         return;
     if (p->prev)
         p->prev->next = p->next;
+    else if (p->on_index)
+        e->iwait = p->next;
     else
         e->pending = p->next;
     if (p->next)
         p->next->prev = p->prev;
     p->prev = p->next = NULL;
     p->linked = 0;
+    if (p->on_index)
+        e->niwait--;
 }
 
 /* execute and execute_async; pend_p == NULL: blocking commits. */
@@ -687,7 +827,7 @@ static int s_execute(drift_engine_t *self, drift_session_t *s, const drift_stmt_
             p->is_commit = 1;
         goto out;
     }
-    rc = s_run_loop(self, s, in, &ast, sink, err, 0, pk, &attempt);
+    rc = s_run_loop(self, s, in, &ast, sink, err, 0, pk, &attempt, 1, 0);
     if (rc == 1) {
         p->ast = ast; /* kept for a re-run */
         ast = NULL;
@@ -704,10 +844,7 @@ out:
         p->in = *in;
         p->sink = sink;
         p->attempt = attempt;
-        p->affected = park.affected;
-        p->report_as_of = park.report_as_of;
-        p->as_of = park.as_of;
-        s_pending_link(self, p, park.id);
+        s_pending_link(self, p, &park);
         *pend_p = p;
     } else {
         free(p);
@@ -769,6 +906,25 @@ drift_engine_pending_t *drift_engine_expired(drift_engine_t *self, uint64_t now_
     return NULL;
 }
 
+int drift_engine_index_waiting(const drift_engine_t *self)
+{
+    return self ? self->niwait : 0;
+}
+
+drift_engine_pending_t *drift_engine_index_ready(drift_engine_t *self, uint64_t now_mono_ns)
+{
+    if (!self->iwait)
+        return NULL;
+    uint64_t indexed = self->hdr ? atomic_load_explicit(&self->hdr->indexed_seq, memory_order_acquire) : UINT64_MAX;
+    for (drift_engine_pending_t *p = self->iwait; p; p = p->next)
+        if (indexed >= p->want || now_mono_ns > p->deadline_ns) {
+            p->timed_out = indexed < p->want;
+            s_pending_unlink(self, p);
+            return p;
+        }
+    return NULL;
+}
+
 void *drift_engine_pending_user(const drift_engine_pending_t *p)
 {
     return p ? p->user : NULL;
@@ -778,34 +934,50 @@ int drift_engine_resume(drift_engine_t *self, drift_engine_pending_t *p, drift_s
                         drift_engine_pending_t **ret_pend)
 {
     drift_sink_t *sink = p->sink;
-    uint64_t seq = 0, ts = 0;
-    int rc;
+    uint64_t seq = 0, ts = 0, want = 0;
+    int rc = -1, run = 0, attempt0 = p->attempt;
     *ret_pend = NULL;
     sink->err = err;
     s_pending_unlink(self, p);
-    if (p->timed_out || !p->replied)
-        rc = drift_sqlerr_set(err, "08006", 0,
-                              "the writer did not answer the commit within %d ms (its outcome is unknown)",
-                              self->opts.commit_timeout_ms);
-    else
-        rc = drift_txn_commit_reply(&p->reply, &seq, &ts, err);
-    if (rc == 0) {
-        rc = sink->done(sink, p->affected, p->report_as_of ? p->as_of : seq);
-    } else if (!p->is_commit && p->ast && strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0 &&
-               p->attempt < DRIFT_ENGINE_RETRIES && s_rerun_prepare(p->s, &p->in, &p->ast, p->attempt, err) == 0) {
+    if (p->on_index) { /* the index reached the statement's seq (or did not in time): run it now */
+        if (p->timed_out)
+            rc = drift_sqlerr_set(err, "57014", 0,
+                                  "the index did not reach seq %" PRIu64 " within %d ms (index lag): retry", p->want,
+                                  self->opts.wait_ms);
+        else
+            run = 1, want = p->want;
+    } else {
+        if (p->timed_out || !p->replied)
+            rc = drift_sqlerr_set(err, "08006", 0,
+                                  "the writer did not answer the commit within %d ms (its outcome is unknown)",
+                                  self->opts.commit_timeout_ms);
+        else
+            rc = drift_txn_commit_reply(&p->reply, &seq, &ts, err);
+        if (rc == 0) {
+            rc = sink->done(sink, p->affected, p->report_as_of ? p->as_of : seq);
+        } else if (!p->is_commit && p->ast && p->nowait && s_nowait_refused(err, 1)) {
+            /* it read at the index's seq without waiting: again, waiting (s_reads_nothing) */
+            run = s_rerun_prepare(p->s, &p->in, &p->ast, p->attempt, err, 0) == 0;
+        } else if (!p->is_commit && p->ast && strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0 &&
+                   p->attempt < DRIFT_ENGINE_RETRIES) {
+            run = s_rerun_prepare(p->s, &p->in, &p->ast, p->attempt, err, 1) == 0;
+            attempt0 = p->attempt + 1;
+        }
+    }
+    if (run) {
         s_park_t park = {0};
         int attempt = 0;
-        rc = s_run_loop(self, p->s, &p->in, &p->ast, sink, err, p->attempt + 1, &park, &attempt);
-        if (rc == 1) { /* parked again: the same record */
+        rc = s_run_loop(self, p->s, &p->in, &p->ast, sink, err, attempt0, &park, &attempt, 0, want);
+        if (rc == 1) { /* parked again (for the writer or the index): the same record */
             p->attempt = attempt;
-            p->affected = park.affected;
-            p->report_as_of = park.report_as_of;
-            p->as_of = park.as_of;
-            s_pending_link(self, p, park.id);
+            s_pending_link(self, p, &park);
             *ret_pend = p;
             return 1;
         }
     }
+    /* A failed statement inside a transaction fails the transaction (as in s_execute). */
+    if (rc < 0 && p->s->state == DRIFT_TXN_OPEN)
+        p->s->state = DRIFT_TXN_FAILED;
     drift_engine_pending_destroy(&p);
     return rc;
 }

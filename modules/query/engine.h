@@ -148,6 +148,18 @@ void *drift_engine_writer_socket(drift_engine_t *self, drift_sqlerr_t *err);
 int drift_engine_writer_recv(drift_engine_t *self, drift_engine_pending_t **ret_pend);
 /* A parked statement whose commit has waited past its deadline (now_mono_ns), or NULL; it is marked timed out. */
 drift_engine_pending_t *drift_engine_expired(drift_engine_t *self, uint64_t now_mono_ns);
+/* Read-your-writes without blocking: a statement must see every commit acknowledged before it started, so it
+ * waits until the indexer has applied them (indexed_seq in the control block). drift_engine_execute blocks for
+ * that (up to wait_ms); drift_engine_execute_async parks the statement instead (returns 1 as for a commit) and
+ * the caller polls drift_engine_index_ready() while drift_engine_index_waiting() > 0 (the indexer sends no
+ * notification), then finishes it with drift_engine_resume() — which runs it, and may park it again for its
+ * commit. A statement that reads nothing the writer does not check again (an autocommit INSERT ... VALUES
+ * without subqueries, see engine.c s_reads_nothing) does not wait at all. */
+/* How many parked statements wait for the index. */
+int drift_engine_index_waiting(const drift_engine_t *self);
+/* A statement parked for the index that can run now (indexed_seq reached its seq), or whose wait passed
+ * wait_ms (drift_engine_resume then fails it with 57014), or NULL. */
+drift_engine_pending_t *drift_engine_index_ready(drift_engine_t *self, uint64_t now_mono_ns);
 /* The caller's pointer given at execute_async. */
 void *drift_engine_pending_user(const drift_engine_pending_t *p);
 /* Finishes a parked statement after drift_engine_writer_recv/drift_engine_expired returned it: sink->done, or

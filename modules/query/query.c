@@ -17,6 +17,13 @@
  * flight and the writer can group them. A parked session's later requests
  * wait in its queue and run in arrival order once it finishes. Parked
  * commits past commit_timeout are failed (08006) from the heartbeat hook.
+ *
+ * Waiting for the index does not block the worker either: a statement that
+ * must see commits the indexer has not applied yet (read-your-writes) parks
+ * the same way, and a timerfd ticking every DRIFT_QUERY_INDEX_TICK_US — armed
+ * only while such a statement waits; the indexer sends no notification —
+ * checks indexed_seq and runs the statements it reached (57014 after
+ * wait_ms). An autocommit INSERT ... VALUES does not wait at all (engine.c).
  * Single-threaded, in the role's libevent loop; the ZeroMQ context is
  * created here, after exec.
  * See docs/protocol.md ("Internal gateway <-> worker protocol"). */
@@ -28,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -42,6 +50,7 @@
 #include "modules/query/result.h"
 
 #define SERVER_NAME "driftdb " PACKAGE_VERSION
+#define DRIFT_QUERY_INDEX_TICK_US 150 /* how often parked statements look at indexed_seq */
 
 typedef struct s_job s_job_t;
 
@@ -74,6 +83,9 @@ typedef struct {
     void *sock;
     drift_zwatch_t *watch;
     drift_zwatch_t *wwatch; /* the engine's writer socket (commit acknowledgements) */
+    int tfd;                /* timerfd: ticks while statements wait for the index */
+    struct event *tev;
+    int tarmed;
     drift_engine_t *engine;
     s_sess_t *sessions; /* only sessions with state worth keeping */
     uint64_t last_ping_ns;
@@ -364,6 +376,22 @@ static s_job_t *s_job_finish(s_worker_t *w, s_job_t *j, int rc)
     return next;
 }
 
+/* Arms the index tick while statements wait for the index, disarms it when none does. */
+static void s_itick_update(s_worker_t *w)
+{
+    int want = drift_engine_index_waiting(w->engine) > 0;
+    if (want == w->tarmed || w->tfd < 0)
+        return;
+    struct itimerspec its = {{0, 0}, {0, 0}};
+    if (want)
+        its.it_interval.tv_nsec = its.it_value.tv_nsec = DRIFT_QUERY_INDEX_TICK_US * 1000L;
+    if (timerfd_settime(w->tfd, 0, &its, NULL) < 0) {
+        DLOG_WARN("timerfd_settime: %s (parked statements are looked at every heartbeat)", strerror(errno));
+        return;
+    }
+    w->tarmed = want;
+}
+
 /* Runs j and then, while they finish without parking, the requests queued behind it in its session. */
 static void s_job_run(s_worker_t *w, s_job_t *j)
 {
@@ -373,6 +401,7 @@ static void s_job_run(s_worker_t *w, s_job_t *j)
         drift_log_set_context(NULL);
         if (parked) {
             drift_zwatch_kick(w->wwatch); /* the commit was sent outside the writer socket's callback */
+            s_itick_update(w);            /* or it waits for the index */
             return;
         }
         j = s_job_finish(w, j, rc);
@@ -388,7 +417,7 @@ static void s_job_resume(s_worker_t *w, s_job_t *j, drift_engine_pending_t *p)
     j->pend = NULL;
     drift_engine_pending_t *np = NULL;
     int rc = drift_engine_resume(w->engine, p, &j->serr, &np);
-    if (rc == 1) { /* re-run after 40001, parked again */
+    if (rc == 1) { /* ran after the index wait and parked for its commit, or re-run after 40001 and parked */
         j->pend = np;
         drift_zwatch_kick(w->wwatch);
     } else {
@@ -398,6 +427,27 @@ static void s_job_resume(s_worker_t *w, s_job_t *j, drift_engine_pending_t *p)
     }
     drift_log_set_context(NULL);
     drift_zwatch_kick(w->watch); /* replies were sent outside the gateway socket's callback */
+    s_itick_update(w);
+}
+
+/* Runs the statements whose index wait is over (the index reached their seq, or wait_ms passed: 57014). */
+static void s_index_poll(s_worker_t *w)
+{
+    drift_engine_pending_t *p;
+    uint64_t now = drift_now_mono_ns();
+    while ((p = drift_engine_index_ready(w->engine, now)))
+        s_job_resume(w, drift_engine_pending_user(p), p);
+    s_itick_update(w);
+}
+
+/* The index tick (timerfd). */
+static void s_on_itick(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t n;
+    (void)what;
+    if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
+        DLOG_DEBUG("timerfd read: %s", strerror(errno));
+    s_index_poll(arg);
 }
 
 /* A request from the gateway: runs now, or waits behind its session's request in progress. */
@@ -527,6 +577,7 @@ static void s_on_heartbeat(drift_role_t *r)
     drift_engine_pending_t *p;
     while ((p = drift_engine_expired(w->engine, now))) /* the writer did not answer within commit_timeout */
         s_job_resume(w, drift_engine_pending_user(p), p);
+    s_index_poll(w); /* also without the tick (timerfd failed) */
     /* Not pinged lately: the gateway may not know us (it restarted): say hello again. */
     if (now - w->last_ping_ns > 2 * r->cfg.heartbeat_interval_ns) {
         s_hello(w);
@@ -544,7 +595,7 @@ static void s_on_stop(drift_role_t *r)
 
 int drift_query_main(drift_role_t *r)
 {
-    s_worker_t w = {.r = r};
+    s_worker_t w = {.r = r, .tfd = -1};
     int code = DRIFT_EXIT_RESTART;
     char ep[PATH_MAX + 16], ident[64];
     const char *f = getenv("DRIFT_FAULT");
@@ -589,6 +640,12 @@ int drift_query_main(drift_role_t *r)
         DLOG_ERR("cannot watch the writer socket: %s", wsock ? "out of memory" : werr.message);
         goto out;
     }
+    w.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w.tfd < 0 || !(w.tev = event_new(r->base, w.tfd, EV_READ | EV_PERSIST, s_on_itick, &w)) ||
+        event_add(w.tev, NULL) < 0) {
+        DLOG_ERR("cannot set up the index tick: %s", strerror(errno));
+        goto out;
+    }
     r->user = &w;
     r->on_heartbeat = s_on_heartbeat;
     r->on_stop = s_on_stop;
@@ -598,6 +655,10 @@ int drift_query_main(drift_role_t *r)
     code = drift_role_run(r);
 out:
     s_drop_sessions(&w, "exiting", 1);
+    if (w.tev)
+        event_free(w.tev);
+    if (w.tfd >= 0)
+        close(w.tfd);
     drift_zwatch_destroy(&w.wwatch);
     drift_zwatch_destroy(&w.watch);
     if (w.sock)
