@@ -9,7 +9,12 @@
  * makes the result identical to one sequential scan, then walks the verified frames for the
  * callback (no second CRC or hash). The last segment (the one a torn tail may end) is scanned
  * by the calling thread with the callback as before. Helpers share only the job array,
- * under one mutex; they are joined before the function returns. */
+ * under one mutex; they are joined before the function returns. With trust_seals a helper first
+ * reads the segment's seal record and the next segment's header; when they match, it scans with
+ * DRIFT_SEG_SCAN_NOHASH and accepts the result only if it equals the record exactly (frames, last
+ * seq/ts/epoch, end offset, digest of the frame CRCs), taking the chain head from the record;
+ * otherwise it verifies the segment in full. Seal records are written by the calling thread
+ * after the whole log verified (write_seals). */
 #include "shm/recovery.h"
 
 #include <errno.h>

@@ -11,7 +11,11 @@
  * with zeros and fdatasynced (repair) and its size reported. Anything else is
  * damage: the function fails with a message naming the file, the byte offset
  * and what is wrong. Sealed segments are verified by up to two helper threads (joined before
- * returning); fn is called on the calling thread, in log order. No global state. */
+ * returning); fn is called on the calling thread, in log order. No global state.
+ * With trust_seals (the writer's start, drift_recovery_run_opts), a sealed segment whose seal
+ * record (segment.h, docs/storage.md "Seal record") matches it and the next segment's header is
+ * CRC-checked frame by frame but not re-hashed; anything else about the record (missing, torn,
+ * stale, not matching) means that segment is verified in full, as without the option. */
 #ifndef DRIFT_SHM_RECOVERY_H
 #define DRIFT_SHM_RECOVERY_H
 

@@ -9,7 +9,9 @@ does), alternating builds.
 The first use of --data grows the log: a table of 200 000 small rows (1000-row transactions) and wide
 rows of 3.9 kB of random text (100 per transaction, `driftctl ingest`, like the suite's ballast) until
 the sealed segments hold --log-mb. Each build then starts once (not timed) and is killed --kills times;
-the writer's own log line (wall and CPU time of the recovery) is printed with each figure."""
+the writer's own log line (wall and CPU time of the recovery; with seal records also the bytes hashed and
+the sealed segments taken by their record) is printed with each figure. A build with seal records writes
+them at its first (untimed) start on a log that has none; builds without them ignore the .seal files.
 import argparse
 import os
 import re
@@ -78,8 +80,12 @@ def kills(H, build, data, n):
             el = d.crash_restart()
             m = re.search(r"recovered .*", d.log()[mark:])
             out.append(el)
+            line = m.group(0) if m else "?"
+            # the counts, hashed bytes (seal records) and CPU time, without the long middle of the line
+            short = re.sub(r"\(([\d.]+) MB verified(?:[^)]*?(hashed \d+ bytes, \d+ sealed segments by seal record))?[^)]*\)",
+                           lambda x: "(%s MB%s)" % (x.group(1), ", " + x.group(2) if x.group(2) else ""), line)
             print("%s: ready %.3f s after kill -9 (load %s) | %s" % (build, el, open("/proc/loadavg").read().split()[0],
-                                                                     m.group(0)[:160] if m else "?"), flush=True)
+                                                                     short[:230]), flush=True)
         d.stop()
     finally:
         d.close()
