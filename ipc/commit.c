@@ -47,6 +47,28 @@ static int s_table(const msgpack_object *o, uint32_t *ret)
     return 0;
 }
 
+/* Checks the shape of a "delta" array: [base_seq, (pos, "add"|"set", value)...], add values numbers. 0 or -1. */
+static int s_delta_check(const msgpack_object *v)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size < 4 || (v->via.array.size - 1) % 3 != 0)
+        return -1;
+    const msgpack_object *a = v->via.array.ptr;
+    if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -1;
+    for (uint32_t i = 1; i < v->via.array.size; i += 3) {
+        if (a[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[i].via.u64 > UINT32_MAX)
+            return -1;
+        if (s_str_is(&a[i + 1], "add")) {
+            msgpack_object_type t = a[i + 2].type;
+            if (t != MSGPACK_OBJECT_POSITIVE_INTEGER && t != MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+                t != MSGPACK_OBJECT_FLOAT32 && t != MSGPACK_OBJECT_FLOAT64)
+                return -1;
+        } else if (!s_str_is(&a[i + 1], "set"))
+            return -1;
+    }
+    return 0;
+}
+
 /* Parses one op map into op; idx is for messages. */
 static int s_parse_op(const msgpack_object *m, drift_commit_op_t *op, size_t idx, char *err, size_t cap)
 {
@@ -74,6 +96,12 @@ static int s_parse_op(const msgpack_object *m, drift_commit_op_t *op, size_t idx
             have_key = 1;
         } else if (s_str_is(k, "row")) {
             op->row = v;
+        } else if (s_str_is(k, "delta")) {
+            if (s_delta_check(v) < 0)
+                return s_fail(err, cap,
+                              "ops[%zu].delta must be [base_seq, pos, \"add\"|\"set\", value, ...] (add: a number)",
+                              idx);
+            op->delta = v;
         } else {
             return s_fail(err, cap, "ops[%zu] has an unknown field", idx);
         }
@@ -87,6 +115,8 @@ static int s_parse_op(const msgpack_object *m, drift_commit_op_t *op, size_t idx
         return s_fail(err, cap, "ops[%zu] (%s) needs a row", idx, s_op_names[op->op]);
     if (op->row && op->op == DRIFT_COP_DELETE)
         return s_fail(err, cap, "ops[%zu]: delete takes no row", idx);
+    if (op->delta && op->op != DRIFT_COP_UPDATE)
+        return s_fail(err, cap, "ops[%zu]: only an update takes a delta", idx);
     return 0;
 }
 
@@ -525,7 +555,13 @@ void drift_commit_pack_request(msgpack_packer *pk, uint64_t id, uint64_t snapsho
 void drift_commit_pack_op(msgpack_packer *pk, drift_cop_t op, uint32_t table, const void *key, size_t key_len,
                           const void *row_mp, size_t row_len)
 {
-    msgpack_pack_map(pk, 2 + (key != NULL) + (row_mp != NULL));
+    drift_commit_pack_op_delta(pk, op, table, key, key_len, row_mp, row_len, NULL, 0);
+}
+
+void drift_commit_pack_op_delta(msgpack_packer *pk, drift_cop_t op, uint32_t table, const void *key, size_t key_len,
+                                const void *row_mp, size_t row_len, const void *delta_mp, size_t delta_len)
+{
+    msgpack_pack_map(pk, 2 + (key != NULL) + (row_mp != NULL) + (delta_mp != NULL));
     s_str(pk, "op");
     s_str(pk, drift_commit_op_name(op));
     s_str(pk, "table");
@@ -539,6 +575,10 @@ void drift_commit_pack_op(msgpack_packer *pk, drift_cop_t op, uint32_t table, co
         s_str(pk, "row");
         /* Already encoded: append the bytes as they are. */
         pk->callback(pk->data, row_mp, row_len);
+    }
+    if (delta_mp) {
+        s_str(pk, "delta");
+        pk->callback(pk->data, delta_mp, delta_len);
     }
 }
 

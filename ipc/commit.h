@@ -6,11 +6,21 @@
  * matched by "id". Request:
  *   {"id": uint, "op": "commit" | "ping",
  *    "snapshot": uint, "isolation": "read committed" | "repeatable read" | "serializable",
- *    "ops": [{"op": "insert"|"update"|"patch"|"delete"|"ddl", "table": uint32, "key": bin, "row": any}, ...],
+ *    "ops": [{"op": "insert"|"update"|"patch"|"delete"|"ddl", "table": uint32, "key": bin, "row": any,
+ *             "delta": [base_seq, pos, "add"|"set", value, pos, "add"|"set", value, ...]}, ...],
  *    "reads": [{"table": uint32, "key": bin} | {"table": uint32}, ...]}      (serializable only)
  * Reply: {"id", "ok": true, "seq", "ts"} or {"id", "ok": false, "error": {"code", "message"}}.
  * The same op array (normalized: exactly those keys, "row" omitted for delete)
  * is the body of the log frame.
+ *
+ * "delta" (optional, update ops only) makes the op re-evaluable under READ
+ * COMMITTED (docs/architecture.md, "Commit path"): "row" was computed from the
+ * version of the key committed at base_seq; when a later commit changed the
+ * key, the writer may recompute the row from the latest version instead of
+ * answering 40001, by applying to array element pos either "add" (value: an
+ * integer or float added with the SQL + rules) or "set" (value: stored as it
+ * is). The delta never reaches the log: the frame holds the full row the
+ * writer decided on.
  *
  * Parsing works on a message already checked by ipc/msg.h's bounded
  * validator. The client helper is a plain blocking DEALER for tools, tests and
@@ -52,6 +62,7 @@ typedef struct {
     const uint8_t *key;
     uint32_t key_len;
     const msgpack_object *row; /* NULL when absent */
+    const msgpack_object *delta; /* the "delta" array (validated shape), NULL when absent */
 } drift_commit_op_t;
 
 /* One read-set entry: a key, or a whole table (predicate reads). */
@@ -111,6 +122,9 @@ void drift_commit_pack_request(msgpack_packer *pk, uint64_t id, uint64_t snapsho
 /* Packs one op; row_mp is an already-encoded MessagePack value (or NULL for none). */
 void drift_commit_pack_op(msgpack_packer *pk, drift_cop_t op, uint32_t table, const void *key, size_t key_len,
                           const void *row_mp, size_t row_len);
+/* The same with a "delta" (an already-encoded array, see above; NULL = none, like drift_commit_pack_op). */
+void drift_commit_pack_op_delta(msgpack_packer *pk, drift_cop_t op, uint32_t table, const void *key, size_t key_len,
+                                const void *row_mp, size_t row_len, const void *delta_mp, size_t delta_len);
 void drift_commit_pack_reads_header(msgpack_packer *pk, size_t nreads);
 /* Packs one read-set entry; key NULL = the whole table. */
 void drift_commit_pack_read(msgpack_packer *pk, uint32_t table, const void *key, size_t key_len);

@@ -28,6 +28,7 @@
 #include "ipc/proto.h"
 #include "modules/query/exec_int.h"
 #include "modules/query/stats.h"
+#include "modules/query/txn.h"
 #include "modules/query/lexer.h"
 #include "modules/query/parser.h"
 
@@ -2461,6 +2462,103 @@ static int s_row_pk(xexec_t *x, drift_table_t *t, const drift_value_t *row, drif
     return drift_table_encode_pk(t, pv, kb);
 }
 
+/* ---- READ COMMITTED re-evaluation of single-row UPDATEs (txn.h drift_txn_mark_delta) ---- */
+
+/* Whether n is a constant once parameters are bound: a literal, a parameter, or a sign applied to one. */
+static int s_rc_const(const drift_node_t *n)
+{
+    if (n->kind == DRIFT_AST_UNARY && (n->op == DRIFT_TOP_MINUS || n->op == DRIFT_TOP_PLUS))
+        return n->l && s_rc_const(n->l);
+    return n->kind == DRIFT_AST_LITERAL || n->kind == DRIFT_AST_PARAM;
+}
+
+/* Whether n is this statement's own reference to column pos of its table. */
+static int s_rc_self(const drift_node_t *n, int32_t pos)
+{
+    return n->kind == DRIFT_AST_COLUMN && n->bound && n->depth == 0 && n->rel == 0 && n->col == pos;
+}
+
+/* Whether where is a conjunction of `pk column = constant` terms naming each pk column of t (bit in *seen). */
+static int s_rc_pk_where(const drift_node_t *n, const drift_table_t *t, uint32_t *seen)
+{
+    if (n->kind == DRIFT_AST_AND)
+        return s_rc_pk_where(n->l, t, seen) && s_rc_pk_where(n->r, t, seen);
+    if (n->kind != DRIFT_AST_BINARY || n->bop != DRIFT_BOP_EQ)
+        return 0;
+    const drift_node_t *c = n->l, *k = n->r;
+    if (c->kind != DRIFT_AST_COLUMN) {
+        c = n->r;
+        k = n->l;
+    }
+    if (c->kind != DRIFT_AST_COLUMN || !c->bound || c->depth != 0 || c->rel != 0 || !s_rc_const(k) || c->col < 0 ||
+        (uint32_t)c->col >= t->ncols || !t->cols[c->col].in_pk)
+        return 0;
+    *seen |= 1u << (t->cols[c->col].in_pk - 1);
+    return 1;
+}
+
+/* Whether column pos of t is in a UNIQUE index. */
+static int s_rc_unique_col(const drift_table_t *t, uint32_t pos)
+{
+    for (uint32_t i = 0; i < t->nidx; i++)
+        for (uint32_t j = 0; t->idx[i].unique && j < t->idx[i].ncols; j++)
+            if (t->idx[i].cols[j] == pos)
+                return 1;
+    return 0;
+}
+
+/* The delta spec of an UPDATE that PostgreSQL's READ COMMITTED would re-evaluate on the newest row version and
+ * DriftDB's writer can recompute alone (docs/query-language.md, "Isolation levels"): every SET is `c = c +/- k`
+ * (INTEGER with an integer k, or REAL with a number) or `c = k`, k a constant or parameter, c not in the primary key
+ * nor in a UNIQUE index, and the WHERE is primary-key equality. Returns the number of entries in d (0: not
+ * eligible), or -1 on an evaluation error. */
+static int s_rc_spec(xexec_t *x, const drift_stmt_t *st, const drift_table_t *t, const int32_t *setcol,
+                     drift_txn_delta_t *d)
+{
+    if (!x->q->txn || drift_txn_iso(x->q->txn) != DRIFT_ISO_READ_COMMITTED || t->driftql || !st->where ||
+        st->nsets == 0 || st->nsets > 64 || t->npk == 0 || t->npk > 16)
+        return 0;
+    uint32_t seen = 0;
+    if (!s_rc_pk_where(st->where, t, &seen) || seen != (t->npk == 32 ? 0xffffffffu : (1u << t->npk) - 1))
+        return 0;
+    for (uint32_t j = 0; j < st->nsets; j++) {
+        int32_t pos = setcol[j];
+        if (pos < 0 || (uint32_t)pos >= t->ncols || t->cols[pos].in_pk || s_rc_unique_col(t, (uint32_t)pos))
+            return 0;
+        for (uint32_t k = 0; k < j; k++)
+            if (setcol[k] == pos)
+                return 0;
+        const drift_node_t *e = st->sets[j].expr;
+        d[j] = (drift_txn_delta_t){.pos = (uint32_t)pos};
+        if (s_rc_const(e))
+            continue; /* set: the value is taken from the row written */
+        if (e->kind != DRIFT_AST_BINARY || (e->bop != DRIFT_BOP_ADD && e->bop != DRIFT_BOP_SUB) ||
+            !s_rc_self(e->l, pos) || !s_rc_const(e->r))
+            return 0;
+        drift_coltype_t ct = t->cols[pos].type;
+        if (ct != DRIFT_COL_INTEGER && ct != DRIFT_COL_REAL)
+            return 0;
+        drift_value_t v;
+        drift_rowctx_t ctx = {0};
+        if (drift_expr_eval(&x->env, e->r, &ctx, &v) < 0)
+            return -1;
+        d[j].add = 1;
+        if (v.type == DRIFT_VAL_INT && (e->bop == DRIFT_BOP_ADD || v.u.i != INT64_MIN)) {
+            d[j].i = e->bop == DRIFT_BOP_ADD ? v.u.i : -v.u.i;
+        } else if (v.type == DRIFT_VAL_REAL && ct == DRIFT_COL_REAL) {
+            d[j].is_real = 1;
+            d[j].r = e->bop == DRIFT_BOP_ADD ? v.u.r : -v.u.r;
+        } else
+            return 0;
+        if (ct == DRIFT_COL_REAL && !d[j].is_real) {
+            /* REAL + integer is computed in double by the worker: send the double */
+            d[j].is_real = 1;
+            d[j].r = (double)d[j].i;
+        }
+    }
+    return (int)st->nsets;
+}
+
 static int s_exec_update_delete(xexec_t *x, const drift_stmt_t *st, int64_t *ret_affected)
 {
     xcore_t *c;
@@ -2528,10 +2626,21 @@ static int s_exec_update_delete(xexec_t *x, const drift_stmt_t *st, int64_t *ret
         old.ts_ns = ps[1].type == DRIFT_VAL_TIMESTAMP ? (uint64_t)ps[1].u.i : 0;
         old.end_seq = DRIFT_INDEX_SEQ_LIVE;
         old.op = DRIFT_COP_INSERT;
-        if (drift_table_update(t, &old, nv) < 0)
+        if (drift_table_update(t, &old, nv) < 0) {
             rc = -1;
-        else
-            n++;
+            break;
+        }
+        n++;
+        if (rows.n == 1 && old.seq) {
+            drift_txn_delta_t d[64];
+            int nd = s_rc_spec(x, st, t, setcol, d);
+            if (nd < 0 || (nd > 0 && drift_txn_mark_delta(x->q->txn, t->id, kb.buf, kb.len, old.seq, d,
+                                                           (size_t)nd) < 0)) {
+                if (nd > 0)
+                    xq_err(x, "53200", st->pos, "out of memory");
+                rc = -1;
+            }
+        }
     }
     drift_keybuf_free(&kb);
     if (rc < 0)

@@ -48,6 +48,8 @@ struct s_node {
     const uint8_t *row; /* view: the row as the overlay shows it (merged after patches) */
     size_t row_len;
     uint32_t ver;
+    uint32_t nw;  /* view: ops of the transaction on this key */
+    uint32_t dop; /* view: 1 + index of the op that carries a re-evaluation delta (0 = none) */
     int level;
     s_node_t *next[];
 };
@@ -69,6 +71,8 @@ typedef struct {
     const uint8_t *vrow; /* what the view shows (merged row for a patch; == row otherwise) */
     size_t vrow_len;
     uint32_t ver;
+    const uint8_t *delta; /* READ COMMITTED re-evaluation spec (commit.h "delta"), NULL = none */
+    size_t delta_len;
 } s_op_t;
 
 /* One pending DDL op, decoded. */
@@ -290,14 +294,16 @@ static int s_def_note(drift_txn_t *t, const s_op_t *op)
     return 0;
 }
 
-/* Applies one op to the view / DDL state. */
-static int s_apply(drift_txn_t *t, const s_op_t *op)
+/* Applies op number idx to the view / DDL state. */
+static int s_apply(drift_txn_t *t, const s_op_t *op, size_t idx)
 {
     if (op->op == DRIFT_COP_DDL)
         return s_def_note(t, op);
     s_node_t *x = s_sl_get(&t->arena, &t->view, op->table, op->key, op->key_len);
     if (!x)
         return -ENOMEM;
+    x->nw++;
+    x->dop = op->delta ? (uint32_t)idx + 1 : 0;
     if (op->op == DRIFT_COP_DELETE) {
         x->state = 2;
         x->row = NULL;
@@ -327,7 +333,7 @@ static int s_rebuild(drift_txn_t *t)
     t->max_table = t->max_index = 0;
     int rc = s_sl_init(&t->arena, &t->view, t->view.rng);
     for (size_t i = 0; rc == 0 && i < t->nops; i++)
-        rc = s_apply(t, &t->ops[i]);
+        rc = s_apply(t, &t->ops[i], i);
     return rc;
 }
 
@@ -525,7 +531,7 @@ int drift_txn_put_row(drift_txn_t *t, drift_cop_t op, uint32_t table, const void
                 return -ENOMEM;
         }
     }
-    int rc = s_apply(t, &o);
+    int rc = s_apply(t, &o, t->nops);
     if (rc < 0)
         return rc;
     if (t->nops == 0)
@@ -541,12 +547,25 @@ int drift_txn_put(drift_txn_t *t, drift_cop_t op, uint32_t table, const void *ke
     return drift_txn_put_row(t, op, table, key, key_len, row, row_len, d && !d->dropped ? d->version : 0, NULL, 0);
 }
 
+/* The transaction read the pending row of x: its value depended on the snapshot the row was computed at, so the op
+ * that wrote it loses its re-evaluation delta (the writer then applies the plain write-write rule to it). */
+static void s_observed(const drift_txn_t *t, s_node_t *x)
+{
+    if (x->dop) {
+        t->ops[x->dop - 1].delta = NULL;
+        t->ops[x->dop - 1].delta_len = 0;
+        x->dop = 0;
+    }
+}
+
 int drift_txn_lookup(const drift_txn_t *t, uint32_t table, const void *key, size_t key_len, const uint8_t **ret_row,
                      size_t *ret_row_len, uint32_t *ret_ver)
 {
     s_node_t *x = s_sl_seek(&t->view, table, key, key_len);
     if (!x || s_keycmp(x->id, x->key, x->key_len, table, key, key_len) != 0 || x->state == 0)
         return 0;
+    if (ret_row)
+        s_observed(t, x); /* only existence asked: no value was read */
     if (ret_row)
         *ret_row = x->row;
     if (ret_row_len)
@@ -565,6 +584,7 @@ int drift_txn_foreach_key(const drift_txn_t *t, uint32_t table, const void *lo, 
             break;
         if (x->state == 0)
             continue;
+        s_observed(t, x);
         int rc = fn(x->key, x->key_len, x->state, x->row, x->row_len, x->ver, arg);
         if (rc)
             return rc;
@@ -583,6 +603,7 @@ int drift_txn_next_key(const drift_txn_t *t, uint32_t table, const void *after, 
         x = x->next[0];
     if (!x || x->id != table || (hi && s_keycmp(x->id, x->key, x->key_len, table, hi, hi_len) >= 0))
         return 0;
+    s_observed(t, x);
     *ret_key = x->key;
     *ret_key_len = x->key_len;
     *ret_state = x->state;
@@ -789,6 +810,74 @@ int drift_txn_rollback_to(drift_txn_t *t, const char *name)
     return s_rebuild(t);
 }
 
+int drift_txn_mark_delta(drift_txn_t *t, uint32_t table, const void *key, size_t key_len, uint64_t base_seq,
+                         const drift_txn_delta_t *cols, size_t ncols)
+{
+    if (t->iso != DRIFT_ISO_READ_COMMITTED || !t->nops || !ncols || !base_seq)
+        return 0;
+    s_op_t *o = &t->ops[t->nops - 1];
+    if (o->op != DRIFT_COP_UPDATE || o->table != table || !o->row ||
+        s_keycmp(o->table, o->key, o->key_len, table, key, key_len) != 0)
+        return 0;
+    s_node_t *x = s_sl_seek(&t->view, table, key, key_len);
+    if (!x || s_keycmp(x->id, x->key, x->key_len, table, key, key_len) != 0 || x->nw != 1)
+        return 0; /* the transaction wrote the key before: the update read its own pending row */
+    /* the elements of the row array */
+    const uint8_t *p = o->row, *end = o->row + o->row_len;
+    uint32_t n;
+    if (drift_msg_container(&p, end, 0, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < ncols; i++)
+        if (cols[i].pos >= n)
+            return 0;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, (uint32_t)(1 + 3 * ncols));
+    msgpack_pack_uint64(&pk, base_seq);
+    for (size_t i = 0; i < ncols; i++) {
+        msgpack_pack_uint32(&pk, cols[i].pos);
+        if (cols[i].add) {
+            msgpack_pack_str(&pk, 3);
+            msgpack_pack_str_body(&pk, "add", 3);
+            if (cols[i].is_real)
+                msgpack_pack_double(&pk, cols[i].r);
+            else
+                msgpack_pack_int64(&pk, cols[i].i);
+            continue;
+        }
+        msgpack_pack_str(&pk, 3);
+        msgpack_pack_str_body(&pk, "set", 3);
+        const uint8_t *e = p, *q = NULL;
+        for (uint32_t j = 0; j <= cols[i].pos; j++) {
+            if (!(q = s_mp_next(e, end)))
+                break;
+            if (j < cols[i].pos)
+                e = q;
+        }
+        if (!q) {
+            msgpack_sbuffer_destroy(&sb);
+            return 0;
+        }
+        msgpack_sbuffer_write(&sb, (const char *)e, (size_t)(q - e));
+    }
+    const uint8_t *d = sb.data ? drift_arena_memdup(&t->arena, sb.data, sb.size) : NULL;
+    size_t dlen = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    if (!d)
+        return -ENOMEM;
+    o->delta = d;
+    o->delta_len = dlen;
+    x->dop = (uint32_t)t->nops;
+    return 1;
+}
+
+int drift_txn_has_delta(const drift_txn_t *t, size_t op)
+{
+    return op < t->nops && t->ops[op].delta != NULL;
+}
+
 /* A request id unique within the process (and across processes sharing the writer: pid in the high bits). */
 static uint64_t s_request_id(void)
 {
@@ -816,8 +905,9 @@ int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *s
     drift_commit_pack_request(&pk, id, snap, iso, t->nops, nreads);
     for (size_t i = 0; i < t->nops; i++) {
         const s_op_t *o = &t->ops[i];
-        drift_commit_pack_op(&pk, o->op, o->table, o->op == DRIFT_COP_DDL ? NULL : (o->key ? o->key : (const uint8_t *)""),
-                             o->key_len, o->op == DRIFT_COP_DELETE ? NULL : o->row, o->row_len);
+        drift_commit_pack_op_delta(&pk, o->op, o->table,
+                                   o->op == DRIFT_COP_DDL ? NULL : (o->key ? o->key : (const uint8_t *)""), o->key_len,
+                                   o->op == DRIFT_COP_DELETE ? NULL : o->row, o->row_len, o->delta, o->delta_len);
     }
     if (nreads) {
         drift_commit_pack_reads_header(&pk, nreads);

@@ -126,4 +126,27 @@ int drift_txn_uidx_foreach(const drift_txn_t *t, uint32_t index_id, const void *
  * write-write rule (see txn.c), so that a key written by another commit after it is 40001. */
 int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *sb);
 
+/* ---- READ COMMITTED re-evaluation (session 5; docs/architecture.md "Commit path") ---- */
+
+/* One SET target of a re-evaluable UPDATE: element pos of the row array either gets the number added (add = 1;
+ * is_real picks r, else i) or is set to the value the op's row holds there (add = 0). */
+typedef struct {
+    uint32_t pos;
+    int add;
+    int is_real;
+    int64_t i;
+    double r;
+} drift_txn_delta_t;
+
+/* Marks the last op (an update of table/key, the transaction's first write of that key) re-evaluable: its row was
+ * computed from the committed version base_seq by applying cols. The commit request then carries the op's
+ * "delta" (ipc/commit.h) and the writer recomputes the row on the latest version instead of answering 40001
+ * when another commit changed the key. A later read of the key's pending row through this transaction
+ * (drift_txn_lookup with a row, drift_txn_next_key, drift_txn_foreach_key) removes the mark again: what the
+ * transaction saw must stay what it commits. READ COMMITTED only. Returns 1 marked, 0 not eligible, -ENOMEM. */
+int drift_txn_mark_delta(drift_txn_t *t, uint32_t table, const void *key, size_t key_len, uint64_t base_seq,
+                         const drift_txn_delta_t *cols, size_t ncols);
+/* Whether op number op (0-based, in the order made) carries a delta (tests). */
+int drift_txn_has_delta(const drift_txn_t *t, size_t op);
+
 #endif

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <msgpack.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,6 +60,16 @@
 #define SPARE_RETRY_MS 500          /* how often a failed preallocation (disk full) is retried */
 #define DEFERRED_MAX 100000         /* requests waiting for the next segment */
 #define CATALOG_TICK_MS 20          /* how often the catalog moves to a newer LMDB snapshot */
+#define RCACHE_SLOTS 16384          /* READ COMMITTED re-evaluation: latest rows kept (2-way sets, power of 2) */
+#define RCACHE_ROW_MAX 8192         /* larger rows are not kept (their re-evaluable updates fall back to 40001) */
+
+/* One slot of the re-evaluation row cache: the row e's key holds after commit seq (valid while e->seq == seq). */
+typedef struct {
+    drift_kentry_t *e;
+    uint64_t seq;
+    uint8_t *row;
+    uint32_t len;
+} rslot_t;
 
 typedef struct {
     uint8_t *env; /* routing parts, each preceded by a 2-byte length */
@@ -158,6 +169,17 @@ typedef struct {
         uint8_t live;
     } * undo;
     size_t nundo, capundo;
+    /* READ COMMITTED re-evaluation (s_check): latest rows of keys written by delta ops, the slots the current
+     * transaction replaced (restored by s_undo_all, their old rows freed at commit), and scratch */
+    rslot_t *rcache;
+    struct rundo {
+        size_t idx;
+        rslot_t old;
+    } * rundo;
+    size_t nrundo, caprundo;
+    msgpack_zone rzone; /* recomputed rows of the request being checked */
+    int rzone_live;
+    msgpack_sbuffer rbuf;
 } writer_t;
 
 static void s_process_deferred(writer_t *w);
@@ -697,9 +719,179 @@ static int s_undo_push(writer_t *w, drift_kentry_t *e)
     return 0;
 }
 
+/* ---- READ COMMITTED re-evaluation: row cache ---- */
+
+/* The slot holding e's row, or NULL. A key can be in either slot of its set (hash & ~1, hash | 1). */
+static rslot_t *s_rc_find(writer_t *w, const drift_kentry_t *e)
+{
+    if (!w->rcache)
+        return NULL;
+    size_t a = e->hash & (RCACHE_SLOTS - 2);
+    return w->rcache[a].e == e ? &w->rcache[a] : w->rcache[a + 1].e == e ? &w->rcache[a + 1] : NULL;
+}
+
+/* Replaces e's slot by (e, seq, row) (row NULL: empties the slot holding e, if any), recording the old slot; a key
+ * not cached yet takes the empty or older slot of its set. 0 or -ENOMEM. */
+static int s_rc_set(writer_t *w, drift_kentry_t *e, uint64_t seq, const void *row, size_t len)
+{
+    if (!w->rcache && !(w->rcache = calloc(RCACHE_SLOTS, sizeof *w->rcache)))
+        return -ENOMEM;
+    rslot_t *sl = s_rc_find(w, e);
+    if (!sl && !row)
+        return 0;
+    if (!sl) {
+        rslot_t *a = &w->rcache[e->hash & (RCACHE_SLOTS - 2)], *b = a + 1;
+        sl = !a->e ? a : !b->e ? b : a->seq <= b->seq ? a : b;
+    }
+    size_t idx = (size_t)(sl - w->rcache);
+    if (w->nrundo == w->caprundo) {
+        size_t cap = w->caprundo ? 2 * w->caprundo : 16;
+        struct rundo *u = realloc(w->rundo, cap * sizeof *u);
+        if (!u)
+            return -ENOMEM;
+        w->rundo = u;
+        w->caprundo = cap;
+    }
+    uint8_t *copy = NULL;
+    if (row && len <= RCACHE_ROW_MAX) {
+        if (!(copy = malloc(len ? len : 1)))
+            return -ENOMEM;
+        memcpy(copy, row, len);
+    }
+    w->rundo[w->nrundo++] = (struct rundo){idx, *sl};
+    *sl = copy ? (rslot_t){e, seq, copy, (uint32_t)len} : (rslot_t){0};
+    return 0;
+}
+
+/* The transaction is placed: frees the rows its slot changes replaced. */
+static void s_rc_commit(writer_t *w)
+{
+    for (size_t i = 0; i < w->nrundo; i++)
+        free(w->rundo[i].old.row);
+    w->nrundo = 0;
+}
+
+/* The transaction is rejected: restores the slots it changed, newest first. */
+static void s_rc_undo(writer_t *w)
+{
+    while (w->nrundo) {
+        struct rundo *u = &w->rundo[--w->nrundo];
+        free(w->rcache[u->idx].row);
+        w->rcache[u->idx] = u->old;
+    }
+}
+
+/* Frees the cache (writer exit). */
+static void s_rc_free(writer_t *w)
+{
+    s_rc_commit(w);
+    for (size_t i = 0; w->rcache && i < RCACHE_SLOTS; i++)
+        free(w->rcache[i].row);
+    free(w->rcache);
+    free(w->rundo);
+    if (w->rzone_live)
+        msgpack_zone_destroy(&w->rzone);
+    msgpack_sbuffer_destroy(&w->rbuf);
+}
+
+/* Re-evaluates the delta op number i of req (update of e, which commit e->seq changed after the op's base) on the
+ * latest row: the op's row becomes the recomputed one (in w->rzone). Returns NULL, or the SQLSTATE with msg: 40001
+ * when the latest row is not cached or the delta cannot be applied to it exactly as a worker would, 22003 on an
+ * integer result out of range (what the worker answers for the same UPDATE). */
+static const char *s_rc_recompute(writer_t *w, const drift_commit_req_t *req, size_t i, drift_kentry_t *e,
+                                  const drift_kentry_t *t, char *msg, size_t cap)
+{
+    const drift_commit_op_t *op = &req->ops[i];
+    const rslot_t *sl = s_rc_find(w, e);
+    const char *why = "its latest row is not in the writer's re-evaluation cache";
+    if (!sl || sl->e != e || sl->seq != e->seq || (t && t->seq2 >= sl->seq))
+        goto conflict;
+    if (!w->rzone_live) {
+        if (!msgpack_zone_init(&w->rzone, 4096))
+            goto conflict;
+        w->rzone_live = 1;
+    }
+    msgpack_object cur;
+    size_t off = 0;
+    why = "the delta does not apply to its latest row";
+    if (msgpack_unpack((const char *)sl->row, sl->len, &off, &w->rzone, &cur) != MSGPACK_UNPACK_SUCCESS ||
+        cur.type != MSGPACK_OBJECT_ARRAY)
+        goto conflict;
+    uint32_t n = cur.via.array.size;
+    msgpack_object *row = msgpack_zone_malloc(&w->rzone, sizeof *row);
+    msgpack_object *el = msgpack_zone_malloc(&w->rzone, (n ? n : 1) * sizeof *el);
+    if (!row || !el)
+        goto conflict;
+    if (n)
+        memcpy(el, cur.via.array.ptr, n * sizeof *el);
+    const msgpack_object *d = op->delta->via.array.ptr;
+    for (uint32_t k = 1; k + 2 < op->delta->via.array.size; k += 3) {
+        uint64_t pos = d[k].via.u64;
+        const msgpack_object *v = &d[k + 2];
+        if (pos >= n)
+            goto conflict;
+        msgpack_object *x = &el[pos];
+        if (d[k + 1].via.str.size == 3 && memcmp(d[k + 1].via.str.ptr, "set", 3) == 0) {
+            *x = *v;
+            continue;
+        }
+        int xi = x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+                 (x->type == MSGPACK_OBJECT_POSITIVE_INTEGER && x->via.u64 <= INT64_MAX);
+        int vi = v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+                 (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX);
+        int xf = x->type == MSGPACK_OBJECT_FLOAT32 || x->type == MSGPACK_OBJECT_FLOAT64;
+        int vf = v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64;
+        if (x->type == MSGPACK_OBJECT_NIL)
+            continue; /* NULL + k is NULL */
+        if (xi && vi) {
+            int64_t a = x->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? x->via.i64 : (int64_t)x->via.u64;
+            int64_t b = v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? v->via.i64 : (int64_t)v->via.u64;
+            int64_t r;
+            if (__builtin_add_overflow(a, b, &r)) {
+                /* the worker computes an overflowing sum again in floating point, then stores it in the INTEGER
+                 * column only when it is in range */
+                double f = (double)a + (double)b;
+                if (f < -9223372036854775808.0 || f >= 9223372036854775808.0) {
+                    snprintf(msg, cap, "integer out of range: an update of table %u re-evaluated on the row of "
+                                       "transaction %" PRIu64 " overflows",
+                             op->table, e->seq);
+                    return "22003";
+                }
+                r = (int64_t)f;
+            }
+            x->type = r < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+            if (r < 0)
+                x->via.i64 = r;
+            else
+                x->via.u64 = (uint64_t)r;
+        } else if (xf && (vf || vi)) {
+            double b = vf ? v->via.f64
+                          : (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (double)v->via.i64 : (double)v->via.u64);
+            double r = x->via.f64 + b;
+            if (!isfinite(r))
+                goto conflict;
+            x->type = MSGPACK_OBJECT_FLOAT64;
+            x->via.f64 = r;
+        } else
+            goto conflict;
+    }
+    row->type = MSGPACK_OBJECT_ARRAY;
+    row->via.array.size = n;
+    row->via.array.ptr = el;
+    req->ops[i].row = row;
+    return NULL;
+conflict:
+    snprintf(msg, cap,
+             "could not serialize access: a row of table %u was changed by transaction %" PRIu64
+             " after the version the update read (%s)",
+             op->table, e->seq, why);
+    return DRIFT_SQLSTATE_SERIALIZATION;
+}
+
 /* Restores every entry the current transaction touched. */
 static void s_undo_all(writer_t *w)
 {
+    s_rc_undo(w);
     drift_wcat_txn_undo(w->cat);
     while (w->nundo) {
         struct undo *u = &w->undo[--w->nundo];
@@ -725,6 +917,20 @@ static int s_apply(writer_t *w, const drift_commit_op_t *op, uint64_t seq, int u
         return -ENOMEM;
     e->seq = seq;
     e->live = op->op != DRIFT_COP_DELETE;
+    if (!op->delta && s_rc_find(w, e)) {
+        /* a cached key written by another op: keep its new full row (insert/update), else forget it */
+        int rc;
+        msgpack_packer pk;
+        w->rbuf.size = 0;
+        msgpack_packer_init(&pk, &w->rbuf, msgpack_sbuffer_write);
+        if ((op->op == DRIFT_COP_INSERT || op->op == DRIFT_COP_UPDATE) && op->row &&
+            msgpack_pack_object(&pk, *op->row) == 0 && w->rbuf.data)
+            rc = s_rc_set(w, e, seq, w->rbuf.data, w->rbuf.size);
+        else
+            rc = s_rc_set(w, e, 0, NULL, 0);
+        if (rc < 0)
+            return -ENOMEM;
+    }
     return 0;
 }
 
@@ -735,6 +941,9 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
     uint64_t snap = req->snapshot;
     int rr = req->iso >= DRIFT_ISO_REPEATABLE_READ;
     w->nundo = 0;
+    s_rc_commit(w); /* nothing is pending here; keeps the slot log empty */
+    if (w->rzone_live)
+        msgpack_zone_clear(&w->rzone);
     /* Serializable: nothing it read may have changed after its snapshot. */
     for (size_t i = 0; i < req->nreads; i++) {
         const drift_commit_read_t *rd = &req->reads[i];
@@ -772,7 +981,16 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
                          e->seq == seq ? " (inserted earlier in this transaction)" : "");
                 return DRIFT_SQLSTATE_UNIQUE;
             }
-            if (rr && e && e->seq > snap && e->seq != seq) {
+            if (op->delta && live && e->seq != seq) {
+                /* READ COMMITTED re-evaluation (ipc/commit.h "delta"): the row sent is right when the key still
+                 * holds the version it was computed from; otherwise recompute it on the latest version, as
+                 * PostgreSQL re-evaluates the UPDATE on the newest row after waiting for its row lock */
+                if (e->seq != op->delta->via.array.ptr[0].via.u64) {
+                    const char *code = s_rc_recompute(w, req, i, e, t, msg, cap);
+                    if (code)
+                        return code;
+                }
+            } else if (rr && e && e->seq > snap && e->seq != seq) {
                 snprintf(msg, cap,
                          "could not serialize access: a row of table %u was changed by transaction %" PRIu64
                          " after snapshot %" PRIu64,
@@ -792,6 +1010,18 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
         if (s_apply(w, op, seq, 1) < 0) {
             snprintf(msg, cap, "out of memory");
             return "53200";
+        }
+        if (op->delta) {
+            /* keep the row this commit writes: the next re-evaluation of this key starts from it */
+            drift_kentry_t *e = drift_keymap_find(w->keys, op->table, op->key, op->key_len);
+            msgpack_packer pk;
+            w->rbuf.size = 0;
+            msgpack_packer_init(&pk, &w->rbuf, msgpack_sbuffer_write);
+            if (e && msgpack_pack_object(&pk, *op->row) == 0 && w->rbuf.data &&
+                s_rc_set(w, e, seq, w->rbuf.data, w->rbuf.size) < 0) {
+                snprintf(msg, cap, "out of memory");
+                return "53200";
+            }
         }
     }
     return NULL;
@@ -901,6 +1131,7 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
     w->last_ts = ts;
     w->placed_ts = ts;
     w->nundo = 0;
+    s_rc_commit(w);
     drift_wcat_txn_commit(w->cat);
     waiter_t *x = &b->w[b->nw++];
     memset(x, 0, sizeof *x);
@@ -1416,6 +1647,7 @@ out:
     drift_wcat_destroy(&w->cat);
     msgpack_sbuffer_destroy(&w->body);
     free(w->undo);
+    s_rc_free(w);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);

@@ -168,6 +168,89 @@ static void t_malformed(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Packs a one-update request whose op carries the given delta bytes. */
+static void s_delta_req(msgpack_sbuffer *sb, const void *delta, size_t len, drift_cop_t op)
+{
+    msgpack_packer pk;
+    sb->size = 0;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    drift_commit_pack_request(&pk, 3, 1, DRIFT_ISO_REPEATABLE_READ, 1, 0);
+    drift_commit_pack_op_delta(&pk, op, 7, "k", 1, op == DRIFT_COP_DELETE ? NULL : "\x92\x01\x02",
+                               op == DRIFT_COP_DELETE ? 0 : 3, delta, len);
+}
+
+/* The optional "delta" of an update op (READ COMMITTED re-evaluation): parsed, shape-checked, never in the body. */
+static void t_delta(void **state)
+{
+    (void)state;
+    char err[256];
+    msgpack_sbuffer sb, d, body;
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(&d);
+    msgpack_sbuffer_init(&body);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &d, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 7); /* [base 42, 1 add -5, 0 set "x"] */
+    msgpack_pack_uint64(&pk, 42);
+    msgpack_pack_uint32(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "add", 3);
+    msgpack_pack_int64(&pk, -5);
+    msgpack_pack_uint32(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "set", 3);
+    msgpack_pack_str_with_body(&pk, "x", 1);
+    s_delta_req(&sb, d.data, d.size, DRIFT_COP_UPDATE);
+    drift_msg_limits_t lim = drift_msg_limits(1 << 20);
+    drift_msg_t *msg = NULL;
+    assert_int_equal(drift_msg_decode(sb.data, sb.size, &lim, &msg, err, sizeof err), 0);
+    drift_commit_req_t req;
+    assert_int_equal(drift_commit_parse(drift_msg_root(msg), &req, err, sizeof err), 0);
+    assert_int_equal(req.nops, 1);
+    assert_non_null(req.ops[0].delta);
+    assert_int_equal(req.ops[0].delta->via.array.size, 7);
+    assert_int_equal(req.ops[0].delta->via.array.ptr[0].via.u64, 42);
+    assert_int_equal(req.ops[0].delta->via.array.ptr[3].via.i64, -5);
+    /* the frame body is exactly what a request without the delta gives */
+    msgpack_packer bp;
+    msgpack_packer_init(&bp, &body, msgpack_sbuffer_write);
+    drift_commit_pack_body(&bp, &req);
+    drift_commit_req_clear(&req);
+    drift_msg_destroy(&msg);
+    s_delta_req(&sb, NULL, 0, DRIFT_COP_UPDATE);
+    assert_int_equal(drift_msg_decode(sb.data, sb.size, &lim, &msg, err, sizeof err), 0);
+    assert_int_equal(drift_commit_parse(drift_msg_root(msg), &req, err, sizeof err), 0);
+    assert_null(req.ops[0].delta);
+    msgpack_sbuffer plain;
+    msgpack_sbuffer_init(&plain);
+    msgpack_packer_init(&bp, &plain, msgpack_sbuffer_write);
+    drift_commit_pack_body(&bp, &req);
+    assert_int_equal(plain.size, body.size);
+    assert_memory_equal(plain.data, body.data, body.size);
+    msgpack_sbuffer_destroy(&plain);
+    drift_commit_req_clear(&req);
+    drift_msg_destroy(&msg);
+    /* refused: a delta on a delete, and malformed deltas */
+    s_delta_req(&sb, d.data, d.size, DRIFT_COP_DELETE);
+    assert_int_equal(s_parse_bytes(sb.data, sb.size, err, sizeof err), DRIFT_EPROTO);
+    static const char *const bad[] = {
+        "\x90",                       /* [] */
+        "\x91\x01",                   /* [1]: no column */
+        "\x94\x01\x00\xa3" "add\xa1x", /* add of a string */
+        "\x94\x01\x00\xa3" "mul\x01",  /* unknown kind */
+        "\x94\xa1x\x00\xa3" "set\x01", /* base not an integer */
+        "\x93\x01\x00\xa3" "set",       /* a column without its value */
+    };
+    static const size_t badlen[] = {1, 2, 9, 8, 9, 7};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        s_delta_req(&sb, bad[i], badlen[i], DRIFT_COP_UPDATE);
+        err[0] = 0;
+        assert_int_equal(s_parse_bytes(sb.data, sb.size, err, sizeof err), DRIFT_EPROTO);
+        assert_true(err[0] != 0);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&d);
+    msgpack_sbuffer_destroy(&body);
+}
+
 /* Random bytes and random mutations of a valid body: errors, never a crash (ASan watches). */
 static void t_random(void **state)
 {
@@ -227,6 +310,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_round_trip),
         cmocka_unit_test(t_malformed),
+        cmocka_unit_test(t_delta),
         cmocka_unit_test(t_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
