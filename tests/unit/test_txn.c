@@ -535,6 +535,70 @@ static void t_read_set_and_request(void **state)
     drift_txn_destroy(&t);
 }
 
+/* READ COMMITTED re-evaluation marks (drift_txn_mark_delta): only the first write of a key under READ COMMITTED,
+ * carried as the op's "delta" in the request, and dropped when the transaction reads the row back. */
+static void t_delta_marks(void **state)
+{
+    (void)state;
+    key_t_ k1 = s_key(1), k2 = s_key(2), k3 = s_key(3);
+    uint8_t row[64];
+    drift_txn_delta_t d[2] = {{.pos = 1, .add = 1, .i = -5}, {.pos = 0, .add = 0}};
+    /* REPEATABLE READ: never */
+    drift_txn_t *rr = drift_txn_new(DRIFT_ISO_REPEATABLE_READ, 5);
+    size_t n = s_row(1, 10, row);
+    assert_int_equal(drift_txn_put(rr, DRIFT_COP_UPDATE, 1, k1.b, k1.n, row, n), 0);
+    assert_int_equal(drift_txn_mark_delta(rr, 1, k1.b, k1.n, 4, d, 2), 0);
+    drift_txn_destroy(&rr);
+
+    drift_txn_t *t = drift_txn_new(DRIFT_ISO_READ_COMMITTED, 5);
+    assert_int_equal(drift_txn_put(t, DRIFT_COP_UPDATE, 1, k1.b, k1.n, row, n), 0);
+    assert_int_equal(drift_txn_mark_delta(t, 1, k2.b, k2.n, 4, d, 2), 0); /* not the last op's key */
+    assert_int_equal(drift_txn_mark_delta(t, 1, k1.b, k1.n, 4, d, 2), 1);
+    assert_true(drift_txn_has_delta(t, 0));
+    n = s_row(2, 20, row);
+    assert_int_equal(drift_txn_put(t, DRIFT_COP_UPDATE, 1, k2.b, k2.n, row, n), 0);
+    assert_int_equal(drift_txn_mark_delta(t, 1, k2.b, k2.n, 3, d, 1), 1);
+    /* a key written twice: the second write is not marked, and the first loses its mark */
+    n = s_row(3, 30, row);
+    assert_int_equal(drift_txn_put(t, DRIFT_COP_INSERT, 1, k3.b, k3.n, row, n), 0);
+    assert_int_equal(drift_txn_put(t, DRIFT_COP_UPDATE, 1, k3.b, k3.n, row, n), 0);
+    assert_int_equal(drift_txn_mark_delta(t, 1, k3.b, k3.n, 3, d, 1), 0);
+    /* existence checks keep the mark; reading the row drops it */
+    assert_int_equal(drift_txn_lookup(t, 1, k1.b, k1.n, NULL, NULL, NULL), 1);
+    assert_true(drift_txn_has_delta(t, 0));
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(drift_txn_pack_request(t, 9, &sb), 0);
+    msgpack_unpacked u;
+    drift_commit_req_t req;
+    s_decode_req(&sb, &u, &req);
+    assert_int_equal(req.nops, 4);
+    assert_non_null(req.ops[0].delta);
+    const msgpack_object *a = req.ops[0].delta->via.array.ptr;
+    assert_int_equal(req.ops[0].delta->via.array.size, 7);
+    assert_int_equal(a[0].via.u64, 4);
+    assert_int_equal(a[1].via.u64, 1);
+    assert_int_equal(a[3].via.i64, -5);
+    assert_int_equal(a[4].via.u64, 0);
+    assert_int_equal(a[6].via.i64, 1); /* "set": the value the row holds at pos 0 */
+    assert_non_null(req.ops[1].delta);
+    assert_null(req.ops[2].delta);
+    assert_null(req.ops[3].delta);
+    drift_commit_req_clear(&req);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    const uint8_t *r;
+    size_t rl;
+    assert_int_equal(drift_txn_lookup(t, 1, k1.b, k1.n, &r, &rl, NULL), 1);
+    assert_false(drift_txn_has_delta(t, 0));
+    assert_true(drift_txn_has_delta(t, 1));
+    static s_keys_t c;
+    memset(&c, 0, sizeof c);
+    drift_txn_foreach_key(t, 1, NULL, 0, NULL, 0, s_collect, &c);
+    assert_false(drift_txn_has_delta(t, 1));
+    drift_txn_destroy(&t);
+}
+
 static void t_many_inserts(void **state)
 {
     (void)state;
@@ -684,6 +748,7 @@ int main(void)
         cmocka_unit_test(t_pending_ddl),
         cmocka_unit_test(t_savepoints),
         cmocka_unit_test(t_read_set_and_request),
+        cmocka_unit_test(t_delta_marks),
         cmocka_unit_test(t_many_inserts),
         cmocka_unit_test(t_commit_round_trip),
     };
