@@ -11,7 +11,7 @@ rows of 3.9 kB of random text (100 per transaction, `driftctl ingest`, like the 
 the sealed segments hold --log-mb. Each build then starts once (not timed) and is killed --kills times;
 the writer's own log line (wall and CPU time of the recovery; with seal records also the bytes hashed and
 the sealed segments taken by their record) is printed with each figure. A build with seal records writes
-them at its first (untimed) start on a log that has none; builds without them ignore the .seal files.
+them at its first (untimed) start on a log that has none; builds without them ignore the .seal files."""
 import argparse
 import os
 import re
