@@ -8,7 +8,11 @@
  * snapshot S is taken from the control block (written_seq) at its start; the
  * engine waits until the indexer has applied S, then opens an LMDB read
  * transaction, whose applied seq (>= S) becomes "present" for an autocommit
- * statement. Inside BEGIN ... COMMIT, REPEATABLE READ and SERIALIZABLE fix the
+ * statement. Through drift_engine_execute_async the wait does not block: the
+ * statement parks until indexed_seq reaches S (drift_engine_index_ready). An
+ * autocommit INSERT ... VALUES without subqueries does not wait at all: its
+ * snapshot is the seq the index holds, and the writer checks again what it
+ * read there (s_reads_nothing). Inside BEGIN ... COMMIT, REPEATABLE READ and SERIALIZABLE fix the
  * snapshot at the first statement that needs one; READ COMMITTED takes a new
  * one per statement. An autocommit statement whose commit fails with 40001
  * (a concurrent commit touched the same keys after its snapshot) is re-run at
@@ -57,6 +61,7 @@ struct drift_engine_pending {
     int linked;
     int on_index;         /* waiting for the index to reach want (not for the writer) */
     uint64_t want;        /* on_index: the seq the statement must see (every commit acknowledged before it) */
+    uint64_t not_before;  /* on_index: monotonic ns before which it does not run (an autocommit re-run's back-off) */
     int nowait;           /* the parked commit's attempt read at the index's seq without waiting (s_reads_nothing) */
     uint64_t id;          /* the commit request's id */
     uint64_t deadline_ns; /* monotonic; UINT64_MAX = none */
@@ -82,8 +87,9 @@ typedef struct {
     int report_as_of;
     uint64_t as_of;
     int nowait;    /* the commit's attempt did not wait for the index */
-    int index;     /* not sent: parked until the index reaches want */
+    int index;     /* not sent: parked until the index reaches want (0: the seq acknowledged when it runs) */
     uint64_t want;
+    uint64_t not_before; /* index: and until this monotonic time (back-off before a re-run after 40001) */
 } s_park_t;
 
 /* How one run of a statement meets read-your-writes. */
@@ -623,6 +629,12 @@ static int s_is_txn_stmt(drift_stmt_kind_t k)
            k == DRIFT_STMT_RELEASE;
 }
 
+/* The pause before the re-run after attempt: 0.1 ms .. 6.4 ms. */
+static uint64_t s_backoff_ns(int attempt)
+{
+    return 100000ull << (attempt < 6 ? attempt : 6);
+}
+
 /* Before an autocommit re-run after 40001: a fresh tree (the executor writes binder fields into it) and a short
  * back-off (none when backoff is 0: a re-run that waits for the index instead). */
 static int s_rerun_prepare(drift_session_t *s, const drift_stmt_input_t *in, drift_ast_t **ast, int attempt,
@@ -633,7 +645,7 @@ static int s_rerun_prepare(drift_session_t *s, const drift_stmt_input_t *in, dri
     if (drift_parse(in->sql, in->sql_len, ast, err) < 0)
         return -1;
     if (backoff) {
-        struct timespec ts = {0, (long)(100000L << (attempt < 6 ? attempt : 6))}; /* 0.1 ms .. 6.4 ms */
+        struct timespec ts = {0, (long)s_backoff_ns(attempt)};
         nanosleep(&ts, NULL);
     }
     return 0;
@@ -743,8 +755,16 @@ static int s_run_loop(drift_engine_t *e, drift_session_t *s, const drift_stmt_in
         }
         if (!retry || attempt >= DRIFT_ENGINE_RETRIES)
             break;
-        if (s_rerun_prepare(s, in, ast, attempt, err, 1) < 0)
+        if (s_rerun_prepare(s, in, ast, attempt, err, !park) < 0)
             break;
+        if (park) { /* the back-off parks the statement instead of sleeping in the worker */
+            park->index = 1;
+            park->want = 0;
+            park->not_before = drift_now_mono_ns() + s_backoff_ns(attempt);
+            attempt++;
+            rc = 1;
+            break;
+        }
     }
     *ret_attempt = attempt;
     return rc;
@@ -756,6 +776,7 @@ static void s_pending_link(drift_engine_t *e, drift_engine_pending_t *p, const s
 {
     p->on_index = pk->index;
     p->want = pk->want;
+    p->not_before = pk->index ? pk->not_before : 0;
     p->nowait = pk->nowait;
     p->id = pk->index ? 0 : pk->id;
     p->affected = pk->affected;
@@ -917,7 +938,7 @@ drift_engine_pending_t *drift_engine_index_ready(drift_engine_t *self, uint64_t 
         return NULL;
     uint64_t indexed = self->hdr ? atomic_load_explicit(&self->hdr->indexed_seq, memory_order_acquire) : UINT64_MAX;
     for (drift_engine_pending_t *p = self->iwait; p; p = p->next)
-        if (indexed >= p->want || now_mono_ns > p->deadline_ns) {
+        if ((indexed >= p->want && now_mono_ns >= p->not_before) || now_mono_ns > p->deadline_ns) {
             p->timed_out = indexed < p->want;
             s_pending_unlink(self, p);
             return p;
@@ -959,9 +980,13 @@ int drift_engine_resume(drift_engine_t *self, drift_engine_pending_t *p, drift_s
             /* it read at the index's seq without waiting: again, waiting (s_reads_nothing) */
             run = s_rerun_prepare(p->s, &p->in, &p->ast, p->attempt, err, 0) == 0;
         } else if (!p->is_commit && p->ast && strcmp(err->code, DRIFT_SQLSTATE_SERIALIZATION) == 0 &&
-                   p->attempt < DRIFT_ENGINE_RETRIES) {
-            run = s_rerun_prepare(p->s, &p->in, &p->ast, p->attempt, err, 1) == 0;
-            attempt0 = p->attempt + 1;
+                   p->attempt < DRIFT_ENGINE_RETRIES && s_rerun_prepare(p->s, &p->in, &p->ast, p->attempt, err, 0) == 0) {
+            /* re-run after a back-off, parked rather than slept (drift_engine_index_ready) */
+            s_park_t park = {.index = 1, .not_before = drift_now_mono_ns() + s_backoff_ns(p->attempt)};
+            p->attempt++;
+            s_pending_link(self, p, &park);
+            *ret_pend = p;
+            return 1;
         }
     }
     if (run) {
@@ -1138,6 +1163,11 @@ static int s_fast_plan_ok(const s_fast_plan_t *p, uint32_t max_rows)
     return access == 1;
 }
 
+/* Row-count estimates of the tables fast reads plan with, reused while the index snapshot seq stays the same
+ * (counting walks up to 1000 rows: more than the point read itself). One per process: the gateway has one
+ * engine; the entries are keyed by the index they were counted in. */
+static drift_est_cache_t s_fast_est;
+
 /* Opens the index without waiting for it (the gateway must never block): 0, or 1 when it is not there yet. */
 static int s_fast_index(drift_engine_t *e, drift_sqlerr_t *err)
 {
@@ -1202,6 +1232,7 @@ drift_fast_rc_t drift_engine_execute_bounded(drift_engine_t *self, const drift_s
     q.index = self->index;
     q.rd = rd;
     q.snap_seq = snap;
+    q.est_cache = &s_fast_est;
     if (!(txn = drift_txn_new(DRIFT_ISO_REPEATABLE_READ, snap))) {
         drift_sqlerr_set(err, "53200", 0, "out of memory");
         goto out;

@@ -120,20 +120,23 @@ class IndexStoppedTest(unittest.TestCase):
         os.kill(pid, signal.SIGSTOP)
         try:
             r.send(pack(id=1, op="query", sql="INSERT INTO t VALUES (100, 'p')"))
-            r.send(pack(id=2, op="query", sql="SELECT v FROM t WHERE id = 100"))
-            a = r.recv()
-            self.assertEqual(a["id"], 1)
+            r.send(pack(id=2, op="query", sql="INSERT INTO t VALUES (101, 'q')"))
+            r.send(pack(id=3, op="query", sql="SELECT v FROM t WHERE id >= 100 AND id <= 101 ORDER BY id"))
+            a, a2 = r.recv(), r.recv()
+            self.assertEqual((a["id"], a2["id"]), (1, 2))
             self.assertTrue(a["ok"], a)
+            self.assertTrue(a2["ok"], a2)
+            self.assertGreater(a2["seq"], a["seq"])
             self.assertEqual(r.poll(700), 0)  # the SELECT waits for the index
         finally:
             os.kill(pid, signal.SIGCONT)
         r.sock.setsockopt(zmq.RCVTIMEO, 60000)
         b = r.recv()
         r.close()
-        self.assertEqual(b["id"], 2)
+        self.assertEqual(b["id"], 3)
         self.assertTrue(b["ok"], b)
-        self.assertEqual(b["rows"], [["p"]])
-        self.assertGreaterEqual(b["seq"], a["seq"])
+        self.assertEqual(b["rows"], [["p"], ["q"]])
+        self.assertGreaterEqual(b["seq"], a2["seq"])
 
 
 class IndexWaitBoundTest(unittest.TestCase):
@@ -152,6 +155,8 @@ class IndexWaitBoundTest(unittest.TestCase):
             try:
                 cur.execute("INSERT INTO t VALUES (1, 'a')")  # no wait: commits
                 self.assertEqual(cur.rowcount, 1)
+                cur.execute("INSERT INTO t VALUES (3, 'c')")  # nor does the next one (the index is behind now)
+                self.assertEqual(cur.rowcount, 1)
                 with self.assertRaises(driftdb.Error) as cm:
                     cur.execute("SELECT v FROM t WHERE id = 1")
                 self.assertEqual(getattr(cm.exception, "sqlstate", None), "57014")
@@ -169,7 +174,7 @@ class IndexWaitBoundTest(unittest.TestCase):
             finally:
                 os.kill(pid, signal.SIGCONT)
             cur.execute("SELECT id, v FROM t ORDER BY id")
-            self.assertEqual([tuple(x) for x in cur.fetchall()], [(1, "a")])
+            self.assertEqual([tuple(x) for x in cur.fetchall()], [(1, "a"), (3, "c")])
             c.close()
 
 
