@@ -79,6 +79,7 @@ typedef struct {
     int done;
     int by_seal;       /* verified by CRC + a matching seal record (not re-hashed) */
     int seal_rejected; /* a seal record was there but did not match: verified in full */
+    uint64_t hashed;   /* by_seal: bytes hashed all the same (its last frame, against the chain head) */
 } s_job_t;
 
 typedef struct {
@@ -119,6 +120,18 @@ static int s_seal_matches(const s_pool_t *p, size_t i, const drift_seg_t *seg, c
            nh.first_seq == s->last_seq + 1 && memcmp(nh.prev_hash, s->chain_head, DRIFT_HASH_LEN) == 0;
 }
 
+/* The length of the frame at off of a verified segment when it hashes to want (the chain head a
+ * seal record carries: one frame is hashed, not the segment), else 0. */
+static uint64_t s_last_frame_is(const uint8_t *data, size_t size, uint64_t off, const uint8_t want[DRIFT_HASH_LEN])
+{
+    drift_frame_t f;
+    uint8_t h[DRIFT_HASH_LEN];
+    if (off >= size || drift_frame_parse(data + off, size - off, &f) < 0)
+        return 0;
+    drift_frame_hash(f.bytes, f.len, h);
+    return memcmp(h, want, DRIFT_HASH_LEN) == 0 ? f.len : 0;
+}
+
 /* Opens and verifies one sealed segment on its own, from the chain state in its header: by CRC
  * and its seal record when that matches (trust), else in full (CRC + BLAKE2b chain). */
 static void s_verify_job(const s_pool_t *p, s_job_t *j)
@@ -144,7 +157,8 @@ static void s_verify_job(const s_pool_t *p, s_job_t *j)
                                     &j->sc);
             if (!j->sc.stopped && j->sc.frames == s.frames && j->sc.last_seq == s.last_seq &&
                 j->sc.end_off == s.end_off && j->sc.last_ts == s.last_ts && j->sc.last_epoch == s.last_epoch &&
-                memcmp(j->sc.crc_digest, s.crc_digest, DRIFT_HASH_LEN) == 0) {
+                memcmp(j->sc.crc_digest, s.crc_digest, DRIFT_HASH_LEN) == 0 &&
+                (j->hashed = s_last_frame_is(data, size, j->sc.last_off, s.chain_head)) != 0) {
                 memcpy(j->sc.last_hash, s.chain_head, DRIFT_HASH_LEN);
                 j->by_seal = 1;
                 return;
@@ -336,9 +350,10 @@ int drift_recovery_run_opts(const char *log_dir, const drift_recovery_opts_t *o,
         ret->segments++;
         ret->frames += sc.frames;
         ret->bytes_scanned += sc.end_off;
-        if (job && job->by_seal && !rescan)
+        if (job && job->by_seal && !rescan) {
             ret->seg_by_seal++;
-        else
+            ret->bytes_hashed += job->hashed;
+        } else
             ret->bytes_hashed += sc.end_off;
         if (job && job->seal_rejected)
             ret->seals_rejected++;
@@ -435,7 +450,8 @@ int drift_recovery_seal(const char *log_dir, uint64_t id, const uint8_t chain_he
     const drift_seg_header_t *h = drift_seg_header(seg);
     (void)drift_seg_scan_ex(drift_seg_data(seg), drift_seg_size(seg), h, h->prev_hash, h->first_seq, 0, 0,
                             DRIFT_SEG_SCAN_NOHASH, NULL, NULL, &sc);
-    if (sc.stopped || sc.frames == 0 || sc.last_seq + 1 != next_first_seq || drift_seg_size(seg) != h->file_size) {
+    if (sc.stopped || sc.frames == 0 || sc.last_seq + 1 != next_first_seq || drift_seg_size(seg) != h->file_size ||
+        !s_last_frame_is(drift_seg_data(seg), drift_seg_size(seg), sc.last_off, chain_head)) {
         rc = DRIFT_ECORRUPT;
         goto out;
     }

@@ -65,7 +65,7 @@ int drift_recovery_run_opts(const char *log_dir, const drift_recovery_opts_t *o,
 
 /* Writes the seal record of the sealed segment id of log_dir: re-checks its frames' CRCs and seqs
  * (no hash), which must end at next_first_seq - 1, and records chain_head (the BLAKE2b of its last
- * frame, which the next segment's header carries) — the writer calls it after a rotation, off the
+ * frame, which the next segment's header carries; checked by hashing that one frame) — the writer calls it after a rotation, off the
  * commit path. Returns 0, -errno, or DRIFT_ECORRUPT when the segment does not verify. */
 int drift_recovery_seal(const char *log_dir, uint64_t id, const uint8_t chain_head[DRIFT_HASH_LEN],
                         uint64_t next_first_seq);

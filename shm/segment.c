@@ -372,6 +372,7 @@ int drift_seg_scan_ex(const uint8_t *p, size_t size, const drift_seg_header_t *h
         drift_le_put32(rec + 4, f.crc);
         drift_le_put64(rec + 8, f.seq);
         crypto_generichash_update(&dg, rec, sizeof rec);
+        ret->last_off = off;
         ret->last_seq = f.seq;
         ret->last_ts = f.ts_ns;
         ret->last_epoch = f.epoch;

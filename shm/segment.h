@@ -99,6 +99,7 @@ typedef struct {
     int durable_damage;                /* a valid frame past end_off says the damaged one was durable */
     uint64_t durable_witness_off;      /* where that frame is */
     uint8_t crc_digest[DRIFT_HASH_LEN]; /* BLAKE2b-256 of (len, crc32c, seq) of every good frame (seal records) */
+    uint64_t last_off;                 /* offset of the last good frame (when frames > 0) */
 } drift_seg_scan_t;
 
 /* drift_seg_scan_ex flags. */

@@ -377,7 +377,8 @@ static void t_seal_skips_hash(void **state)
     assert_int_equal(n, NFRAMES);
     assert_true(rec.segments >= 3);
     assert_int_equal(rec.seg_by_seal, rec.segments - 1);
-    assert_int_equal(rec.bytes_hashed, rec.active_end); /* the last segment only */
+    /* the last segment, and the last frame of each sealed one (against its record's chain head) */
+    assert_true(rec.bytes_hashed > rec.active_end && rec.bytes_hashed < rec.active_end + (rec.segments - 1) * 1000);
     assert_int_equal(rec.seals_written, 0);
     assert_int_equal(rec.last_seq, NFRAMES);
     assert_memory_equal(rec.last_hash, l.fx.hash, DRIFT_HASH_LEN);
@@ -516,6 +517,10 @@ static void t_seal_written_at_rotation(void **state)
         assert_int_equal(drift_seg_open(path, &next), 0);
         const drift_seg_header_t *nh = drift_seg_header(next);
         assert_int_equal(drift_recovery_seal(l.fx.dir, ids[i], nh->prev_hash, nh->first_seq + 1), DRIFT_ECORRUPT);
+        uint8_t wrong[DRIFT_HASH_LEN];
+        memcpy(wrong, nh->prev_hash, DRIFT_HASH_LEN);
+        wrong[0] ^= 1; /* a chain head that is not the hash of the segment's last frame */
+        assert_int_equal(drift_recovery_seal(l.fx.dir, ids[i], wrong, nh->first_seq), DRIFT_ECORRUPT);
         assert_int_equal(drift_recovery_seal(l.fx.dir, ids[i], nh->prev_hash, nh->first_seq), 0);
         drift_seg_close(&next);
     }
