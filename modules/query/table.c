@@ -1302,7 +1302,21 @@ uint64_t drift_table_estimate_rows(drift_table_t *tp)
     if (t->est >= 0)
         return (uint64_t)t->est;
     uint64_t n = 0;
-    if (q->rd) {
+    drift_est_cache_t *c = q->rd ? q->est_cache : NULL;
+    uint32_t ci = 0;
+    if (c) { /* counted before at this snapshot seq: the same count (the txn's pending keys are added below) */
+        uint64_t seq = drift_index_rd_seq(q->rd);
+        if (c->index != (const void *)q->index || c->seq != seq) {
+            c->index = q->index;
+            c->seq = seq;
+            c->n = 0;
+        }
+        while (ci < c->n && c->e[ci].table != tp->id)
+            ci++;
+    }
+    if (c && ci < c->n) {
+        n = c->e[ci].rows;
+    } else if (q->rd) {
         /* exact up to ESTIMATE_PROBE rows (one bounded walk of `current`); beyond, the live rows of every table
          * divided by the number of tables (LMDB keeps no per-range counts) */
         drift_index_scan_t *is = NULL;
@@ -1323,6 +1337,8 @@ uint64_t drift_table_estimate_rows(drift_table_t *tp)
             if (total / ntables > n)
                 n = total / ntables;
         }
+        if (c && c->n < sizeof c->e / sizeof c->e[0])
+            c->e[c->n++] = (typeof(c->e[0])){tp->id, n};
     }
     if (tp->present && q->txn)
         n += drift_txn_table_nkeys(q->txn, tp->id, NULL);

@@ -29,6 +29,19 @@
 
 typedef struct drift_txn drift_txn_t;
 
+/* Row-count estimates (drift_table_estimate_rows) kept across statements that read the same index snapshot
+ * seq: the count walks up to 1000 rows of a table, which costs more than a point read itself. Optional
+ * (drift_qctx_t.est_cache); the gateway's fast reads use one. */
+typedef struct {
+    const void *index; /* the drift_index_t the entries were counted in */
+    uint64_t seq;      /* ... at this applied seq */
+    uint32_t n;
+    struct {
+        uint32_t table;
+        uint64_t rows;
+    } e[16];
+} drift_est_cache_t;
+
 /* What one statement runs with. The engine fills it (engine.c) before executing. */
 typedef struct {
     drift_ctl_header_t *hdr;  /* control block (commit_seq, indexed_seq); may be NULL in unit tests */
@@ -50,6 +63,7 @@ typedef struct {
     int has_default_as_of;    /* the session's SET AS OF point is in force: tables without a temporal */
     uint64_t default_as_of;   /* clause are read as of default_as_of (a resolved seq) instead of snap_seq */
     uint32_t plan_off;        /* planner methods the session turned off (SET enable_* = off): DRIFT_PLAN_NO_* */
+    drift_est_cache_t *est_cache; /* optional: estimates reused across statements of one snapshot seq */
 } drift_qctx_t;
 
 #define DRIFT_PLAN_NO_INDEXSCAN 1u /* SET enable_indexscan = off: no key or index paths (full scans) */
