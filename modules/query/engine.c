@@ -1127,10 +1127,11 @@ static int s_fast_prefix(const char *l, const char *p)
     return strncmp(l, p, strlen(p)) == 0;
 }
 
-/* Whether the plan lines describe a bounded read: exactly one relation, reached by a pk point / IN lookup, a
- * pk history lookup, or an index equality lookup, estimated at most max_rows rows; only filters, sorts,
- * DISTINCT and LIMIT around it. */
-static int s_fast_plan_ok(const s_fast_plan_t *p, uint32_t max_rows)
+/* Whether the plan lines describe a bounded read: exactly one relation, the table the statement names (a view
+ * shows its base table instead, and its text was not shape-checked), reached by a pk point / IN lookup, a pk
+ * history lookup, or an index equality lookup, estimated at most max_rows rows; only filters, sorts, DISTINCT
+ * and LIMIT around it. */
+static int s_fast_plan_ok(const s_fast_plan_t *p, const char *table, uint32_t max_rows)
 {
     int access = 0;
     if (p->overflow || p->n == 0)
@@ -1146,6 +1147,10 @@ static int s_fast_plan_ok(const s_fast_plan_t *p, uint32_t max_rows)
         int pk = s_fast_prefix(l, "PK LOOKUP ") || s_fast_prefix(l, "PK VERSION LOOKUP ");
         int ix = s_fast_prefix(l, "INDEX SCAN ");
         if ((!pk && !ix) || access++)
+            return 0;
+        const char *name = strchr(strstr(l, pk ? "LOOKUP " : "SCAN ") ?: l, ' ');
+        size_t tl = table ? strlen(table) : 0;
+        if (!name || !tl || strncmp(name + 1, table, tl) != 0 || name[1 + tl] != ' ')
             return 0;
         const char *est = strstr(l, "(rows=");
         if (!est || strtoull(est + 6, NULL, 10) > max_rows)
@@ -1267,7 +1272,8 @@ drift_fast_rc_t drift_engine_execute_bounded(drift_engine_t *self, const drift_s
         ex.inner = drift_ast_stmt(ast);
         if (drift_exec_statement(&q, &ex, in->params, &plan.sink, &affected) < 0)
             goto out;
-        if (!s_fast_plan_ok(&plan, opts->max_est_rows ? opts->max_est_rows : 100)) {
+        if (!s_fast_plan_ok(&plan, drift_ast_stmt(ast)->select->from->name,
+                            opts->max_est_rows ? opts->max_est_rows : 100)) {
             rc = DRIFT_FAST_INELIGIBLE;
             goto out;
         }

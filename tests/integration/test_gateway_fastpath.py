@@ -5,7 +5,7 @@ secondary-index equality, NULLs, every value type) are answered by the gateway (
 /metrics) with replies byte for byte equal to the workers' (same daemon restarted with the fast path off),
 for REQ and DEALER clients; pipelined DEALER requests keep their order and ids, and a read never overtakes
 an earlier request of its session; a client always reads the row it just inserted; sessions with state
-(BEGIN ... COMMIT, SET AS OF) and ineligible statements (scan, join, aggregate, subquery) go to a worker;
+(BEGIN ... COMMIT, SET AS OF) and ineligible statements (scan, join, aggregate, subquery, view) go to a worker;
 errors are the workers' errors.
 """
 import os
@@ -71,6 +71,7 @@ class FastPathTest(unittest.TestCase):
           "ts TIMESTAMP)")
         q("CREATE INDEX t_grp ON t (grp)")
         q("CREATE TABLE other (k INTEGER PRIMARY KEY, v TEXT)")
+        q("CREATE VIEW tv AS SELECT id, upper(s) AS us, length(s) AS n FROM t")
         for i in range(1, 31):
             q("INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
               [i, i % 5, i / 4.0, "s%d" % i, i % 2 == 0, bytes([i, 0, 255]), {"i": i, "a": [1, None]},
@@ -116,6 +117,7 @@ class FastPathTest(unittest.TestCase):
             dict(sql="SELECT id FROM t WHERE id = (SELECT max(k) FROM other)"),  # subquery
             dict(sql="SELECT id FROM t WHERE id > 25 ORDER BY id"),  # pk range
             dict(sql="SELECT 1"),  # no table
+            dict(sql="SELECT * FROM tv WHERE id = 2"),  # a view: its text is not checked here
         ]
 
     def errors(self):
