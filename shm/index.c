@@ -29,6 +29,10 @@
 #define ST_LOG 1
 #define ST_INLINE 2
 #define CUR_HDR 24  /* seq(8) ts(8) op(1) pad(3) schema_ver(4) */
+/* versions chunk (format 2): n(2) ‖ seq(8) × n ‖ start(2) × n ‖ n version records (VER_HDR + payload),
+ * seqs ascending; start[i] = offset of record i from the end of the directory; record i ends where
+ * record i+1 starts (the last one at the end of the value). */
+#define CHUNK_DIR(n) (2u + 10u * (size_t)(n))
 #define IDXV_LEN 11 /* seq_to(8) flags(1) vals_len(2) */
 #define IDXF_TRUNC 1
 #define LMDB_KEY_MAX 511
@@ -65,7 +69,7 @@ struct drift_index {
     uint8_t *zbuf; /* decompressed body */
     size_t zcap;
     uint64_t zseg, zoff; /* which frame zbuf holds (0 = none) */
-    drift_keybuf_t k1, k2, rowbuf, oldrow, vals_old, vals_new, build;
+    drift_keybuf_t k1, k2, rowbuf, oldrow, vals_old, vals_new, build, chunk;
     uint64_t *mi_keys; /* catalog_max_ids: (table << 32 | version) -> highest index id of that definition */
     uint32_t *mi_vals; /* (open addressing; a definition never changes once written) */
     size_t mi_n, mi_cap;
@@ -643,6 +647,7 @@ void drift_index_close(drift_index_t **self_p)
     drift_keybuf_free(&ix->vals_new);
     drift_keybuf_free(&ix->oldrow);
     drift_keybuf_free(&ix->build);
+    drift_keybuf_free(&ix->chunk);
     free(ix);
     *self_p = NULL;
 }
@@ -770,6 +775,103 @@ static int s_ver_decode(drift_index_t *ix, const MDB_val *val, uint64_t seq, dri
         v->row_len = rlen;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------- version chunks */
+
+/* A parsed versions chunk (borrowed from an LMDB value). */
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    uint32_t n;
+} s_chunk_t;
+
+/* Parses the directory of a chunk value. */
+static int s_chunk_parse(const MDB_val *v, s_chunk_t *c)
+{
+    c->p = v->mv_data;
+    c->len = v->mv_size;
+    if (c->len < 2)
+        return DRIFT_ECORRUPT;
+    c->n = (uint32_t)c->p[0] << 8 | c->p[1];
+    return c->n == 0 || c->len < CHUNK_DIR(c->n) ? DRIFT_ECORRUPT : 0;
+}
+
+/* Seq of version i of a chunk. */
+static uint64_t s_chunk_seq(const s_chunk_t *c, uint32_t i)
+{
+    return s_get_be64(c->p + 2 + 8 * (size_t)i);
+}
+
+/* Start of record i, relative to the end of the directory. */
+static size_t s_chunk_start(const s_chunk_t *c, uint32_t i)
+{
+    const uint8_t *q = c->p + 2 + 8 * (size_t)c->n + 2 * (size_t)i;
+    return (size_t)q[0] << 8 | q[1];
+}
+
+/* Record i of a chunk (an empty value when the offsets are out of bounds: decoding it fails). */
+static MDB_val s_chunk_rec(const s_chunk_t *c, uint32_t i)
+{
+    size_t base = CHUNK_DIR(c->n), b = base + s_chunk_start(c, i);
+    size_t e = i + 1 < c->n ? base + s_chunk_start(c, i + 1) : c->len;
+    if (b > e || e > c->len)
+        return (MDB_val){0, NULL};
+    return (MDB_val){e - b, (void *)(c->p + b)};
+}
+
+/* Index of the newest version with seq <= as_of, -1 when none (binary search over the ascending seqs). */
+static long s_chunk_find(const s_chunk_t *c, uint64_t as_of)
+{
+    long lo = 0, hi = (long)c->n - 1, found = -1;
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        if (s_chunk_seq(c, (uint32_t)mid) <= as_of) {
+            found = mid;
+            lo = mid + 1;
+        } else
+            hi = mid - 1;
+    }
+    return found;
+}
+
+/* Op byte of record i (0 when unreadable). */
+static int s_chunk_op(const s_chunk_t *c, uint32_t i)
+{
+    MDB_val r = s_chunk_rec(c, i);
+    return r.mv_size >= VER_HDR ? ((const uint8_t *)r.mv_data)[0] : 0;
+}
+
+/* Builds in out a chunk of the first keep versions of c (c may be NULL with keep = 0) plus the record rec
+ * with seq seq. */
+static void s_chunk_build(drift_keybuf_t *out, const s_chunk_t *c, uint32_t keep, uint64_t seq, const uint8_t *rec,
+                          size_t rec_len)
+{
+    uint32_t n = keep + 1;
+    size_t old_recs = 0;
+    if (keep)
+        old_recs = (keep < c->n ? CHUNK_DIR(c->n) + s_chunk_start(c, keep) : c->len) - CHUNK_DIR(c->n);
+    drift_keybuf_reset(out);
+    uint8_t b[8];
+    b[0] = (uint8_t)(n >> 8);
+    b[1] = (uint8_t)n;
+    drift_keybuf_raw(out, b, 2);
+    for (uint32_t i = 0; i < keep; i++)
+        drift_keybuf_raw(out, c->p + 2 + 8 * (size_t)i, 8);
+    s_be64(b, seq);
+    drift_keybuf_raw(out, b, 8);
+    for (uint32_t i = 0; i < keep; i++) {
+        size_t st = s_chunk_start(c, i);
+        b[0] = (uint8_t)(st >> 8);
+        b[1] = (uint8_t)st;
+        drift_keybuf_raw(out, b, 2);
+    }
+    b[0] = (uint8_t)(old_recs >> 8);
+    b[1] = (uint8_t)old_recs;
+    drift_keybuf_raw(out, b, 2);
+    if (keep)
+        drift_keybuf_raw(out, c->p + CHUNK_DIR(c->n), old_recs);
+    drift_keybuf_raw(out, rec, rec_len);
 }
 
 /* ------------------------------------------------------ definitions cache */
@@ -1080,33 +1182,41 @@ static int s_idx_build(drift_index_t *ix, uint32_t table, const drift_index_idxd
             pk_len = kpl;
             memcpy(pk, (const uint8_t *)k.mv_data + 4, pk_len);
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            s_bver_t *nv = realloc(vs, cap * sizeof *vs);
-            if (!nv) {
-                rc = -ENOMEM;
-                break;
-            }
-            vs = nv;
-        }
-        drift_index_ver_t ver;
-        uint64_t seq = ~s_get_be64((const uint8_t *)k.mv_data + k.mv_size - 8);
-        if ((rc = s_ver_decode(ix, &v, seq, &ver)) < 0)
+        s_chunk_t ch;
+        if ((rc = s_chunk_parse(&v, &ch)) < 0)
             break;
-        s_bver_t *b = &vs[n++];
-        b->seq = seq;
-        b->has = 0;
-        if (ver.row) {
-            const drift_index_tdef_t *d;
-            if ((rc = s_def_ver(ix, ix->wtxn, table, ver.schema_ver, &d)) < 0)
+        for (uint32_t j = ch.n; j-- > 0 && rc == 0;) { /* newest first */
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                s_bver_t *nv = realloc(vs, cap * sizeof *vs);
+                if (!nv) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                vs = nv;
+            }
+            drift_index_ver_t ver;
+            uint64_t seq = s_chunk_seq(&ch, j);
+            MDB_val r = s_chunk_rec(&ch, j);
+            if ((rc = s_ver_decode(ix, &r, seq, &ver)) < 0)
                 break;
-            if (d && s_idx_vals(d, ver.row, ver.row_len, x, &vals) == 0) {
-                b->has = 1;
-                b->off = ix->build.len;
-                b->len = vals.len;
-                drift_keybuf_raw(&ix->build, vals.buf, vals.len);
+            s_bver_t *b = &vs[n++];
+            b->seq = seq;
+            b->has = 0;
+            if (ver.row) {
+                const drift_index_tdef_t *d;
+                if ((rc = s_def_ver(ix, ix->wtxn, table, ver.schema_ver, &d)) < 0)
+                    break;
+                if (d && s_idx_vals(d, ver.row, ver.row_len, x, &vals) == 0) {
+                    b->has = 1;
+                    b->off = ix->build.len;
+                    b->len = vals.len;
+                    drift_keybuf_raw(&ix->build, vals.buf, vals.len);
+                }
             }
         }
+        if (rc < 0)
+            break;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
@@ -1189,15 +1299,13 @@ int drift_index_clear(drift_index_t *self)
     return rc;
 }
 
-/* Puts key table|pk|~seq into versions with header + optional location/inline row. */
+/* Adds a version (header + optional location/inline row) to the key's chunks in versions: appended to
+ * the newest chunk (key table|pk|~first_seq) while it has room, else in a new chunk keyed table|pk|~seq.
+ * A second op on the same key in one frame (same seq) replaces the version that frame wrote. */
 static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, size_t pk_len, uint64_t seq, uint64_t ts,
                          int op, int storage, uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off,
                          const uint8_t *row, size_t row_len)
 {
-    drift_keybuf_reset(&ix->k1);
-    s_kb_u32(&ix->k1, table);
-    drift_keybuf_raw(&ix->k1, pk, pk_len);
-    s_kb_u64(&ix->k1, ~seq);
     drift_keybuf_reset(&ix->k2);
     uint8_t h[VER_HDR] = {(uint8_t)op, (uint8_t)storage, 0, 0};
     s_be32(h + 4, schema_ver);
@@ -1210,12 +1318,65 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
         s_kb_u32(&ix->k2, (uint32_t)row_len);
     } else if (storage == ST_INLINE)
         drift_keybuf_raw(&ix->k2, row, row_len);
+    drift_keybuf_reset(&ix->k1);
+    s_kb_u32(&ix->k1, table);
+    drift_keybuf_raw(&ix->k1, pk, pk_len);
+    size_t plen = ix->k1.len;
+    s_kb_u64(&ix->k1, 0); /* ~UINT64_MAX: the newest chunk of the key comes first */
     if (ix->k1.oom || ix->k2.oom)
         return -ENOMEM;
-    MDB_val k = {ix->k1.len, ix->k1.buf}, v = {ix->k2.len, ix->k2.buf};
     int rc = s_wcur(ix, ix->db_versions, &ix->wc_versions);
     if (rc < 0)
         return rc;
+    MDB_val k = {ix->k1.len, ix->k1.buf}, v;
+    rc = mdb_cursor_get(ix->wc_versions, &k, &v, MDB_SET_RANGE);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_mdb(ix, rc, "versions seek");
+    s_chunk_t c = {0};
+    int has = rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, ix->k1.buf, plen) == 0;
+    if (has && (rc = s_chunk_parse(&v, &c)) < 0)
+        return rc;
+    uint32_t keep = 0;
+    uint64_t first = seq;
+    if (has) {
+        keep = c.n;
+        if (s_chunk_seq(&c, c.n - 1) == seq)
+            keep--; /* same frame: replaces that version */
+        else if (s_chunk_seq(&c, c.n - 1) > seq) {
+            snprintf(ix->err, sizeof ix->err, "version %" PRIu64 " older than the newest indexed", seq);
+            return DRIFT_ECORRUPT;
+        }
+    }
+    /* fits: the directory grows by 10 bytes, the records by this one */
+    size_t old_len = keep ? (keep < c.n ? CHUNK_DIR(c.n) + s_chunk_start(&c, keep) : c.len) - CHUNK_DIR(c.n) : 0;
+    int append = keep > 0 && keep < DRIFT_INDEX_CHUNK_VERS &&
+                 CHUNK_DIR(keep + 1) + old_len + ix->k2.len <= DRIFT_INDEX_CHUNK_BYTES;
+    if (has && !append && keep > 0 && keep < c.n) {
+        /* the newest chunk loses the version this frame replaces, which goes to a new chunk */
+        MDB_val last = s_chunk_rec(&c, keep - 1);
+        drift_keybuf_reset(&ix->chunk);
+        s_chunk_build(&ix->chunk, &c, keep - 1, s_chunk_seq(&c, keep - 1), last.mv_data, last.mv_size);
+        if (ix->chunk.oom)
+            return -ENOMEM;
+        drift_keybuf_reset(&ix->k1);
+        drift_keybuf_raw(&ix->k1, k.mv_data, k.mv_size); /* (k points into the page being rewritten) */
+        if (ix->k1.oom)
+            return -ENOMEM;
+        MDB_val kk = {ix->k1.len, ix->k1.buf}, vv = {ix->chunk.len, ix->chunk.buf};
+        if ((rc = s_mdb(ix, mdb_cursor_put(ix->wc_versions, &kk, &vv, 0), "versions put")) < 0)
+            return rc;
+    }
+    if (append)
+        first = s_chunk_seq(&c, 0);
+    s_chunk_build(&ix->chunk, append ? &c : NULL, append ? keep : 0, seq, ix->k2.buf, ix->k2.len);
+    drift_keybuf_reset(&ix->k1);
+    s_kb_u32(&ix->k1, table);
+    drift_keybuf_raw(&ix->k1, pk, pk_len);
+    s_kb_u64(&ix->k1, ~first);
+    if (ix->k1.oom || ix->chunk.oom)
+        return -ENOMEM;
+    k = (MDB_val){ix->k1.len, ix->k1.buf};
+    v = (MDB_val){ix->chunk.len, ix->chunk.buf};
     return s_mdb(ix, mdb_cursor_put(ix->wc_versions, &k, &v, 0), "versions put");
 }
 
@@ -1664,7 +1825,15 @@ int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t
         return s_mdb(rd->ix, rc, "versions");
     if (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0)
         return DRIFT_ENOTFOUND;
-    rc = s_ver_decode(rd->ix, &v, ~s_get_be64((const uint8_t *)k.mv_data + plen), ret);
+    /* the chunk whose first version is the newest at or before as_of: search its seqs */
+    s_chunk_t c;
+    if ((rc = s_chunk_parse(&v, &c)) < 0)
+        return rc;
+    long i = s_chunk_find(&c, as_of);
+    if (i < 0)
+        return DRIFT_ECORRUPT; /* its first seq is <= as_of by the seek */
+    MDB_val r = s_chunk_rec(&c, (uint32_t)i);
+    rc = s_ver_decode(rd->ix, &r, s_chunk_seq(&c, (uint32_t)i), ret);
     if (rc == 0 && ret->op == DRIFT_COP_DELETE)
         rc = DRIFT_ENOTFOUND;
     return rc;
@@ -1682,7 +1851,7 @@ int drift_index_history(drift_index_rd_t *rd, uint32_t table, const void *pk, si
     s_kb_u64(&rd->k, UINT64_MAX);
     if (rd->k.oom)
         return -ENOMEM;
-    /* Versions are stored newest first: the oldest is just before table|pk|FF..FF; walk backwards. */
+    /* Chunks are stored newest first: the oldest is just before table|pk|FF..FF; walk backwards. */
     MDB_val k = {rd->k.len, rd->k.buf}, v;
     int rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_SET_RANGE);
     if (rc == MDB_NOTFOUND)
@@ -1692,21 +1861,27 @@ int drift_index_history(drift_index_rd_t *rd, uint32_t table, const void *pk, si
     int found = 0;
     while (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, rd->k.buf, plen) == 0) {
         found = 1;
-        drift_index_ver_t ver;
-        uint64_t seq = ~s_get_be64((const uint8_t *)k.mv_data + plen);
-        MDB_val cur = v;
+        s_chunk_t c;
+        int drc = s_chunk_parse(&v, &c);
+        if (drc < 0)
+            return drc;
+        /* the next chunk's first seq ends this chunk's last version */
         rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_PREV);
+        if (rc && rc != MDB_NOTFOUND)
+            break;
         uint64_t end = rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, rd->k.buf, plen) == 0
                            ? ~s_get_be64((const uint8_t *)k.mv_data + plen)
                            : DRIFT_INDEX_SEQ_LIVE;
-        if (rc && rc != MDB_NOTFOUND)
-            break;
-        int drc = s_ver_decode(rd->ix, &cur, seq, &ver);
-        if (drc < 0)
-            return drc;
-        ver.end_seq = ver.op == DRIFT_COP_DELETE ? seq : end;
-        if ((drc = fn(&ver, arg)) != 0)
-            return drc;
+        for (uint32_t i = 0; i < c.n; i++) {
+            drift_index_ver_t ver;
+            uint64_t seq = s_chunk_seq(&c, i);
+            MDB_val r = s_chunk_rec(&c, i);
+            if ((drc = s_ver_decode(rd->ix, &r, seq, &ver)) < 0)
+                return drc;
+            ver.end_seq = ver.op == DRIFT_COP_DELETE ? seq : i + 1 < c.n ? s_chunk_seq(&c, i + 1) : end;
+            if ((drc = fn(&ver, arg)) != 0)
+                return drc;
+        }
         if (rc == MDB_NOTFOUND)
             break;
     }
@@ -1819,7 +1994,7 @@ int drift_index_scan_next(drift_index_scan_t *it, const uint8_t **ret_pk, size_t
         it->done = 1;
         return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_mdb(it->rd->ix, rc, "scan");
     }
-    /* versions: table|pk|~seq, newest first within a pk */
+    /* versions: table|pk|~first_seq, newest chunk first within a pk */
     if (!it->started) {
         it->started = 1;
         rc = s_scan_seek(it, it->lo.buf, it->lo.len, &k, &v);
@@ -1833,7 +2008,7 @@ int drift_index_scan_next(drift_index_scan_t *it, const uint8_t **ret_pk, size_t
         }
         const uint8_t *kp = k.mv_data;
         size_t plen = k.mv_size - 8;
-        uint64_t seq = ~s_get_be64(kp + plen);
+        uint64_t seq = ~s_get_be64(kp + plen); /* the chunk's first */
         if (seq > it->as_of) {
             /* newer than the snapshot: step a few times, then seek to table|pk|~as_of */
             if (stepped < SCAN_STEPS) {
@@ -1858,8 +2033,15 @@ int drift_index_scan_next(drift_index_scan_t *it, const uint8_t **ret_pk, size_t
         if (it->seek.oom)
             return -ENOMEM;
         drift_index_ver_t ver;
-        int deleted = v.mv_size >= 1 && ((const uint8_t *)v.mv_data)[0] == DRIFT_COP_DELETE;
-        if (!deleted && (rc = s_ver_decode(it->rd->ix, &v, seq, &ver)) < 0)
+        s_chunk_t c;
+        if ((rc = s_chunk_parse(&v, &c)) < 0)
+            return rc;
+        long vi = s_chunk_find(&c, it->as_of);
+        if (vi < 0)
+            return DRIFT_ECORRUPT;
+        int deleted = s_chunk_op(&c, (uint32_t)vi) == DRIFT_COP_DELETE;
+        MDB_val r = s_chunk_rec(&c, (uint32_t)vi);
+        if (!deleted && (rc = s_ver_decode(it->rd->ix, &r, s_chunk_seq(&c, (uint32_t)vi), &ver)) < 0)
             return rc;
         /* move past this pk: a few steps, then a seek */
         int moved = 0;
@@ -2323,7 +2505,26 @@ uint64_t drift_index_vscan_steps(const drift_index_vscan_t *it)
     return it->steps;
 }
 
-/* Reads every version of the next pk into it->vals (newest first). Returns 1, 0 at the end, or an error. */
+/* Room for one more version in it->vals/seqs. */
+static int s_vscan_grow(drift_index_vscan_t *it)
+{
+    if (it->n < it->cap)
+        return 0;
+    size_t cap = it->cap ? 2 * it->cap : 16;
+    MDB_val *nv = realloc(it->vals, cap * sizeof *nv);
+    if (!nv)
+        return -ENOMEM;
+    it->vals = nv;
+    uint64_t *ns = realloc(it->seqs, cap * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    it->seqs = ns;
+    it->cap = cap;
+    return 0;
+}
+
+/* Reads every version of the next pk into it->vals (newest first; chunk by chunk). Returns 1, 0 at the end,
+ * or an error. */
 static int s_vscan_load(drift_index_vscan_t *it)
 {
     MDB_val k, v;
@@ -2357,21 +2558,16 @@ static int s_vscan_load(drift_index_vscan_t *it)
             it->pending = 1; /* the first version of the next pk */
             return 1;
         }
-        if (it->n == it->cap) {
-            size_t cap = it->cap ? 2 * it->cap : 16;
-            MDB_val *nv = realloc(it->vals, cap * sizeof *nv);
-            if (!nv)
-                return -ENOMEM;
-            it->vals = nv;
-            uint64_t *ns = realloc(it->seqs, cap * sizeof *ns);
-            if (!ns)
-                return -ENOMEM;
-            it->seqs = ns;
-            it->cap = cap;
+        s_chunk_t c;
+        if ((rc = s_chunk_parse(&v, &c)) < 0)
+            return rc;
+        for (uint32_t j = c.n; j-- > 0;) { /* newest first */
+            if ((rc = s_vscan_grow(it)) < 0)
+                return rc;
+            it->vals[it->n] = s_chunk_rec(&c, j);
+            it->seqs[it->n] = s_chunk_seq(&c, j);
+            it->n++;
         }
-        it->vals[it->n] = v;
-        it->seqs[it->n] = ~s_get_be64((const uint8_t *)k.mv_data + plen);
-        it->n++;
     }
     if (rc && rc != MDB_NOTFOUND)
         return s_mdb(it->rd->ix, rc, "vscan");

@@ -4,12 +4,13 @@
  * One LMDB environment under <data_dir>/index/ with the sub-databases
  *   catalog   table definitions with their schema-version history, names
  *   current   (table, pk)            -> latest live version (seq, ts, schema version, row)
- *   versions  (table, pk, ~seq)      -> one version: op, ts, schema version, where the row is
+ *   versions  (table, pk, ~first_seq) -> a chunk of consecutive versions of the key (seq, op, ts,
+ *                                       schema version, the row inline or where it is in the log)
  *   idx       (index, values, pk, ~seq_from) -> seq_to (secondary indexes, temporal)
  *   time      ts_ns                  -> seq
  *   meta      "applied"              -> the last applied seq/ts, inside the same transaction
  * Seqs in keys are stored inverted (~seq, big-endian) so that one SET_RANGE
- * seek lands on the newest version at or before a snapshot.
+ * seek lands on the newest version (versions: the chunk holding it) at or before a snapshot.
  *
  * Concurrency: exactly one writer process (the indexer, or an offline
  * rebuild) applies frames in batches (one LMDB write transaction per batch,
@@ -26,12 +27,16 @@
 #include "shm/keyenc.h"
 #include "shm/logreader.h"
 
-#define DRIFT_INDEX_FORMAT 1u
+#define DRIFT_INDEX_FORMAT 2u /* 2: `versions` holds chunks of versions (docs/indexes.md §3) */
 /* Largest encoded primary key (LMDB keys are at most 511 bytes: 4 + pk + 8 must fit). */
 #define DRIFT_INDEX_PK_MAX 480u
 #define DRIFT_INDEX_MAX_COLS 1024u
 /* insert/update rows up to this size are stored inline in `versions`; larger ones by log location */
 #define DRIFT_INDEX_INLINE_MAX 128u
+/* A `versions` entry holds a chunk of up to this many consecutive versions of one key, ... */
+#define DRIFT_INDEX_CHUNK_VERS 32u
+/* ... of at most this many bytes (value size) unless it holds a single version that is larger. */
+#define DRIFT_INDEX_CHUNK_BYTES 1024u
 #define DRIFT_INDEX_SEQ_LIVE UINT64_MAX /* seq_to / end_seq of what is still live */
 
 typedef struct drift_index drift_index_t;
