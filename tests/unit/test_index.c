@@ -663,6 +663,328 @@ static void t_crash_resume_rebuild(void **state)
     drift_index_close(&b);
 }
 
+/* The first seqs of the `versions` chunks of key id, ascending (read with LMDB directly: the index is closed
+ * meanwhile, so that one process never has the environment open twice). Returns how many. */
+static int s_chunk_firsts(ctx_t *c, int64_t id, uint64_t *firsts, int cap)
+{
+    drift_index_close(&c->ix);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, c->idx_dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "versions", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    pkey_t pk = s_key(id);
+    uint8_t key[64] = {0, 0, 0, T};
+    memcpy(key + 4, pk.b, pk.n);
+    memset(key + 4 + pk.n, 0, 8);
+    MDB_val k = {4 + pk.n + 8, key}, v;
+    int n = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    uint64_t rev[256];
+    for (; rc == 0 && k.mv_size == 4 + pk.n + 8 && memcmp(k.mv_data, key, 4 + pk.n) == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *q = (const uint8_t *)k.mv_data + 4 + pk.n;
+        uint64_t s = 0;
+        for (int i = 0; i < 8; i++)
+            s = s << 8 | q[i];
+        assert_true(n < 256);
+        rev[n++] = ~s;
+        assert_true(v.mv_size <= DRIFT_INDEX_CHUNK_BYTES || ((const uint8_t *)v.mv_data)[1] == 1); /* or 1 version */
+    }
+    assert_true(n <= cap);
+    for (int i = 0; i < n; i++)
+        firsts[i] = rev[n - 1 - i];
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    return n;
+}
+
+/* get(id) as of seq: the seq of the visible version, 0 when none. */
+static uint64_t s_get_seq(drift_index_rd_t *rd, int64_t id, uint64_t as_of)
+{
+    pkey_t k = s_key(id);
+    drift_index_ver_t v;
+    int rc = drift_index_get(rd, T, k.b, k.n, as_of, &v);
+    if (rc == DRIFT_ENOTFOUND)
+        return 0;
+    assert_int_equal(rc, 0);
+    return v.seq;
+}
+
+/* Whether a scan as of seq returns key id. */
+static int s_scan_has(drift_index_rd_t *rd, int64_t id, uint64_t as_of)
+{
+    drift_index_scan_t *it;
+    assert_int_equal(drift_index_scan_open(rd, T, NULL, 0, NULL, 0, as_of, &it), 0);
+    const uint8_t *pk;
+    size_t pk_len;
+    drift_index_ver_t v;
+    pkey_t want = s_key(id);
+    int found = 0, rc;
+    while ((rc = drift_index_scan_next(it, &pk, &pk_len, &v)) == 1)
+        if (pk_len == want.n && memcmp(pk, want.b, want.n) == 0) {
+            found = 1;
+            assert_true(v.seq <= as_of);
+        }
+    assert_int_equal(rc, 0);
+    drift_index_scan_close(&it);
+    return found;
+}
+
+/* Chunk boundaries of `versions` (format 2): exactly DRIFT_INDEX_CHUNK_VERS versions in one chunk and the
+ * next one starting a new chunk, the byte limit, a version too big for a chunk, a delete and re-insert across
+ * a boundary, as-of reads exactly at a chunk's first seq and one before it, history across several chunks,
+ * and the same chunks whether the log is indexed in several batches or rebuilt in one. */
+static void t_chunks(void **state)
+{
+    ctx_t *c = *state;
+    const char *tiny = "\x91\x01"; /* [1]: the two other columns NULL; 18-byte records, 32 fit in 1 KiB */
+    enum { C = DRIFT_INDEX_CHUNK_VERS };
+    uint64_t f[64], s1[C + 2], s3[C + 2], s4[C + 2];
+    s_op_ddl(c, "create_table", 1, "people", 1, 0);
+    s_commit(c);
+    /* key 1: exactly C versions fill one chunk; the (C+1)th starts the next */
+    for (int i = 0; i < C; i++) {
+        s_op(c, i ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, T, 1, tiny, 2);
+        s1[i] = s_commit(c);
+    }
+    s_index(c);
+    assert_int_equal(s_chunk_firsts(c, 1, f, 64), 1);
+    assert_int_equal(f[0], s1[0]);
+    s_op(c, DRIFT_COP_UPDATE, T, 1, tiny, 2);
+    s1[C] = s_commit(c);
+    s_index(c); /* a second batch appends to what the first wrote */
+    assert_int_equal(s_chunk_firsts(c, 1, f, 64), 2);
+    assert_int_equal(f[1], s1[C]);
+
+    /* key 3: C versions, then a delete (first of chunk 2), then a re-insert */
+    for (int i = 0; i < C; i++) {
+        s_op(c, i ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, T, 3, tiny, 2);
+        s3[i] = s_commit(c);
+        s_op(c, DRIFT_COP_UPDATE, T, 1, tiny, 2); /* other keys' versions in between: seqs have gaps */
+        s_commit(c);
+    }
+    s_op(c, DRIFT_COP_DELETE, T, 3, NULL, 0);
+    s3[C] = s_commit(c);
+    s_op(c, DRIFT_COP_INSERT, T, 3, tiny, 2);
+    s3[C + 1] = s_commit(c);
+    /* key 4: the delete is the last version of chunk 1, the re-insert the first of chunk 2 */
+    for (int i = 0; i < C - 1; i++) {
+        s_op(c, i ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, T, 4, tiny, 2);
+        s4[i] = s_commit(c);
+    }
+    s_op(c, DRIFT_COP_DELETE, T, 4, NULL, 0);
+    s4[C - 1] = s_commit(c);
+    s_op_row(c, DRIFT_COP_UPDATE, 2, "filler", 1); /* (a missing row: skipped; the seq still passes) */
+    s_commit(c);
+    s_op(c, DRIFT_COP_INSERT, T, 4, tiny, 2);
+    s4[C] = s_commit(c);
+
+    /* key 5: 100 versions with a filler commit between two: several chunks by the byte limit, and the
+     * seq just before a chunk's first belongs to no version of key 5 */
+    uint64_t s5[100];
+    for (int i = 0; i < 100; i++) {
+        s_op_row(c, i ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, 5, "name of five", i);
+        s5[i] = s_commit(c);
+        s_op_row(c, i ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, 6, "six", i);
+        s_commit(c);
+    }
+    /* key 7: a small version, a patch whose merged row is bigger than a chunk, then a small one */
+    s_op_row(c, DRIFT_COP_INSERT, 7, "seven", 1);
+    uint64_t s7a = s_commit(c);
+    char big[1500];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    {
+        msgpack_sbuffer sb;
+        msgpack_packer p;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&p, 1);
+        msgpack_pack_str_with_body(&p, "name", 4);
+        msgpack_pack_str_with_body(&p, big, sizeof big - 1);
+        s_op(c, DRIFT_COP_PATCH, T, 7, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    uint64_t s7b = s_commit(c);
+    s_op_row(c, DRIFT_COP_UPDATE, 7, "seven", 3);
+    uint64_t s7c = s_commit(c);
+    s_op_row(c, DRIFT_COP_UPDATE, 7, "seven", 4);
+    uint64_t s7d = s_commit(c);
+    s_index(c);
+
+    /* the layout */
+    int n3 = s_chunk_firsts(c, 3, f, 64);
+    assert_int_equal(n3, 2);
+    assert_int_equal(f[0], s3[0]);
+    assert_int_equal(f[1], s3[C]);
+    assert_int_equal(s_chunk_firsts(c, 4, f, 64), 2);
+    assert_int_equal(f[1], s4[C]);
+    uint64_t f5[64];
+    int n5 = s_chunk_firsts(c, 5, f5, 64);
+    assert_true(n5 >= 3);
+    assert_int_equal(f5[0], s5[0]);
+    assert_int_equal(s_chunk_firsts(c, 7, f, 64), 3);
+    assert_int_equal(f[0], s7a);
+    assert_int_equal(f[1], s7b); /* the big version alone */
+    assert_int_equal(f[2], s7c);
+
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    /* key 1: at the first seq of chunk 2 and one before */
+    assert_int_equal(s_get_seq(rd, 1, s1[C]), s1[C]);
+    assert_int_equal(s_get_seq(rd, 1, s1[C] - 1), s1[C - 1]);
+    assert_int_equal(s_get_seq(rd, 1, s1[0]), s1[0]);
+    assert_int_equal(s_get_seq(rd, 1, s1[0] - 1), 0);
+    /* key 3: the delete starts chunk 2 */
+    assert_int_equal(s_get_seq(rd, 3, s3[C] - 1), s3[C - 1]);
+    assert_int_equal(s_get_seq(rd, 3, s3[C]), 0);
+    assert_int_equal(s_get_seq(rd, 3, s3[C + 1] - 1), 0);
+    assert_int_equal(s_get_seq(rd, 3, s3[C + 1]), s3[C + 1]);
+    assert_int_equal(s_get_seq(rd, 3, UINT64_MAX), s3[C + 1]);
+    assert_true(s_scan_has(rd, 3, s3[C] - 1));
+    assert_false(s_scan_has(rd, 3, s3[C]));
+    assert_true(s_scan_has(rd, 3, s3[C + 1]));
+    /* key 4: the delete ends chunk 1 */
+    assert_int_equal(s_get_seq(rd, 4, s4[C - 1] - 1), s4[C - 2]);
+    assert_int_equal(s_get_seq(rd, 4, s4[C - 1]), 0);
+    assert_int_equal(s_get_seq(rd, 4, s4[C] - 1), 0);
+    assert_int_equal(s_get_seq(rd, 4, s4[C]), s4[C]);
+    assert_false(s_scan_has(rd, 4, s4[C] - 1));
+    assert_true(s_scan_has(rd, 4, s4[C]));
+    /* key 5: every seq of its life, chunk boundaries included */
+    for (uint64_t s = s5[0] - 1; s <= s5[99] + 1; s++) {
+        int64_t want = -2;
+        for (int i = 0; i < 100 && s5[i] <= s; i++)
+            want = i;
+        assert_int_equal(s_get(rd, 5, s), want);
+    }
+    for (int j = 1; j < n5; j++) {
+        assert_int_equal(s_get_seq(rd, 5, f5[j]), f5[j]);
+        assert_int_equal(s_get_seq(rd, 5, f5[j] - 1), f5[j] - 2); /* the previous chunk's last */
+        assert_true(s_scan_has(rd, 5, f5[j] - 1));
+    }
+    /* key 5: history across the chunks, oldest first, each version ending at the next */
+    drift_index_ver_t h[128];
+    memset(h, 0, sizeof h);
+    pkey_t k5 = s_key(5);
+    assert_int_equal(drift_index_history(rd, T, k5.b, k5.n, s_collect, h), 0);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(h[i].seq, s5[i]);
+        assert_int_equal(h[i].end_seq, i < 99 ? s5[i + 1] : DRIFT_INDEX_SEQ_LIVE);
+    }
+    assert_int_equal(h[100].seq, 0);
+    /* key 3: history over the delete at the boundary */
+    memset(h, 0, sizeof h);
+    pkey_t k3 = s_key(3);
+    assert_int_equal(drift_index_history(rd, T, k3.b, k3.n, s_collect, h), 0);
+    assert_int_equal(h[C - 1].seq, s3[C - 1]);
+    assert_int_equal(h[C - 1].end_seq, s3[C]);
+    assert_int_equal(h[C].op, DRIFT_COP_DELETE);
+    assert_int_equal(h[C].end_seq, s3[C]);
+    assert_int_equal(h[C + 1].seq, s3[C + 1]);
+    assert_int_equal(h[C + 2].seq, 0);
+    /* the versions scan (SQL history relations) over keys 5..6: every version, in (pk, seq) order */
+    pkey_t lo = s_key(5), hi = s_key(7);
+    drift_index_vscan_t *vs;
+    assert_int_equal(drift_index_vscan_open(rd, T, lo.b, lo.n, hi.b, hi.n, &vs), 0);
+    const uint8_t *pk;
+    size_t pk_len;
+    drift_index_ver_t v;
+    int nv = 0;
+    while (drift_index_vscan_next(vs, &pk, &pk_len, &v) == 1) {
+        if (nv < 100) {
+            assert_int_equal(v.seq, s5[nv]);
+            assert_int_equal(v.end_seq, nv < 99 ? s5[nv + 1] : DRIFT_INDEX_SEQ_LIVE);
+            assert_int_equal(s_score(&v), nv);
+        } else
+            assert_int_equal(s_score(&v), nv - 100);
+        nv++;
+    }
+    assert_int_equal(nv, 200);
+    drift_index_vscan_close(&vs);
+    /* key 7: the big version alone in its chunk, its neighbours around it */
+    assert_int_equal(s_get(rd, 7, s7b - 1), 1);
+    pkey_t k7 = s_key(7);
+    assert_int_equal(drift_index_get(rd, T, k7.b, k7.n, s7b, &v), 0);
+    assert_int_equal(v.seq, s7b);
+    assert_non_null(memmem(v.row, v.row_len, big, sizeof big - 1));
+    assert_int_equal(s_get(rd, 7, s7c - 1), 1);
+    assert_int_equal(s_get(rd, 7, s7c), 3);
+    assert_int_equal(s_get(rd, 7, s7d), 4);
+    /* the secondary index (on score) built from the chunks equals the one maintained version by version */
+    uint8_t vk[16];
+    drift_keybuf_t kb = {.buf = NULL};
+    drift_keyenc_int(&kb, 50);
+    memcpy(vk, kb.buf, kb.len);
+    size_t vkn = kb.len;
+    drift_keybuf_free(&kb);
+    drift_index_iscan_t *is;
+    assert_int_equal(drift_index_iscan_open(rd, 100, vk, vkn, NULL, 0, s5[50], &is), 0);
+    const uint8_t *vals;
+    size_t vals_len;
+    uint64_t from, to;
+    int trunc, hits = 0;
+    while (drift_index_iscan_next(is, &pk, &pk_len, &vals, &vals_len, &from, &to, &trunc) == 1)
+        hits++;
+    drift_index_iscan_close(&is);
+    assert_true(hits >= 1);
+    drift_index_rd_end(&rd);
+    /* indexed in several batches = rebuilt in one (same chunk boundaries, byte for byte) */
+    char dir[500], err[256];
+    snprintf(dir, sizeof dir, "%s/rebuilt", c->fx.root);
+    assert_int_equal(drift_index_rebuild(dir, c->fx.dir, 0, 64u << 20, NULL, NULL, err, sizeof err), 0);
+    drift_index_t *b;
+    drift_index_opts_t ro = {.readonly = 1};
+    assert_int_equal(drift_index_open(dir, c->fx.dir, NULL, &ro, &b), 0);
+    int nd = 0;
+    assert_int_equal(drift_index_compare(c->ix, b, s_diff, &nd), 0);
+    drift_index_close(&b);
+}
+
+/* An index written in an earlier format is refused with DRIFT_EVERSION (the indexer then rebuilds it). */
+static void t_old_format(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "people", 0, 0);
+    s_commit(c);
+    s_op_row(c, DRIFT_COP_INSERT, 1, "ann", 10);
+    s_commit(c);
+    s_index(c);
+    drift_index_close(&c->ix);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, c->idx_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {7, "applied"}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    assert_int_equal(v.mv_size, 20);
+    uint8_t meta[20];
+    memcpy(meta, v.mv_data, 20);
+    assert_int_equal(meta[19], DRIFT_INDEX_FORMAT);
+    meta[19] = DRIFT_INDEX_FORMAT - 1;
+    v = (MDB_val){20, meta};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), DRIFT_EVERSION);
+    assert_null(c->ix);
+    drift_index_opts_t ro = {.readonly = 1};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &ro, &c->ix), DRIFT_EVERSION);
+}
+
 /* Garbage bodies, nonsense ops and bad definitions are counted and skipped, never fatal. */
 static void t_bad_input(void **state)
 {
@@ -805,6 +1127,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_catalog_history, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_wait, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_map_grows, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_chunks, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_old_format, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
