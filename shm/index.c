@@ -1377,7 +1377,8 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
         return -ENOMEM;
     k = (MDB_val){ix->k1.len, ix->k1.buf};
     v = (MDB_val){ix->chunk.len, ix->chunk.buf};
-    return s_mdb(ix, mdb_cursor_put(ix->wc_versions, &k, &v, 0), "versions put");
+    /* appending: the cursor is still on that chunk (replaced in place, no second search) */
+    return s_mdb(ix, mdb_cursor_put(ix->wc_versions, &k, &v, append ? MDB_CURRENT : 0), "versions put");
 }
 
 /* Merges a patch map (column name or id -> value) into the old row converted to definition d
