@@ -2562,6 +2562,7 @@ static int s_vscan_load(drift_index_vscan_t *it)
         s_chunk_t c;
         if ((rc = s_chunk_parse(&v, &c)) < 0)
             return rc;
+        it->steps += c.n - 1; /* steps count the versions read (one cursor step per chunk) */
         for (uint32_t j = c.n; j-- > 0;) { /* newest first */
             if ((rc = s_vscan_grow(it)) < 0)
                 return rc;

@@ -241,6 +241,7 @@ int drift_index_vscan_open(drift_index_rd_t *rd, uint32_t table, const void *lo,
 /* 1 with the next version (pk and row borrowed until the next call), 0 at the end, or an error. */
 int drift_index_vscan_next(drift_index_vscan_t *it, const uint8_t **ret_pk, size_t *ret_pk_len, drift_index_ver_t *ret);
 void drift_index_vscan_close(drift_index_vscan_t **self_p);
+/* Cursor operations so far, counting each version read from a chunk as one (versions stepped over). */
 uint64_t drift_index_vscan_steps(const drift_index_vscan_t *it);
 
 /* Waits until hdr->indexed_seq >= seq, up to timeout_ms. Returns 0 or -ETIMEDOUT. */
