@@ -1148,7 +1148,8 @@ static int s_fast_plan_ok(const s_fast_plan_t *p, const char *table, uint32_t ma
         int ix = s_fast_prefix(l, "INDEX SCAN ");
         if ((!pk && !ix) || access++)
             return 0;
-        const char *name = strchr(strstr(l, pk ? "LOOKUP " : "SCAN ") ?: l, ' ');
+        const char *kw = strstr(l, pk ? "LOOKUP " : "SCAN "); /* then the table's name */
+        const char *name = kw ? strchr(kw, ' ') : NULL;
         size_t tl = table ? strlen(table) : 0;
         if (!name || !tl || strncmp(name + 1, table, tl) != 0 || name[1 + tl] != ' ')
             return 0;
