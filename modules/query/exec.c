@@ -605,6 +605,7 @@ static int s_rel_view(xcore_t *c, const drift_table_t *t, const char *alias, uin
         r->types[i] = sub->types[i];
     }
     r->est = 100;
+    r->est_known = 1;
     *ret = r;
     return s_rel_add(c, r, pos);
 }
@@ -672,11 +673,20 @@ static int s_rel_table(xcore_t *c, const char *name, const char *alias, const dr
         r->types[t->ncols + i] = pt[i];
         r->star_hidden[t->ncols + i] = 1;
     }
-    r->est = drift_table_estimate_rows(t);
-    if (history)
-        r->est = r->est * 2 + 1;
+    /* r->est is left unknown: xq_rel_est counts it when the planner first needs it */
     *ret = r;
     return s_rel_add(c, r, pos);
+}
+
+uint64_t xq_rel_est(xrel_t *r)
+{
+    if (!r->est_known) {
+        r->est = r->t ? drift_table_estimate_rows(r->t) : 100;
+        if (r->history)
+            r->est = r->est * 2 + 1;
+        r->est_known = 1;
+    }
+    return r->est;
 }
 
 /* A derived table (FROM (subquery) alias). */
@@ -697,6 +707,7 @@ static int s_rel_derived(xcore_t *c, const drift_from_t *f, xrel_t **ret)
         r->types[i] = sub->types[i];
     }
     r->est = 100;
+    r->est_known = 1;
     *ret = r;
     return s_rel_add(c, r, f->pos);
 }

@@ -69,7 +69,8 @@ struct xrel {
     int left;              /* LEFT JOIN: null-extended when nothing matches */
     drift_node_t **on;     /* LEFT JOIN ON conjuncts */
     uint32_t non;
-    uint64_t est; /* estimated rows */
+    uint64_t est; /* estimated rows: read it through xq_rel_est (tables count it on first use) */
+    int est_known; /* est holds the estimate (views, derived tables: set at bind; tables: lazily) */
     const void *stats;      /* ANALYZE statistics as of the table's point (drift_stats_t *), NULL = none */
     int stats_loaded;       /* stats looked up (plan.c, lazily) */
     double est_rows, est_cost; /* the planner's estimates at this level (EXPLAIN) */
@@ -184,6 +185,9 @@ int xq_err(xexec_t *x, const char *code, uint32_t bytepos, const char *fmt, ...)
 void *xq_alloc(xexec_t *x, size_t n);
 /* Relations read by an expression at depth 0 (subqueries: all relations). */
 uint64_t xq_mask(const drift_node_t *n);
+/* The relation's estimated rows, computed on first use (a table's estimate walks up to 1000 index entries:
+ * only plans that choose between paths or orders, and EXPLAIN's rows=, ask for it). */
+uint64_t xq_rel_est(xrel_t *r);
 
 /* plan.c */
 /* Chooses the join order and the access path of every relation of c, and places the conjuncts. */

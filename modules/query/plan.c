@@ -327,7 +327,7 @@ static void s_cost_cbo(xrel_t *rel, const xacc_t *a, uint64_t avail, double n, c
                        double *ret_cost, double *ret_rows)
 {
     const drift_stats_t *st = s_stats(rel);
-    double N = st ? st->rows : (double)rel->est;
+    double N = st ? st->rows : (double)xq_rel_est(rel);
     if (N < 1)
         N = 1;
     uint64_t me = 1ULL << rel->index;
@@ -522,9 +522,12 @@ static int s_best(xcore_t *c, xrel_t *rel, uint64_t avail, const xconj_t *cj, ui
 }
 
 /* Estimated (cost, rows out) of reading rel by acc once per each of n incoming rows (rules: no statistics). */
-static void s_cost(const xcore_t *c, const xrel_t *rel, const xacc_t *a, double n, double *ret_cost, double *ret_rows)
+static void s_cost(const xcore_t *c, xrel_t *rel, const xacc_t *a, double n, double *ret_cost, double *ret_rows)
 {
-    double est = rel->est > 0 ? (double)rel->est : 1.0, rows, cost;
+    /* a key lookup's rows do not depend on the table's size: its estimate is not counted for them */
+    int keyed = a->kind == XA_PK_EQ || a->kind == XA_PK_IN;
+    uint64_t e = keyed ? 1 : xq_rel_est(rel);
+    double est = e > 0 ? (double)e : 1.0, rows, cost;
     double pow10 = 1;
     for (uint32_t i = 0; i < a->neq; i++)
         pow10 *= 10;
@@ -615,7 +618,7 @@ static double s_greedy(xcore_t *c, int first, uint32_t *order, xacc_t *accs, dou
             else
                 s_cost(c, rel, &a, rows_in, &cost, &rows);
             double score = cost + rows;
-            if (best < 0 || score < best || (score == best && rel->est < c->rels[bi]->est)) {
+            if (best < 0 || score < best || (score == best && xq_rel_est(rel) < xq_rel_est(c->rels[bi]))) {
                 best = score;
                 bcost = cost;
                 brows = rows;
@@ -1074,6 +1077,10 @@ static int s_explain_rel(xexp_t *e, xcore_t *c, uint32_t k, int depth)
         s_puts(&b, tmp);
         if (rel->scanned) {
             snprintf(tmp, sizeof tmp, " (scanned=%" PRIu64 ")", rel->scanned);
+            s_puts(&b, tmp);
+        }
+        if (rel->t && rel->t->est_steps) {
+            snprintf(tmp, sizeof tmp, " (estimate scanned=%" PRIu64 ")", rel->t->est_steps);
             s_puts(&b, tmp);
         }
     }

@@ -263,6 +263,7 @@ static int s_build(drift_qctx_t *q, uint32_t id, const uint8_t *raw, size_t raw_
     drift_table_t *p = &t->pub;
     t->rowid_col = -1;
     t->est = -1;
+    p->est_steps = 0;
     p->q = q;
     p->id = id;
     p->def = cd;
@@ -1326,6 +1327,7 @@ uint64_t drift_table_estimate_rows(drift_table_t *tp)
             drift_index_ver_t v;
             while (n < ESTIMATE_PROBE && drift_index_scan_next(is, &pk, &pl, &v) == 1)
                 n++;
+            tp->est_steps += n;
             drift_index_scan_close(&is);
         }
         if (n >= ESTIMATE_PROBE) {

@@ -120,6 +120,9 @@ typedef struct {
      * with one hidden placeholder column `_view` and no rows (ddl.c); the executor reads it as a derived
      * table whose tables are read as of the view's own point. */
     const char *view_sql;
+    /* Index entries drift_table_estimate_rows stepped over counting this table's rows (0 when the estimate was
+     * never asked for, or came from the estimate cache); EXPLAIN ANALYZE reports it as `estimate scanned=`. */
+    uint64_t est_steps;
 } drift_table_t;
 
 /* One row (a version of it for history scans). vals has t->ncols values. */
