@@ -264,6 +264,16 @@ static void *s_lclient(void *arg)
     return NULL;
 }
 
+/* Rounds of the paired point-read measurement (odd: the median is one of them). */
+#define PAIRED_ROUNDS 9
+
+/* qsort order of doubles. */
+static int s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int s_cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -634,6 +644,35 @@ int main(int argc, char **argv)
         }
         s_result(names[k], dn / (2.0 * (double)queries), sn / (2.0 * (double)queries), "µs/query");
     }
+    /* The same three point reads again, paired: PAIRED_ROUNDS rounds, each timing every kind once over the same
+     * keys in a rotating order, so that machine noise (other processes, frequency) hits all kinds alike; the
+     * medians over the rounds give the as-of / latest ratios printed at the end. */
+    double paired[3][PAIRED_ROUNDS];
+    int64_t pcheck = 0;
+    for (int r = 0; r < PAIRED_ROUNDS; r++) {
+        for (int j = 0; j < 3; j++) {
+            int k = (r + j) % 3;
+            uint64_t p0 = s_now();
+            for (int64_t i = 0; i < queries; i++) {
+                uint8_t pk[9];
+                s_pk(keys[i], pk);
+                drift_index_ver_t v;
+                if (drift_index_get(rd, 1, pk, 9, as_ofs[k], &v) == 0)
+                    pcheck += s_row_score(v.row, v.row_len);
+            }
+            paired[k][r] = (double)(s_now() - p0) / (double)queries / 1000.0;
+        }
+    }
+    double pmed[3];
+    for (int k = 0; k < 3; k++) {
+        qsort(paired[k], PAIRED_ROUNDS, sizeof paired[k][0], s_cmp_double);
+        pmed[k] = paired[k][PAIRED_ROUNDS / 2];
+    }
+    if (pcheck != check * PAIRED_ROUNDS / 3) { /* each round reads what one warm-up + 2 timed passes read / 3 */
+        fprintf(stderr, "bench_index: paired reads found other rows (%" PRId64 " vs %" PRId64 ")\n", pcheck,
+                check * PAIRED_ROUNDS / 3);
+        return 1;
+    }
     if (!no_sqlite && check != scheck) {
         fprintf(stderr, "bench_index: DriftDB and SQLite disagree (%" PRId64 " vs %" PRId64 ")\n", check, scheck);
         return 1;
@@ -754,6 +793,9 @@ int main(int argc, char **argv)
                g_res[i].sqlite_us, g_res[i].unit, g_res[i].sqlite_us / g_res[i].drift_us);
     printf("\nas-of point read (old seq) / latest point read: %.2f; (recent seq) / latest: %.2f\n",
            g_res[2].drift_us / g_res[0].drift_us, g_res[1].drift_us / g_res[0].drift_us);
+    printf("paired (%d rounds, rotating order, medians): latest %.3f µs, as of recent %.3f µs, as of old %.3f µs; "
+           "old / latest %.2f, recent / latest %.2f\n",
+           PAIRED_ROUNDS, pmed[0], pmed[1], pmed[2], pmed[2] / pmed[0], pmed[1] / pmed[0]);
     printf("index size %.0f MiB; SQLite file ", ix_mb);
     stat(sqld, &st);
     printf("%.0f MiB\n", (double)st.st_size / 1048576.0);
