@@ -35,6 +35,7 @@ enum {
     DRIFT_CTR_ERRORS = 1,   /* requests answered with an error */
     DRIFT_CTR_BYTES_IN = 2,
     DRIFT_CTR_BYTES_OUT = 3,
+    /* 4..6 unused; 7: the gateway's forwarded queries (its role-specific 8..15 are all taken) */
     DRIFT_CTR_ROLE0 = 8, /* first role-specific counter */
 };
 
