@@ -95,6 +95,25 @@ typedef struct {
     const uint64_t *ids; /* every segment id, so a job can read the header of the segment after it */
 } s_pool_t;
 
+/* The seal record of a verified segment from its header and its scan (chain_head: its last frame's hash). */
+static void s_seal_of(const drift_seg_t *seg, const drift_seg_scan_t *sc, const uint8_t chain_head[DRIFT_HASH_LEN],
+                      drift_seal_t *s)
+{
+    const drift_seg_header_t *h = drift_seg_header(seg);
+    *s = (drift_seal_t){.segment_id = h->segment_id,
+                        .first_seq = h->first_seq,
+                        .last_seq = sc->last_seq,
+                        .frames = sc->frames,
+                        .end_off = sc->end_off,
+                        .file_size = h->file_size,
+                        .created_ns = h->created_ns,
+                        .header_crc = drift_seg_header_crc(seg),
+                        .last_ts = sc->last_ts,
+                        .last_epoch = sc->last_epoch};
+    memcpy(s->chain_head, chain_head, DRIFT_HASH_LEN);
+    memcpy(s->crc_digest, sc->crc_digest, DRIFT_HASH_LEN);
+}
+
 /* 1 when seal record s describes the opened segment of job i (same incarnation: id, first seq,
  * created_ns, header CRC; same size) and the next segment's header continues exactly where the
  * record ends (first_seq = last_seq + 1, prev_hash = chain_head). */
@@ -358,19 +377,7 @@ int drift_recovery_run_opts(const char *log_dir, const drift_recovery_opts_t *o,
         if (job && job->seal_rejected)
             ret->seals_rejected++;
         if (pend && job && !(job->by_seal && !rescan) && !sc.stopped && sc.frames > 0) {
-            drift_seal_t *s = &pend[npend++];
-            *s = (drift_seal_t){.segment_id = h->segment_id,
-                                .first_seq = h->first_seq,
-                                .last_seq = sc.last_seq,
-                                .frames = sc.frames,
-                                .end_off = sc.end_off,
-                                .file_size = h->file_size,
-                                .created_ns = h->created_ns,
-                                .header_crc = drift_seg_header_crc(seg),
-                                .last_ts = sc.last_ts,
-                                .last_epoch = sc.last_epoch};
-            memcpy(s->chain_head, sc.last_hash, DRIFT_HASH_LEN);
-            memcpy(s->crc_digest, sc.crc_digest, DRIFT_HASH_LEN);
+            s_seal_of(seg, &sc, sc.last_hash, &pend[npend++]);
         }
         if (sc.stopped) {
             int torn = last && !sc.durable_damage && sc.bad_rc != DRIFT_ECHAIN && sc.bad_rc != DRIFT_EVERSION;
@@ -455,18 +462,8 @@ int drift_recovery_seal(const char *log_dir, uint64_t id, const uint8_t chain_he
         rc = DRIFT_ECORRUPT;
         goto out;
     }
-    drift_seal_t s = {.segment_id = h->segment_id,
-                      .first_seq = h->first_seq,
-                      .last_seq = sc.last_seq,
-                      .frames = sc.frames,
-                      .end_off = sc.end_off,
-                      .file_size = h->file_size,
-                      .created_ns = h->created_ns,
-                      .header_crc = drift_seg_header_crc(seg),
-                      .last_ts = sc.last_ts,
-                      .last_epoch = sc.last_epoch};
-    memcpy(s.chain_head, chain_head, DRIFT_HASH_LEN);
-    memcpy(s.crc_digest, sc.crc_digest, DRIFT_HASH_LEN);
+    drift_seal_t s;
+    s_seal_of(seg, &sc, chain_head, &s);
     rc = drift_seal_write(log_dir, &s, 1);
 out:
     drift_seg_close(&seg);

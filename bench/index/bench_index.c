@@ -264,6 +264,20 @@ static void *s_lclient(void *arg)
     return NULL;
 }
 
+/* Reads keys[0..n) of table 1 as of as_of through the index; returns the sum of the scores found. */
+static int64_t s_point_reads(drift_index_rd_t *rd, const int64_t *keys, int64_t n, uint64_t as_of)
+{
+    int64_t sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t pk[9];
+        s_pk(keys[i], pk);
+        drift_index_ver_t v;
+        if (drift_index_get(rd, 1, pk, 9, as_of, &v) == 0)
+            sum += s_row_score(v.row, v.row_len);
+    }
+    return sum;
+}
+
 /* Rounds of the paired point-read measurement (odd: the median is one of them). */
 #define PAIRED_ROUNDS 9
 
@@ -622,13 +636,7 @@ int main(int argc, char **argv)
             if (rep == 0)
                 dn = sn = 0;
             t0 = s_now();
-            for (int64_t i = 0; i < queries; i++) {
-                uint8_t pk[9];
-                s_pk(keys[i], pk);
-                drift_index_ver_t v;
-                if (drift_index_get(rd, 1, pk, 9, as_ofs[k], &v) == 0)
-                    check += s_row_score(v.row, v.row_len);
-            }
+            check += s_point_reads(rd, keys, queries, as_ofs[k]);
             dn += (double)(s_now() - t0);
             t0 = s_now();
             sqlite3_stmt *q = k == 0 ? q_latest : q_asof;
@@ -653,13 +661,7 @@ int main(int argc, char **argv)
         for (int j = 0; j < 3; j++) {
             int k = (r + j) % 3;
             uint64_t p0 = s_now();
-            for (int64_t i = 0; i < queries; i++) {
-                uint8_t pk[9];
-                s_pk(keys[i], pk);
-                drift_index_ver_t v;
-                if (drift_index_get(rd, 1, pk, 9, as_ofs[k], &v) == 0)
-                    pcheck += s_row_score(v.row, v.row_len);
-            }
+            pcheck += s_point_reads(rd, keys, queries, as_ofs[k]);
             paired[k][r] = (double)(s_now() - p0) / (double)queries / 1000.0;
         }
     }

@@ -195,13 +195,7 @@ int drift_fastread_try(drift_fastread_t *f, const drift_proto_req_t *req, int on
     f->send = send;
     f->arg = arg;
     f->sent = 0;
-    drift_stmt_input_t in = {.sql = req->sql,
-                             .sql_len = req->sql_len,
-                             .params = req->params,
-                             .has_as_of = req->has_as_of,
-                             .as_of_seq = req->as_of_seq,
-                             .as_of_time = req->as_of_time,
-                             .as_of_time_len = req->as_of_time_len};
+    drift_stmt_input_t in = drift_result_input(req);
     drift_fast_opts_t o = {.check_plan = !known, .min_seq = f->floor, .max_est_rows = MAX_EST_ROWS};
     drift_sqlerr_t err;
     memset(&err, 0, sizeof err);

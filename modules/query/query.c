@@ -290,13 +290,7 @@ static int s_job_start(s_worker_t *w, s_job_t *j, int *ret_rc)
         s_reply_error(w, req, "53200", "out of memory");
         return 0;
     }
-    drift_stmt_input_t in = {.sql = req->sql,
-                             .sql_len = req->sql_len,
-                             .params = req->params,
-                             .has_as_of = req->has_as_of,
-                             .as_of_seq = req->as_of_seq,
-                             .as_of_time = req->as_of_time,
-                             .as_of_time_len = req->as_of_time_len};
+    drift_stmt_input_t in = drift_result_input(req);
     drift_result_set_session(j->res, sess);
     int rc = drift_engine_execute_async(w->engine, sess, &in, drift_result_sink(j->res), &j->serr, j, &j->pend);
     if (rc == 1) {

@@ -245,3 +245,14 @@ uint32_t drift_result_replies(const drift_result_t *self)
 {
     return self->replies;
 }
+
+drift_stmt_input_t drift_result_input(const drift_proto_req_t *req)
+{
+    return (drift_stmt_input_t){.sql = req->sql,
+                                .sql_len = req->sql_len,
+                                .params = req->params,
+                                .has_as_of = req->has_as_of,
+                                .as_of_seq = req->as_of_seq,
+                                .as_of_time = req->as_of_time,
+                                .as_of_time_len = req->as_of_time_len};
+}

@@ -36,5 +36,7 @@ uint32_t drift_result_replies(const drift_result_t *self);
 size_t drift_ts_format_us(int64_t ns, char *buf, size_t cap);
 /* Packs one value. */
 void drift_value_pack(msgpack_packer *pk, const drift_value_t *v);
+/* The statement input of a protocol query request (borrows what req borrows). */
+drift_stmt_input_t drift_result_input(const drift_proto_req_t *req);
 
 #endif
