@@ -1,16 +1,38 @@
 /* modules/writer/keymap.c — see keymap.h. FNV-1a over (kind, table, key);
- * the bucket array doubles at load factor 1. */
+ * open addressing with linear probing over (hash, entry) slots, doubled at
+ * load factor 1/2; entries come from an arena (stable addresses, never freed
+ * one by one). At start the writer rebuilds this map from the whole log: with
+ * 2.25 M keys the chained version with one calloc per entry was 35 % of the
+ * recovery's CPU (docs/benchmarks.md, Recovery). */
 #include "modules/writer/keymap.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* One slot of the table: the entry's hash beside its pointer, so a probe compares hashes without touching
+ * entries (a miss costs one cache line of the slot array, not one per chained entry). e == NULL: empty. */
+typedef struct {
+    uint64_t hash;
+    drift_kentry_t *e;
+} s_slot_t;
+
+/* Entries are never freed one by one (keys are never forgotten): they come from blocks of ARENA_BLOCK bytes
+ * (or one bigger block for a bigger entry), each starting with the previous block's address and its own size,
+ * freed together by destroy. */
+#define ARENA_BLOCK (4u << 20)
+/* Slot arrays and arena blocks are mmap'd with MADV_HUGEPAGE: the rebuild at start touches them at random, and
+ * with 4 KiB pages every probe was also a TLB miss (a nested page walk in a VM). */
+#define HUGE_PAGE (2u << 20)
 
 struct drift_keymap {
-    drift_kentry_t **buckets;
-    size_t nbuckets; /* power of two */
+    s_slot_t *slots;
+    size_t nslots; /* power of two; grows at load factor 1/2 */
     size_t count;
     size_t bytes;
+    uint8_t *blk; /* current arena block (its first word links the previous one) */
+    size_t blk_used, blk_cap;
 };
 
 /* Hash of a key. */
@@ -22,7 +44,31 @@ static uint64_t s_hash(uint8_t kind, uint32_t table, const uint8_t *key, uint32_
         h = (h ^ ((table >> (8 * i)) & 0xff)) * 0x100000001b3ull;
     for (uint32_t i = 0; i < klen; i++)
         h = (h ^ key[i]) * 0x100000001b3ull;
-    return h ^ (h >> 29);
+    /* FNV's low bits are weak for keys that differ in their last bytes only (sequential integer keys: the
+     * common case); linear probing indexes by the low bits, so finish with a 64-bit mixer (murmur3's fmix64) */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/* n zeroed bytes of anonymous memory (rounded up to whole huge pages), huge pages asked for. NULL on ENOMEM. */
+static void *s_map(size_t n)
+{
+    n = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)madvise(p, n, MADV_HUGEPAGE); /* a hint: without THP it is plain memory */
+    return p;
+}
+
+/* Frees what s_map(n) returned. */
+static void s_unmap(void *p, size_t n)
+{
+    if (p)
+        munmap(p, (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1));
 }
 
 drift_keymap_t *drift_keymap_new(void)
@@ -30,9 +76,9 @@ drift_keymap_t *drift_keymap_new(void)
     drift_keymap_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->nbuckets = 1024;
-    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
-    if (!self->buckets) {
+    self->nslots = 1024;
+    self->slots = s_map(self->nslots * sizeof *self->slots);
+    if (!self->slots) {
         free(self);
         errno = ENOMEM;
         return NULL;
@@ -45,58 +91,87 @@ void drift_keymap_destroy(drift_keymap_t **self_p)
     drift_keymap_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->nbuckets; i++) {
-        drift_kentry_t *e = self->buckets[i];
-        while (e) {
-            drift_kentry_t *n = e->next;
-            free(e);
-            e = n;
-        }
+    while (self->blk) { /* each block starts with (previous block, its size) */
+        uint8_t *prev;
+        size_t cap;
+        memcpy(&prev, self->blk, sizeof prev);
+        memcpy(&cap, self->blk + sizeof prev, sizeof cap);
+        s_unmap(self->blk, cap);
+        self->blk = prev;
     }
-    free(self->buckets);
+    s_unmap(self->slots, self->nslots * sizeof *self->slots);
     free(self);
     *self_p = NULL;
 }
 
-/* Doubles the bucket array (keeps the old one on ENOMEM: lookups stay correct, only slower). */
-static void s_grow(drift_keymap_t *self)
+/* n zeroed, 8-aligned bytes from the arena, or NULL. */
+static void *s_alloc(drift_keymap_t *self, size_t n)
 {
-    size_t n = self->nbuckets * 2;
-    drift_kentry_t **b = calloc(n, sizeof *b);
-    if (!b)
-        return;
-    for (size_t i = 0; i < self->nbuckets; i++) {
-        drift_kentry_t *e = self->buckets[i];
-        while (e) {
-            drift_kentry_t *next = e->next;
-            size_t j = e->hash & (n - 1);
-            e->next = b[j];
-            b[j] = e;
-            e = next;
-        }
+    n = (n + 7) & ~(size_t)7;
+    const size_t head = sizeof(void *) + sizeof(size_t);
+    if (!self->blk || self->blk_used + n > self->blk_cap) {
+        size_t cap = n + head > ARENA_BLOCK ? n + head : ARENA_BLOCK;
+        uint8_t *b = s_map(cap);
+        if (!b)
+            return NULL;
+        memcpy(b, &self->blk, sizeof self->blk);
+        memcpy(b + sizeof self->blk, &cap, sizeof cap);
+        self->blk = b;
+        self->blk_used = head;
+        self->blk_cap = cap;
+        self->bytes += cap;
     }
-    free(self->buckets);
-    self->bytes += (n - self->nbuckets) * sizeof *b;
-    self->buckets = b;
-    self->nbuckets = n;
+    void *p = self->blk + self->blk_used;
+    self->blk_used += n;
+    return p;
 }
 
-/* Finds or creates. */
+/* Doubles the slot array (keeps the old one on ENOMEM: lookups stay correct, only slower). */
+static void s_grow(drift_keymap_t *self)
+{
+    size_t n = self->nslots * 2;
+    s_slot_t *t = s_map(n * sizeof *t);
+    if (!t)
+        return;
+    for (size_t i = 0; i < self->nslots; i++) {
+        if (!self->slots[i].e)
+            continue;
+        size_t j = self->slots[i].hash & (n - 1);
+        while (t[j].e)
+            j = (j + 1) & (n - 1);
+        t[j] = self->slots[i];
+    }
+    s_unmap(self->slots, self->nslots * sizeof *self->slots);
+    self->slots = t;
+    self->nslots = n;
+}
+
+/* Finds or creates (linear probing). */
 static drift_kentry_t *s_lookup(drift_keymap_t *self, uint8_t kind, uint32_t table, const uint8_t *key, uint32_t klen,
                                 int create, int *ret_created)
 {
     uint64_t h = s_hash(kind, table, key, klen);
-    size_t i = h & (self->nbuckets - 1);
-    for (drift_kentry_t *e = self->buckets[i]; e; e = e->next)
-        if (e->hash == h && e->table == table && e->kind == kind && e->klen == klen &&
+    size_t mask = self->nslots - 1, i = h & mask;
+    for (; self->slots[i].e; i = (i + 1) & mask) {
+        drift_kentry_t *e = self->slots[i].e;
+        if (self->slots[i].hash == h && e->table == table && e->kind == kind && e->klen == klen &&
             (klen == 0 || memcmp(e->key, key, klen) == 0)) {
             if (ret_created)
                 *ret_created = 0;
             return e;
         }
+    }
     if (!create)
         return NULL;
-    drift_kentry_t *e = calloc(1, sizeof *e + klen);
+    if (self->count + 1 > self->nslots / 2) { /* keep probes short; on ENOMEM the table stays below full */
+        s_grow(self);
+        if (self->count + 1 >= self->nslots)
+            return NULL;
+        mask = self->nslots - 1;
+        for (i = h & mask; self->slots[i].e; i = (i + 1) & mask)
+            ;
+    }
+    drift_kentry_t *e = s_alloc(self, sizeof *e + klen);
     if (!e)
         return NULL;
     e->hash = h;
@@ -105,14 +180,10 @@ static drift_kentry_t *s_lookup(drift_keymap_t *self, uint8_t kind, uint32_t tab
     e->klen = klen;
     if (klen)
         memcpy(e->key, key, klen);
-    e->next = self->buckets[i];
-    self->buckets[i] = e;
+    self->slots[i] = (s_slot_t){h, e};
     self->count++;
-    self->bytes += sizeof *e + klen + 16;
     if (ret_created)
         *ret_created = 1;
-    if (self->count > self->nbuckets)
-        s_grow(self);
     return e;
 }
 
@@ -139,5 +210,5 @@ size_t drift_keymap_count(const drift_keymap_t *self)
 
 size_t drift_keymap_bytes(const drift_keymap_t *self)
 {
-    return self->bytes + self->nbuckets * sizeof *self->buckets;
+    return self->bytes + self->nslots * sizeof *self->slots;
 }

@@ -5,8 +5,8 @@
  *
  * Rebuilt at start by scanning the whole log (so it is exact after a
  * restart); later the indexer's LMDB `current` table can seed it instead.
- * Open hashing with chained entries; single-threaded (the writer's event
- * loop thread only). */
+ * Open addressing; entries keep their address for the map's life;
+ * single-threaded (the writer's event loop thread only). */
 #ifndef DRIFT_WRITER_KEYMAP_H
 #define DRIFT_WRITER_KEYMAP_H
 
@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 typedef struct drift_kentry {
-    struct drift_kentry *next;
     uint64_t hash;
     uint64_t seq;  /* last write (rows) / last write to the table (tables); 0 = never */
     uint64_t seq2; /* tables: last DDL */

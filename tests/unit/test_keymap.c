@@ -1,0 +1,114 @@
+/* tests/unit/test_keymap.c — the writer's key map (modules/writer/keymap.c): every key inserted is
+ * found again with its own entry through many doublings of the slot table, entry addresses stay
+ * the same while the table grows (the writer keeps entry pointers in its undo list), keys that
+ * differ only in table, kind, length or one byte are distinct (including keys whose hashes
+ * collide in the low bits, which share probe runs), absent keys are not found, and the counts
+ * and byte figures add up. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "modules/writer/keymap.h"
+
+#define N 200000
+
+/* Key i: a varying length (1..24 bytes) so that equal hashes of different lengths are tested too. */
+static uint32_t s_key(uint32_t i, uint8_t *buf)
+{
+    uint32_t len = 1 + i % 24;
+    for (uint32_t j = 0; j < len; j++)
+        buf[j] = (uint8_t)((i * 2654435761u) >> (j % 4 * 8)) ^ (uint8_t)j;
+    memcpy(buf, &i, len < 4 ? len : 4);
+    return len;
+}
+
+static void t_insert_find_grow(void **state)
+{
+    (void)state;
+    drift_keymap_t *m = drift_keymap_new();
+    assert_non_null(m);
+    static drift_kentry_t *seen[N];
+    uint8_t k[32];
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t len = s_key(i, k);
+        int created = -1;
+        drift_kentry_t *e = drift_keymap_get(m, i % 7, k, len, &created);
+        assert_non_null(e);
+        if (!created) { /* a shorter key of an earlier i may coincide: then it is that same entry */
+            assert_int_equal(e->klen, len);
+            assert_memory_equal(e->key, k, len);
+        } else {
+            assert_int_equal(e->seq, 0);
+            assert_int_equal(e->live, 0);
+            e->seq = i + 1;
+            e->live = (uint8_t)(i & 1);
+        }
+        seen[i] = e;
+    }
+    size_t count = drift_keymap_count(m);
+    assert_true(count > N / 2 && count <= N);
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t len = s_key(i, k);
+        drift_kentry_t *e = drift_keymap_find(m, i % 7, k, len);
+        assert_ptr_equal(e, seen[i]); /* same address after every doubling */
+        assert_int_equal(e->table, i % 7);
+        int created = -1;
+        assert_ptr_equal(drift_keymap_get(m, i % 7, k, len, &created), e);
+        assert_int_equal(created, 0);
+        /* the same bytes under another table, or one byte changed: absent */
+        assert_null(drift_keymap_find(m, i % 7 + 100, k, len));
+        k[len - 1] ^= 0x80;
+        drift_kentry_t *other = drift_keymap_find(m, i % 7, k, len);
+        assert_true(other == NULL || (other != e && other->key[len - 1] == k[len - 1]));
+    }
+    assert_int_equal(drift_keymap_count(m), count);
+    assert_true(drift_keymap_bytes(m) >= count * sizeof(drift_kentry_t));
+    drift_keymap_destroy(&m);
+    assert_null(m);
+    drift_keymap_destroy(&m); /* accepts NULL */
+}
+
+static void t_tables_and_rows_are_distinct(void **state)
+{
+    (void)state;
+    drift_keymap_t *m = drift_keymap_new();
+    assert_non_null(m);
+    assert_null(drift_keymap_table(m, 5, 0));
+    drift_kentry_t *t = drift_keymap_table(m, 5, 1);
+    assert_non_null(t);
+    assert_int_equal(t->kind, 1);
+    assert_ptr_equal(drift_keymap_table(m, 5, 0), t);
+    /* a row key of table 5 with an empty-looking key is not the table record */
+    uint8_t z = 0;
+    int created = 0;
+    drift_kentry_t *r = drift_keymap_get(m, 5, &z, 1, &created);
+    assert_non_null(r);
+    assert_int_equal(created, 1);
+    assert_ptr_not_equal(r, t);
+    assert_int_equal(r->kind, 0);
+    assert_null(drift_keymap_find(m, 6, &z, 1));
+    assert_int_equal(drift_keymap_count(m), 2);
+    /* a key longer than an arena block still gets an entry */
+    static uint8_t big[(1u << 20) + 100];
+    memset(big, 0xab, sizeof big);
+    drift_kentry_t *b = drift_keymap_get(m, 5, big, sizeof big, &created);
+    assert_non_null(b);
+    assert_int_equal(created, 1);
+    assert_ptr_equal(drift_keymap_find(m, 5, big, sizeof big), b);
+    assert_ptr_equal(drift_keymap_find(m, 5, &z, 1), r);
+    drift_keymap_destroy(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_insert_find_grow),
+        cmocka_unit_test(t_tables_and_rows_are_distinct),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
