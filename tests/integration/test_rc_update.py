@@ -18,7 +18,7 @@ import threading
 import unittest
 
 import driftdb
-from driftharness import Daemon
+from driftharness import DaemonTestCase
 
 RC, RR, SER = "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"
 _names = itertools.count(1)
@@ -28,18 +28,12 @@ def sqlstate(exc):
     return getattr(exc, "sqlstate", None)
 
 
-class RcUpdateTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = Daemon(query_workers=2).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.daemon.close()
+class RcUpdateTest(DaemonTestCase):
+    DAEMON_OPTIONS = {"query_workers": 2}
 
     def setUp(self):
         self.conns = []
-        self.c1, self.c2, self.admin = self.conn(), self.conn(), self.conn()
+        self.c1, self.c2, self.admin = self.connect(), self.connect(), self.connect()
 
     def tearDown(self):
         for c in self.conns:
@@ -49,38 +43,38 @@ class RcUpdateTest(unittest.TestCase):
                 pass
             c.close()
 
-    def conn(self):
-        c = driftdb.connect(self.daemon.endpoint, timeout=60)
+    def connect(self):
+        c = driftdb.connect(self.d.endpoint, timeout=60)
         self.conns.append(c)
         return c
 
-    def q(self, conn, sql, params=None):
+    def on(self, conn, sql, params=None):
         cur = conn.cursor()
         cur.execute(sql, params)
         return cur
 
     def one(self, conn, sql, params=None):
-        r = self.q(conn, sql, params).fetchall()
+        r = self.on(conn, sql, params).fetchall()
         self.assertEqual(len(r), 1, (sql, r))
         return r[0][0] if len(r[0]) == 1 else tuple(r[0])
 
     def table(self, cols, rows):
         """A fresh table named t_N with columns cols (SQL) holding rows; returns its name."""
         name = "t_%d" % next(_names)
-        self.q(self.admin, "CREATE TABLE %s (%s)" % (name, cols))
+        self.on(self.admin, "CREATE TABLE %s (%s)" % (name, cols))
         for r in rows:
-            self.q(self.admin, "INSERT INTO %s VALUES (%s)" % (name, ", ".join("$%d" % (i + 1) for i in range(len(r)))),
+            self.on(self.admin, "INSERT INTO %s VALUES (%s)" % (name, ", ".join("$%d" % (i + 1) for i in range(len(r)))),
                    list(r))
         return name
 
     def commit_state(self, conn):
         """COMMIT; returns None when it committed, else the SQLSTATE (the transaction is over either way)."""
         try:
-            self.q(conn, "COMMIT")
+            self.on(conn, "COMMIT")
             return None
         except driftdb.Error as e:
             try:
-                self.q(conn, "ROLLBACK")
+                self.on(conn, "ROLLBACK")
             except driftdb.Error:
                 pass
             return sqlstate(e)
@@ -88,14 +82,14 @@ class RcUpdateTest(unittest.TestCase):
     def race(self, table, mine, theirs, level=RC, their_level=RC, read_back=None):
         """c1 runs `mine` in a transaction at level; c2 then commits `theirs` (a transaction at their_level);
         then c1 commits. Returns c1's COMMIT outcome (None or the SQLSTATE)."""
-        self.q(self.c1, "BEGIN ISOLATION LEVEL %s" % level)
+        self.on(self.c1, "BEGIN ISOLATION LEVEL %s" % level)
         for sql, params in mine:
-            self.q(self.c1, sql, params)
+            self.on(self.c1, sql, params)
         if read_back:
-            self.q(self.c1, read_back).fetchall()
-        self.q(self.c2, "BEGIN ISOLATION LEVEL %s" % their_level)
+            self.on(self.c1, read_back).fetchall()
+        self.on(self.c2, "BEGIN ISOLATION LEVEL %s" % their_level)
         for sql, params in theirs:
-            self.q(self.c2, sql, params)
+            self.on(self.c2, sql, params)
         self.assertIsNone(self.commit_state(self.c2), "the first committer commits")
         return self.commit_state(self.c1)
 
@@ -109,21 +103,21 @@ class RcUpdateTest(unittest.TestCase):
         start = threading.Barrier(n_clients)
 
         def client(k):
-            c = driftdb.connect(self.daemon.endpoint, timeout=60)
+            c = driftdb.connect(self.d.endpoint, timeout=60)
             try:
                 start.wait()
                 done = 0
                 while done < n_txns:
                     tid = (k + done) % n_tellers + 1
                     try:
-                        self.q(c, "BEGIN ISOLATION LEVEL READ COMMITTED")
-                        self.q(c, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % b)
-                        self.q(c, "UPDATE %s SET bal = bal + 1 WHERE id = $1" % t, [tid])
-                        self.q(c, "COMMIT")
+                        self.on(c, "BEGIN ISOLATION LEVEL READ COMMITTED")
+                        self.on(c, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % b)
+                        self.on(c, "UPDATE %s SET bal = bal + 1 WHERE id = $1" % t, [tid])
+                        self.on(c, "COMMIT")
                         done += 1
                     except driftdb.Error as e:
                         try:
-                            self.q(c, "ROLLBACK")
+                            self.on(c, "ROLLBACK")
                         except driftdb.Error:
                             pass
                         if sqlstate(e) != "40001":
@@ -143,7 +137,7 @@ class RcUpdateTest(unittest.TestCase):
         self.assertEqual(len(failures), 0, "READ COMMITTED delta updates must not fail with 40001")
         self.assertEqual(self.one(self.admin, "SELECT bal FROM %s WHERE id = 1" % b), total)
         self.assertEqual(self.one(self.admin, "SELECT sum(bal) FROM %s" % t), total)
-        hist = [r[0] for r in self.q(self.admin, "SELECT bal FROM %s FOR SYSTEM_TIME ALL WHERE id = 1 ORDER BY _seq"
+        hist = [r[0] for r in self.on(self.admin, "SELECT bal FROM %s FOR SYSTEM_TIME ALL WHERE id = 1 ORDER BY _seq"
                                      % b).fetchall()]
         self.assertEqual(hist, list(range(total + 1)), "every increment is one version, none lost")
 
@@ -159,7 +153,7 @@ class RcUpdateTest(unittest.TestCase):
                           [("UPDATE %s SET bal = bal + 1000 WHERE id = 1" % t, None)])
         self.assertIsNone(state)
         self.assertEqual(self.one(self.admin, "SELECT bal FROM %s WHERE id = 1" % t), 1104)
-        hist = [r[0] for r in self.q(self.admin, "SELECT bal FROM %s FOR SYSTEM_TIME ALL WHERE id = 1 ORDER BY _seq"
+        hist = [r[0] for r in self.on(self.admin, "SELECT bal FROM %s FOR SYSTEM_TIME ALL WHERE id = 1 ORDER BY _seq"
                                      % t).fetchall()]
         self.assertEqual(hist, [100, 110, 111, 1111, 1104])
 
@@ -182,7 +176,7 @@ class RcUpdateTest(unittest.TestCase):
         t = self.table("id INTEGER PRIMARY KEY, bal INTEGER", [(1, big), (2, big + 5)])
         # what the worker answers when it computes the same overflow itself
         try:
-            self.q(self.admin, "UPDATE %s SET bal = bal + 5 WHERE id = 2" % t)
+            self.on(self.admin, "UPDATE %s SET bal = bal + 5 WHERE id = 2" % t)
             worker = None
         except driftdb.Error as e:
             worker = sqlstate(e)
@@ -208,17 +202,17 @@ class RcUpdateTest(unittest.TestCase):
         self.assertEqual(state, "40001")
         self.assertEqual(self.one(self.admin, "SELECT bal FROM %s WHERE id = 1" % t), 120)
         # the same without the concurrent commit goes through
-        self.q(self.c1, "BEGIN ISOLATION LEVEL READ COMMITTED")
-        self.q(self.c1, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % t)
+        self.on(self.c1, "BEGIN ISOLATION LEVEL READ COMMITTED")
+        self.on(self.c1, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % t)
         self.assertEqual(self.one(self.c1, "SELECT bal FROM %s WHERE id = 1" % t), 121)
         self.assertIsNone(self.commit_state(self.c1))
 
     def test_deleted_row_is_40001(self):
         t = self.table("id INTEGER PRIMARY KEY, bal INTEGER", [(1, 100)])
         # cache the row through a re-evaluable commit first
-        self.q(self.admin, "BEGIN ISOLATION LEVEL READ COMMITTED")
-        self.q(self.admin, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % t)
-        self.q(self.admin, "COMMIT")
+        self.on(self.admin, "BEGIN ISOLATION LEVEL READ COMMITTED")
+        self.on(self.admin, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % t)
+        self.on(self.admin, "COMMIT")
         state = self.race(t, [("UPDATE %s SET bal = bal + 1 WHERE id = 1" % t, None)],
                           [("DELETE FROM %s WHERE id = 1" % t, None)])
         self.assertEqual(state, "40001")
@@ -251,9 +245,9 @@ class RcUpdateTest(unittest.TestCase):
 
     def test_altered_table_keeps_40001(self):
         t = self.table("id INTEGER PRIMARY KEY, bal INTEGER", [(1, 100)])
-        self.q(self.c1, "BEGIN ISOLATION LEVEL READ COMMITTED")
-        self.q(self.c1, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % t)
-        self.q(self.admin, "ALTER TABLE %s ADD COLUMN z INTEGER" % t)
+        self.on(self.c1, "BEGIN ISOLATION LEVEL READ COMMITTED")
+        self.on(self.c1, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % t)
+        self.on(self.admin, "ALTER TABLE %s ADD COLUMN z INTEGER" % t)
         self.assertEqual(self.commit_state(self.c1), "40001")
 
     def test_rejected_transaction_leaves_no_row_behind(self):
@@ -271,7 +265,7 @@ class RcUpdateTest(unittest.TestCase):
                           [("UPDATE %s SET bal = bal + 20 WHERE id = 1" % t, None)])
         self.assertIsNone(state)
         self.assertEqual(self.one(self.admin, "SELECT bal FROM %s WHERE id = 1" % t), 132)
-        hist = [r[0] for r in self.q(self.admin, "SELECT bal FROM %s FOR SYSTEM_TIME ALL WHERE id = 1 ORDER BY _seq"
+        hist = [r[0] for r in self.on(self.admin, "SELECT bal FROM %s FOR SYSTEM_TIME ALL WHERE id = 1 ORDER BY _seq"
                                      % t).fetchall()]
         self.assertEqual(hist, [100, 110, 130, 132])
 
