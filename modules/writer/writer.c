@@ -704,17 +704,26 @@ static void s_on_sync_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------------------------------------------------------- commits */
 
+/* Makes room for one more element in *arr (n used of *cap, elements of size bytes; the first allocation holds
+ * first). 0 or -ENOMEM (the array is unchanged). */
+static int s_room(void **arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? 2 * *cap : first;
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return -ENOMEM;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
 /* Records the old state of e before the current transaction changes it. */
 static int s_undo_push(writer_t *w, drift_kentry_t *e)
 {
-    if (w->nundo == w->capundo) {
-        size_t cap = w->capundo ? 2 * w->capundo : 64;
-        struct undo *u = realloc(w->undo, cap * sizeof *u);
-        if (!u)
-            return -ENOMEM;
-        w->undo = u;
-        w->capundo = cap;
-    }
+    if (s_room((void **)&w->undo, &w->capundo, w->nundo, sizeof *w->undo, 64) < 0)
+        return -ENOMEM;
     w->undo[w->nundo++] = (struct undo){e, e->seq, e->seq2, e->live};
     return 0;
 }
@@ -744,14 +753,8 @@ static int s_rc_set(writer_t *w, drift_kentry_t *e, uint64_t seq, const void *ro
         sl = !a->e ? a : !b->e ? b : a->seq <= b->seq ? a : b;
     }
     size_t idx = (size_t)(sl - w->rcache);
-    if (w->nrundo == w->caprundo) {
-        size_t cap = w->caprundo ? 2 * w->caprundo : 16;
-        struct rundo *u = realloc(w->rundo, cap * sizeof *u);
-        if (!u)
-            return -ENOMEM;
-        w->rundo = u;
-        w->caprundo = cap;
-    }
+    if (s_room((void **)&w->rundo, &w->caprundo, w->nrundo, sizeof *w->rundo, 16) < 0)
+        return -ENOMEM;
     uint8_t *copy = NULL;
     if (row && len <= RCACHE_ROW_MAX) {
         if (!(copy = malloc(len ? len : 1)))
