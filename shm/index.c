@@ -1840,6 +1840,36 @@ int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t
     return rc;
 }
 
+int drift_index_last_write(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len, uint64_t *ret_seq,
+                           int *ret_op)
+{
+    if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
+        return DRIFT_ENOTFOUND;
+    drift_keybuf_reset(&rd->k);
+    s_kb_u32(&rd->k, table);
+    drift_keybuf_raw(&rd->k, pk, pk_len);
+    size_t plen = rd->k.len;
+    s_kb_u64(&rd->k, 0); /* ~UINT64_MAX: the newest chunk is the first key at or after it */
+    if (rd->k.oom)
+        return -ENOMEM;
+    MDB_val k = {rd->k.len, rd->k.buf}, v;
+    mdb_cursor_renew(rd->txn, rd->c_versions);
+    int rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_SET_RANGE);
+    if (rc)
+        return s_mdb(rd->ix, rc, "versions");
+    if (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0)
+        return DRIFT_ENOTFOUND;
+    s_chunk_t c;
+    if ((rc = s_chunk_parse(&v, &c)) < 0)
+        return rc;
+    int op = s_chunk_op(&c, c.n - 1);
+    if (op == 0)
+        return DRIFT_ECORRUPT;
+    *ret_seq = s_chunk_seq(&c, c.n - 1);
+    *ret_op = op;
+    return 0;
+}
+
 int drift_index_history(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len, drift_index_ver_fn fn,
                         void *arg)
 {

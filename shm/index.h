@@ -164,6 +164,11 @@ uint64_t drift_index_rd_seq(const drift_index_rd_t *rd);
 int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len, uint64_t as_of,
                     drift_index_ver_t *ret);
 
+/* The newest write of (table, pk) this snapshot holds, deletes included: its seq and op (drift_cop_t).
+ * 0, DRIFT_ENOTFOUND (never written) or an error. One seek, no row decoded (the writer's key lookups). */
+int drift_index_last_write(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len, uint64_t *ret_seq,
+                           int *ret_op);
+
 /* Called per version of a key, oldest first; non-zero stops and is returned. */
 typedef int (*drift_index_ver_fn)(const drift_index_ver_t *v, void *arg);
 /* Lists every version of (table, pk) (deletes included), oldest first. Returns 0, fn's value or an error. */

@@ -936,6 +936,23 @@ static void t_chunks(void **state)
         hits++;
     drift_index_iscan_close(&is);
     assert_true(hits >= 1);
+    /* the newest write of a key, deletes included (the writer's key lookups) */
+    uint64_t lw;
+    int lop;
+    assert_int_equal(drift_index_last_write(rd, T, k3.b, k3.n, &lw, &lop), 0);
+    assert_int_equal(lw, s3[C + 1]);
+    assert_int_equal(lop, DRIFT_COP_INSERT);
+    pkey_t k4 = s_key(4);
+    assert_int_equal(drift_index_last_write(rd, T, k4.b, k4.n, &lw, &lop), 0);
+    assert_int_equal(lw, s4[C]);
+    assert_int_equal(drift_index_last_write(rd, T, k7.b, k7.n, &lw, &lop), 0);
+    assert_int_equal(lw, s7d);
+    assert_int_equal(lop, DRIFT_COP_UPDATE);
+    assert_int_equal(drift_index_last_write(rd, T, k5.b, k5.n, &lw, &lop), 0);
+    assert_int_equal(lw, s5[99]);
+    pkey_t k99 = s_key(99);
+    assert_int_equal(drift_index_last_write(rd, T, k99.b, k99.n, &lw, &lop), DRIFT_ENOTFOUND);
+    assert_int_equal(drift_index_last_write(rd, T + 1, k3.b, k3.n, &lw, &lop), DRIFT_ENOTFOUND);
     drift_index_rd_end(&rd);
     /* indexed in several batches = rebuilt in one (same chunk boundaries, byte for byte) */
     char dir[500], err[256];
