@@ -3,7 +3,7 @@
  *   loadgen --system drift|pg|redis|sqlite|echo --target T --workload W --clients N
  *           --seconds S [--warmup S] [--rows N] [--versions V] [--seed X] [--inflight K]
  *           [--param name=value ...]
- *   loadgen --serve-echo ENDPOINT
+ *   loadgen --serve-echo ENDPOINT [--durable FILE [--durable-mb N]]
  *
  * The contract with bench/suite/run.py is the end of /work/briefs/session4.md
  * (and docs/benchmarks.md "## Suite"): one JSON line on stdout, exit 0 when no
@@ -34,8 +34,18 @@
  * starts one thread per client; threads share only read-only globals, the
  * start/stop times (set before the second barrier) and an atomic error-print
  * counter. Each thread owns its connection, histogram and counters; main sums
- * them after joining. The echo server is single-threaded. */
+ * them after joining. The echo server is single-threaded.
+ *
+ * The durable echo (--serve-echo EP --durable FILE, s_serve_durable) is the
+ * ceiling of a durable request/reply server on this machine: the same ROUTER
+ * echo, but each request is appended to a pre-zeroed file and answered only
+ * after an fdatasync that covers it, with group commit (all queued requests,
+ * one pwrite, one fdatasync, then the replies), single-threaded like Redis
+ * with appendfsync always. The `echo` workload against it is workload 1's
+ * ceiling; `echo_tpcb` does TPCB_ROUND_TRIPS round trips per operation, all
+ * but the last flagged DECHO_NOSYNC (answered at once): TPC-B's ceiling. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -80,16 +90,26 @@ typedef enum {
     W_SCAN,
     W_SCAN_ASOF,
     W_ECHO,
+    W_ECHO_TPCB,
     NWORK
 } work_t;
 static const char *const s_work_names[NWORK] = {"setup",      "insert",        "bulk",    "point_latest", "point_asof",
                                                 "idx_latest", "idx_asof",      "history", "diff",         "tpcb",
-                                                "join_agg",   "join_agg_asof", "scan",    "scan_asof",    "echo"};
+                                                "join_agg",   "join_agg_asof", "scan",    "scan_asof",    "echo",
+                                                "echo_tpcb"};
 
 #define BULK_ROWS 1000
 #define LOAD_BATCH 1000
 #define MAXV_SENTINEL INT64_MAX /* valid_to of a current version in kv_hist */
 #define MAX_TRIES 1000          /* TPC-B retries of a serialization failure */
+/* TPC-B round trips per transaction (s_op_tpcb: BEGIN, 5 statements, COMMIT),
+ * also those of the echo_tpcb ceiling; s_op_tpcb checks it on every commit. */
+#define TPCB_ROUND_TRIPS 7
+/* The durable echo's request flag: a request whose first payload byte is
+ * DECHO_NOSYNC is answered at once (a statement that writes nothing durable,
+ * e.g. TPC-B's BEGIN .. INSERT); any other request is appended to the file and
+ * answered after an fdatasync that covers it. */
+#define DECHO_NOSYNC 'n'
 
 static struct {
     sys_t sys;
@@ -391,6 +411,7 @@ typedef struct client {
     void *zctx, *zsock;
     uint64_t *hist;
     uint64_t ops, errors, retries, max_ns;
+    uint64_t round_trips; /* statements sent by s_exec (s_op_tpcb checks TPCB_ROUND_TRIPS with it) */
     uint64_t ins_next; /* next id of the insert workloads */
     char *pad;         /* BULK_ROWS pad texts, 24 bytes apart */
     bool dead;         /* the connection failed: stop */
@@ -527,6 +548,7 @@ static int s_pg_done(client_t *c, PGresult *r, int ok)
 static int s_exec(client_t *c, st_t st, const param_t *p, int n, int64_t *ret_rows)
 {
     c->state[0] = 0;
+    c->round_trips++;
     if (ret_rows)
         *ret_rows = 0;
     switch (s_opt.sys) {
@@ -729,6 +751,7 @@ static int s_op_tpcb(client_t *c)
     for (int tries = 0; tries < MAX_TRIES; tries++) {
         param_t p[5];
         int64_t rows;
+        uint64_t rt0 = c->round_trips;
         int rc = s_exec(c, ST_BEGIN, NULL, 0, NULL);
         if (rc == OP_OK) {
             p[0] = P_I(delta), p[1] = P_I(aid);
@@ -756,6 +779,11 @@ static int s_op_tpcb(client_t *c)
         }
         if (rc == OP_OK)
             rc = s_exec(c, ST_COMMIT, NULL, 0, NULL);
+        if (rc == OP_OK && c->round_trips - rt0 != TPCB_ROUND_TRIPS) {
+            snprintf(c->err, sizeof(c->err), "tpcb: %" PRIu64 " round trips, TPCB_ROUND_TRIPS says %d (echo_tpcb too)",
+                     c->round_trips - rt0, TPCB_ROUND_TRIPS);
+            return OP_ERR;
+        }
         if (rc == OP_OK)
             return OP_OK;
         if (c->dead)
@@ -837,11 +865,25 @@ static int s_op_echo(client_t *c)
     }
     char buf[4096];
     size_t n = s_opt.msg_size < sizeof(buf) ? s_opt.msg_size : sizeof(buf);
-    memset(buf, 'e', n);
-    if (zmq_send(c->zsock, buf, n, 0) < 0 || zmq_recv(c->zsock, buf, sizeof(buf), 0) < 0) {
-        snprintf(c->err, sizeof(c->err), "echo: %s", zmq_strerror(zmq_errno()));
-        c->dead = true;
-        return OP_ERR;
+    /* echo_tpcb: TPCB_ROUND_TRIPS round trips, all but the last flagged "no
+     * sync needed" (first byte DECHO_NOSYNC: the durable echo answers them at
+     * once; the raw echo answers everything at once anyway). */
+    int trips = s_opt.work == W_ECHO_TPCB ? TPCB_ROUND_TRIPS : 1;
+    for (int t = 0; t < trips; t++) {
+        memset(buf, 'e', n);
+        if (t + 1 < trips)
+            buf[0] = DECHO_NOSYNC;
+        int got;
+        if (zmq_send(c->zsock, buf, n, 0) < 0 || (got = zmq_recv(c->zsock, buf, sizeof(buf), 0)) < 0) {
+            snprintf(c->err, sizeof(c->err), "echo: %s", zmq_strerror(zmq_errno()));
+            c->dead = true;
+            return OP_ERR;
+        }
+        if ((size_t)got != n || buf[0] != (t + 1 < trips ? DECHO_NOSYNC : 'e')) {
+            snprintf(c->err, sizeof(c->err), "echo: reply of %d bytes is not the request", got);
+            c->dead = true;
+            return OP_ERR;
+        }
     }
     return OP_OK;
 }
@@ -849,7 +891,7 @@ static int s_op_echo(client_t *c)
 /* One operation of the run's workload, waited for. */
 static int s_op(client_t *c)
 {
-    if (s_opt.work == W_ECHO)
+    if (s_opt.work == W_ECHO || s_opt.work == W_ECHO_TPCB)
         return s_op_echo(c);
     if (s_opt.sys == SYS_REDIS)
         return s_op_redis(c);
@@ -964,24 +1006,24 @@ static void s_loop_echo_pipelined(client_t *c)
 {
     char buf[4096];
     size_t n = s_opt.msg_size < sizeof(buf) ? s_opt.msg_size : sizeof(buf);
-    if (n < sizeof(uint64_t))
-        n = sizeof(uint64_t);
+    if (n < 1 + sizeof(uint64_t)) /* byte 0 stays 'e' (the durable echo syncs it), then the send time */
+        n = 1 + sizeof(uint64_t);
     memset(buf, 'e', sizeof(buf));
     int count = 0;
     for (;;) {
         while (s_now_ns() < s_end && count < s_opt.inflight) {
             uint64_t t = s_now_ns();
-            memcpy(buf, &t, sizeof(t));
+            memcpy(buf + 1, &t, sizeof(t));
             if (zmq_send(c->zsock, buf, n, 0) < 0)
                 goto fail;
             count++;
         }
         if (count == 0)
             return;
-        if (zmq_recv(c->zsock, buf, sizeof(buf), 0) < (int)sizeof(uint64_t))
+        if (zmq_recv(c->zsock, buf, sizeof(buf), 0) < (int)(1 + sizeof(uint64_t)))
             goto fail;
         uint64_t t0;
-        memcpy(&t0, buf, sizeof(t0));
+        memcpy(&t0, buf + 1, sizeof(t0));
         s_count(c, OP_OK, t0, s_now_ns());
         count--;
     }
@@ -1347,8 +1389,358 @@ static void s_on_signal(int sig)
     s_stop = 1;
 }
 
-/* A ROUTER that sends every message back unchanged until SIGTERM/SIGINT. */
-static int s_serve_echo(const char *ep)
+#define DECHO_MAX_BATCH 4096       /* requests per group commit at most */
+#define DECHO_MAX_BYTES (4u << 20) /* record bytes per group commit at most */
+#define DECHO_MAX_FRAMES 8         /* frames per request: routing id + payload frames */
+#define DECHO_MAX_PAYLOAD 65536    /* payload bytes per request at most (larger ones are dropped) */
+#define DECHO_MAGIC 0xEC000000u    /* a record's header: DECHO_MAGIC | payload length */
+
+/* One request held by the durable echo: its frames (routing id first). */
+typedef struct {
+    zmq_msg_t f[DECHO_MAX_FRAMES];
+    int n;
+} decho_req_t;
+
+/* Receives one whole request (flags 0 or ZMQ_DONTWAIT) into r. 0, -EAGAIN,
+ * -EINTR, -EMSGSIZE (too many frames or payload bytes: dropped, with no
+ * reply) or -1 (socket failure). */
+static int s_decho_recv(void *s, decho_req_t *r, int flags)
+{
+    r->n = 0;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s, r->n ? 0 : flags) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&m);
+            if (r->n == 0 && (e == EAGAIN || e == EINTR))
+                return -e;
+            if (e == EINTR) /* inside a multipart message: the rest is already queued */
+                continue;
+            for (int i = 0; i < r->n; i++)
+                zmq_msg_close(&r->f[i]);
+            return -1;
+        }
+        int more = zmq_msg_more(&m);
+        if (r->n < DECHO_MAX_FRAMES)
+            r->f[r->n++] = m;
+        else
+            zmq_msg_close(&m);
+        if (!more)
+            break;
+        if (r->n == DECHO_MAX_FRAMES) { /* drain and drop the rest */
+            zmq_msg_t x;
+            zmq_msg_init(&x);
+            while (zmq_msg_recv(&x, s, 0) >= 0 && zmq_msg_more(&x))
+                ;
+            zmq_msg_close(&x);
+            for (int i = 0; i < r->n; i++)
+                zmq_msg_close(&r->f[i]);
+            return -EMSGSIZE;
+        }
+    }
+    size_t plen = 0;
+    for (int i = 1; i < r->n; i++)
+        plen += zmq_msg_size(&r->f[i]);
+    if (plen > DECHO_MAX_PAYLOAD) {
+        for (int i = 0; i < r->n; i++)
+            zmq_msg_close(&r->f[i]);
+        r->n = 0;
+        return -EMSGSIZE;
+    }
+    return 0;
+}
+
+/* Sends request r back unchanged (the frames are consumed). 0 or -1. */
+static int s_decho_reply(void *s, decho_req_t *r)
+{
+    int ret = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (ret == 0 && zmq_msg_send(&r->f[i], s, i + 1 < r->n ? ZMQ_SNDMORE : 0) < 0)
+            ret = -1;
+        zmq_msg_close(&r->f[i]); /* no-op after a successful send */
+    }
+    r->n = 0;
+    return ret;
+}
+
+/* Does request r need an fdatasync before its reply? */
+static bool s_decho_sync(decho_req_t *r)
+{
+    if (r->n < 2 || zmq_msg_size(&r->f[1]) == 0)
+        return true;
+    return *(const char *)zmq_msg_data(&r->f[1]) != DECHO_NOSYNC;
+}
+
+/* Creates path at size bytes of zeros, fsynced with its directory (as the
+ * DriftDB writer pre-zeroes a segment: later writes allocate nothing). fd or -1. */
+static int s_decho_create(const char *path, size_t size)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "loadgen: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    static char zero[1 << 20];
+    for (size_t off = 0; off < size;) {
+        size_t n = size - off < sizeof(zero) ? size - off : sizeof(zero);
+        ssize_t w = pwrite(fd, zero, n, (off_t)off);
+        if (w <= 0) {
+            fprintf(stderr, "loadgen: pre-zeroing %s: %s\n", path, w < 0 ? strerror(errno) : "short write");
+            close(fd);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    else
+        snprintf(dir, sizeof(dir), ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fsync(fd) || dfd < 0 || fsync(dfd)) {
+        fprintf(stderr, "loadgen: fsync %s: %s\n", path, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        close(fd);
+        return -1;
+    }
+    close(dfd);
+    return fd;
+}
+
+/* The flush thread of the durable echo and what it shares with the loop. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool busy;      /* a batch was handed over and its reply not sent yet (loop sets, loop clears) */
+    bool flushing;  /* the flush thread has work (loop sets, flusher clears) */
+    bool quit;      /* loop: stop */
+    int err;        /* flusher: errno of a failed pwrite/fdatasync (0 = fine) */
+    const char *buf; /* the batch's records (valid while busy) */
+    size_t len;
+    int fd, done_w; /* the file; the pipe the flusher writes one byte to per finished batch */
+    size_t size, off;
+    uint64_t syncs, bytes, wraps; /* flusher's counters (read by the loop after join) */
+} decho_flush_t;
+
+/* The flush thread: for each batch, one pwrite at the file offset (back to 0
+ * when the batch would pass the end) and one fdatasync, then a byte on the pipe. */
+static void *s_decho_flusher(void *arg)
+{
+    decho_flush_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->flushing && !f->quit)
+            pthread_cond_wait(&f->cv, &f->mu);
+        if (f->quit)
+            break;
+        const char *buf = f->buf;
+        size_t len = f->len;
+        pthread_mutex_unlock(&f->mu);
+        int err = 0;
+        if (f->off + len > f->size) {
+            f->off = 0;
+            f->wraps++;
+        }
+        for (size_t done = 0; done < len && !err;) {
+            ssize_t w = pwrite(f->fd, buf + done, len - done, (off_t)(f->off + done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                err = w < 0 ? errno : EIO;
+            else
+                done += (size_t)w;
+        }
+        int rc = 0;
+        while (!err && (rc = fdatasync(f->fd)) && errno == EINTR)
+            ;
+        if (!err && rc)
+            err = errno;
+        f->off += len;
+        f->bytes += len;
+        f->syncs++;
+        pthread_mutex_lock(&f->mu);
+        f->err = err;
+        f->flushing = false;
+        char one = 1;
+        while (write(f->done_w, &one, 1) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* A batch of durable requests being filled (or in flight): the requests and their records. */
+typedef struct {
+    decho_req_t *req;
+    int n;
+    char *buf;
+    size_t len;
+} decho_batch_t;
+
+/* The durable echo (--serve-echo EP --durable FILE): group commit, the least
+ * any durable request/reply server must do. The loop thread owns the socket:
+ * it drains every queued request, answers the DECHO_NOSYNC ones at once and
+ * appends the others to the pending batch as records [u32 little-endian
+ * DECHO_MAGIC | payload length][payload frames] (the data ends at the first
+ * header without the magic); whenever the flush thread is idle it hands the
+ * whole pending batch over (one pwrite into the pre-zeroed file, one
+ * fdatasync) and, when the flusher signals the pipe, sends that batch's
+ * replies. So requests keep arriving, and no-sync requests keep being
+ * answered, during an fdatasync — as a writer with a flush thread (DriftDB's,
+ * PostgreSQL's WAL writer) does; with every request durable it is Redis's
+ * appendfsync always loop. On exit it prints its counters on stderr. */
+static int s_serve_durable(void *s, const char *ep, const char *path, size_t size)
+{
+    int ret = 1, pfd[2] = {-1, -1};
+    decho_flush_t f = {.fd = -1, .done_w = -1, .size = size};
+    decho_batch_t bt[2] = {{0}};
+    decho_batch_t *pend = &bt[0], *fly = &bt[1];
+    uint64_t requests = 0, records = 0, nosync = 0, dropped = 0;
+    int max_batch = 0;
+    bool started = false;
+    pthread_t th;
+    pthread_mutex_init(&f.mu, NULL);
+    pthread_cond_init(&f.cv, NULL);
+    for (int i = 0; i < 2; i++) {
+        bt[i].req = calloc(DECHO_MAX_BATCH, sizeof(*bt[i].req));
+        bt[i].buf = malloc(DECHO_MAX_BYTES);
+        if (!bt[i].req || !bt[i].buf) {
+            fprintf(stderr, "loadgen: durable echo: out of memory\n");
+            goto out;
+        }
+    }
+    f.fd = s_decho_create(path, size);
+    if (f.fd < 0)
+        goto out;
+    if (pipe2(pfd, O_CLOEXEC)) {
+        fprintf(stderr, "loadgen: pipe: %s\n", strerror(errno));
+        goto out;
+    }
+    f.done_w = pfd[1];
+    if (zmq_bind(s, ep)) {
+        fprintf(stderr, "loadgen: bind %s: %s\n", ep, zmq_strerror(zmq_errno()));
+        goto out;
+    }
+    if (pthread_create(&th, NULL, s_decho_flusher, &f)) {
+        fprintf(stderr, "loadgen: pthread_create failed\n");
+        goto out;
+    }
+    started = true;
+    fprintf(stderr, "loadgen: durable echo on %s, file %s (%zu bytes pre-zeroed)\n", ep, path, size);
+    while (!s_stop) {
+        bool full = pend->n == DECHO_MAX_BATCH || pend->len + 4 + DECHO_MAX_PAYLOAD > DECHO_MAX_BYTES;
+        zmq_pollitem_t it[2] = {{s, 0, full ? 0 : ZMQ_POLLIN, 0}, {NULL, pfd[0], ZMQ_POLLIN, 0}};
+        if (zmq_poll(it, 2, -1) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            goto fail;
+        }
+        if (it[1].revents & ZMQ_POLLIN) { /* the batch in flight is durable: its replies */
+            char sink[64];
+            if (read(pfd[0], sink, sizeof(sink)) < 0 && errno != EINTR && errno != EAGAIN)
+                goto fail;
+            pthread_mutex_lock(&f.mu);
+            bool done = f.busy && !f.flushing;
+            int err = f.err;
+            pthread_mutex_unlock(&f.mu);
+            if (err) {
+                fprintf(stderr, "loadgen: durable echo: pwrite/fdatasync: %s\n", strerror(err));
+                goto out;
+            }
+            if (done) {
+                records += (uint64_t)fly->n;
+                for (int i = 0; i < fly->n; i++)
+                    if (s_decho_reply(s, &fly->req[i]))
+                        goto fail;
+                fly->n = 0, fly->len = 0;
+                pthread_mutex_lock(&f.mu);
+                f.busy = false;
+                pthread_mutex_unlock(&f.mu);
+            }
+        }
+        while (pend->n < DECHO_MAX_BATCH && pend->len + 4 + DECHO_MAX_PAYLOAD <= DECHO_MAX_BYTES) {
+            decho_req_t *r = &pend->req[pend->n];
+            int rc = s_decho_recv(s, r, ZMQ_DONTWAIT);
+            if (rc == -EAGAIN || rc == -EINTR)
+                break;
+            if (rc == -EMSGSIZE) {
+                dropped++;
+                continue;
+            }
+            if (rc)
+                goto fail;
+            requests++;
+            if (!s_decho_sync(r)) {
+                nosync++;
+                if (s_decho_reply(s, r))
+                    goto fail;
+                continue;
+            }
+            size_t plen = 0;
+            for (int i = 1; i < r->n; i++)
+                plen += zmq_msg_size(&r->f[i]);
+            uint32_t le = DECHO_MAGIC | (uint32_t)plen; /* the machines here are little-endian */
+            memcpy(pend->buf + pend->len, &le, 4);
+            pend->len += 4;
+            for (int i = 1; i < r->n; i++) {
+                size_t k = zmq_msg_size(&r->f[i]);
+                memcpy(pend->buf + pend->len, zmq_msg_data(&r->f[i]), k);
+                pend->len += k;
+            }
+            pend->n++;
+        }
+        pthread_mutex_lock(&f.mu);
+        if (!f.busy && pend->n) { /* hand the pending batch to the flusher */
+            decho_batch_t *t = fly;
+            fly = pend, pend = t;
+            if (fly->n > max_batch)
+                max_batch = fly->n;
+            f.buf = fly->buf, f.len = fly->len;
+            f.busy = f.flushing = true;
+            pthread_cond_signal(&f.cv);
+        }
+        pthread_mutex_unlock(&f.mu);
+    }
+    ret = 0;
+    goto out;
+fail:
+    fprintf(stderr, "loadgen: durable echo: %s\n", zmq_strerror(zmq_errno()));
+out:
+    if (started) {
+        pthread_mutex_lock(&f.mu);
+        f.quit = true;
+        pthread_cond_signal(&f.cv);
+        pthread_mutex_unlock(&f.mu);
+        pthread_join(th, NULL);
+    }
+    fprintf(stderr,
+            "loadgen: durable echo: requests=%" PRIu64 " nosync=%" PRIu64 " records=%" PRIu64 " fdatasyncs=%" PRIu64
+            " bytes=%" PRIu64 " max_batch=%d wraps=%" PRIu64 " dropped=%" PRIu64 "\n",
+            requests, nosync, records, f.syncs, f.bytes, max_batch, f.wraps, dropped);
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; bt[i].req && k < bt[i].n; k++)
+            for (int j = 0; j < bt[i].req[k].n; j++)
+                zmq_msg_close(&bt[i].req[k].f[j]);
+        free(bt[i].req);
+        free(bt[i].buf);
+    }
+    for (int i = 0; i < 2; i++)
+        if (pfd[i] >= 0)
+            close(pfd[i]);
+    if (f.fd >= 0)
+        close(f.fd);
+    pthread_cond_destroy(&f.cv);
+    pthread_mutex_destroy(&f.mu);
+    return ret;
+}
+
+/* A ROUTER that sends every message back unchanged until SIGTERM/SIGINT; with
+ * durable != NULL, the durable echo (s_serve_durable) on a file of size bytes. */
+static int s_serve_echo(const char *ep, const char *durable, size_t size)
 {
     struct sigaction sa = {.sa_handler = s_on_signal};
     sigaction(SIGTERM, &sa, NULL);
@@ -1357,6 +1749,10 @@ static int s_serve_echo(const char *ep)
     void *s = zmq_socket(ctx, ZMQ_ROUTER);
     int zero = 0, ret = 1;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    if (durable) {
+        ret = s_serve_durable(s, ep, durable, size);
+        goto out;
+    }
     if (zmq_bind(s, ep)) {
         fprintf(stderr, "loadgen: bind %s: %s\n", ep, zmq_strerror(zmq_errno()));
         goto out;
@@ -1389,9 +1785,11 @@ static void s_usage(void)
 {
     fputs("usage: loadgen --system drift|pg|redis|sqlite|echo --target T --workload W --clients N --seconds S\n"
           "               [--warmup S] [--rows N] [--versions V] [--seed X] [--inflight K] [--param k=v ...]\n"
-          "       loadgen --serve-echo ENDPOINT\n"
+          "       loadgen --serve-echo ENDPOINT [--durable FILE [--durable-mb N]]\n"
           "workloads: setup insert bulk point_latest point_asof idx_latest idx_asof history diff tpcb\n"
-          "           join_agg join_agg_asof scan scan_asof echo\n"
+          "           join_agg join_agg_asof scan scan_asof echo echo_tpcb\n"
+          "--durable: the echo appends each request to FILE (N MB pre-zeroed, default 64) and answers after\n"
+          "           an fdatasync that covers it (group commit); a request starting with 'n' needs no sync\n"
           "params: old_point=X recent_point=Y diff_from=X diff_to=Y scale=N msg_size=N history=show|sql\n"
           "        isolation=default|read_committed (TPC-B's BEGIN; SQLite always BEGIN IMMEDIATE)\n",
           stderr);
@@ -1496,6 +1894,8 @@ static double s_pct(const uint64_t *h, uint64_t total, double q, uint64_t max_ns
 /* Parses the options, runs setup or the timed run, prints the JSON line. */
 int main(int argc, char **argv)
 {
+    const char *serve = NULL, *durable = NULL;
+    int64_t durable_mb = 64;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -1506,7 +1906,11 @@ int main(int argc, char **argv)
             s_die("%s: missing value (see --help)", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--serve-echo"))
-            return s_serve_echo(v);
+            serve = v;
+        else if (!strcmp(a, "--durable"))
+            durable = v;
+        else if (!strcmp(a, "--durable-mb"))
+            durable_mb = s_int(a, v, 1, 1 << 20);
         else if (!strcmp(a, "--system")) {
             for (int k = 0; k < NSYS; k++)
                 if (!strcmp(v, s_sys_names[k]))
@@ -1540,6 +1944,10 @@ int main(int argc, char **argv)
         else
             s_die("unknown option %s (see --help)", a);
     }
+    if (durable && !serve)
+        s_die("--durable goes with --serve-echo");
+    if (serve)
+        return s_serve_echo(serve, durable, (size_t)durable_mb << 20);
     if (s_opt.sys == NSYS || s_opt.work == NWORK || !s_opt.target)
         s_die("--system, --workload and --target are required (see --help)");
     if (!(s_opt.seconds > 0) && s_opt.work != W_SETUP)
@@ -1547,14 +1955,17 @@ int main(int argc, char **argv)
     s_opt.groups = s_opt.rows / 10 > 0 ? s_opt.rows / 10 : 1;
 
     /* What applies where. */
-    if (s_opt.sys == SYS_ECHO && s_opt.work != W_ECHO && s_opt.work != W_SETUP)
-        s_not_applicable("the echo target only answers the echo workload");
+    if (s_opt.sys == SYS_ECHO && s_opt.work != W_ECHO && s_opt.work != W_ECHO_TPCB && s_opt.work != W_SETUP)
+        s_not_applicable("the echo target only answers the echo workloads");
+    if (s_opt.work == W_ECHO_TPCB && s_opt.sys != SYS_ECHO)
+        s_not_applicable("echo_tpcb is the TPC-B round-trip ceiling of an echo server");
     if (s_opt.work == W_ECHO && s_opt.sys != SYS_ECHO && s_opt.sys != SYS_DRIFT)
         s_not_applicable("echo is the raw libzmq ceiling (and a DriftDB ping); no SQL peer has it");
     if (s_opt.sys == SYS_REDIS && s_opt.work != W_INSERT && s_opt.work != W_BULK && s_opt.work != W_SETUP)
         s_not_applicable("Redis runs only the write-path workloads (insert, bulk)");
-    if (s_opt.inflight > 1 && !((s_opt.sys == SYS_DRIFT && s_opt.work != W_TPCB) || s_opt.sys == SYS_ECHO))
-        s_die("--inflight > 1 is for DriftDB (single-statement workloads) and echo only");
+    if (s_opt.inflight > 1 &&
+        !((s_opt.sys == SYS_DRIFT && s_opt.work != W_TPCB) || (s_opt.sys == SYS_ECHO && s_opt.work == W_ECHO)))
+        s_die("--inflight > 1 is for DriftDB (single-statement workloads) and the echo workload only");
     if (s_opt.work == W_SETUP)
         return s_setup();
     bool asof = s_opt.work == W_POINT_ASOF || s_opt.work == W_IDX_ASOF || s_opt.work == W_JOIN_AGG_ASOF ||

@@ -1,9 +1,12 @@
 """test_bench_quick — the benchmark suite's smoke test (issue 8): `bench/suite/run.py --quick` against this
 build runs every workload on every system it compares, with operations and without errors, writes the report
 and its plots, finishes within the CI budget and leaves no process behind (PostgreSQL, Redis, driftdbd,
-loadgen), even when it fails or is stopped."""
+loadgen), even when it fails or is stopped; and the durable echo (`loadgen --serve-echo EP --durable FILE`, the
+ceiling of a durable request/reply server in the report) really writes and fdatasyncs every request it answers."""
 import json
 import os
+import re
+import struct
 import shutil
 import signal
 import subprocess
@@ -17,8 +20,10 @@ RUN = os.path.join(SRC, "bench", "suite", "run.py")
 BUDGET = 170.0  # seconds: CI's limit for the quick mode is 3 minutes
 # Every workload of issue 8 and issue 7's queries, and the systems each is compared on.
 DB3 = {"drift", "pg", "sqlite"}
-EXPECTED = {"insert": DB3 | {"redis", "echo"}, "bulk": DB3 | {"redis"}, "point_latest": DB3 | {"echo"},
-            "point_asof": DB3, "idx_latest": DB3, "idx_asof": DB3, "history": DB3, "diff": DB3, "tpcb": DB3,
+# "echo" = the raw echo, "decho" = the durable echo (W1: one round trip per insert; W6: TPC-B's round trips).
+EXPECTED = {"insert": DB3 | {"redis", "echo", "decho"}, "bulk": DB3 | {"redis"}, "point_latest": DB3 | {"echo"},
+            "point_asof": DB3, "idx_latest": DB3, "idx_asof": DB3, "history": DB3, "diff": DB3,
+            "tpcb": DB3 | {"echo", "decho"},
             "join_agg": DB3, "join_agg_asof": DB3, "scan": DB3, "scan_asof": DB3}
 CLIENTS = {"insert": {1, 32}}  # --quick runs 8 clients, and 1 and 32 for inserts
 
@@ -112,16 +117,106 @@ class BenchQuick(unittest.TestCase):
                 self.assertGreater(r["rows_per_s"], 0, r)
         self.assertTrue(res["recovery_s"] and all(0 < x < 120 for x in res["recovery_s"]), res["recovery_s"])
         self.assertGreater(res["raw"]["sync1"][0], 0)
+        # The durable echo synced what it answered: TPC-B's round trips flagged "no sync" were answered at once,
+        # every other request became a record, covered by at least one and at most one fdatasync per record.
+        st = res["decho_stats"]
+        self.assertGreater(st.get("requests", 0), 0, st)
+        self.assertGreater(st["nosync"], 0, st)
+        self.assertGreater(st["records"], 0, st)
+        self.assertLessEqual(st["records"] + st["nosync"], st["requests"], st)
+        self.assertGreater(st["fdatasyncs"], 0, st)
+        self.assertLessEqual(st["fdatasyncs"], st["records"], st)
         with open(os.path.join(out, "benchmarks.md")) as f:
             md = f.read()
         self.assertEqual(md.count("<!-- suite:begin -->"), 1)
         self.assertEqual(md.count("<!-- suite:end -->"), 1)
         for needle in ("## Suite", "### Goals of issue 8", "Workload 7: recovery", "shared_buffers",
-                       "appendfsync always", "durability = sync", "fdatasync p50"):
+                       "appendfsync always", "durability = sync", "fdatasync p50", "| durable echo |",
+                       "DriftDB÷durable echo", "The durable echo server over the whole run", "--durable FILE"):
             self.assertIn(needle, md)
+        # Each W1/W6 goal line says what the goal needs and the durable echo's rate measured in the run.
+        goal_lines = [ln for ln in md.splitlines() if ln.startswith("| W1, 8 clients") or ln.startswith("| W6")]
+        self.assertEqual(len(goal_lines), 4, goal_lines)
+        for ln in goal_lines:
+            self.assertRegex(ln, r"needs [\d\u202f]+(/s|tps) — (\*\*above\*\*|below) the durable echo", ln)
         for png in ("suite-throughput.png", "suite-latency.png"):
             with open(os.path.join(out, "bench", png), "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", png)
+
+    def test_durable_echo_writes_and_syncs(self):
+        # loadgen --serve-echo --durable: every request not flagged 'n' is in the file, in order per client, before
+        # its reply; 'n' requests are answered and not written; the counters it prints on exit agree.
+        import zmq
+        loadgen = os.path.join(os.environ.get("DRIFT_BUILDDIR", "."), "bench", "suite", "loadgen")
+        path = os.path.join(self.tmp, "decho.log")
+        ctx = zmq.Context()
+        port = ctx.socket(zmq.REQ)
+        free = port.bind_to_random_port("tcp://127.0.0.1")
+        port.close()
+        ep = "tcp://127.0.0.1:%d" % free
+        p = subprocess.Popen([loadgen, "--serve-echo", ep, "--durable", path, "--durable-mb", "1"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            line = p.stderr.readline().decode()
+            self.assertIn("durable echo on", line)
+            self.assertEqual(os.path.getsize(path), 2**20)  # pre-zeroed
+            socks = [ctx.socket(zmq.DEALER) for _ in range(4)]
+            for s in socks:
+                s.setsockopt(zmq.LINGER, 0)
+                s.setsockopt(zmq.RCVTIMEO, 30000)
+                s.connect(ep)
+            sent = {i: [] for i in range(len(socks))}
+            nosync = 0
+            for rnd in range(25):  # 4 clients x 10 in flight: batches of several requests per fdatasync
+                for i, s in enumerate(socks):
+                    for k in range(10):
+                        flag = b"n" if k % 5 == 4 else b"d"
+                        body = flag + (b"c%d-r%d-k%d-" % (i, rnd, k)) * (1 + k)
+                        s.send(body)
+                        if flag == b"n":
+                            nosync += 1
+                        else:
+                            sent[i].append(body)
+                for i, s in enumerate(socks):
+                    got = [s.recv() for _ in range(10)]
+                    self.assertEqual(sorted(got), sorted(flag + (b"c%d-r%d-k%d-" % (i, rnd, k)) * (1 + k)
+                                                         for k, flag in ((k, b"n" if k % 5 == 4 else b"d")
+                                                                         for k in range(10))))
+            with open(path, "rb") as f:
+                data = f.read()  # every durable request was answered, so it is in the file already
+            for s in socks:
+                s.close()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            try:
+                err = p.communicate(timeout=30)[1].decode()
+            except subprocess.TimeoutExpired:
+                p.kill()
+                err = p.communicate()[1].decode()
+            ctx.term()
+        self.assertEqual(p.returncode, 0, err)
+        recs, off = [], 0
+        while off + 4 <= len(data):
+            (h,) = struct.unpack_from("<I", data, off)
+            if h >> 24 != 0xEC:
+                break
+            n = h & 0xFFFFFF
+            recs.append(data[off + 4:off + 4 + n])
+            off += 4 + n
+        self.assertEqual(data[off:], bytes(len(data) - off), "bytes after the last record")
+        total = sum(len(v) for v in sent.values())
+        self.assertEqual(len(recs), total)
+        for i, bodies in sent.items():  # each client's durable requests, in its order
+            self.assertEqual([r for r in recs if r[1:].startswith(b"c%d-" % i)], bodies)
+        m = re.search(r"durable echo: (.*)", err.splitlines()[-1])
+        st = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+        self.assertEqual(st["requests"], total + nosync, err)
+        self.assertEqual(st["nosync"], nosync, err)
+        self.assertEqual(st["records"], total, err)
+        self.assertEqual(st["bytes"], off, err)
+        self.assertGreater(st["fdatasyncs"], 0, err)
+        self.assertLessEqual(st["fdatasyncs"], total, err)
+        sys.stderr.write("durable echo: %s\n" % st)
 
     def test_interrupted_run_cleans_up(self):
         # SIGTERM while the peers are up: everything stops and the temporary directory is removed.
