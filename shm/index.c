@@ -24,15 +24,24 @@
 #include "ipc/msg.h"
 
 /* versions / current value layout */
-#define VER_HDR 16 /* op(1) storage(1) pad(2) schema_ver(4) ts(8) */
 #define ST_NONE 0
 #define ST_LOG 1
 #define ST_INLINE 2
 #define CUR_HDR 24  /* seq(8) ts(8) op(1) pad(3) schema_ver(4) */
-/* versions chunk (format 2): n(2) ‖ seq(8) × n ‖ start(2) × n ‖ n version records (VER_HDR + payload),
- * seqs ascending; start[i] = offset of record i from the end of the directory; record i ends where
- * record i+1 starts (the last one at the end of the value). */
-#define CHUNK_DIR(n) (2u + 10u * (size_t)(n))
+/* versions chunk (format 3): n(1) ‖ n records, seqs ascending (oldest first). Record i:
+ *   i > 0: varint(seq_i - seq_(i-1)) (record 0's seq is the chunk's first, in its key table|pk|~first_seq)
+ *   flags(1): op (bits 0-2) | storage << 3 (bits 3-4) | REC_F_SCHEMA (bit 5)
+ *   schema_ver: varint, only with REC_F_SCHEMA (always on record 0; else when it differs from record i-1's)
+ *   ts: record 0: 8 bytes; else zigzag varint(ts_i - ts_(i-1))
+ *   storage 2 (inline row): varint a, varint b, varint m, m bytes: the row is base[0, a) ‖ those m bytes ‖
+ *     base[len - b, len), base = the row of the newest earlier inline record of the chunk (empty: none),
+ *     so a reader rebuilds any version with at most DRIFT_INDEX_CHUNK_VERS deltas over one small value;
+ *   storage 1 (row in the log): varint segment, offset, row_off, row_len;  storage 0 (delete): nothing.
+ * Varints are LEB128 (7 bits a byte, low first). Appending a version copies the chunk and adds one record;
+ * the encoding depends only on the chunk's versions, so batches and a rebuild give the same bytes. */
+#define REC_OP_MASK 7
+#define REC_ST_SHIFT 3
+#define REC_F_SCHEMA 0x20
 #define IDXV_LEN 11 /* seq_to(8) flags(1) vals_len(2) */
 #define IDXF_TRUNC 1
 #define LMDB_KEY_MAX 511
@@ -70,6 +79,7 @@ struct drift_index {
     size_t zcap;
     uint64_t zseg, zoff; /* which frame zbuf holds (0 = none) */
     drift_keybuf_t k1, k2, rowbuf, oldrow, vals_old, vals_new, build, chunk;
+    drift_keybuf_t base; /* a chunk's rows rebuilt (writer side: appends, index builds) */
     uint64_t *mi_keys; /* catalog_max_ids: (table << 32 | version) -> highest index id of that definition */
     uint32_t *mi_vals; /* (open addressing; a definition never changes once written) */
     size_t mi_n, mi_cap;
@@ -82,6 +92,7 @@ struct drift_index_rd {
     uint64_t seq;
     MDB_cursor *c_versions, *c_idx;
     drift_keybuf_t k;
+    drift_keybuf_t row; /* the row of the last drift_index_get, rebuilt from its chunk */
 };
 
 struct drift_index_scan {
@@ -91,6 +102,7 @@ struct drift_index_scan {
     uint32_t table;
     uint64_t as_of, steps;
     drift_keybuf_t lo, hi, seek;
+    drift_keybuf_t row; /* the row returned last (as of an older seq: rebuilt from its chunk) */
 };
 
 struct drift_index_iscan {
@@ -648,6 +660,7 @@ void drift_index_close(drift_index_t **self_p)
     drift_keybuf_free(&ix->oldrow);
     drift_keybuf_free(&ix->build);
     drift_keybuf_free(&ix->chunk);
+    drift_keybuf_free(&ix->base);
     free(ix);
     *self_p = NULL;
 }
@@ -737,141 +750,282 @@ static int s_frame_body(drift_index_t *ix, const drift_frame_t *f, uint64_t seg,
     return 0;
 }
 
-/* Fills v's row from a versions value. */
-static int s_ver_decode(drift_index_t *ix, const MDB_val *val, uint64_t seq, drift_index_ver_t *v)
+/* ---------------------------------------------------------- version chunks */
+
+/* Appends v as an unsigned LEB128 varint. */
+static void s_kb_var(drift_keybuf_t *kb, uint64_t v)
 {
-    const uint8_t *p = val->mv_data;
-    if (val->mv_size < VER_HDR)
+    uint8_t b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        b[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (uint8_t)v;
+    drift_keybuf_raw(kb, b, n);
+}
+
+/* Reads a varint at *p (< end) into *ret and advances *p; -1 when truncated or longer than 10 bytes. */
+static int s_var_get(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+    uint64_t v = 0;
+    for (unsigned sh = 0; sh < 70 && *p < end; sh += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) {
+            *ret = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Makes room for n bytes in kb->buf (kb->len unchanged). */
+static int s_kb_reserve(drift_keybuf_t *kb, size_t n)
+{
+    if (kb->cap >= n)
+        return 0;
+    size_t cap = kb->cap ? kb->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *b = realloc(kb->buf, cap);
+    if (!b) {
+        kb->oom = 1;
+        return -ENOMEM;
+    }
+    kb->buf = b;
+    kb->cap = cap;
+    return 0;
+}
+
+/* A chunk decoder: walks the records of one versions value oldest first (format 3, layout at the top of
+ * the file). After each s_cit_next() the fields describe that record; row (when not NULL) holds the row of
+ * the newest inline record decoded so far, rebuilt from the deltas (the base of the next inline record). */
+typedef struct {
+    const uint8_t *p, *end; /* the next record */
+    uint32_t n, i;          /* records in the chunk, records decoded */
+    uint64_t first;         /* the chunk's first seq (from its key) */
+    uint64_t seq, ts;
+    uint32_t schema_ver;
+    int op, storage;
+    uint64_t seg, off, roff, rlen; /* storage 1 */
+    drift_keybuf_t *row;           /* NULL: rows are skipped, not rebuilt */
+} s_cit_t;
+
+/* Starts decoding the chunk value v whose key is table|pk|~first (key_len bytes, the last 8 = ~first). */
+static int s_cit_init(s_cit_t *c, const MDB_val *k, const MDB_val *v, drift_keybuf_t *row)
+{
+    memset(c, 0, sizeof *c);
+    if (k->mv_size < 8 || v->mv_size < 1)
         return DRIFT_ECORRUPT;
-    memset(v, 0, sizeof *v);
-    v->seq = seq;
-    v->op = p[0];
-    v->schema_ver = s_get_be32(p + 4);
-    v->ts_ns = s_get_be64(p + 8);
-    v->end_seq = DRIFT_INDEX_SEQ_LIVE;
-    if (p[1] == ST_INLINE) {
-        v->row = p + VER_HDR;
-        v->row_len = val->mv_size - VER_HDR;
-    } else if (p[1] == ST_LOG) {
-        if (val->mv_size != VER_HDR + 24 || !ix->logr)
+    c->first = ~s_get_be64((const uint8_t *)k->mv_data + k->mv_size - 8);
+    c->p = v->mv_data;
+    c->end = c->p + v->mv_size;
+    c->n = *c->p++;
+    c->row = row;
+    if (row)
+        row->len = 0;
+    return c->n == 0 || c->n > DRIFT_INDEX_CHUNK_VERS ? DRIFT_ECORRUPT : 0;
+}
+
+/* Seq of the next record into *ret: 1, 0 when every record was decoded, DRIFT_ECORRUPT. */
+static int s_cit_peek(const s_cit_t *c, uint64_t *ret)
+{
+    if (c->i >= c->n)
+        return 0;
+    if (c->i == 0) {
+        *ret = c->first;
+        return 1;
+    }
+    const uint8_t *p = c->p;
+    uint64_t d;
+    if (s_var_get(&p, c->end, &d) < 0 || d == 0 || c->seq + d < c->seq)
+        return DRIFT_ECORRUPT;
+    *ret = c->seq + d;
+    return 1;
+}
+
+/* Decodes the next record: 1, 0 at the end of the chunk, DRIFT_ECORRUPT (or -ENOMEM rebuilding a row). */
+static int s_cit_next(s_cit_t *c)
+{
+    if (c->i >= c->n)
+        return c->p == c->end ? 0 : DRIFT_ECORRUPT;
+    const uint8_t *p = c->p, *e = c->end;
+    uint64_t a, b, m;
+    if (c->i == 0)
+        c->seq = c->first;
+    else {
+        if (s_var_get(&p, e, &a) < 0 || a == 0 || c->seq + a < c->seq)
             return DRIFT_ECORRUPT;
-        drift_logr_pos_t pos = {s_get_be64(p + 16), s_get_be64(p + 24)};
-        uint32_t roff = s_get_be32(p + 32), rlen = s_get_be32(p + 36);
+        c->seq += a;
+    }
+    if (p >= e)
+        return DRIFT_ECORRUPT;
+    uint8_t fl = *p++;
+    c->op = fl & REC_OP_MASK;
+    c->storage = (fl >> REC_ST_SHIFT) & 3;
+    if (fl & REC_F_SCHEMA) {
+        if (s_var_get(&p, e, &a) < 0 || a > UINT32_MAX)
+            return DRIFT_ECORRUPT;
+        c->schema_ver = (uint32_t)a;
+    } else if (c->i == 0)
+        return DRIFT_ECORRUPT;
+    if (c->i == 0) {
+        if (e - p < 8)
+            return DRIFT_ECORRUPT;
+        c->ts = s_get_be64(p);
+        p += 8;
+    } else {
+        if (s_var_get(&p, e, &a) < 0)
+            return DRIFT_ECORRUPT;
+        c->ts += (uint64_t)((int64_t)(a >> 1) ^ -(int64_t)(a & 1)); /* zigzag */
+    }
+    switch (c->storage) {
+    case ST_INLINE:
+        if (s_var_get(&p, e, &a) < 0 || s_var_get(&p, e, &b) < 0 || s_var_get(&p, e, &m) < 0 ||
+            m > (uint64_t)(e - p))
+            return DRIFT_ECORRUPT;
+        if (c->row) {
+            /* row = base[0, a) ‖ mid ‖ base[len - b, len), rebuilt in place */
+            drift_keybuf_t *r = c->row;
+            size_t bl = r->len;
+            if (a > bl || b > bl - a)
+                return DRIFT_ECORRUPT;
+            size_t nl = (size_t)(a + m + b);
+            if (s_kb_reserve(r, nl > bl ? nl : bl) < 0)
+                return -ENOMEM;
+            if (b)
+                memmove(r->buf + a + m, r->buf + bl - b, (size_t)b);
+            if (m)
+                memcpy(r->buf + a, p, (size_t)m);
+            r->len = nl;
+        }
+        p += m;
+        break;
+    case ST_LOG:
+        if (s_var_get(&p, e, &c->seg) < 0 || s_var_get(&p, e, &c->off) < 0 || s_var_get(&p, e, &c->roff) < 0 ||
+            s_var_get(&p, e, &c->rlen) < 0)
+            return DRIFT_ECORRUPT;
+        break;
+    case ST_NONE:
+        break;
+    default:
+        return DRIFT_ECORRUPT;
+    }
+    c->p = p;
+    c->i++;
+    return 1;
+}
+
+/* Decodes records up to the newest with seq <= as_of: 1 (the decoder is on it), 0 when the first record is
+ * already newer, or an error. */
+static int s_cit_seek(s_cit_t *c, uint64_t as_of)
+{
+    int found = 0;
+    for (;;) {
+        uint64_t s;
+        int rc = s_cit_peek(c, &s);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 || s > as_of)
+            return found;
+        if ((rc = s_cit_next(c)) < 0)
+            return rc;
+        found = 1;
+    }
+}
+
+/* Decodes every record; 0 or an error. */
+static int s_cit_all(s_cit_t *c)
+{
+    int rc;
+    while ((rc = s_cit_next(c)) == 1)
+        ;
+    return rc;
+}
+
+/* Fills v from the record the decoder is on (its row: the rebuilt one, or fetched from the log). */
+static int s_cit_ver(drift_index_t *ix, const s_cit_t *c, drift_index_ver_t *v)
+{
+    static const uint8_t empty[1];
+    memset(v, 0, sizeof *v);
+    v->seq = c->seq;
+    v->op = c->op;
+    v->schema_ver = c->schema_ver;
+    v->ts_ns = c->ts;
+    v->end_seq = DRIFT_INDEX_SEQ_LIVE;
+    if (c->storage == ST_INLINE) {
+        if (!c->row)
+            return DRIFT_ECORRUPT;
+        v->row = c->row->buf ? c->row->buf : empty;
+        v->row_len = c->row->len;
+    } else if (c->storage == ST_LOG) {
+        if (!ix->logr)
+            return DRIFT_ECORRUPT;
+        drift_logr_pos_t pos = {c->seg, c->off};
         drift_frame_t f;
         int rc = drift_logr_fetch(ix->logr, pos, &f);
         if (rc < 0) {
-            snprintf(ix->err, sizeof ix->err, "version %" PRIu64 ": %s", seq, drift_logr_error(ix->logr));
+            snprintf(ix->err, sizeof ix->err, "version %" PRIu64 ": %s", c->seq, drift_logr_error(ix->logr));
             return rc;
         }
-        if (f.seq != seq)
+        if (f.seq != c->seq)
             return DRIFT_ECORRUPT;
         const uint8_t *body;
         size_t blen;
         if ((rc = s_frame_body(ix, &f, pos.segment_id, pos.offset, &body, &blen)) < 0)
             return rc;
-        if ((uint64_t)roff + rlen > blen)
+        if (c->roff + c->rlen > blen || c->roff + c->rlen < c->roff)
             return DRIFT_ECORRUPT;
-        v->row = body + roff;
-        v->row_len = rlen;
+        v->row = body + c->roff;
+        v->row_len = (size_t)c->rlen;
     }
     return 0;
 }
 
-/* ---------------------------------------------------------- version chunks */
-
-/* A parsed versions chunk (borrowed from an LMDB value). */
+/* What the encoder of a record needs to know about the records before it in the chunk. */
 typedef struct {
-    const uint8_t *p;
-    size_t len;
-    uint32_t n;
-} s_chunk_t;
+    int first;                /* the record starts a chunk */
+    uint64_t seq, ts;         /* of the previous record */
+    uint32_t schema_ver;      /* of the previous record */
+    const uint8_t *base;      /* the row of the newest earlier inline record (NULL, 0: none) */
+    size_t base_len;
+} s_prev_t;
 
-/* Parses the directory of a chunk value. */
-static int s_chunk_parse(const MDB_val *v, s_chunk_t *c)
+/* Encodes one version record into kb (format 3) after the records described by pv. */
+static void s_rec_encode(drift_keybuf_t *kb, const s_prev_t *pv, uint64_t seq, uint64_t ts, int op, int storage,
+                         uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off, const uint8_t *row, size_t row_len)
 {
-    c->p = v->mv_data;
-    c->len = v->mv_size;
-    if (c->len < 2)
-        return DRIFT_ECORRUPT;
-    c->n = (uint32_t)c->p[0] << 8 | c->p[1];
-    return c->n == 0 || c->len < CHUNK_DIR(c->n) ? DRIFT_ECORRUPT : 0;
-}
-
-/* Seq of version i of a chunk. */
-static uint64_t s_chunk_seq(const s_chunk_t *c, uint32_t i)
-{
-    return s_get_be64(c->p + 2 + 8 * (size_t)i);
-}
-
-/* Start of record i, relative to the end of the directory. */
-static size_t s_chunk_start(const s_chunk_t *c, uint32_t i)
-{
-    const uint8_t *q = c->p + 2 + 8 * (size_t)c->n + 2 * (size_t)i;
-    return (size_t)q[0] << 8 | q[1];
-}
-
-/* Record i of a chunk (an empty value when the offsets are out of bounds: decoding it fails). */
-static MDB_val s_chunk_rec(const s_chunk_t *c, uint32_t i)
-{
-    size_t base = CHUNK_DIR(c->n), b = base + s_chunk_start(c, i);
-    size_t e = i + 1 < c->n ? base + s_chunk_start(c, i + 1) : c->len;
-    if (b > e || e > c->len)
-        return (MDB_val){0, NULL};
-    return (MDB_val){e - b, (void *)(c->p + b)};
-}
-
-/* Index of the newest version with seq <= as_of, -1 when none (binary search over the ascending seqs). */
-static long s_chunk_find(const s_chunk_t *c, uint64_t as_of)
-{
-    long lo = 0, hi = (long)c->n - 1, found = -1;
-    while (lo <= hi) {
-        long mid = (lo + hi) / 2;
-        if (s_chunk_seq(c, (uint32_t)mid) <= as_of) {
-            found = mid;
-            lo = mid + 1;
-        } else
-            hi = mid - 1;
+    if (!pv->first)
+        s_kb_var(kb, seq - pv->seq);
+    int with_schema = pv->first || schema_ver != pv->schema_ver;
+    uint8_t fl = (uint8_t)((op & REC_OP_MASK) | storage << REC_ST_SHIFT | (with_schema ? REC_F_SCHEMA : 0));
+    drift_keybuf_raw(kb, &fl, 1);
+    if (with_schema)
+        s_kb_var(kb, schema_ver);
+    if (pv->first)
+        s_kb_u64(kb, ts);
+    else {
+        int64_t d = (int64_t)(ts - pv->ts);
+        s_kb_var(kb, (uint64_t)(d * 2) ^ (uint64_t)(d >> 63)); /* zigzag */
     }
-    return found;
-}
-
-/* Op byte of record i (0 when unreadable). */
-static int s_chunk_op(const s_chunk_t *c, uint32_t i)
-{
-    MDB_val r = s_chunk_rec(c, i);
-    return r.mv_size >= VER_HDR ? ((const uint8_t *)r.mv_data)[0] : 0;
-}
-
-/* Builds in out a chunk of the first keep versions of c (c may be NULL with keep = 0) plus the record rec
- * with seq seq. */
-static void s_chunk_build(drift_keybuf_t *out, const s_chunk_t *c, uint32_t keep, uint64_t seq, const uint8_t *rec,
-                          size_t rec_len)
-{
-    uint32_t n = keep + 1;
-    size_t old_recs = 0;
-    if (keep)
-        old_recs = (keep < c->n ? CHUNK_DIR(c->n) + s_chunk_start(c, keep) : c->len) - CHUNK_DIR(c->n);
-    drift_keybuf_reset(out);
-    uint8_t b[8];
-    b[0] = (uint8_t)(n >> 8);
-    b[1] = (uint8_t)n;
-    drift_keybuf_raw(out, b, 2);
-    for (uint32_t i = 0; i < keep; i++)
-        drift_keybuf_raw(out, c->p + 2 + 8 * (size_t)i, 8);
-    s_be64(b, seq);
-    drift_keybuf_raw(out, b, 8);
-    for (uint32_t i = 0; i < keep; i++) {
-        size_t st = s_chunk_start(c, i);
-        b[0] = (uint8_t)(st >> 8);
-        b[1] = (uint8_t)st;
-        drift_keybuf_raw(out, b, 2);
+    if (storage == ST_INLINE) {
+        /* the common prefix and suffix with the base row, and the bytes in between */
+        size_t bl = pv->base ? pv->base_len : 0, lim = bl < row_len ? bl : row_len, a = 0, b = 0;
+        while (a < lim && pv->base[a] == row[a])
+            a++;
+        while (b < lim - a && pv->base[bl - 1 - b] == row[row_len - 1 - b])
+            b++;
+        s_kb_var(kb, a);
+        s_kb_var(kb, b);
+        s_kb_var(kb, row_len - a - b);
+        drift_keybuf_raw(kb, row + a, row_len - a - b);
+    } else if (storage == ST_LOG) {
+        s_kb_var(kb, pos.segment_id);
+        s_kb_var(kb, pos.offset);
+        s_kb_var(kb, row_off);
+        s_kb_var(kb, row_len);
     }
-    b[0] = (uint8_t)(old_recs >> 8);
-    b[1] = (uint8_t)old_recs;
-    drift_keybuf_raw(out, b, 2);
-    if (keep)
-        drift_keybuf_raw(out, c->p + CHUNK_DIR(c->n), old_recs);
-    drift_keybuf_raw(out, rec, rec_len);
 }
 
 /* ------------------------------------------------------ definitions cache */
@@ -1182,10 +1336,11 @@ static int s_idx_build(drift_index_t *ix, uint32_t table, const drift_index_idxd
             pk_len = kpl;
             memcpy(pk, (const uint8_t *)k.mv_data + 4, pk_len);
         }
-        s_chunk_t ch;
-        if ((rc = s_chunk_parse(&v, &ch)) < 0)
+        s_cit_t ch;
+        if ((rc = s_cit_init(&ch, &k, &v, &ix->base)) < 0)
             break;
-        for (uint32_t j = ch.n; j-- > 0 && rc == 0;) { /* newest first */
+        size_t n0 = n;
+        while ((rc = s_cit_next(&ch)) == 1) { /* oldest first; the chunk's run is reversed below */
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
                 s_bver_t *nv = realloc(vs, cap * sizeof *vs);
@@ -1196,12 +1351,10 @@ static int s_idx_build(drift_index_t *ix, uint32_t table, const drift_index_idxd
                 vs = nv;
             }
             drift_index_ver_t ver;
-            uint64_t seq = s_chunk_seq(&ch, j);
-            MDB_val r = s_chunk_rec(&ch, j);
-            if ((rc = s_ver_decode(ix, &r, seq, &ver)) < 0)
+            if ((rc = s_cit_ver(ix, &ch, &ver)) < 0)
                 break;
             s_bver_t *b = &vs[n++];
-            b->seq = seq;
+            b->seq = ch.seq;
             b->has = 0;
             if (ver.row) {
                 const drift_index_tdef_t *d;
@@ -1214,6 +1367,11 @@ static int s_idx_build(drift_index_t *ix, uint32_t table, const drift_index_idxd
                     drift_keybuf_raw(&ix->build, vals.buf, vals.len);
                 }
             }
+        }
+        for (size_t i = n0, j = n; i + 1 < j; i++, j--) { /* newest first, as the chunks come */
+            s_bver_t t = vs[i];
+            vs[i] = vs[j - 1];
+            vs[j - 1] = t;
         }
         if (rc < 0)
             break;
@@ -1299,31 +1457,19 @@ int drift_index_clear(drift_index_t *self)
     return rc;
 }
 
-/* Adds a version (header + optional location/inline row) to the key's chunks in versions: appended to
- * the newest chunk (key table|pk|~first_seq) while it has room, else in a new chunk keyed table|pk|~seq.
+/* Adds a version (a record encoded after the chunk's previous ones) to the key's chunks in versions: appended
+ * to the newest chunk (key table|pk|~first_seq) while it has room, else in a new chunk keyed table|pk|~seq.
  * A second op on the same key in one frame (same seq) replaces the version that frame wrote. */
 static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, size_t pk_len, uint64_t seq, uint64_t ts,
                          int op, int storage, uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off,
                          const uint8_t *row, size_t row_len)
 {
-    drift_keybuf_reset(&ix->k2);
-    uint8_t h[VER_HDR] = {(uint8_t)op, (uint8_t)storage, 0, 0};
-    s_be32(h + 4, schema_ver);
-    s_be64(h + 8, ts);
-    drift_keybuf_raw(&ix->k2, h, VER_HDR);
-    if (storage == ST_LOG) {
-        s_kb_u64(&ix->k2, pos.segment_id);
-        s_kb_u64(&ix->k2, pos.offset);
-        s_kb_u32(&ix->k2, (uint32_t)row_off);
-        s_kb_u32(&ix->k2, (uint32_t)row_len);
-    } else if (storage == ST_INLINE)
-        drift_keybuf_raw(&ix->k2, row, row_len);
     drift_keybuf_reset(&ix->k1);
     s_kb_u32(&ix->k1, table);
     drift_keybuf_raw(&ix->k1, pk, pk_len);
     size_t plen = ix->k1.len;
     s_kb_u64(&ix->k1, 0); /* ~UINT64_MAX: the newest chunk of the key comes first */
-    if (ix->k1.oom || ix->k2.oom)
+    if (ix->k1.oom)
         return -ENOMEM;
     int rc = s_wcur(ix, ix->db_versions, &ix->wc_versions);
     if (rc < 0)
@@ -1332,43 +1478,72 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
     rc = mdb_cursor_get(ix->wc_versions, &k, &v, MDB_SET_RANGE);
     if (rc && rc != MDB_NOTFOUND)
         return s_mdb(ix, rc, "versions seek");
-    s_chunk_t c = {0};
+    s_cit_t c;
+    memset(&c, 0, sizeof c);
     int has = rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, ix->k1.buf, plen) == 0;
-    if (has && (rc = s_chunk_parse(&v, &c)) < 0)
-        return rc;
     uint32_t keep = 0;
-    uint64_t first = seq;
+    size_t old_bytes = 0; /* the kept records' bytes (after the count byte) */
     if (has) {
-        keep = c.n;
-        if (s_chunk_seq(&c, c.n - 1) == seq)
-            keep--; /* same frame: replaces that version */
-        else if (s_chunk_seq(&c, c.n - 1) > seq) {
-            snprintf(ix->err, sizeof ix->err, "version %" PRIu64 " older than the newest indexed", seq);
-            return DRIFT_ECORRUPT;
+        /* decode the newest chunk up to the version this frame replaces (if any): its last row is the base */
+        if ((rc = s_cit_init(&c, &k, &v, &ix->base)) < 0)
+            return rc;
+        for (;;) {
+            uint64_t s;
+            if ((rc = s_cit_peek(&c, &s)) < 0)
+                return rc;
+            if (rc == 0 || (s == seq && c.i == c.n - 1))
+                break;
+            if (s >= seq) {
+                snprintf(ix->err, sizeof ix->err, "version %" PRIu64 " older than the newest indexed", seq);
+                return DRIFT_ECORRUPT;
+            }
+            if ((rc = s_cit_next(&c)) < 0)
+                return rc;
         }
+        keep = c.i;
+        old_bytes = (size_t)(c.p - (const uint8_t *)v.mv_data) - 1;
     }
-    /* fits: the directory grows by 10 bytes, the records by this one */
-    size_t old_len = keep ? (keep < c.n ? CHUNK_DIR(c.n) + s_chunk_start(&c, keep) : c.len) - CHUNK_DIR(c.n) : 0;
-    int append = keep > 0 && keep < DRIFT_INDEX_CHUNK_VERS &&
-                 CHUNK_DIR(keep + 1) + old_len + ix->k2.len <= DRIFT_INDEX_CHUNK_BYTES;
+    s_prev_t pv = {.first = keep == 0};
+    if (keep) {
+        pv.seq = c.seq;
+        pv.ts = c.ts;
+        pv.schema_ver = c.schema_ver;
+        pv.base = ix->base.buf;
+        pv.base_len = ix->base.len;
+    }
+    drift_keybuf_reset(&ix->k2);
+    s_rec_encode(&ix->k2, &pv, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
+    int append = keep > 0 && keep < DRIFT_INDEX_CHUNK_VERS && 1 + old_bytes + ix->k2.len <= DRIFT_INDEX_CHUNK_BYTES;
+    if (!append && keep > 0) {
+        /* it starts a chunk: encoded without a predecessor */
+        s_prev_t p0 = {.first = 1};
+        drift_keybuf_reset(&ix->k2);
+        s_rec_encode(&ix->k2, &p0, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
+    }
+    if (ix->k2.oom || ix->base.oom)
+        return -ENOMEM;
+    uint8_t nb;
     if (has && !append && keep > 0 && keep < c.n) {
         /* the newest chunk loses the version this frame replaces, which goes to a new chunk */
-        MDB_val last = s_chunk_rec(&c, keep - 1);
         drift_keybuf_reset(&ix->chunk);
-        s_chunk_build(&ix->chunk, &c, keep - 1, s_chunk_seq(&c, keep - 1), last.mv_data, last.mv_size);
-        if (ix->chunk.oom)
-            return -ENOMEM;
+        nb = (uint8_t)keep;
+        drift_keybuf_raw(&ix->chunk, &nb, 1);
+        drift_keybuf_raw(&ix->chunk, (const uint8_t *)v.mv_data + 1, old_bytes);
         drift_keybuf_reset(&ix->k1);
         drift_keybuf_raw(&ix->k1, k.mv_data, k.mv_size); /* (k points into the page being rewritten) */
-        if (ix->k1.oom)
+        if (ix->k1.oom || ix->chunk.oom)
             return -ENOMEM;
         MDB_val kk = {ix->k1.len, ix->k1.buf}, vv = {ix->chunk.len, ix->chunk.buf};
         if ((rc = s_mdb(ix, mdb_cursor_put(ix->wc_versions, &kk, &vv, 0), "versions put")) < 0)
             return rc;
     }
+    uint64_t first = append ? c.first : seq;
+    drift_keybuf_reset(&ix->chunk);
+    nb = (uint8_t)(append ? keep + 1 : 1);
+    drift_keybuf_raw(&ix->chunk, &nb, 1);
     if (append)
-        first = s_chunk_seq(&c, 0);
-    s_chunk_build(&ix->chunk, append ? &c : NULL, append ? keep : 0, seq, ix->k2.buf, ix->k2.len);
+        drift_keybuf_raw(&ix->chunk, (const uint8_t *)v.mv_data + 1, old_bytes);
+    drift_keybuf_raw(&ix->chunk, ix->k2.buf, ix->k2.len);
     drift_keybuf_reset(&ix->k1);
     s_kb_u32(&ix->k1, table);
     drift_keybuf_raw(&ix->k1, pk, pk_len);
@@ -1768,6 +1943,7 @@ void drift_index_rd_end(drift_index_rd_t **self_p)
     if (rd->txn)
         mdb_txn_abort(rd->txn);
     drift_keybuf_free(&rd->k);
+    drift_keybuf_free(&rd->row);
     free(rd);
     *self_p = NULL;
 }
@@ -1826,15 +2002,13 @@ int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t
         return s_mdb(rd->ix, rc, "versions");
     if (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0)
         return DRIFT_ENOTFOUND;
-    /* the chunk whose first version is the newest at or before as_of: search its seqs */
-    s_chunk_t c;
-    if ((rc = s_chunk_parse(&v, &c)) < 0)
+    /* the chunk whose first version is the newest at or before as_of: decode its records up to as_of */
+    s_cit_t c;
+    if ((rc = s_cit_init(&c, &k, &v, &rd->row)) < 0 || (rc = s_cit_seek(&c, as_of)) < 0)
         return rc;
-    long i = s_chunk_find(&c, as_of);
-    if (i < 0)
+    if (rc == 0)
         return DRIFT_ECORRUPT; /* its first seq is <= as_of by the seek */
-    MDB_val r = s_chunk_rec(&c, (uint32_t)i);
-    rc = s_ver_decode(rd->ix, &r, s_chunk_seq(&c, (uint32_t)i), ret);
+    rc = s_cit_ver(rd->ix, &c, ret);
     if (rc == 0 && ret->op == DRIFT_COP_DELETE)
         rc = DRIFT_ENOTFOUND;
     return rc;
@@ -1859,14 +2033,13 @@ int drift_index_last_write(drift_index_rd_t *rd, uint32_t table, const void *pk,
         return s_mdb(rd->ix, rc, "versions");
     if (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0)
         return DRIFT_ENOTFOUND;
-    s_chunk_t c;
-    if ((rc = s_chunk_parse(&v, &c)) < 0)
+    s_cit_t c; /* the newest record of the newest chunk (rows skipped, not rebuilt) */
+    if ((rc = s_cit_init(&c, &k, &v, NULL)) < 0 || (rc = s_cit_all(&c)) < 0)
         return rc;
-    int op = s_chunk_op(&c, c.n - 1);
-    if (op == 0)
+    if (c.op == 0)
         return DRIFT_ECORRUPT;
-    *ret_seq = s_chunk_seq(&c, c.n - 1);
-    *ret_op = op;
+    *ret_seq = c.seq;
+    *ret_op = c.op;
     return 0;
 }
 
@@ -1889,13 +2062,13 @@ int drift_index_history(drift_index_rd_t *rd, uint32_t table, const void *pk, si
         rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_LAST);
     else if (rc == 0)
         rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_PREV);
-    int found = 0;
+    int found = 0, drc = 0;
+    drift_keybuf_t row = {0}; /* this call's own: fn may read through rd */
     while (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, rd->k.buf, plen) == 0) {
         found = 1;
-        s_chunk_t c;
-        int drc = s_chunk_parse(&v, &c);
-        if (drc < 0)
-            return drc;
+        s_cit_t c;
+        if ((drc = s_cit_init(&c, &k, &v, &row)) < 0)
+            goto out;
         /* the next chunk's first seq ends this chunk's last version */
         rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_PREV);
         if (rc && rc != MDB_NOTFOUND)
@@ -1903,22 +2076,27 @@ int drift_index_history(drift_index_rd_t *rd, uint32_t table, const void *pk, si
         uint64_t end = rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, rd->k.buf, plen) == 0
                            ? ~s_get_be64((const uint8_t *)k.mv_data + plen)
                            : DRIFT_INDEX_SEQ_LIVE;
-        for (uint32_t i = 0; i < c.n; i++) {
+        while ((drc = s_cit_next(&c)) == 1) {
             drift_index_ver_t ver;
-            uint64_t seq = s_chunk_seq(&c, i);
-            MDB_val r = s_chunk_rec(&c, i);
-            if ((drc = s_ver_decode(rd->ix, &r, seq, &ver)) < 0)
-                return drc;
-            ver.end_seq = ver.op == DRIFT_COP_DELETE ? seq : i + 1 < c.n ? s_chunk_seq(&c, i + 1) : end;
+            uint64_t next;
+            if ((drc = s_cit_ver(rd->ix, &c, &ver)) < 0 || (drc = s_cit_peek(&c, &next)) < 0)
+                goto out;
+            ver.end_seq = ver.op == DRIFT_COP_DELETE ? ver.seq : drc == 1 ? next : end;
             if ((drc = fn(&ver, arg)) != 0)
-                return drc;
+                goto out;
         }
+        if (drc < 0)
+            goto out;
         if (rc == MDB_NOTFOUND)
             break;
     }
     if (rc && rc != MDB_NOTFOUND)
-        return s_mdb(rd->ix, rc, "versions");
-    return found ? 0 : DRIFT_ENOTFOUND;
+        drc = s_mdb(rd->ix, rc, "versions");
+    else
+        drc = found ? 0 : DRIFT_ENOTFOUND;
+out:
+    drift_keybuf_free(&row);
+    return drc;
 }
 
 /* Sets up a key range [id|lo, id|hi) (hi absent: to the end of id's keys) and a cursor on db,
@@ -1978,6 +2156,7 @@ void drift_index_scan_close(drift_index_scan_t **self_p)
         return;
     s_range_close(it->c, &it->lo, &it->hi);
     drift_keybuf_free(&it->seek);
+    drift_keybuf_free(&it->row);
     free(it);
     *self_p = NULL;
 }
@@ -2064,15 +2243,13 @@ int drift_index_scan_next(drift_index_scan_t *it, const uint8_t **ret_pk, size_t
         if (it->seek.oom)
             return -ENOMEM;
         drift_index_ver_t ver;
-        s_chunk_t c;
-        if ((rc = s_chunk_parse(&v, &c)) < 0)
+        s_cit_t c;
+        if ((rc = s_cit_init(&c, &k, &v, &it->row)) < 0 || (rc = s_cit_seek(&c, it->as_of)) < 0)
             return rc;
-        long vi = s_chunk_find(&c, it->as_of);
-        if (vi < 0)
+        if (rc == 0)
             return DRIFT_ECORRUPT;
-        int deleted = s_chunk_op(&c, (uint32_t)vi) == DRIFT_COP_DELETE;
-        MDB_val r = s_chunk_rec(&c, (uint32_t)vi);
-        if (!deleted && (rc = s_ver_decode(it->rd->ix, &r, s_chunk_seq(&c, (uint32_t)vi), &ver)) < 0)
+        int deleted = c.op == DRIFT_COP_DELETE;
+        if (!deleted && (rc = s_cit_ver(it->rd->ix, &c, &ver)) < 0)
             return rc;
         /* move past this pk: a few steps, then a seek */
         int moved = 0;
@@ -2491,13 +2668,19 @@ int drift_index_current_count(drift_index_rd_t *rd, uint64_t *ret)
     return 0;
 }
 
+/* One version of the pk a versions scan is on (its row, when inline, rebuilt into the scan's rows). */
+typedef struct {
+    s_cit_t rec;             /* the decoder's state on that record (row: NULL) */
+    size_t row_off, row_len; /* inline: in rows */
+} s_vver_t;
+
 struct drift_index_vscan {
     drift_index_rd_t *rd;
     MDB_cursor *c;
     drift_keybuf_t lo, hi, pk;
     int started, pending, done; /* pending: the cursor is on an entry not consumed yet */
-    MDB_val *vals;              /* the current pk's versions, newest first */
-    uint64_t *seqs;
+    s_vver_t *vals;             /* the current pk's versions, newest first */
+    drift_keybuf_t rows, tmp;   /* their inline rows; a chunk's rows being rebuilt */
     size_t n, cap, emit; /* emit: versions of the current pk not returned yet (returned oldest first) */
     uint64_t steps;
 };
@@ -2525,8 +2708,9 @@ void drift_index_vscan_close(drift_index_vscan_t **self_p)
         return;
     s_range_close(it->c, &it->lo, &it->hi);
     drift_keybuf_free(&it->pk);
+    drift_keybuf_free(&it->rows);
+    drift_keybuf_free(&it->tmp);
     free(it->vals);
-    free(it->seqs);
     free(it);
     *self_p = NULL;
 }
@@ -2536,20 +2720,16 @@ uint64_t drift_index_vscan_steps(const drift_index_vscan_t *it)
     return it->steps;
 }
 
-/* Room for one more version in it->vals/seqs. */
+/* Room for one more version in it->vals. */
 static int s_vscan_grow(drift_index_vscan_t *it)
 {
     if (it->n < it->cap)
         return 0;
     size_t cap = it->cap ? 2 * it->cap : 16;
-    MDB_val *nv = realloc(it->vals, cap * sizeof *nv);
+    s_vver_t *nv = realloc(it->vals, cap * sizeof *nv);
     if (!nv)
         return -ENOMEM;
     it->vals = nv;
-    uint64_t *ns = realloc(it->seqs, cap * sizeof *ns);
-    if (!ns)
-        return -ENOMEM;
-    it->seqs = ns;
     it->cap = cap;
     return 0;
 }
@@ -2561,6 +2741,7 @@ static int s_vscan_load(drift_index_vscan_t *it)
     MDB_val k, v;
     int rc;
     it->n = 0;
+    drift_keybuf_reset(&it->rows);
     if (it->done)
         return 0;
     if (!it->started) {
@@ -2589,16 +2770,29 @@ static int s_vscan_load(drift_index_vscan_t *it)
             it->pending = 1; /* the first version of the next pk */
             return 1;
         }
-        s_chunk_t c;
-        if ((rc = s_chunk_parse(&v, &c)) < 0)
+        s_cit_t c;
+        if ((rc = s_cit_init(&c, &k, &v, &it->tmp)) < 0)
             return rc;
         it->steps += c.n - 1; /* steps count the versions read (one cursor step per chunk) */
-        for (uint32_t j = c.n; j-- > 0;) { /* newest first */
+        size_t n0 = it->n;
+        while ((rc = s_cit_next(&c)) == 1) { /* oldest first; the chunk's run is reversed below */
             if ((rc = s_vscan_grow(it)) < 0)
                 return rc;
-            it->vals[it->n] = s_chunk_rec(&c, j);
-            it->seqs[it->n] = s_chunk_seq(&c, j);
-            it->n++;
+            s_vver_t *w = &it->vals[it->n++];
+            w->rec = c;
+            w->rec.row = NULL;
+            w->row_off = it->rows.len;
+            w->row_len = c.storage == ST_INLINE ? it->tmp.len : 0;
+            drift_keybuf_raw(&it->rows, it->tmp.buf, w->row_len);
+        }
+        if (rc < 0)
+            return rc;
+        if (it->rows.oom)
+            return -ENOMEM;
+        for (size_t i = n0, j = it->n; i + 1 < j; i++, j--) { /* newest first, as the chunks come */
+            s_vver_t t = it->vals[i];
+            it->vals[i] = it->vals[j - 1];
+            it->vals[j - 1] = t;
         }
     }
     if (rc && rc != MDB_NOTFOUND)
@@ -2616,10 +2810,22 @@ int drift_index_vscan_next(drift_index_vscan_t *it, const uint8_t **ret_pk, size
         it->emit = it->n;
     }
     size_t i = --it->emit;
-    int rc = s_ver_decode(it->rd->ix, &it->vals[i], it->seqs[i], ret);
+    const s_vver_t *w = &it->vals[i];
+    int rc = w->rec.storage == ST_INLINE ? 0 : s_cit_ver(it->rd->ix, &w->rec, ret);
     if (rc < 0)
         return rc;
-    ret->end_seq = ret->op == DRIFT_COP_DELETE ? it->seqs[i] : i > 0 ? it->seqs[i - 1] : DRIFT_INDEX_SEQ_LIVE;
+    if (w->rec.storage == ST_INLINE) {
+        static const uint8_t empty[1];
+        memset(ret, 0, sizeof *ret);
+        ret->seq = w->rec.seq;
+        ret->op = w->rec.op;
+        ret->schema_ver = w->rec.schema_ver;
+        ret->ts_ns = w->rec.ts;
+        ret->row = it->rows.buf ? it->rows.buf + w->row_off : empty;
+        ret->row_len = w->row_len;
+    }
+    uint64_t seq = w->rec.seq;
+    ret->end_seq = ret->op == DRIFT_COP_DELETE ? seq : i > 0 ? it->vals[i - 1].rec.seq : DRIFT_INDEX_SEQ_LIVE;
     *ret_pk = it->pk.buf + 4;
     *ret_pk_len = it->pk.len - 4;
     return 1;

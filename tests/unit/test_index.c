@@ -693,7 +693,7 @@ static int s_chunk_firsts(ctx_t *c, int64_t id, uint64_t *firsts, int cap)
             s = s << 8 | q[i];
         assert_true(n < 256);
         rev[n++] = ~s;
-        assert_true(v.mv_size <= DRIFT_INDEX_CHUNK_BYTES || ((const uint8_t *)v.mv_data)[1] == 1); /* or 1 version */
+        assert_true(v.mv_size <= DRIFT_INDEX_CHUNK_BYTES || ((const uint8_t *)v.mv_data)[0] == 1); /* or 1 version */
     }
     assert_true(n <= cap);
     for (int i = 0; i < n; i++)
