@@ -481,6 +481,12 @@ int drift_commit_body_keys(const void *body, size_t len, drift_commit_op_fn fn, 
                 if (s_bytes(&c, 1, &op.key, &kl) < 0 || kl > UINT32_MAX)
                     return s_fail(err, cap, "ops[%llu].key is not bin", (unsigned long long)i);
                 op.key_len = (uint32_t)kl;
+            } else if (nl == 3 && memcmp(name, "row", 3) == 0) {
+                const uint8_t *r = c.p;
+                if (s_skip(&c, DRIFT_MSG_MAX_DEPTH) < 0)
+                    return s_fail(err, cap, "ops[%llu]: malformed value", (unsigned long long)i);
+                op.row_mp = r;
+                op.row_mp_len = (uint32_t)(c.p - r);
             } else if (s_skip(&c, DRIFT_MSG_MAX_DEPTH) < 0) {
                 return s_fail(err, cap, "ops[%llu]: malformed value", (unsigned long long)i);
             }

@@ -63,6 +63,8 @@ typedef struct {
     uint32_t key_len;
     const msgpack_object *row; /* NULL when absent */
     const msgpack_object *delta; /* the "delta" array (validated shape), NULL when absent */
+    const uint8_t *row_mp; /* drift_commit_body_keys only: the row's MessagePack bytes (NULL when absent) */
+    uint32_t row_mp_len;
 } drift_commit_op_t;
 
 /* One read-set entry: a key, or a whole table (predicate reads). */
@@ -105,7 +107,8 @@ typedef int (*drift_commit_op_fn)(const drift_commit_op_t *op, void *arg);
 int drift_commit_body_foreach(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err, size_t errcap);
 
 /* The same, faster, for the writer's key map: a bounded, allocation-free walk that reports op, table
- * and key of each op and skips the rows without decoding them (op->row is NULL). */
+ * and key of each op and skips the rows without decoding them (op->row is NULL; op->row_mp/row_mp_len
+ * give the row's raw bytes). */
 int drift_commit_body_keys(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err, size_t errcap);
 
 /* Replies (appended to sb). */

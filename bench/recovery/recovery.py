@@ -6,12 +6,17 @@ does), alternating builds.
   bench/recovery/recovery.py --data /tmp/recov/data --log-mb 1024 --builds /tmp/rel-before,/tmp/rel-after \
       --rounds 2 --kills 2
 
-The first use of --data grows the log: a table of 200 000 small rows (1000-row transactions) and wide
+The first use of --data grows the log: a table of --keys small rows (default 200 000, 1000-row transactions) and wide
 rows of 3.9 kB of random text (100 per transaction, `driftctl ingest`, like the suite's ballast) until
 the sealed segments hold --log-mb. Each build then starts once (not timed) and is killed --kills times;
 the writer's own log line (wall and CPU time of the recovery; with seal records also the bytes hashed and
 the sealed segments taken by their record) is printed with each figure. A build with seal records writes
-them at its first (untimed) start on a log that has none; builds without them ignore the .seal files."""
+them at its first (untimed) start on a log that has none; builds without them ignore the .seal files.
+
+Many keys (the writer's key map; docs/benchmarks.md "Recovery", session 6): --keys 2000000 --log-mb 1024 builds
+the 2.25 M-key, 1.09 GB log (2 M small rows, then ~250 000 wide rows). Before timing, each build's first start
+waits until the indexer has applied the whole log (--index-wait), so that every build recovers with the same
+index position; the writer's line says from which seq its key map was seeded."""
 import argparse
 import os
 import re
@@ -40,7 +45,7 @@ def sealed_bytes(data):
     return sum(os.path.getsize(os.path.join(data, "log", s)) for s in segs[:-1]), len(segs)
 
 
-def grow(H, build, data, target):
+def grow(H, build, data, target, nkeys=200000):
     d = daemon(H, build, data)
     d.start(timeout=600)
     try:
@@ -58,7 +63,7 @@ def grow(H, build, data, target):
         for s in ("CREATE TABLE IF NOT EXISTS ballast (id INTEGER PRIMARY KEY, pad TEXT)",
                   "CREATE TABLE IF NOT EXISTS kv (id INTEGER PRIMARY KEY, name TEXT, amount REAL)"):
             subprocess.run([ctl, "-H", ep, "sql", "-e", s], check=True, stdout=subprocess.DEVNULL)
-        ingest("kv", ('{"id": %d, "name": "n%d", "amount": %d}\n' % (i, i, i) for i in range(1, 200001)), 1000)
+        ingest("kv", ('{"id": %d, "name": "n%d", "amount": %d}\n' % (i, i, i) for i in range(1, nkeys + 1)), 1000)
         nid = 1
         while sealed_bytes(data)[0] < target:
             ingest("ballast", ('{"id": %d, "pad": "%s"}\n' % (i, os.urandom(1950).hex())
@@ -70,11 +75,24 @@ def grow(H, build, data, target):
         d.close()
 
 
-def kills(H, build, data, n):
+def index_caught_up(d, timeout=600.0):
+    """Waits until the indexer has applied every commit (metrics: indexed_seq == commit_seq)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        m = {k[0]: v for k, v in d.metrics().items() if not k[1]}
+        if m.get("driftdb_commit_seq") and m.get("driftdb_indexed_seq") == m.get("driftdb_commit_seq"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the indexer did not catch up in %.0f s" % timeout)
+
+
+def kills(H, build, data, n, index_wait=True):
     d = daemon(H, build, data)
     d.start(timeout=600)
     out = []
     try:
+        if index_wait:
+            index_caught_up(d)
         for _ in range(n):
             mark = len(d.log())
             el = d.crash_restart()
@@ -99,16 +117,19 @@ def main():
     ap.add_argument("--log-mb", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--kills", type=int, default=2)
+    ap.add_argument("--keys", type=int, default=200000, help="rows of the small-row table when growing --data")
+    ap.add_argument("--no-index-wait", action="store_true",
+                    help="do not wait for the indexer to catch up before the timed kills")
     a = ap.parse_args()
     os.environ.setdefault("DRIFT_SRCDIR", SRC)
     import driftharness as H
     builds = a.builds.split(",")
     if sealed_bytes(a.data)[0] < a.log_mb << 20 if os.path.isdir(os.path.join(a.data, "log")) else True:
-        grow(H, builds[-1], a.data, a.log_mb << 20)
+        grow(H, builds[-1], a.data, a.log_mb << 20, a.keys)
     res = {b: [] for b in builds}
     for _ in range(a.rounds):
         for b in builds:
-            res[b] += kills(H, b, a.data, a.kills)
+            res[b] += kills(H, b, a.data, a.kills, not a.no_index_wait)
     for b in builds:
         xs = sorted(res[b])
         print("%s: median %.2f s, %.2f–%.2f s over %d kills" % (b, xs[len(xs) // 2], xs[0], xs[-1], len(xs)))

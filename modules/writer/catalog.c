@@ -1498,6 +1498,21 @@ int drift_wcat_pk_message(const drift_wcat_t *self, uint32_t table, const uint8_
     return 1;
 }
 
+int drift_wcat_last_write(drift_wcat_t *self, uint64_t min_seq, uint32_t table, const uint8_t *pk, size_t len,
+                          uint64_t *ret_seq, int *ret_op)
+{
+    /* the snapshot only ever moves forward (s_advance), so once >= min_seq it stays so; checked anyway: an
+     * answer from a snapshot older than min_seq would miss writes the caller does not hold */
+    if (self->index_state != 1 || !self->rd || drift_index_rd_seq(self->rd) < min_seq)
+        return -ESTALE;
+    return drift_index_last_write(self->rd, table, pk, len, ret_seq, ret_op);
+}
+
+int drift_wcat_index_usable(const drift_wcat_t *self)
+{
+    return self->index_state == 1 && self->rd != NULL;
+}
+
 void drift_wcat_stats(const drift_wcat_t *self, drift_wcat_stats_t *ret)
 {
     memset(ret, 0, sizeof *ret);

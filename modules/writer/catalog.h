@@ -86,6 +86,15 @@ void drift_wcat_txn_undo(drift_wcat_t *self);
  * (called between transactions, e.g. from a timer). */
 void drift_wcat_tick(drift_wcat_t *self);
 
+/* The key map's misses (writer.c): the newest write of (table, pk) in the LMDB snapshot in use, deletes
+ * included (drift_index_last_write), provided that snapshot has applied at least min_seq. Returns 0 (*ret_seq,
+ * *ret_op set), DRIFT_ENOTFOUND (never written up to the snapshot), -ESTALE (no snapshot in use, or one older
+ * than min_seq: the caller cannot use the index) or another error. */
+int drift_wcat_last_write(drift_wcat_t *self, uint64_t min_seq, uint32_t table, const uint8_t *pk, size_t len,
+                          uint64_t *ret_seq, int *ret_op);
+/* Whether the LMDB index is in use (opened at start, validated against the log by drift_wcat_replay). */
+int drift_wcat_index_usable(const drift_wcat_t *self);
+
 /* Whether table is live; its name and current version (NULL/0 when not). */
 int drift_wcat_table(const drift_wcat_t *self, uint32_t table, const char **ret_name, uint32_t *ret_version);
 void drift_wcat_stats(const drift_wcat_t *self, drift_wcat_stats_t *ret);

@@ -1,9 +1,11 @@
 /* modules/writer/keymap.c — see keymap.h. FNV-1a over (kind, table, key);
  * open addressing with linear probing over (hash, entry) slots, doubled at
  * load factor 1/2; entries come from an arena (stable addresses, never freed
- * one by one). At start the writer rebuilds this map from the whole log: with
- * 2.25 M keys the chained version with one calloc per entry was 35 % of the
- * recovery's CPU (docs/benchmarks.md, Recovery). */
+ * one by one). With 2.25 M keys rebuilt from the whole log at start, the
+ * chained version with one calloc per entry was 35 % of the recovery's CPU
+ * (docs/benchmarks.md, Recovery); since session 6 the writer seeds the map
+ * from the LMDB index instead (writer.c, "key map"), so it mostly holds the
+ * keys written after the index's applied seq. */
 #include "modules/writer/keymap.h"
 
 #include <errno.h>
@@ -30,6 +32,7 @@ struct drift_keymap {
     s_slot_t *slots;
     size_t nslots; /* power of two; grows at load factor 1/2 */
     size_t count;
+    size_t rows; /* of count: row keys */
     size_t bytes;
     uint8_t *blk; /* current arena block (its first word links the previous one) */
     size_t blk_used, blk_cap;
@@ -182,6 +185,7 @@ static drift_kentry_t *s_lookup(drift_keymap_t *self, uint8_t kind, uint32_t tab
         memcpy(e->key, key, klen);
     self->slots[i] = (s_slot_t){h, e};
     self->count++;
+    self->rows += kind == 0;
     if (ret_created)
         *ret_created = 1;
     return e;
@@ -206,6 +210,11 @@ drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int cre
 size_t drift_keymap_count(const drift_keymap_t *self)
 {
     return self->count;
+}
+
+size_t drift_keymap_rows(const drift_keymap_t *self)
+{
+    return self->rows;
 }
 
 size_t drift_keymap_bytes(const drift_keymap_t *self)

@@ -3,8 +3,9 @@
  * plus per table the seq of its last write and of its last DDL. Used for the
  * uniqueness check (23505) and conflict detection (40001).
  *
- * Rebuilt at start by scanning the whole log (so it is exact after a
- * restart); later the indexer's LMDB `current` table can seed it instead.
+ * The writer fills it at start from the log after the LMDB index's applied
+ * seq and answers misses from the index (writer.c, "key map"; the whole log
+ * when the index cannot be used), so it is exact after a restart.
  * Open addressing; entries keep their address for the map's life;
  * single-threaded (the writer's event loop thread only). */
 #ifndef DRIFT_WRITER_KEYMAP_H
@@ -39,6 +40,8 @@ drift_kentry_t *drift_keymap_get(drift_keymap_t *self, uint32_t table, const uin
 drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int create);
 /* Entries held (rows + tables). */
 size_t drift_keymap_count(const drift_keymap_t *self);
+/* Of those, row keys. */
+size_t drift_keymap_rows(const drift_keymap_t *self);
 /* Approximate bytes used. */
 size_t drift_keymap_bytes(const drift_keymap_t *self);
 

@@ -51,6 +51,8 @@
 #include "ipc/zwatch.h"
 #include "modules/writer/catalog.h"
 #include "modules/writer/keymap.h"
+#include "shm/index.h"
+#include "shm/logreader.h"
 #include "shm/recovery.h"
 #include "shm/segment.h"
 
@@ -123,6 +125,13 @@ typedef struct {
     int efd;
     drift_keymap_t *keys;
     drift_wcat_t *cat; /* schema, DDL validation, UNIQUE (catalog.h) */
+    /* Key map seeding (s_find): the map holds every write after seed_seq, the table records of the whole log and
+     * the keys of older writes the LMDB index may not hold (s_index_vouches); a miss of any other key is answered
+     * from the catalog's LMDB snapshot (applied seq >= seed_seq) and cached. 0: the map holds the whole log. */
+    uint64_t seed_seq;
+    uint64_t seed_asked, seed_found;       /* misses answered from the index / of them, keys the index holds */
+    drift_kentry_t *scan_t;                 /* recovery scan: the last table record touched ... */
+    uint32_t scan_tid;                      /* ... and its table id */
     /* log position (loop thread) */
     uint64_t next_seq, last_ts, epoch;
     uint8_t chain[DRIFT_HASH_LEN];
@@ -937,6 +946,130 @@ static int s_apply(writer_t *w, const drift_commit_op_t *op, uint64_t seq, int u
     return 0;
 }
 
+/* ---- key map seeding (the state of keys written before seed_seq comes from the LMDB index) ---- */
+
+/* Whether the LMDB index can hold (table, key) at all (shm/index.c skips empty or over-long keys). */
+static int s_index_key(uint32_t table, uint32_t klen)
+{
+    return klen > 0 && klen <= DRIFT_INDEX_PK_MAX && table != UINT32_MAX;
+}
+
+/* Whether the index applies op exactly as the key map does, so that its newest write (drift_index_last_write)
+ * is this op's seq and kind: inserts and updates with an array row (the index skips other rows) and deletes
+ * (the writer accepts only deletes of live rows, which the index holds). Not patches: the index merges them
+ * by the schema and skips those that do not fit. */
+static int s_index_vouches(const drift_commit_op_t *op)
+{
+    if (!s_index_key(op->table, op->key_len))
+        return 0;
+    if (op->op == DRIFT_COP_DELETE)
+        return 1;
+    if ((op->op != DRIFT_COP_INSERT && op->op != DRIFT_COP_UPDATE) || !op->row_mp || !op->row_mp_len)
+        return 0;
+    uint8_t t = op->row_mp[0];
+    return (t >= 0x90 && t <= 0x9f) || t == 0xdc || t == 0xdd;
+}
+
+/* Completion callback: op of frame *a[1] (<= seed_seq) for a key the map may lack; never overrides a later write. */
+static int s_complete_op(const drift_commit_op_t *op, void *arg)
+{
+    void **a = arg;
+    writer_t *w = a[0];
+    uint64_t seq = *(uint64_t *)a[1];
+    if (op->op == DRIFT_COP_DDL)
+        return 0; /* table records were kept from every frame */
+    drift_kentry_t *e = drift_keymap_get(w->keys, op->table, op->key, op->key_len, NULL);
+    if (!e)
+        return -ENOMEM;
+    if (e->seq <= seq) {
+        e->seq = seq;
+        e->live = op->op != DRIFT_COP_DELETE;
+    }
+    return 0;
+}
+
+/* The index cannot be used: adds the keys of frames 1..seed_seq from the log (what today's full rebuild reads),
+ * keeping entries already newer, then stops asking the index. 0 or an error. */
+static int s_seed_complete(writer_t *w)
+{
+    uint64_t upto = w->seed_seq, n = 0, t0 = drift_now_mono_ns();
+    drift_logr_t *lr = NULL;
+    char err[256] = "";
+    int rc = drift_logr_open(w->log_dir, NULL, &lr);
+    if (rc == 0)
+        rc = drift_logr_seek(lr, 1);
+    while (rc == 0) {
+        drift_frame_t f;
+        if ((rc = drift_logr_next(lr, &f, NULL)) <= 0) {
+            if (rc < 0)
+                snprintf(err, sizeof err, "%s", drift_logr_error(lr));
+            break;
+        }
+        if (f.seq > upto) {
+            rc = 0;
+            break;
+        }
+        if (f.flags & (DRIFT_FRAME_F_LZ4 | DRIFT_FRAME_F_SEALED)) {
+            rc = DRIFT_EVERSION;
+            break;
+        }
+        uint64_t seq = f.seq;
+        void *a[2] = {w, &seq};
+        rc = drift_commit_body_keys(f.body, f.body_len, s_complete_op, a, err, sizeof err);
+        n++;
+    }
+    drift_logr_close(&lr);
+    if (rc < 0) {
+        DLOG_ERR("cannot complete the key map from the log: %s", err[0] ? err : drift_strerror(rc));
+        return rc;
+    }
+    DLOG_INFO("key map completed from the log: %" PRIu64 " frames up to seq %" PRIu64 " read in %.1f ms, %zu entries",
+              n, upto, (drift_now_mono_ns() - t0) / 1e6, drift_keymap_count(w->keys));
+    w->seed_seq = 0;
+    return 0;
+}
+
+/* The key map's entry of a row key in *ret (NULL: never written). A miss of a key written before seed_seq is
+ * answered from the LMDB index (any snapshot at or after seed_seq is right: every later write is in the map, and
+ * the map wins) and cached, also as "never written". When the index cannot answer, the map is completed from the
+ * log first. 0, -ENOMEM or an error. */
+static int s_find(writer_t *w, uint32_t table, const uint8_t *key, uint32_t klen, drift_kentry_t **ret)
+{
+    drift_kentry_t *e = drift_keymap_find(w->keys, table, key, klen);
+    *ret = e;
+    if (e || !w->seed_seq || !s_index_key(table, klen))
+        return 0;
+    uint64_t seq = 0;
+    int op = 0;
+    int rc = drift_wcat_last_write(w->cat, w->seed_seq, table, key, klen, &seq, &op);
+    if (rc < 0 && rc != DRIFT_ENOTFOUND) {
+        DLOG_WARN("the index cannot answer a key lookup (%s): completing the key map from the log",
+                  drift_strerror(rc));
+        if ((rc = s_seed_complete(w)) < 0)
+            return rc;
+        *ret = drift_keymap_find(w->keys, table, key, klen);
+        return 0;
+    }
+    if (!(e = drift_keymap_get(w->keys, table, key, klen, NULL)))
+        return -ENOMEM;
+    w->seed_asked++;
+    if (rc == 0) {
+        e->seq = seq;
+        e->live = op != DRIFT_COP_DELETE;
+        w->seed_found++;
+    }
+    *ret = e;
+    return 0;
+}
+
+/* s_find failed (out of memory, or the log could not be read to complete the map): refuse the transaction. */
+static const char *s_find_failed(writer_t *w, char *msg, size_t cap)
+{
+    (void)w;
+    snprintf(msg, cap, "the writer cannot look up a key (out of memory or the log is unreadable)");
+    return "53200";
+}
+
 /* Uniqueness and conflict checks of req as transaction seq; applies it to the key map (with undo).
  * Returns NULL, or the SQLSTATE with a message in msg. */
 static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t seq, char *msg, size_t cap)
@@ -950,8 +1083,11 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
     /* Serializable: nothing it read may have changed after its snapshot. */
     for (size_t i = 0; i < req->nreads; i++) {
         const drift_commit_read_t *rd = &req->reads[i];
-        drift_kentry_t *e = rd->whole_table ? drift_keymap_table(w->keys, rd->table, 0)
-                                            : drift_keymap_find(w->keys, rd->table, rd->key, rd->key_len);
+        drift_kentry_t *e = NULL;
+        if (rd->whole_table)
+            e = drift_keymap_table(w->keys, rd->table, 0);
+        else if (s_find(w, rd->table, rd->key, rd->key_len, &e) < 0)
+            return s_find_failed(w, msg, cap);
         if (e && e->seq > snap) {
             snprintf(msg, cap,
                      "could not serialize access: %s of table %u read at snapshot %" PRIu64
@@ -975,7 +1111,9 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
                 return DRIFT_SQLSTATE_SERIALIZATION;
             }
         } else {
-            drift_kentry_t *e = drift_keymap_find(w->keys, op->table, op->key, op->key_len);
+            drift_kentry_t *e = NULL;
+            if (s_find(w, op->table, op->key, op->key_len, &e) < 0)
+                return s_find_failed(w, msg, cap);
             int live = e && e->live;
             if (op->op == DRIFT_COP_INSERT && live) {
                 if (drift_wcat_pk_message(w->cat, op->table, op->key, op->key_len, msg, cap))
@@ -1299,7 +1437,32 @@ static int s_rebuild_op(const drift_commit_op_t *op, void *arg)
     uint64_t seq = *(uint64_t *)a[1];
     if (op->op == DRIFT_COP_DDL)
         *(int *)a[2] = 1;
-    return s_apply(w, op, seq, 0) < 0 ? -ENOMEM : 0;
+    if (seq > w->seed_seq)
+        return s_apply(w, op, seq, 0) < 0 ? -ENOMEM : 0;
+    /* a frame the index holds: the table records (exact, from every frame), and the key only when the index
+     * may not hold this write (or the key is in the map already, from such a write) */
+    drift_kentry_t *t = w->scan_t && w->scan_tid == op->table ? w->scan_t : drift_keymap_table(w->keys, op->table, 1);
+    if (!t)
+        return -ENOMEM;
+    w->scan_t = t;
+    w->scan_tid = op->table;
+    if (op->op == DRIFT_COP_DDL) {
+        t->seq2 = seq;
+        return 0;
+    }
+    t->seq = seq;
+    drift_kentry_t *e = NULL;
+    if (!s_index_vouches(op)) {
+        if (!(e = drift_keymap_get(w->keys, op->table, op->key, op->key_len, NULL)))
+            return -ENOMEM;
+    } else if (drift_keymap_rows(w->keys)) {
+        e = drift_keymap_find(w->keys, op->table, op->key, op->key_len);
+    }
+    if (e) {
+        e->seq = seq;
+        e->live = op->op != DRIFT_COP_DELETE;
+    }
+    return 0;
 }
 
 static int s_rebuild_frame(const drift_frame_t *f, uint64_t seg, uint64_t off, void *arg)
@@ -1413,7 +1576,8 @@ static int s_recover(writer_t *w)
         return DRIFT_EXIT_RESTART;
     int code = -1;
     atomic_store(&h->writer_state, DRIFT_WSTATE_RECOVERING);
-    drift_wcat_open_index(w->cat);
+    /* the key map is seeded from the index: only the frames after its applied seq are applied in full */
+    w->seed_seq = drift_wcat_open_index(w->cat);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     /* Sealed segments with a matching seal record are CRC-checked, not re-hashed; records missing
@@ -1441,11 +1605,14 @@ static int s_recover(writer_t *w)
     DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC of every frame; hashed %" PRIu64
               " bytes, %" PRIu64 " sealed segments by seal record, %" PRIu64 " seal records rejected, %" PRIu64
               " written) in %.1f ms (cpu %.0f ms user + %.0f ms sys, %d verify threads); key map rebuilt: %zu entries, "
-              "%.1f MB",
+              "%.1f MB, %s %" PRIu64,
               rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->bytes_hashed, rec->seg_by_seal,
               rec->seals_rejected, rec->seals_written, rec->elapsed_ns / 1e6, TV_MS(ru0.ru_utime, ru1.ru_utime),
               TV_MS(ru0.ru_stime, ru1.ru_stime), rec->threads, drift_keymap_count(w->keys),
-              drift_keymap_bytes(w->keys) / 1e6);
+              drift_keymap_bytes(w->keys) / 1e6,
+              w->seed_seq ? "keys written up to the index's applied seq are looked up in the index: seq"
+                          : "from the whole log (no index): seq",
+              w->seed_seq);
 #undef TV_MS
     w->next_seq = rec->last_seq + 1;
     w->last_ts = rec->last_ts;
@@ -1483,6 +1650,14 @@ static int s_recover(writer_t *w)
         DLOG_ERR("cannot rebuild the catalog from the log: %s", err[0] ? err : drift_strerror(rc));
         code = DRIFT_EXIT_RESTART;
         goto out;
+    }
+    if (w->seed_seq && !drift_wcat_index_usable(w->cat)) {
+        /* the index was refused (it does not match the log, e.g. a torn tail it had applied was cut): the key
+         * map lacks the keys of the frames up to seed_seq */
+        if (s_seed_complete(w) < 0) {
+            code = DRIFT_EXIT_RESTART;
+            goto out;
+        }
     }
     drift_wcat_stats_t cs;
     drift_wcat_stats(w->cat, &cs);

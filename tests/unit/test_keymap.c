@@ -3,7 +3,7 @@
  * the same while the table grows (the writer keeps entry pointers in its undo list), keys that
  * differ only in table, kind, length or one byte are distinct (including keys whose hashes
  * collide in the low bits, which share probe runs), absent keys are not found, and the counts
- * and byte figures add up. */
+ * (all entries, row keys) and byte figures add up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +93,9 @@ static void t_tables_and_rows_are_distinct(void **state)
     assert_int_equal(r->kind, 0);
     assert_null(drift_keymap_find(m, 6, &z, 1));
     assert_int_equal(drift_keymap_count(m), 2);
+    assert_int_equal(drift_keymap_rows(m), 1); /* the writer skips row lookups at start while this is 0 */
+    drift_keymap_table(m, 7, 1);
+    assert_int_equal(drift_keymap_rows(m), 1);
     /* a key longer than an arena block still gets an entry */
     static uint8_t big[(1u << 20) + 100];
     memset(big, 0xab, sizeof big);
@@ -101,6 +104,8 @@ static void t_tables_and_rows_are_distinct(void **state)
     assert_int_equal(created, 1);
     assert_ptr_equal(drift_keymap_find(m, 5, big, sizeof big), b);
     assert_ptr_equal(drift_keymap_find(m, 5, &z, 1), r);
+    assert_int_equal(drift_keymap_count(m), 4);
+    assert_int_equal(drift_keymap_rows(m), 2);
     drift_keymap_destroy(&m);
 }
 

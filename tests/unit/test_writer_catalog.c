@@ -547,7 +547,7 @@ static double s_bench_one(ctx_t *c, uint32_t table, int n, drift_cop_t kind, int
         memcpy(keys + 9 * i, kb.buf, 9);
         drift_keybuf_free(&kb);
         assert_true(msgpack_unpack(sb.data, sb.size, &off, &z, &rows[i]) > 0); /* SUCCESS or EXTRA_BYTES */
-        ops[i] = (drift_commit_op_t){kind, table, keys + 9 * i, 9, &rows[i], NULL};
+        ops[i] = (drift_commit_op_t){.op = kind, .table = table, .key = keys + 9 * i, .key_len = 9, .row = &rows[i]};
     }
     uint64_t t0 = drift_now_mono_ns();
     for (int i = 0; i < n; i++) {
