@@ -132,6 +132,8 @@ def main():
             res[b] += kills(H, b, a.data, a.kills, not a.no_index_wait)
     for b in builds:
         xs = sorted(res[b])
+        if not xs:
+            continue  # --rounds 0: only grow --data
         print("%s: median %.2f s, %.2f–%.2f s over %d kills" % (b, xs[len(xs) // 2], xs[0], xs[-1], len(xs)))
 
 
