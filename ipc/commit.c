@@ -6,9 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/event.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "common/errors.h"
+#include "ipc/chan.h"
 #include "ipc/msg.h"
 
 static const char *const s_op_names[] = {NULL, "insert", "update", "patch", "delete", "ddl"};
@@ -642,16 +648,326 @@ out:
     return rc;
 }
 
+/* ---- the client: ZeroMQ DEALER, or the unix stream transport ----
+ * The unix transport is single-threaded (the owner's thread). Without drift_commit_client_watch it is driven by
+ * the calls (send writes or queues; recv polls); with it, libevent events on the owner's loop read, flush the
+ * queue and reconnect. */
+
+#define UNIX_MAX_REPLY (1u << 20)   /* replies are small maps */
+#define UNIX_QUEUE_MAX (256u << 20) /* bytes queued while the writer is slow or away */
+#define UNIX_BACKOFF_MIN_MS 5
+#define UNIX_BACKOFF_MAX_MS 100
+
 struct drift_commit_client {
     void *ctx;
     void *sock;
+    /* unix transport */
+    char *path;
+    int fd; /* -1: not connected */
+    drift_chan_rbuf_t rb;
+    uint8_t *wbuf; /* framed requests not yet written (whole messages, or the rest of one) */
+    size_t woff, wlen, wcap;
+    int lost; /* the connection dropped and that was not reported yet */
+    int backoff_ms;
+    int64_t next_try_ms;
+    struct event_base *base;
+    struct event *rev, *wev, *tev;
+    void (*fn)(void *);
+    void *arg;
 };
+
+static int64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_u_drop(drift_commit_client_t *self);
+
+/* Writes what is queued; arms EV_WRITE while something is left. Returns 0 or -errno (connection dropped). */
+static int s_u_flush(drift_commit_client_t *self)
+{
+    while (self->fd >= 0 && self->woff < self->wlen) {
+        ssize_t w = send(self->fd, self->wbuf + self->woff, self->wlen - self->woff, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            int e = errno;
+            s_u_drop(self);
+            return -e;
+        }
+        self->woff += (size_t)w;
+    }
+    if (self->woff == self->wlen)
+        self->woff = self->wlen = 0;
+    if (self->wev) {
+        if (self->wlen)
+            event_add(self->wev, NULL);
+        else
+            event_del(self->wev);
+    }
+    return 0;
+}
+
+static void s_u_on_read(evutil_socket_t fd, short what, void *arg);
+static void s_u_on_write(evutil_socket_t fd, short what, void *arg);
+
+/* Arms the reconnect/notify timer after ms. */
+static void s_u_timer(drift_commit_client_t *self, int ms)
+{
+    if (!self->tev)
+        return;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(self->tev, &tv);
+}
+
+/* Connects when not connected (at most once per back-off period unless force). Returns 0 when connected. */
+static int s_u_connect(drift_commit_client_t *self, int force)
+{
+    if (self->fd >= 0)
+        return 0;
+    int64_t now = s_mono_ms();
+    if (!force && now < self->next_try_ms)
+        return -EAGAIN;
+    int fd = drift_chan_connect(self->path, 1);
+    if (fd < 0) {
+        self->next_try_ms = now + self->backoff_ms;
+        s_u_timer(self, self->backoff_ms);
+        self->backoff_ms = self->backoff_ms * 2 > UNIX_BACKOFF_MAX_MS ? UNIX_BACKOFF_MAX_MS : self->backoff_ms * 2;
+        return fd;
+    }
+    self->fd = fd;
+    self->backoff_ms = UNIX_BACKOFF_MIN_MS;
+    self->next_try_ms = 0;
+    if (self->base) {
+        self->rev = event_new(self->base, fd, EV_READ | EV_PERSIST, s_u_on_read, self);
+        self->wev = event_new(self->base, fd, EV_WRITE | EV_PERSIST, s_u_on_write, self);
+        if (!self->rev || !self->wev || event_add(self->rev, NULL) < 0) {
+            s_u_drop(self);
+            return -ENOMEM;
+        }
+    }
+    return s_u_flush(self);
+}
+
+/* The connection is gone: every request written or queued on it is lost; report it once, reconnect later. */
+static void s_u_drop(drift_commit_client_t *self)
+{
+    if (self->rev)
+        event_free(self->rev);
+    if (self->wev)
+        event_free(self->wev);
+    self->rev = self->wev = NULL;
+    if (self->fd >= 0)
+        close(self->fd);
+    self->fd = -1;
+    drift_chan_rbuf_free(&self->rb);
+    self->woff = self->wlen = 0;
+    self->lost = 1;
+    self->next_try_ms = 0;
+    s_u_timer(self, 0); /* notify the owner from the loop, then reconnect */
+}
+
+static void s_u_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    drift_commit_client_t *self = arg;
+    (void)fd;
+    (void)what;
+    self->fn(self->arg);
+    /* Replies the owner left in the buffer (it takes a bounded number per call): come back next turn. */
+    drift_chan_msg_t m;
+    drift_chan_rbuf_t peek = self->rb;
+    if (self->rev && drift_chan_rbuf_next(&peek, &m) != 0)
+        event_active(self->rev, EV_READ, 0);
+}
+
+static void s_u_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    drift_commit_client_t *self = arg;
+    (void)fd;
+    (void)what;
+    if (s_u_flush(self) < 0)
+        self->fn(self->arg); /* dropped */
+}
+
+static void s_u_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    drift_commit_client_t *self = arg;
+    (void)fd;
+    (void)what;
+    if (self->lost)
+        self->fn(self->arg); /* the owner fails what was in flight */
+    if (self->fd < 0)
+        s_u_connect(self, 1);
+}
+
+/* Appends framed bytes out[0..k) from byte skip on to the queue. */
+static int s_u_queue(drift_commit_client_t *self, const struct iovec *out, int k, size_t skip, size_t total)
+{
+    size_t need = self->wlen + total - skip;
+    if (need > self->wcap) {
+        if (self->woff) {
+            memmove(self->wbuf, self->wbuf + self->woff, self->wlen - self->woff);
+            self->wlen -= self->woff;
+            self->woff = 0;
+            need = self->wlen + total - skip;
+        }
+        if (need > self->wcap) {
+            size_t ncap = self->wcap ? self->wcap : 4096;
+            while (ncap < need)
+                ncap *= 2;
+            uint8_t *nb = realloc(self->wbuf, ncap);
+            if (!nb)
+                return -ENOMEM;
+            self->wbuf = nb;
+            self->wcap = ncap;
+        }
+    }
+    for (int i = 0; i < k; i++) {
+        size_t l = out[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        memcpy(self->wbuf + self->wlen, (const uint8_t *)out[i].iov_base + skip, l - skip);
+        self->wlen += l - skip;
+        skip = 0;
+    }
+    return 0;
+}
+
+static int s_u_send(drift_commit_client_t *self, const void *buf, size_t len)
+{
+    uint8_t hdr[8];
+    struct iovec in = {(void *)buf, len}, out[2];
+    size_t total;
+    int k = drift_chan_frame(&in, 1, UINT32_MAX, hdr, out, &total);
+    if (k < 0)
+        return k == DRIFT_ETOOBIG ? -EMSGSIZE : -EINVAL;
+    if (self->fd < 0)
+        s_u_connect(self, !self->base); /* watched: the timer paces the attempts */
+    if (self->fd >= 0 && self->woff == self->wlen) {
+        struct msghdr mh = {.msg_iov = out, .msg_iovlen = (size_t)k};
+        ssize_t w;
+        do
+            w = sendmsg(self->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (w < 0 && errno == EINTR);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            int e = errno;
+            s_u_drop(self);
+            return -e;
+        }
+        if (w < 0)
+            w = 0;
+        if ((size_t)w == total)
+            return 0;
+        int rc = s_u_queue(self, out, k, (size_t)w, total); /* the rest must follow */
+        if (rc == 0)
+            rc = s_u_flush(self);
+        return rc;
+    }
+    if (self->wlen - self->woff + total > UNIX_QUEUE_MAX)
+        return -ENOBUFS;
+    int rc = s_u_queue(self, out, k, 0, total);
+    if (rc == 0 && self->fd >= 0)
+        rc = s_u_flush(self);
+    return rc;
+}
+
+static int s_u_try_recv(drift_commit_client_t *self, drift_commit_reply_t *ret)
+{
+    if (self->lost) {
+        self->lost = 0;
+        return -ECONNRESET;
+    }
+    if (self->fd < 0) {
+        if (!self->base)
+            s_u_connect(self, 0);
+        return -EAGAIN;
+    }
+    if (self->woff < self->wlen && s_u_flush(self) < 0) {
+        self->lost = 0;
+        return -ECONNRESET;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        drift_chan_msg_t m;
+        int rc = drift_chan_rbuf_next(&self->rb, &m);
+        if (rc == 1) {
+            if (m.nparts != 1)
+                return DRIFT_EPROTO;
+            return drift_commit_reply_parse(m.part[0], m.len[0], ret);
+        }
+        if (rc < 0) { /* a malformed stream cannot be resynchronised */
+            s_u_drop(self);
+            self->lost = 0;
+            return -ECONNRESET;
+        }
+        if (pass == 1)
+            break;
+        ssize_t n = drift_chan_rbuf_read(&self->rb, self->fd);
+        if (n == -EAGAIN)
+            return -EAGAIN;
+        if (n <= 0) {
+            s_u_drop(self);
+            self->lost = 0;
+            return -ECONNRESET;
+        }
+    }
+    return -EAGAIN;
+}
+
+static int s_u_recv(drift_commit_client_t *self, int timeout_ms, drift_commit_reply_t *ret)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : s_mono_ms() + timeout_ms;
+    for (;;) {
+        int rc = s_u_try_recv(self, ret);
+        if (rc != -EAGAIN)
+            return rc;
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t l = deadline - s_mono_ms();
+            if (l <= 0)
+                return -EAGAIN;
+            left = (int)l;
+        }
+        if (self->fd < 0) {
+            if (s_u_connect(self, 1) < 0) {
+                int nap = left >= 0 && left < self->backoff_ms ? left : self->backoff_ms;
+                struct timespec ts = {nap / 1000, (long)(nap % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            continue;
+        }
+        struct pollfd p = {.fd = self->fd, .events = (short)(POLLIN | (self->woff < self->wlen ? POLLOUT : 0))};
+        int n = poll(&p, 1, left);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n == 0)
+            return -EAGAIN;
+    }
+}
 
 drift_commit_client_t *drift_commit_client_new(const char *endpoint)
 {
     drift_commit_client_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->fd = -1;
+    if (strncmp(endpoint, "unix:", 5) == 0) {
+        self->path = strdup(endpoint + 5);
+        if (!self->path) {
+            free(self);
+            errno = ENOMEM;
+            return NULL;
+        }
+        drift_chan_rbuf_init(&self->rb, UNIX_MAX_REPLY);
+        self->backoff_ms = UNIX_BACKOFF_MIN_MS;
+        s_u_connect(self, 1); /* not listening yet is fine: requests wait for the connection */
+        return self;
+    }
     self->ctx = zmq_ctx_new();
     if (!self->ctx)
         goto fail;
@@ -682,17 +998,32 @@ void drift_commit_client_destroy(drift_commit_client_t **self_p)
         zmq_close(self->sock);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
+    if (self->rev)
+        event_free(self->rev);
+    if (self->wev)
+        event_free(self->wev);
+    if (self->tev)
+        event_free(self->tev);
+    if (self->fd >= 0)
+        close(self->fd);
+    drift_chan_rbuf_free(&self->rb);
+    free(self->wbuf);
+    free(self->path);
     free(self);
     *self_p = NULL;
 }
 
 int drift_commit_client_send(drift_commit_client_t *self, const void *buf, size_t len)
 {
+    if (self->path)
+        return s_u_send(self, buf, len);
     return zmq_send(self->sock, buf, len, 0) < 0 ? -errno : 0;
 }
 
 int drift_commit_client_recv(drift_commit_client_t *self, int timeout_ms, drift_commit_reply_t *ret)
 {
+    if (self->path)
+        return s_u_recv(self, timeout_ms, ret);
     zmq_pollitem_t it = {self->sock, 0, ZMQ_POLLIN, 0};
     int n = zmq_poll(&it, 1, timeout_ms);
     if (n < 0)
@@ -704,6 +1035,8 @@ int drift_commit_client_recv(drift_commit_client_t *self, int timeout_ms, drift_
 
 int drift_commit_client_try_recv(drift_commit_client_t *self, drift_commit_reply_t *ret)
 {
+    if (self->path)
+        return s_u_try_recv(self, ret);
     zmq_msg_t m;
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, self->sock, ZMQ_DONTWAIT) < 0) {
@@ -719,4 +1052,33 @@ int drift_commit_client_try_recv(drift_commit_client_t *self, drift_commit_reply
 void *drift_commit_client_socket(drift_commit_client_t *self)
 {
     return self ? self->sock : NULL;
+}
+
+int drift_commit_client_watch(drift_commit_client_t *self, struct event_base *base, void (*fn)(void *arg), void *arg)
+{
+    if (!self->path)
+        return -ENOTSUP;
+    if (self->base)
+        return -EBUSY;
+    self->base = base;
+    self->fn = fn;
+    self->arg = arg;
+    self->tev = evtimer_new(base, s_u_on_timer, self);
+    if (!self->tev)
+        return -ENOMEM;
+    if (self->fd >= 0) {
+        self->rev = event_new(base, self->fd, EV_READ | EV_PERSIST, s_u_on_read, self);
+        self->wev = event_new(base, self->fd, EV_WRITE | EV_PERSIST, s_u_on_write, self);
+        if (!self->rev || !self->wev || event_add(self->rev, NULL) < 0)
+            return -ENOMEM;
+        s_u_flush(self);
+    } else {
+        s_u_timer(self, 0);
+    }
+    return 0;
+}
+
+int drift_commit_client_connected(const drift_commit_client_t *self)
+{
+    return self && self->path && self->fd >= 0;
 }

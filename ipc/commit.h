@@ -1,9 +1,15 @@
 /* ipc/commit.h — the commit protocol between query workers (and later the
  * replicator and compactor) and the writer (docs/storage.md, "Commit protocol").
  *
- * Transport: a DEALER connected to ipc://<data_dir>/run/writer.sock (ROUTER in
- * the writer); one MessagePack map per message, any number in flight, replies
- * matched by "id". Request:
+ * Transport: either a DEALER connected to ipc://<data_dir>/run/writer.sock
+ * (ROUTER in the writer: tools, benchmarks, tests), or — what the query
+ * workers use — an AF_UNIX stream connection to <data_dir>/run/writer.chan
+ * (endpoint "unix:<path>", framing of ipc/chan.h, one part per message).
+ * One MessagePack map per message, any number in flight, replies matched by
+ * "id". On the unix transport a dropped connection is seen at once: the client
+ * reports it once (-ECONNRESET from recv/try_recv: every request sent before it
+ * will never be answered) and reconnects (with back-off); requests sent while
+ * disconnected wait in the client and go out once connected. Request:
  *   {"id": uint, "op": "commit" | "ping",
  *    "snapshot": uint, "isolation": "read committed" | "repeatable read" | "serializable",
  *    "ops": [{"op": "insert"|"update"|"patch"|"delete"|"ddl", "table": uint32, "key": bin, "row": any,
@@ -146,18 +152,29 @@ typedef struct {
 int drift_commit_reply_parse(const void *buf, size_t len, drift_commit_reply_t *ret);
 
 typedef struct drift_commit_client drift_commit_client_t;
-/* A DEALER connected to endpoint, with its own ZeroMQ context. Returns NULL + errno. */
+/* A client of endpoint: "unix:<path>" (stream transport), else a DEALER with its own ZeroMQ context. Not being
+ * able to connect yet is not an error (like zmq_connect). Returns NULL + errno. */
 drift_commit_client_t *drift_commit_client_new(const char *endpoint);
 /* Closes; NULLs *self_p; accepts NULL. */
 void drift_commit_client_destroy(drift_commit_client_t **self_p);
-/* Sends one request (len bytes). Returns 0 or -errno. */
+/* Sends one request (len bytes): written, or queued in the client (unix transport). Returns 0 or -errno
+ * (-ENOBUFS: the queue is at its bound). */
 int drift_commit_client_send(drift_commit_client_t *self, const void *buf, size_t len);
-/* Waits up to timeout_ms (-1 forever) for one reply. Returns 0, -EAGAIN on timeout, DRIFT_EPROTO or -errno. */
+/* Waits up to timeout_ms (-1 forever) for one reply. Returns 0, -EAGAIN on timeout, DRIFT_EPROTO, -ECONNRESET
+ * (unix: the connection dropped; requests in flight are lost) or -errno. */
 int drift_commit_client_recv(drift_commit_client_t *self, int timeout_ms, drift_commit_reply_t *ret);
 
 /* Receives one reply without waiting. Returns 0, -EAGAIN when none is queued, DRIFT_EPROTO or -errno. */
 int drift_commit_client_try_recv(drift_commit_client_t *self, drift_commit_reply_t *ret);
-/* The client's ZeroMQ socket, to watch it in an event loop (ipc/zwatch.h); send/receive through the client. */
+/* The client's ZeroMQ socket, to watch it in an event loop (ipc/zwatch.h); send/receive through the client. NULL
+ * on the unix transport. */
 void *drift_commit_client_socket(drift_commit_client_t *self);
+/* Unix transport: the client watches its connection in base itself (reading, writing what is queued,
+ * reconnecting with back-off) and calls fn(arg) whenever replies may be ready or the connection dropped; fn then
+ * calls drift_commit_client_try_recv until -EAGAIN. Returns 0, or -ENOTSUP on the ZeroMQ transport. */
+struct event_base;
+int drift_commit_client_watch(drift_commit_client_t *self, struct event_base *base, void (*fn)(void *arg), void *arg);
+/* 1 when the unix transport is connected now (0 otherwise, and always for ZeroMQ). */
+int drift_commit_client_connected(const drift_commit_client_t *self);
 
 #endif

@@ -5,14 +5,15 @@
  * and decoded with the bounded codec (ipc/msg) and parsed (ipc/proto) before
  * anything else; a malformed one gets 08P01 when an id can be read. Admission
  * control (per-client in-flight cap, global bound) answers 53300 with a retry
- * hint. Back: a ROUTER bound on ipc://<data_dir>/run/query.sock to which each
- * query worker's DEALER connects and says HELLO; requests go to the
- * least-loaded worker, or to the worker a session is pinned to while it has an
- * open transaction. The request bytes are forwarded without re-encoding.
+ * hint. Back: an AF_UNIX stream listener on <data_dir>/run/query.chan
+ * (ipc/chan.h: one thread wake-up per message, where a ZeroMQ ROUTER cost
+ * three) to which each query worker connects and says HELLO; requests go to
+ * the least-loaded worker, or to the worker a session is pinned to while it has
+ * an open transaction. The request bytes are forwarded without re-encoding.
  *
  * Failure handling: every forwarded request is tracked by token and worker. A
- * worker is declared dead when its connection drops (socket monitor on the
- * back ROUTER), when its control-block slot shows another pid/generation or
+ * worker is declared dead when its connection drops (seen directly on its
+ * stream), when its control-block slot shows another pid/generation or
  * EXITED, or when it stops answering PINGs for heartbeat_timeout while its slot
  * heartbeat (which a long statement keeps fresh as it progresses) is as old
  * (then it is SIGKILLed and the supervisor restarts it); all its requests get 08006 at
@@ -22,7 +23,8 @@
  *
  * Memory: requests <= max_queue, sessions exist only while they have requests
  * in flight or are pinned, workers <= DRIFT_CTL_MAX_SLOTS.
- * Single-threaded, in the role's libevent loop; one ZeroMQ context made here. */
+ * Single-threaded, in the role's libevent loop; one ZeroMQ context made here
+ * (the client side only). */
 #include "modules/gateway/gateway.h"
 
 #include <errno.h>
@@ -40,6 +42,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "config.h"
+#include "ipc/chan.h"
 #include "ipc/msg.h"
 #include "ipc/proto.h"
 #include "ipc/zwatch.h"
@@ -47,6 +50,8 @@
 
 #define MAX_WORKERS 64
 #define SESS_BUCKETS 4096u
+#define BACK_REPLY_MAX (1u << 31) /* a worker's reply to a REQ client is one message, however big */
+#define BACK_OUT_MAX (1u << 30)   /* requests queued for a worker that reads slowly (bounded by max_queue) */
 
 /* Role-specific counters in the gateway's slot (docs/operations.md). */
 enum {
@@ -71,7 +76,7 @@ typedef struct {
     int32_t pid;
     uint64_t generation;
     int slot; /* control-block slot index, -1 unknown */
-    int fd;   /* ZMQ_SRCFD of its connection */
+    struct s_conn *conn; /* its connection */
     uint32_t inflight;
     uint64_t last_pong_ns;
     uint64_t ping_seq;
@@ -104,11 +109,21 @@ typedef struct s_req {
     int has_body;
 } s_req_t;
 
-typedef struct {
+/* A worker connection (before and after its HELLO). */
+typedef struct s_conn {
+    struct s_conn *prev, *next;
+    struct s_gw *g;
+    drift_chan_t *ch;
+    int wi; /* the worker it says it is; -1 before HELLO */
+} s_conn_t;
+
+typedef struct s_gw {
     drift_role_t *r;
     void *zctx;
-    void *front, *back, *fmon, *bmon;
-    drift_zwatch_t *wf, *wb, *wfm, *wbm;
+    void *front, *fmon;
+    drift_zwatch_t *wf, *wfm;
+    drift_chan_listener_t *back;
+    s_conn_t *conns;
     struct event *tick;
     drift_msg_limits_t lim;
     drift_fastread_t *fr; /* NULL: gateway_fast_reads = off */
@@ -292,21 +307,34 @@ static void s_req_fail(s_gw_t *g, s_req_t *q, const char *code, const char *msg,
 
 /* ---------- workers ---------- */
 
-static int s_send_worker(s_gw_t *g, int wi, const drift_wire_hdr_t *h, zmq_msg_t *body)
+/* Closes a worker connection and forgets it (safe inside its own callbacks). */
+static void s_conn_close(s_gw_t *g, s_conn_t *c)
+{
+    if (c->wi >= 0 && g->workers[c->wi].conn == c)
+        g->workers[c->wi].conn = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        g->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    drift_chan_destroy(&c->ch);
+    free(c);
+}
+
+/* Sends [hdr][body] to worker wi. Returns 0, or -1 when it cannot be delivered (no connection, or broken). */
+static int s_send_worker(s_gw_t *g, int wi, const drift_wire_hdr_t *h, const void *body, size_t len)
 {
     s_wk_t *w = &g->workers[wi];
     uint8_t hb[DRIFT_WIRE_HDR_SIZE];
     drift_wire_encode(h, hb);
-    int rc = -1;
-    if (zmq_send(g->back, w->ident, w->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(g->back, hb, sizeof hb, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        goto out;
-    if (body ? zmq_msg_send(body, g->back, ZMQ_DONTWAIT) < 0 : zmq_send(g->back, "", 0, ZMQ_DONTWAIT) < 0)
-        goto out;
-    rc = 0;
-out:
-    drift_zwatch_kick(g->wb);
-    return rc;
+    if (!w->conn || !w->conn->ch)
+        return -1;
+    struct iovec v[2] = {{hb, sizeof hb}, {(void *)body, len}};
+    int rc = drift_chan_sendv(w->conn->ch, v, 2);
+    if (rc < 0 && rc != -EPIPE)
+        DLOG_WARN("send to query worker %.*s failed: %s", (int)w->ident_len, w->ident, drift_strerror(rc));
+    return rc < 0 ? -1 : 0;
 }
 
 static void s_worker_dead(s_gw_t *g, int wi, const char *why);
@@ -334,9 +362,9 @@ static int s_dispatch(s_gw_t *g, s_req_t *q, int wi)
     drift_wire_hdr_t h = {.type = DRIFT_WIRE_REQ, .token = q->token, .session = q->sess->id};
     if (q->req_env)
         h.flags |= DRIFT_WIRE_F_ONE_REPLY;
-    if (s_send_worker(g, wi, &h, &q->body) < 0)
+    if (s_send_worker(g, wi, &h, zmq_msg_data(&q->body), zmq_msg_size(&q->body)) < 0)
         return -1;
-    /* zmq_msg_send took the body */
+    zmq_msg_close(&q->body); /* the bytes are in the socket (or the connection's buffer) */
     q->has_body = 0;
     q->worker = wi;
     g->workers[wi].inflight++;
@@ -399,6 +427,8 @@ static void s_worker_dead(s_gw_t *g, int wi, const char *why)
         }
     }
     /* Pending requests of sessions that were pinned there now go anywhere. */
+    if (w->conn)
+        s_conn_close(g, w->conn); /* whatever it still sends is not trusted any more */
     memset(w, 0, sizeof *w);
     w->slot = -1;
     s_drain_pending(g);
@@ -424,12 +454,11 @@ static int s_find_slot(s_gw_t *g, uint32_t instance)
     return -1;
 }
 
-static void s_on_hello(s_gw_t *g, const void *ident, size_t ident_len, zmq_msg_t *payload, int fd)
+static void s_on_hello(s_gw_t *g, s_conn_t *c, const void *payload, size_t len)
 {
     drift_msg_t *m = NULL;
     drift_msg_limits_t lim = drift_msg_limits(4096);
-    if (ident_len > sizeof g->workers[0].ident ||
-        drift_msg_decode(zmq_msg_data(payload), zmq_msg_size(payload), &lim, &m, NULL, 0) < 0) {
+    if (drift_msg_decode(payload, len, &lim, &m, NULL, 0) < 0) {
         DLOG_WARN("malformed HELLO from a query worker ignored");
         return;
     }
@@ -441,6 +470,8 @@ static void s_on_hello(s_gw_t *g, const void *ident, size_t ident_len, zmq_msg_t
         drift_msg_destroy(&m);
         return;
     }
+    char ident[64];
+    size_t ident_len = (size_t)snprintf(ident, sizeof ident, "q%" PRIu64 ".%" PRIu64, inst->via.u64, gen->via.u64);
     int wi = s_find_worker_ident(g, ident, ident_len);
     if (wi < 0) {
         /* An older incarnation of the same instance is dead by definition. */
@@ -466,64 +497,48 @@ static void s_on_hello(s_gw_t *g, const void *ident, size_t ident_len, zmq_msg_t
         DLOG_INFO("query worker %.*s (pid %d) joined", (int)ident_len, (const char *)ident, (int)w->pid);
     }
     g->workers[wi].last_pong_ns = drift_now_mono_ns();
-    g->workers[wi].fd = fd;
+    g->workers[wi].conn = c;
+    c->wi = wi;
     drift_msg_destroy(&m);
     /* Ping at once so the worker stops repeating its hello. */
     drift_wire_hdr_t h = {.type = DRIFT_WIRE_PING, .token = ++g->workers[wi].ping_seq};
-    s_send_worker(g, wi, &h, NULL);
+    s_send_worker(g, wi, &h, "", 0);
     s_drain_pending(g);
 }
 
-/* ---------- back socket: messages from workers ---------- */
+/* ---------- back link: messages from workers ---------- */
 
-static void s_back_one(void *sock, void *arg)
+static void s_on_back_msg(drift_chan_t *ch, const drift_chan_msg_t *m, void *arg)
 {
-    s_gw_t *g = arg;
-    zmq_msg_t f[3];
-    int nf = 0, more = 1, fd = -1;
-    while (more) {
-        zmq_msg_t t;
-        zmq_msg_init(&t);
-        if (zmq_msg_recv(&t, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&t);
-            break;
-        }
-        more = zmq_msg_more(&t);
-        if (!more)
-            fd = zmq_msg_get(&t, ZMQ_SRCFD);
-        if (nf < 3) {
-            zmq_msg_init(&f[nf]);
-            zmq_msg_move(&f[nf++], &t);
-            zmq_msg_close(&t);
-        } else
-            zmq_msg_close(&t);
-    }
-    g->got = nf > 0;
+    s_conn_t *c = arg;
+    s_gw_t *g = c->g;
+    (void)ch;
     drift_wire_hdr_t h;
-    if (nf < 2 || drift_wire_decode(zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), &h) < 0)
-        goto out;
-    int wi = s_find_worker_ident(g, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]));
+    if (m->nparts < 1 || drift_wire_decode(m->part[0], m->len[0], &h) < 0)
+        return;
+    const void *data = m->nparts >= 2 ? (const void *)m->part[1] : (const void *)"";
+    size_t len = m->nparts >= 2 ? m->len[1] : 0;
     if (h.type == DRIFT_WIRE_HELLO) {
-        if (nf == 3)
-            s_on_hello(g, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), &f[2], fd);
-        goto out;
+        if (m->nparts == 2)
+            s_on_hello(g, c, data, len); /* may close c: nothing below touches it */
+        return;
     }
-    if (wi < 0)
-        goto out; /* unknown (e.g. declared dead): ignore until it says hello */
+    int wi = c->wi;
+    if (wi < 0 || g->workers[wi].conn != c)
+        return; /* unknown (e.g. declared dead): ignore until it says hello */
     s_wk_t *w = &g->workers[wi];
-    w->fd = fd;
     switch (h.type) {
     case DRIFT_WIRE_PONG: w->last_pong_ns = drift_now_mono_ns(); break;
     case DRIFT_WIRE_BYE: w->stopping = 1; break;
     case DRIFT_WIRE_REP: {
         w->last_pong_ns = drift_now_mono_ns(); /* any answer proves life */
         s_req_t *q = s_req_find(g, h.token);
-        if (!q || q->worker != wi || nf < 3)
+        if (!q || q->worker != wi || m->nparts < 2)
             break; /* timed out or failed already: the late reply is dropped */
         s_sess_t *s = q->sess;
         if (g->fr && !(h.flags & DRIFT_WIRE_F_MORE)) /* a write's seq: read-your-writes for fast reads */
-            drift_fastread_note_reply(g->fr, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
-        s_send_client(g, s->rid, s->rid_len, q->req_env, &f[2], NULL, 0);
+            drift_fastread_note_reply(g->fr, data, len);
+        s_send_client(g, s->rid, s->rid_len, q->req_env, NULL, data, len);
         if (h.flags & DRIFT_WIRE_F_TXN_OPEN)
             s->pinned = wi;
         else if (!(h.flags & DRIFT_WIRE_F_MORE))
@@ -538,9 +553,44 @@ static void s_back_one(void *sock, void *arg)
     }
     default: break;
     }
-out:
-    for (int i = 0; i < nf; i++)
-        zmq_msg_close(&f[i]);
+}
+
+/* A worker connection ended: the worker is dead (its requests get 08006 at once). */
+static void s_on_back_close(drift_chan_t *ch, int err, void *arg)
+{
+    s_conn_t *c = arg;
+    s_gw_t *g = c->g;
+    (void)ch;
+    if (c->wi >= 0 && g->workers[c->wi].conn == c) {
+        char why[96];
+        snprintf(why, sizeof why, "connection closed%s%s", err ? ": " : "", err ? drift_strerror(err) : "");
+        s_worker_dead(g, c->wi, why); /* closes c */
+    } else {
+        s_conn_close(g, c);
+    }
+}
+
+/* A worker connected: it says HELLO next. */
+static void s_on_back_accept(int fd, void *arg)
+{
+    s_gw_t *g = arg;
+    s_conn_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->g = g;
+    c->wi = -1;
+    c->ch = drift_chan_new(g->r->base, fd, BACK_REPLY_MAX, BACK_OUT_MAX, s_on_back_msg, s_on_back_close, c);
+    if (!c->ch) {
+        DLOG_WARN("cannot set up a query worker connection: %s", strerror(errno));
+        free(c);
+        return;
+    }
+    c->next = g->conns;
+    if (c->next)
+        c->next->prev = c;
+    g->conns = c;
 }
 
 /* ---------- front socket: messages from clients ---------- */
@@ -796,16 +846,6 @@ static void s_on_front(void *sock, void *arg)
     }
 }
 
-static void s_on_back(void *sock, void *arg)
-{
-    s_gw_t *g = arg;
-    for (int i = 0; i < BATCH; i++) {
-        s_back_one(sock, arg);
-        if (!g->got)
-            break;
-    }
-}
-
 /* ---------- socket monitors: disconnects ---------- */
 
 /* Reads one monitor event; returns the event id and sets *ret_value (the fd for (DIS)CONNECT events). */
@@ -847,22 +887,11 @@ static void s_on_front_monitor(void *sock, void *arg)
         if (s->pinned >= 0) {
             DLOG_INFO("client disconnected with an open transaction: ending its session %" PRIu64, s->id);
             drift_wire_hdr_t h = {.type = DRIFT_WIRE_END, .session = s->id};
-            s_send_worker(g, s->pinned, &h, NULL);
+            s_send_worker(g, s->pinned, &h, "", 0);
             s->pinned = -1;
         }
         s_sess_maybe_free(g, s);
     }
-}
-
-static void s_on_back_monitor(void *sock, void *arg)
-{
-    s_gw_t *g = arg;
-    uint32_t fd = 0;
-    if (s_monitor_event(sock, &fd) != ZMQ_EVENT_DISCONNECTED)
-        return;
-    for (int i = 0; i < MAX_WORKERS; i++)
-        if (g->workers[i].used && g->workers[i].fd == (int)fd)
-            s_worker_dead(g, i, "connection closed");
 }
 
 /* ---------- timer: heartbeats, slot checks, timeouts ---------- */
@@ -905,7 +934,7 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         drift_wire_hdr_t h = {.type = DRIFT_WIRE_PING, .token = ++w->ping_seq};
-        if (s_send_worker(g, i, &h, NULL) < 0)
+        if (s_send_worker(g, i, &h, "", 0) < 0)
             s_worker_dead(g, i, "unreachable");
     }
     /* Requests are listed oldest first and share one timeout: stop at the first that is not late. */
@@ -966,8 +995,7 @@ int drift_gateway_main(drift_role_t *r)
     if (!g->req_buckets || !g->zctx)
         goto out;
     g->front = zmq_socket(g->zctx, ZMQ_ROUTER);
-    g->back = zmq_socket(g->zctx, ZMQ_ROUTER);
-    if (!g->front || !g->back)
+    if (!g->front)
         goto out;
     int one = 1, zero = 0;
     int64_t maxmsg = (int64_t)r->cfg.max_message_size;
@@ -977,34 +1005,27 @@ int drift_gateway_main(drift_role_t *r)
     zmq_setsockopt(g->front, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(g->front, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(g->front, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(g->back, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    zmq_setsockopt(g->back, ZMQ_SNDHWM, &zero, sizeof zero); /* bounded by max_queue */
-    zmq_setsockopt(g->back, ZMQ_RCVHWM, &zero, sizeof zero);
-    zmq_setsockopt(g->back, ZMQ_LINGER, &zero, sizeof zero);
     if (zmq_bind(g->front, r->cfg.listen) < 0) {
         DLOG_ERR("cannot listen on %s: %s", r->cfg.listen, zmq_strerror(errno));
         code = errno == EINVAL || errno == EPROTONOSUPPORT ? DRIFT_EXIT_FATAL : DRIFT_EXIT_RESTART;
         goto out;
     }
-    if (drift_role_endpoint(r, "query", ep, sizeof ep) < 0) {
+    if ((size_t)snprintf(ep, sizeof ep, "%s/query.chan", r->run_dir) >= sizeof ep) {
         code = DRIFT_EXIT_FATAL;
         goto out;
     }
-    unlink(ep + strlen("ipc://")); /* a socket file left by a previous gateway */
-    if (zmq_bind(g->back, ep) < 0) {
-        DLOG_ERR("cannot bind %s: %s", ep, zmq_strerror(errno));
+    g->back = drift_chan_listen(r->base, ep, s_on_back_accept, g); /* a file left by a previous gateway: replaced */
+    if (!g->back) {
+        DLOG_ERR("cannot listen on %s: %s", ep, strerror(errno));
         goto out;
     }
     g->fmon = s_monitor(g, g->front, "front");
-    g->bmon = s_monitor(g, g->back, "back");
-    if (!g->fmon || !g->bmon)
+    if (!g->fmon)
         goto out;
     g->wf = drift_zwatch_new(r->base, g->front, s_on_front, g);
-    g->wb = drift_zwatch_new(r->base, g->back, s_on_back, g);
     g->wfm = drift_zwatch_new(r->base, g->fmon, s_on_front_monitor, g);
-    g->wbm = drift_zwatch_new(r->base, g->bmon, s_on_back_monitor, g);
     g->tick = event_new(r->base, -1, EV_PERSIST, s_on_tick, g);
-    if (!g->wf || !g->wb || !g->wfm || !g->wbm || !g->tick)
+    if (!g->wf || !g->wfm || !g->tick)
         goto out;
     uint64_t iv = r->cfg.heartbeat_interval_ns;
     struct timeval tv = {(time_t)(iv / 1000000000ull), (suseconds_t)(iv % 1000000000ull / 1000)};
@@ -1025,21 +1046,16 @@ out:
     if (g->tick)
         event_free(g->tick);
     drift_zwatch_destroy(&g->wf);
-    drift_zwatch_destroy(&g->wb);
     drift_zwatch_destroy(&g->wfm);
-    drift_zwatch_destroy(&g->wbm);
+    while (g->conns)
+        s_conn_close(g, g->conns);
+    drift_chan_listener_destroy(&g->back);
     if (g->front)
         zmq_socket_monitor(g->front, NULL, 0);
-    if (g->back)
-        zmq_socket_monitor(g->back, NULL, 0);
     if (g->fmon)
         zmq_close(g->fmon);
-    if (g->bmon)
-        zmq_close(g->bmon);
     if (g->front)
         zmq_close(g->front);
-    if (g->back)
-        zmq_close(g->back);
     if (g->zctx)
         zmq_ctx_term(g->zctx);
     free(g->req_buckets);

@@ -66,6 +66,7 @@ struct drift_engine_pending {
     uint64_t id;          /* the commit request's id */
     uint64_t deadline_ns; /* monotonic; UINT64_MAX = none */
     int timed_out, replied;
+    int lost; /* the connection to the writer dropped while its commit was in flight */
     drift_commit_reply_t reply;
     void *user;
     drift_session_t *s;
@@ -287,7 +288,7 @@ static int s_writer(drift_engine_t *e, drift_sqlerr_t *err)
     if (!e->data_dir)
         return drift_sqlerr_set(err, "58000", 0, "this engine has no data directory (nothing can be written)");
     char ep[PATH_MAX + 32];
-    snprintf(ep, sizeof ep, "ipc://%s/run/writer.sock", e->data_dir);
+    snprintf(ep, sizeof ep, "unix:%s/run/writer.chan", e->data_dir); /* the stream link (ipc/chan.h) */
     e->writer = drift_commit_client_new(ep);
     if (!e->writer)
         return drift_sqlerr_set(err, "08006", 0, "cannot connect to the writer: %s", strerror(errno));
@@ -782,7 +783,7 @@ static void s_pending_link(drift_engine_t *e, drift_engine_pending_t *p, const s
     p->affected = pk->affected;
     p->report_as_of = pk->report_as_of;
     p->as_of = pk->as_of;
-    p->timed_out = p->replied = 0;
+    p->timed_out = p->replied = p->lost = 0;
     int ms = pk->index ? e->opts.wait_ms : e->opts.commit_timeout_ms;
     p->deadline_ns = ms < 0 ? UINT64_MAX : drift_now_mono_ns() + (uint64_t)ms * 1000000u;
     drift_engine_pending_t **head = p->on_index ? &e->iwait : &e->pending;
@@ -894,6 +895,18 @@ void *drift_engine_writer_socket(drift_engine_t *self, drift_sqlerr_t *err)
     return drift_commit_client_socket(self->writer);
 }
 
+int drift_engine_writer_watch(drift_engine_t *self, struct event_base *base, void (*fn)(void *arg), void *arg,
+                              drift_sqlerr_t *err)
+{
+    if (s_writer(self, err) < 0)
+        return -1;
+    int rc = drift_commit_client_watch(self->writer, base, fn, arg);
+    if (rc < 0)
+        return drift_sqlerr_set(err, "58000", 0, "cannot watch the writer connection: %s", strerror(-rc));
+    self->writer_watched = 1;
+    return 0;
+}
+
 int drift_engine_writer_recv(drift_engine_t *self, drift_engine_pending_t **ret_pend)
 {
     *ret_pend = NULL;
@@ -903,6 +916,15 @@ int drift_engine_writer_recv(drift_engine_t *self, drift_engine_pending_t **ret_
     int rc = drift_commit_client_try_recv(self->writer, &r);
     if (rc == DRIFT_EPROTO)
         return 1; /* undecodable: not ours to judge (the blocking path ignores it too) */
+    if (rc == -ECONNRESET) {
+        /* The connection dropped (the writer restarted): no commit in flight will be answered. They fail now,
+         * through drift_engine_expired (08006, outcome unknown); later commits go over the next connection. */
+        for (drift_engine_pending_t *p = self->pending; p; p = p->next) {
+            p->lost = 1;
+            p->deadline_ns = 0;
+        }
+        return 1;
+    }
     if (rc < 0)
         return 0;
     for (drift_engine_pending_t *p = self->pending; p; p = p->next)
@@ -968,7 +990,11 @@ int drift_engine_resume(drift_engine_t *self, drift_engine_pending_t *p, drift_s
         else
             run = 1, want = p->want;
     } else {
-        if (p->timed_out || !p->replied)
+        if (p->lost)
+            rc = drift_sqlerr_set(err, "08006", 0,
+                                  "the connection to the writer was lost while the commit was in flight (the writer "
+                                  "restarted); its outcome is unknown");
+        else if (p->timed_out || !p->replied)
             rc = drift_sqlerr_set(err, "08006", 0,
                                   "the writer did not answer the commit within %d ms (its outcome is unknown)",
                                   self->opts.commit_timeout_ms);

@@ -141,8 +141,16 @@ typedef struct drift_engine_pending drift_engine_pending_t;
  * caller, see drift_engine_pending_user). */
 int drift_engine_execute_async(drift_engine_t *self, drift_session_t *s, const drift_stmt_input_t *in, drift_sink_t *sink,
                                drift_sqlerr_t *err, void *user, drift_engine_pending_t **ret_pend);
-/* The writer's ZeroMQ socket (connects on first call); NULL with err set. Watch it for replies. */
+/* The writer's ZeroMQ socket (connects on first call); NULL with err set. Watch it for replies. (Only for a
+ * ZeroMQ writer endpoint; the engine now uses the stream link: drift_engine_writer_watch.) */
 void *drift_engine_writer_socket(drift_engine_t *self, drift_sqlerr_t *err);
+/* The writer link (an AF_UNIX stream to <data_dir>/run/writer.chan, ipc/commit.h) watched in base: fn(arg) runs
+ * when replies may be ready or the connection dropped; it hands them to drift_engine_writer_recv until that
+ * returns 0, then runs drift_engine_expired (a dropped connection fails every commit in flight at once: 08006,
+ * outcome unknown). Connects (and reconnects) by itself. Returns 0 or -1 with err set. */
+struct event_base;
+int drift_engine_writer_watch(drift_engine_t *self, struct event_base *base, void (*fn)(void *arg), void *arg,
+                              drift_sqlerr_t *err);
 /* Reads one writer reply without blocking. Returns 1 with the parked statement it completes in *ret_pend
  * (NULL: a late or unknown reply, dropped), 0 when nothing is queued. */
 int drift_engine_writer_recv(drift_engine_t *self, drift_engine_pending_t **ret_pend);

@@ -1,9 +1,10 @@
 /* modules/query/query.c — the query worker role.
  *
- * One DEALER socket connected to the gateway's backend ROUTER
- * (ipc://<data_dir>/run/query.sock), routing id "q<instance>.<generation>".
- * It says HELLO (again every heartbeat until the gateway pings it, so a
- * restarted gateway learns about it), answers PING with PONG, and runs each
+ * One AF_UNIX stream connection to the gateway's listener
+ * (<data_dir>/run/query.chan, ipc/chan.h; reconnected with back-off when the
+ * gateway restarts), named "q<instance>.<generation>" in the logs. It says
+ * HELLO on every (re)connect (and again every heartbeat until the gateway
+ * pings it), answers PING with PONG, and runs each
  * REQ: decode (bounded, ipc/msg), parse (ipc/proto), then ping or the SQL
  * engine (engine.h) with a result sink that streams chunked replies. Sessions
  * that hold state (an open transaction) live in a small table keyed by the
@@ -13,7 +14,9 @@
  * autocommit write, COMMIT) sends its commit and parks (drift_engine_execute_async);
  * the worker goes on serving other sessions, and the reply is sent when the
  * writer's acknowledgement (after its fsync) arrives on the engine's writer
- * socket, watched in the same loop. So one worker keeps many commits in
+ * link (an AF_UNIX stream, ipc/commit.h), watched in the same loop; when that
+ * connection drops, every commit in flight fails at once with 08006 (outcome
+ * unknown) and the link reconnects. So one worker keeps many commits in
  * flight and the writer can group them. A parked session's later requests
  * wait in its queue and run in arrival order once it finishes. Parked
  * commits past commit_timeout are failed (08006) from the heartbeat hook.
@@ -24,8 +27,8 @@
  * only while such a statement waits; the indexer sends no notification —
  * checks indexed_seq and runs the statements it reached (57014 after
  * wait_ms). An autocommit INSERT ... VALUES does not wait at all (engine.c).
- * Single-threaded, in the role's libevent loop; the ZeroMQ context is
- * created here, after exec.
+ * Single-threaded, in the role's libevent loop; no ZeroMQ (both links are
+ * stream sockets read by this loop: one thread wake-up per message).
  * See docs/protocol.md ("Internal gateway <-> worker protocol"). */
 #include "modules/query/query.h"
 
@@ -37,15 +40,14 @@
 #include <string.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "config.h"
+#include "ipc/chan.h"
 #include "ipc/msg.h"
 #include "ipc/proto.h"
-#include "ipc/zwatch.h"
 #include "modules/query/engine.h"
 #include "modules/query/result.h"
 
@@ -67,7 +69,8 @@ typedef struct s_sess {
 struct s_job {
     s_job_t *next; /* in its session's queue */
     drift_wire_hdr_t h;
-    zmq_msg_t payload; /* the request bytes; sql and params borrow from them */
+    uint8_t *payload; /* the request bytes (a copy); sql and params borrow from them */
+    size_t payload_len;
     drift_msg_t *m;
     drift_proto_req_t req;
     drift_result_t *res;
@@ -79,10 +82,9 @@ struct s_job {
 
 typedef struct {
     drift_role_t *r;
-    void *zctx;
-    void *sock;
-    drift_zwatch_t *watch;
-    drift_zwatch_t *wwatch; /* the engine's writer socket (commit acknowledgements) */
+    drift_chan_t *gw;          /* the connection to the gateway; NULL while (re)connecting */
+    drift_chan_dialer_t *dial; /* connects it */
+    char ident[64];
     int tfd;                /* timerfd: ticks while statements wait for the index */
     struct event *tev;
     int tarmed;
@@ -102,8 +104,17 @@ static int s_send(s_worker_t *w, const drift_wire_hdr_t *h, const void *payload,
 {
     uint8_t hb[DRIFT_WIRE_HDR_SIZE];
     drift_wire_encode(h, hb);
-    if (zmq_send(w->sock, hb, sizeof hb, ZMQ_SNDMORE) < 0 || zmq_send(w->sock, payload, len, 0) < 0) {
-        DLOG_WARN("send to gateway failed: %s", zmq_strerror(errno));
+    if (!w->gw) {
+        DLOG_DEBUG("not connected to the gateway: message dropped");
+        return -1;
+    }
+    struct iovec v[2] = {{hb, sizeof hb}, {(void *)payload, len}};
+    int rc = drift_chan_sendv(w->gw, v, 2);
+    if (rc < 0) { /* -EPIPE: the connection just dropped (s_on_gw_close follows) */
+        if (rc == -EPIPE)
+            DLOG_DEBUG("send to gateway failed: %s", drift_strerror(rc));
+        else
+            DLOG_WARN("send to gateway failed: %s", drift_strerror(rc));
         return -1;
     }
     atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_OUT], len);
@@ -145,7 +156,7 @@ static void s_job_free(s_job_t *j)
     drift_result_destroy(&j->res);
     drift_session_destroy(&j->tmp_sess);
     drift_msg_destroy(&j->m);
-    zmq_msg_close(&j->payload);
+    free(j->payload);
     free(j);
 }
 
@@ -255,8 +266,8 @@ static int s_job_start(s_worker_t *w, s_job_t *j, int *ret_rc)
     *ret_rc = 0;
     j->t0 = drift_now_mono_ns();
     s_job_current(w, j, NULL);
-    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_IN], zmq_msg_size(&j->payload));
-    if (drift_msg_decode(zmq_msg_data(&j->payload), zmq_msg_size(&j->payload), &lim, &j->m, err, sizeof err) < 0) {
+    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_IN], j->payload_len);
+    if (drift_msg_decode(j->payload, j->payload_len, &lim, &j->m, err, sizeof err) < 0) {
         s_reply_error(w, &j->req, DRIFT_SQLSTATE_PROTOCOL, err);
         return 0;
     }
@@ -394,8 +405,7 @@ static void s_job_run(s_worker_t *w, s_job_t *j)
         int parked = s_job_start(w, j, &rc);
         drift_log_set_context(NULL);
         if (parked) {
-            drift_zwatch_kick(w->wwatch); /* the commit was sent outside the writer socket's callback */
-            s_itick_update(w);            /* or it waits for the index */
+            s_itick_update(w); /* it may wait for the index */
             return;
         }
         j = s_job_finish(w, j, rc);
@@ -413,14 +423,12 @@ static void s_job_resume(s_worker_t *w, s_job_t *j, drift_engine_pending_t *p)
     int rc = drift_engine_resume(w->engine, p, &j->serr, &np);
     if (rc == 1) { /* ran after the index wait and parked for its commit, or re-run after 40001 and parked */
         j->pend = np;
-        drift_zwatch_kick(w->wwatch);
     } else {
         s_job_t *next = s_job_finish(w, j, rc);
         drift_log_set_context(NULL);
         s_job_run(w, next);
     }
     drift_log_set_context(NULL);
-    drift_zwatch_kick(w->watch); /* replies were sent outside the gateway socket's callback */
     s_itick_update(w);
 }
 
@@ -445,7 +453,7 @@ static void s_on_itick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A request from the gateway: runs now, or waits behind its session's request in progress. */
-static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *payload)
+static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, const uint8_t *payload, size_t len)
 {
     if (h->session >> 40 != w->gw_epoch) {
         /* A new gateway incarnation: the sessions of the old one are gone for good. */
@@ -463,8 +471,19 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, zmq_msg_t *pa
         return;
     }
     j->h = *h;
-    zmq_msg_init(&j->payload);
-    zmq_msg_move(&j->payload, payload);
+    j->payload = malloc(len ? len : 1);
+    if (!j->payload) {
+        free(j);
+        w->cur_token = h->token;
+        w->cur_session = h->session;
+        w->cur_sess = NULL;
+        drift_proto_req_t none;
+        memset(&none, 0, sizeof none);
+        s_reply_error(w, &none, "53200", "out of memory");
+        return;
+    }
+    memcpy(j->payload, payload, len);
+    j->payload_len = len;
     s_sess_t *e = *s_sess_find(w, h->session);
     if (e && (e->busy || e->qhead)) {
         if (e->qtail)
@@ -495,32 +514,14 @@ static void s_end_session(s_worker_t *w, uint64_t id)
 }
 
 /* One message from the gateway: [hdr][payload]. */
-static int s_msg_one(void *sock, void *arg)
+static void s_on_gw_msg(drift_chan_t *ch, const drift_chan_msg_t *m, void *arg)
 {
     s_worker_t *w = arg;
-    zmq_msg_t f[2];
-    int nf = 0, more = 1;
-    while (more) {
-        zmq_msg_t tmp;
-        zmq_msg_init(&tmp);
-        if (zmq_msg_recv(&tmp, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&tmp);
-            break;
-        }
-        more = zmq_msg_more(&tmp);
-        if (nf < 2) {
-            zmq_msg_init(&f[nf]);
-            zmq_msg_move(&f[nf++], &tmp);
-            zmq_msg_close(&tmp);
-        } else
-            zmq_msg_close(&tmp);
-    }
-    if (nf == 0)
-        return 0;
+    (void)ch;
     drift_wire_hdr_t h;
-    if (nf < 1 || drift_wire_decode(zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), &h) < 0) {
+    if (m->nparts < 1 || drift_wire_decode(m->part[0], m->len[0], &h) < 0) {
         DLOG_WARN("malformed message from the gateway dropped");
-        goto out;
+        return;
     }
     switch (h.type) {
     case DRIFT_WIRE_PING: {
@@ -530,38 +531,59 @@ static int s_msg_one(void *sock, void *arg)
         break;
     }
     case DRIFT_WIRE_REQ:
-        if (nf == 2)
-            s_handle_req(w, &h, &f[1]);
+        if (m->nparts == 2)
+            s_handle_req(w, &h, m->part[1], m->len[1]);
         break;
     case DRIFT_WIRE_END: s_end_session(w, h.session); break;
     default: DLOG_DEBUG("unexpected message type %u from the gateway", h.type);
     }
-out:
-    for (int i = 0; i < nf; i++)
-        zmq_msg_close(&f[i]);
-    return 1;
 }
 
-/* zwatch callback: drains up to 4 messages per call (one ZMQ_EVENTS poll per batch); small,
- * because zwatch calls it up to 512 times per wakeup and the heartbeat timer must still run. */
-static void s_on_msg(void *sock, void *arg)
-{
-    for (int i = 0; i < 4 && s_msg_one(sock, arg); i++)
-        ;
-}
-
-/* zwatch callback for the writer socket: commit acknowledgements. */
-static void s_on_writer(void *sock, void *arg)
+/* The gateway connection ended (the gateway restarted or is stopping): reconnect with back-off. Replies of
+ * requests still running are dropped (their gateway is gone); sessions end when the new gateway's first
+ * request shows its new incarnation. */
+static void s_on_gw_close(drift_chan_t *ch, int err, void *arg)
 {
     s_worker_t *w = arg;
-    (void)sock;
-    for (int i = 0; i < 8; i++) {
+    (void)ch;
+    if (!w->r->stopping)
+        DLOG_INFO("connection to the gateway lost (%s); reconnecting", err ? drift_strerror(err) : "closed");
+    drift_chan_destroy(&w->gw);
+    if (!w->r->stopping)
+        drift_chan_dialer_start(w->dial, 0);
+}
+
+/* Connected to the gateway: say hello. */
+static void s_on_gw_dial(int fd, void *arg)
+{
+    s_worker_t *w = arg;
+    drift_chan_destroy(&w->gw);
+    w->gw = drift_chan_new(w->r->base, fd, w->r->cfg.max_message_size + DRIFT_CHAN_SLACK, 0, s_on_gw_msg,
+                           s_on_gw_close, w);
+    if (!w->gw) {
+        DLOG_WARN("cannot set up the gateway connection: %s", strerror(errno));
+        drift_chan_dialer_start(w->dial, 0);
+        return;
+    }
+    DLOG_DEBUG("query worker %s connected to the gateway", w->ident);
+    s_hello(w);
+}
+
+/* The engine's writer link: commit acknowledgements, or the connection dropped (every commit in flight fails). */
+static void s_on_writer(void *arg)
+{
+    s_worker_t *w = arg;
+    for (int i = 0; i < 64; i++) {
         drift_engine_pending_t *p = NULL;
         if (!drift_engine_writer_recv(w->engine, &p))
             break;
         if (p)
             s_job_resume(w, drift_engine_pending_user(p), p);
     }
+    drift_engine_pending_t *p;
+    uint64_t now = drift_now_mono_ns();
+    while ((p = drift_engine_expired(w->engine, now))) /* after a dropped connection: all of them, now */
+        s_job_resume(w, drift_engine_pending_user(p), p);
 }
 
 static void s_on_heartbeat(drift_role_t *r)
@@ -573,10 +595,8 @@ static void s_on_heartbeat(drift_role_t *r)
         s_job_resume(w, drift_engine_pending_user(p), p);
     s_index_poll(w); /* also without the tick (timerfd failed) */
     /* Not pinged lately: the gateway may not know us (it restarted): say hello again. */
-    if (now - w->last_ping_ns > 2 * r->cfg.heartbeat_interval_ns) {
+    if (now - w->last_ping_ns > 2 * r->cfg.heartbeat_interval_ns)
         s_hello(w);
-        drift_zwatch_kick(w->watch);
-    }
 }
 
 static void s_on_stop(drift_role_t *r)
@@ -591,11 +611,11 @@ int drift_query_main(drift_role_t *r)
 {
     s_worker_t w = {.r = r, .tfd = -1};
     int code = DRIFT_EXIT_RESTART;
-    char ep[PATH_MAX + 16], ident[64];
+    char path[PATH_MAX + 16];
     const char *f = getenv("DRIFT_FAULT");
     if (f && strncmp(f, "query_hang:", 11) == 0 && f[11])
         w.hang_marker = f + 11;
-    if (drift_role_endpoint(r, "query", ep, sizeof ep) < 0) {
+    if ((size_t)snprintf(path, sizeof path, "%s/query.chan", r->run_dir) >= sizeof path) {
         DLOG_ERR("run directory path too long");
         return DRIFT_EXIT_FATAL;
     }
@@ -607,31 +627,16 @@ int drift_query_main(drift_role_t *r)
                               .statement_timeout_ms = (int)(r->cfg.request_timeout_ns / 1000000),
                               .heartbeat = &r->slot->heartbeat_mono_ns};
     w.engine = drift_engine_new_opts(r->hdr, &eo);
-    w.zctx = zmq_ctx_new();
-    if (!w.engine || !w.zctx)
+    if (!w.engine)
         goto out;
-    w.sock = zmq_socket(w.zctx, ZMQ_DEALER);
-    if (!w.sock)
-        goto out;
-    int zero = 0;
-    snprintf(ident, sizeof ident, "q%u.%" PRIu64, r->instance, (uint64_t)atomic_load(&r->slot->generation));
-    zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, ident, strlen(ident));
-    zmq_setsockopt(w.sock, ZMQ_LINGER, &zero, sizeof zero);
-    int ivl = 10; /* the gateway starts after the workers: find it fast */
-    zmq_setsockopt(w.sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt(w.sock, ZMQ_SNDHWM, &zero, sizeof zero); /* bounded by the gateway's max_queue */
-    zmq_setsockopt(w.sock, ZMQ_RCVHWM, &zero, sizeof zero);
-    if (zmq_connect(w.sock, ep) < 0) {
-        DLOG_ERR("connect %s: %s", ep, zmq_strerror(errno));
-        goto out;
-    }
-    w.watch = drift_zwatch_new(r->base, w.sock, s_on_msg, &w);
-    if (!w.watch)
+    snprintf(w.ident, sizeof w.ident, "q%u.%" PRIu64, r->instance, (uint64_t)atomic_load(&r->slot->generation));
+    /* the gateway starts after the workers: find it fast, and again fast after it restarts */
+    w.dial = drift_chan_dialer_new(r->base, path, 10, 200, s_on_gw_dial, &w);
+    if (!w.dial)
         goto out;
     drift_sqlerr_t werr;
-    void *wsock = drift_engine_writer_socket(w.engine, &werr);
-    if (!wsock || !(w.wwatch = drift_zwatch_new(r->base, wsock, s_on_writer, &w))) {
-        DLOG_ERR("cannot watch the writer socket: %s", wsock ? "out of memory" : werr.message);
+    if (drift_engine_writer_watch(w.engine, r->base, s_on_writer, &w, &werr) < 0) {
+        DLOG_ERR("cannot watch the writer link: %s", werr.message);
         goto out;
     }
     w.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -643,8 +648,8 @@ int drift_query_main(drift_role_t *r)
     r->user = &w;
     r->on_heartbeat = s_on_heartbeat;
     r->on_stop = s_on_stop;
-    s_hello(&w);
-    DLOG_INFO("query worker %s connected to %s", ident, ep);
+    drift_chan_dialer_start(w.dial, 1);
+    DLOG_INFO("query worker %s connecting to %s", w.ident, path);
     drift_role_ready(r);
     code = drift_role_run(r);
 out:
@@ -653,12 +658,8 @@ out:
         event_free(w.tev);
     if (w.tfd >= 0)
         close(w.tfd);
-    drift_zwatch_destroy(&w.wwatch);
-    drift_zwatch_destroy(&w.watch);
-    if (w.sock)
-        zmq_close(w.sock);
-    if (w.zctx)
-        zmq_ctx_term(w.zctx);
+    drift_chan_destroy(&w.gw);
+    drift_chan_dialer_destroy(&w.dial);
     drift_engine_destroy(&w.engine);
     return code;
 }

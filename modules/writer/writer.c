@@ -50,6 +50,7 @@
 #include "ipc/msg.h"
 #include "ipc/zwatch.h"
 #include "modules/writer/catalog.h"
+#include "modules/writer/chan_in.h"
 #include "modules/writer/keymap.h"
 #include "shm/index.h"
 #include "shm/logreader.h"
@@ -121,6 +122,7 @@ typedef struct {
     int sync_mode;
     void *zctx, *router, *pub;
     drift_zwatch_t *zw;
+    drift_wchan_t *wchan; /* the query workers' stream link, run/writer.chan (chan_in.h) */
     struct event *ev_done, *ev_submit, *ev_sync, *ev_spare_retry, *ev_cat;
     int efd;
     drift_keymap_t *keys;
@@ -218,6 +220,11 @@ static void s_batch_free(batch_t *b)
 /* Sends routing parts + payload to a client; a vanished client is not an error. */
 static void s_send(writer_t *w, const uint8_t *env, size_t env_len, const void *data, size_t len)
 {
+    if (drift_wchan_is_env(env, env_len)) { /* a request from a stream connection: reply on it */
+        if (drift_wchan_reply(w->wchan, env, env_len, data, len) == 0)
+            atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_OUT], len);
+        return;
+    }
     size_t at = 0;
     while (at + 2 <= env_len) {
         size_t n = (size_t)env[at] | (size_t)env[at + 1] << 8;
@@ -1427,6 +1434,18 @@ static void s_on_router(void *zsock, void *arg)
     zmq_msg_close(&m);
 }
 
+/* One request from a stream connection (chan_in.h): handled exactly like one from the ROUTER. */
+static void s_on_chan(void *arg, const uint8_t *env, size_t env_len, const uint8_t *data, size_t len)
+{
+    writer_t *w = arg;
+    uint64_t t0 = drift_now_mono_ns();
+    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_BYTES_IN], len);
+    if (w->def_head)
+        s_defer(w, env, env_len, data, len, t0); /* keep arrival order behind what already waits */
+    else if (s_handle(w, env, env_len, data, len, t0) == -EAGAIN)
+        s_defer(w, env, env_len, data, len, t0);
+}
+
 /* ---------------------------------------------------------------- start and stop */
 
 /* Recovery callback: rebuilds the key map from every frame. */
@@ -1564,7 +1583,16 @@ static int s_sockets(writer_t *w)
         return -errno;
     }
     w->zw = drift_zwatch_new(w->r->base, w->router, s_on_router, w);
-    return w->zw ? 0 : -errno;
+    if (!w->zw)
+        return -errno;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/writer.chan", w->r->run_dir);
+    w->wchan = drift_wchan_new(w->r->base, path, w->r->cfg.max_message_size, s_on_chan, w);
+    if (!w->wchan) {
+        DLOG_ERR("cannot listen on %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    return 0;
 }
 
 /* Recovery and the first segment. Returns an exit code, or -1 to go on. */
@@ -1799,6 +1827,7 @@ out:
         free(d);
     }
     drift_zwatch_destroy(&w->zw);
+    drift_wchan_destroy(&w->wchan);
     if (w->router)
         zmq_close(w->router);
     if (w->pub)
