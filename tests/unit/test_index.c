@@ -966,6 +966,312 @@ static void t_chunks(void **state)
     drift_index_close(&b);
 }
 
+/* One expected version of a key (t_delta_rows' model). */
+typedef struct {
+    uint64_t seq;
+    int op;
+    uint32_t schema_ver;
+    uint8_t row[2048];
+    size_t row_len;
+} mver_t;
+
+/* A raw row [id, name, score] (score < 0: NULL) packed into out; returns its length. */
+static size_t s_pack_row(uint8_t *out, size_t cap, int64_t id, const char *name, int64_t score)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer p;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&p, 3);
+    msgpack_pack_int64(&p, id);
+    msgpack_pack_str_with_body(&p, name, strlen(name));
+    if (score < 0)
+        msgpack_pack_nil(&p);
+    else
+        msgpack_pack_int64(&p, score);
+    assert_true(sb.size <= cap);
+    memcpy(out, sb.data, sb.size);
+    size_t n = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+/* history callback: copies every version with its row bytes into an mver_t array (seq 0 ends it). */
+static int s_collect_rows(const drift_index_ver_t *v, void *arg)
+{
+    mver_t *out = arg;
+    int i = 0;
+    while (out[i].seq)
+        i++;
+    out[i].seq = v->seq;
+    out[i].op = v->op;
+    out[i].schema_ver = v->schema_ver;
+    assert_true(v->row_len <= sizeof out[i].row);
+    out[i].row_len = v->row ? v->row_len : 0;
+    if (v->row)
+        memcpy(out[i].row, v->row, v->row_len);
+    assert_true(v->op == DRIFT_COP_DELETE ? v->row == NULL : v->row != NULL);
+    return 0;
+}
+
+/* Format 3 row deltas (each version's row stored against the chunk's previous inline row): rows that share
+ * nothing, an equal row, a row grown and shrunk, a delete then the same row again, schema version changes,
+ * patch-merged rows (one larger than a chunk), rows kept in the log between inline ones, two ops of one key in
+ * one frame; every version read back byte for byte by get (at every seq), history and the versions scan, the
+ * secondary index built over these chunks, and batches = rebuild. */
+static void t_delta_rows(void **state)
+{
+    ctx_t *c = *state;
+    static mver_t m[64], h[64];
+    int nm = 0;
+    char big[400], huge[1500];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    memset(huge, 'h', sizeof huge - 1);
+    huge[sizeof huge - 1] = 0;
+    s_op_ddl(c, "create_table", 1, "people", 0, 0);
+    uint64_t s0 = s_commit(c);
+#define ROW(op_, name_, score_, ver_)                                                                              \
+    do {                                                                                                           \
+        mver_t *w = &m[nm++];                                                                                      \
+        w->op = (op_);                                                                                             \
+        w->schema_ver = (ver_);                                                                                    \
+        w->row_len = s_pack_row(w->row, sizeof w->row, 1, (name_), (score_));                                      \
+        s_op(c, (op_), T, 1, w->row, w->row_len);                                                                  \
+        w->seq = s_commit(c);                                                                                      \
+    } while (0)
+    ROW(DRIFT_COP_INSERT, "alpha", 1, 1);
+    ROW(DRIFT_COP_UPDATE, "alpha", 1, 1); /* equal to the previous */
+    {                                     /* shares nothing with the previous: [127] */
+        mver_t *w = &m[nm++];
+        *w = (mver_t){.op = DRIFT_COP_UPDATE, .schema_ver = 1, .row = {0x91, 0x7f}, .row_len = 2};
+        s_op(c, DRIFT_COP_UPDATE, T, 1, w->row, w->row_len);
+        w->seq = s_commit(c);
+    }
+    ROW(DRIFT_COP_UPDATE, "alpha-grown-a-lot-longer-than-before", 5, 1);
+    ROW(DRIFT_COP_UPDATE, "al", 5, 1); /* shrunk */
+    s_index(c);                        /* a batch boundary inside the chunk */
+    m[nm++] = (mver_t){.op = DRIFT_COP_DELETE, .schema_ver = 1};
+    s_op(c, DRIFT_COP_DELETE, T, 1, NULL, 0);
+    m[nm - 1].seq = s_commit(c);
+    ROW(DRIFT_COP_INSERT, "al", 5, 1); /* the row before the delete again */
+    s_op_ddl(c, "create_index", 2, "people", 1, 0); /* schema version 2 (the score index, built over the chunks) */
+    s_commit(c);
+    ROW(DRIFT_COP_UPDATE, "al", 6, 2);
+    ROW(DRIFT_COP_UPDATE, "al", 7, 2);
+    { /* a patch: its merged row is stored inline */
+        mver_t *w = &m[nm++];
+        *w = m[nm - 2];
+        w->op = DRIFT_COP_PATCH;
+        w->row_len = s_pack_row(w->row, sizeof w->row, 1, "al", 8);
+        s_op_patch(c, 1, 8);
+        w->seq = s_commit(c);
+    }
+    ROW(DRIFT_COP_UPDATE, big, 9, 2);       /* > DRIFT_INDEX_INLINE_MAX: kept in the log */
+    ROW(DRIFT_COP_UPDATE, "al", 10, 2);     /* inline again: its base is the last inline row ("al", 8) */
+    ROW(DRIFT_COP_UPDATE, big, 11, 2);      /* log */
+    ROW(DRIFT_COP_UPDATE, "beta", 12, 2);
+    s_op_ddl(c, "create_index", 3, "people", 1, 1); /* schema version 3 (the unique name index, built too) */
+    s_commit(c);
+    ROW(DRIFT_COP_UPDATE, "beta", 12, 3); /* same bytes, another schema version */
+    { /* two ops on the key in one frame: the second replaces the first */
+        mver_t *w = &m[nm++];
+        uint8_t first[64];
+        size_t fl = s_pack_row(first, sizeof first, 1, "replaced", 13);
+        s_op(c, DRIFT_COP_UPDATE, T, 1, first, fl);
+        *w = (mver_t){.op = DRIFT_COP_UPDATE, .schema_ver = 3};
+        w->row_len = s_pack_row(w->row, sizeof w->row, 1, "gamma", 14);
+        s_op(c, DRIFT_COP_UPDATE, T, 1, w->row, w->row_len);
+        w->seq = s_commit(c);
+    }
+    { /* a patch merged into a row larger than a chunk (inline, alone in its chunk), then a small one */
+        ROW(DRIFT_COP_UPDATE, "gamma", 15, 3);
+        msgpack_sbuffer sb;
+        msgpack_packer p;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&p, 1);
+        msgpack_pack_str_with_body(&p, "name", 4);
+        msgpack_pack_str_with_body(&p, huge, sizeof huge - 1);
+        s_op(c, DRIFT_COP_PATCH, T, 1, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+        mver_t *hw = &m[nm++];
+        *hw = (mver_t){.op = DRIFT_COP_PATCH, .schema_ver = 3};
+        hw->row_len = s_pack_row(hw->row, sizeof hw->row, 1, huge, 15);
+        hw->seq = s_commit(c);
+        ROW(DRIFT_COP_UPDATE, "gamma", 16, 3);
+    }
+    for (int i = 0; i < 40; i++) /* past DRIFT_INDEX_CHUNK_VERS: more chunks */
+        ROW(DRIFT_COP_UPDATE, i % 3 ? "delta" : "epsilon", 100 + i, 3);
+#undef ROW
+    s_index(c);
+    assert_true(s_chunk_firsts(c, 1, (uint64_t[64]){0}, 64) >= 3);
+
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    pkey_t k1 = s_key(1);
+    /* get at every seq: the newest version at or before it, byte for byte */
+    for (uint64_t s = s0; s <= m[nm - 1].seq; s++) {
+        int want = -1;
+        for (int i = 0; i < nm && m[i].seq <= s; i++)
+            want = i;
+        drift_index_ver_t v;
+        int rc = drift_index_get(rd, T, k1.b, k1.n, s, &v);
+        if (want < 0 || m[want].op == DRIFT_COP_DELETE) {
+            assert_int_equal(rc, DRIFT_ENOTFOUND);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(v.seq, m[want].seq);
+        assert_int_equal(v.op, m[want].op);
+        assert_int_equal(v.schema_ver, m[want].schema_ver);
+        assert_int_equal(v.ts_ns, 1000 + m[want].seq); /* the fixture's ts */
+        assert_int_equal(v.row_len, m[want].row_len);
+        assert_memory_equal(v.row, m[want].row, v.row_len);
+    }
+    /* history: every version, oldest first, exact bytes */
+    memset(h, 0, sizeof h);
+    assert_int_equal(drift_index_history(rd, T, k1.b, k1.n, s_collect_rows, h), 0);
+    for (int i = 0; i < nm; i++) {
+        assert_int_equal(h[i].seq, m[i].seq);
+        assert_int_equal(h[i].op, m[i].op);
+        assert_int_equal(h[i].schema_ver, m[i].schema_ver);
+        assert_int_equal(h[i].row_len, m[i].row_len);
+        assert_memory_equal(h[i].row, m[i].row, m[i].row_len);
+    }
+    assert_int_equal(h[nm].seq, 0);
+    /* the versions scan: the same, with end seqs */
+    drift_index_vscan_t *vs;
+    assert_int_equal(drift_index_vscan_open(rd, T, NULL, 0, NULL, 0, &vs), 0);
+    const uint8_t *pk;
+    size_t pk_len;
+    drift_index_ver_t v;
+    int nv = 0;
+    while (drift_index_vscan_next(vs, &pk, &pk_len, &v) == 1) {
+        assert_true(nv < nm);
+        assert_int_equal(v.seq, m[nv].seq);
+        assert_int_equal(v.op, m[nv].op);
+        assert_int_equal(v.schema_ver, m[nv].schema_ver);
+        assert_int_equal(v.end_seq, m[nv].op == DRIFT_COP_DELETE ? m[nv].seq
+                                    : nv + 1 < nm              ? m[nv + 1].seq
+                                                               : DRIFT_INDEX_SEQ_LIVE);
+        assert_int_equal(v.op == DRIFT_COP_DELETE ? 0 : v.row_len, m[nv].row_len);
+        if (v.op != DRIFT_COP_DELETE)
+            assert_memory_equal(v.row, m[nv].row, m[nv].row_len);
+        nv++;
+    }
+    assert_int_equal(nv, nm);
+    drift_index_vscan_close(&vs);
+    /* a table scan as of each version's seq returns that row */
+    for (int i = 0; i < nm; i++) {
+        drift_index_scan_t *sc;
+        assert_int_equal(drift_index_scan_open(rd, T, NULL, 0, NULL, 0, m[i].seq, &sc), 0);
+        int rc = drift_index_scan_next(sc, &pk, &pk_len, &v);
+        if (m[i].op == DRIFT_COP_DELETE)
+            assert_int_equal(rc, 0);
+        else {
+            assert_int_equal(rc, 1);
+            assert_int_equal(v.row_len, m[i].row_len);
+            assert_memory_equal(v.row, m[i].row, m[i].row_len);
+        }
+        drift_index_scan_close(&sc);
+    }
+    /* the score index, built over the chunks when it was created (schema version 2): score 7 was live at
+     * m[8].seq and only then */
+    uint8_t vk[16];
+    drift_keybuf_t kb = {.buf = NULL};
+    drift_keyenc_int(&kb, 7);
+    memcpy(vk, kb.buf, kb.len);
+    size_t vkn = kb.len;
+    drift_keybuf_free(&kb);
+    assert_int_equal(m[8].seq, m[9].seq - 1);
+    drift_index_iscan_t *is;
+    const uint8_t *vals;
+    size_t vals_len;
+    uint64_t from, to;
+    int trunc;
+    assert_int_equal(drift_index_iscan_open(rd, 100, vk, vkn, NULL, 0, m[8].seq, &is), 0);
+    assert_int_equal(drift_index_iscan_next(is, &pk, &pk_len, &vals, &vals_len, &from, &to, &trunc), 1);
+    assert_int_equal(from, m[8].seq);
+    assert_int_equal(to, m[9].seq);
+    drift_index_iscan_close(&is);
+    /* the newest write */
+    uint64_t lw;
+    int lop;
+    assert_int_equal(drift_index_last_write(rd, T, k1.b, k1.n, &lw, &lop), 0);
+    assert_int_equal(lw, m[nm - 1].seq);
+    assert_int_equal(lop, DRIFT_COP_UPDATE);
+    drift_index_rd_end(&rd);
+    /* indexed in batches = rebuilt in one, byte for byte */
+    char dir[500], err[256];
+    snprintf(dir, sizeof dir, "%s/rebuilt", c->fx.root);
+    assert_int_equal(drift_index_rebuild(dir, c->fx.dir, 0, 64u << 20, NULL, NULL, err, sizeof err), 0);
+    drift_index_t *b;
+    drift_index_opts_t ro = {.readonly = 1};
+    assert_int_equal(drift_index_open(dir, c->fx.dir, NULL, &ro, &b), 0);
+    int nd = 0;
+    assert_int_equal(drift_index_compare(c->ix, b, s_diff, &nd), 0);
+    drift_index_close(&b);
+}
+
+/* The bytes of key id's `versions` chunks together (LMDB read directly, as s_chunk_firsts). */
+static size_t s_chunk_bytes(ctx_t *c, int64_t id)
+{
+    drift_index_close(&c->ix);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, c->idx_dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "versions", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    pkey_t pk = s_key(id);
+    uint8_t key[64] = {0, 0, 0, T};
+    memcpy(key + 4, pk.b, pk.n);
+    memset(key + 4 + pk.n, 0, 8);
+    MDB_val k = {4 + pk.n + 8, key}, v;
+    size_t bytes = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && k.mv_size == 4 + pk.n + 8 && memcmp(k.mv_data, key, 4 + pk.n) == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        bytes += v.mv_size;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    return bytes;
+}
+
+/* The size of a chunk (format 3): 10 versions of a small row whose updates change a few bytes take about
+ * one row plus ~10 bytes a version (format 2: a 16-byte header, the whole row and 10 directory bytes each,
+ * 460 bytes here), so `versions` stays close to `current` in size. */
+static void t_chunk_size(void **state)
+{
+    ctx_t *c = *state;
+    assert_int_equal(DRIFT_INDEX_FORMAT, 3);
+    s_op_ddl(c, "create_table", 1, "people", 0, 0);
+    s_commit(c);
+    for (int v = 0; v < 10; v++) {
+        char name[32];
+        snprintf(name, sizeof name, "name-123456-v%d", v);
+        for (int64_t id = 1; id <= 3; id++) /* other keys in between: seq deltas of 3 */
+            s_op_row(c, v ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, id, name, (id * 37 + v * 101) % 1000);
+        s_commit(c);
+    }
+    s_index(c);
+    uint8_t row[64];
+    size_t row_len = s_pack_row(row, sizeof row, 2, "name-123456-v0", 74);
+    size_t bytes = s_chunk_bytes(c, 2);
+    /* first record: flags, schema, ts(8), 3 varints + the row; then per version: seq, flags, ts, 3 varints and
+     * the changed bytes (the digit and the score: <= 4) */
+    print_message("10 versions of an %zu-byte row: %zu bytes\n", row_len, bytes);
+    assert_true(bytes <= 1 + 11 + 3 + row_len + 9 * (1 + 1 + 1 + 3 + 4));
+}
+
 /* An index written in an earlier format is refused with DRIFT_EVERSION (the indexer then rebuilds it). */
 static void t_old_format(void **state)
 {
@@ -976,30 +1282,34 @@ static void t_old_format(void **state)
     s_commit(c);
     s_index(c);
     drift_index_close(&c->ix);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    assert_int_equal(mdb_env_open(env, c->idx_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    MDB_val k = {7, "applied"}, v;
-    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-    assert_int_equal(v.mv_size, 20);
-    uint8_t meta[20];
-    memcpy(meta, v.mv_data, 20);
-    assert_int_equal(meta[19], DRIFT_INDEX_FORMAT);
-    meta[19] = DRIFT_INDEX_FORMAT - 1;
-    v = (MDB_val){20, meta};
-    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    drift_index_opts_t o = {.map_size = 64u << 20};
-    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), DRIFT_EVERSION);
-    assert_null(c->ix);
-    drift_index_opts_t ro = {.readonly = 1};
-    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &ro, &c->ix), DRIFT_EVERSION);
+    /* format 1 (one entry per version) and format 2 (chunks with every row whole) */
+    for (uint8_t old = 1; old < DRIFT_INDEX_FORMAT; old++) {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        assert_int_equal(mdb_env_create(&env), 0);
+        mdb_env_set_maxdbs(env, 8);
+        assert_int_equal(mdb_env_open(env, c->idx_dir, 0, 0644), 0);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+        MDB_val k = {7, "applied"}, v;
+        assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+        assert_int_equal(v.mv_size, 20);
+        uint8_t meta[20];
+        memcpy(meta, v.mv_data, 20);
+        assert_int_equal(meta[19], old == 1 ? (int)DRIFT_INDEX_FORMAT : old - 1);
+        meta[19] = old;
+        v = (MDB_val){20, meta};
+        assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+        drift_index_opts_t o = {.map_size = 64u << 20};
+        assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), DRIFT_EVERSION);
+        assert_null(c->ix);
+        drift_index_opts_t ro = {.readonly = 1};
+        assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &ro, &c->ix), DRIFT_EVERSION);
+        assert_null(c->ix);
+    }
 }
 
 /* Garbage bodies, nonsense ops and bad definitions are counted and skipped, never fatal. */
@@ -1146,6 +1456,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_map_grows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_chunks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_old_format, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_delta_rows, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_chunk_size, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
