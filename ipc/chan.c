@@ -470,7 +470,7 @@ int drift_chan_sendv(drift_chan_t *ch, const struct iovec *iov, int n)
     uint8_t hdr[4 + 4 * DRIFT_CHAN_MAX_PARTS];
     struct iovec out[2 * DRIFT_CHAN_MAX_PARTS];
     size_t total;
-    int k = drift_chan_frame(iov, n, ch->max, hdr, out, &total);
+    int k = drift_chan_frame(iov, n, UINT32_MAX, hdr, out, &total); /* the receiver enforces its own max */
     if (k < 0)
         return k;
     if (ch->olen > ch->ooff) { /* keep order: behind what waits */

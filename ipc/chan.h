@@ -93,14 +93,15 @@ typedef void (*drift_chan_msg_fn)(drift_chan_t *ch, const drift_chan_msg_t *m, v
  * Called once; the channel sends and receives nothing afterwards (the owner destroys it). */
 typedef void (*drift_chan_close_fn)(drift_chan_t *ch, int err, void *arg);
 
-/* Wraps a connected fd (owned from now on, made non-blocking) in base; max bounds a received message's total,
- * out_max (0 = DRIFT_CHAN_OUT_MAX) the output buffer. Returns NULL + errno (the fd is closed then too). */
+/* Wraps a connected fd (owned from now on, made non-blocking) in base; max bounds a received message's total
+ * (what is sent is bounded by the peer's max, not this one: a reply may be bigger than any request), out_max
+ * (0 = DRIFT_CHAN_OUT_MAX) the output buffer. Returns NULL + errno (the fd is closed then too). */
 drift_chan_t *drift_chan_new(struct event_base *base, int fd, size_t max, size_t out_max, drift_chan_msg_fn on_msg,
                              drift_chan_close_fn on_close, void *arg);
 /* Closes the connection and frees; NULLs *self_p; accepts NULL; safe inside the channel's own callbacks. */
 void drift_chan_destroy(drift_chan_t **self_p);
 /* Sends one message made of parts iov[0..n). Returns 0 (written or queued), -ENOBUFS (the output buffer is at its
- * bound: nothing queued), DRIFT_ETOOBIG, -EPIPE (the connection is closed or broken: on_close follows from the
+ * bound: nothing queued), DRIFT_ETOOBIG (over 4 GiB), -EPIPE (the connection is closed or broken: on_close follows from the
  * loop) or -ENOMEM. */
 int drift_chan_sendv(drift_chan_t *self, const struct iovec *iov, int n);
 /* The same for a one-part message. */

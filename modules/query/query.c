@@ -78,6 +78,7 @@ struct s_job {
     drift_session_t *tmp_sess; /* a session without state, not in the table */
     drift_engine_pending_t *pend;
     uint64_t t0;
+    int send_failed; /* a reply of it could not be sent to the gateway (no error reply then either) */
 };
 
 typedef struct {
@@ -94,6 +95,7 @@ typedef struct {
     uint64_t inflight;
     /* current request, for the result emitter */
     uint64_t cur_token, cur_session;
+    s_job_t *cur_job;
     const drift_session_t *cur_sess; /* its transaction state rides on every reply (TXN_OPEN) */
     const char *hang_marker;         /* DRIFT_FAULT=query_hang:TEXT (tests) */
     uint64_t gw_epoch;               /* top bits of the gateway's session ids (its incarnation) */
@@ -195,7 +197,10 @@ static int s_emit(void *arg, const void *data, size_t len, int more)
     /* pinned while the session holds state: an open transaction or a SET AS OF default */
     int open = w->cur_sess && drift_session_keep(w->cur_sess);
     h.flags = (uint8_t)((more ? DRIFT_WIRE_F_MORE : 0) | (open ? DRIFT_WIRE_F_TXN_OPEN : 0));
-    return s_send(w, &h, data, len);
+    int rc = s_send(w, &h, data, len);
+    if (rc < 0 && w->cur_job)
+        w->cur_job->send_failed = 1;
+    return rc;
 }
 
 /* Replies with an error for a request that could not even be parsed (should not happen: the gateway validated it). */
@@ -245,6 +250,7 @@ static void s_job_current(s_worker_t *w, s_job_t *j, const drift_session_t *sess
     w->cur_token = j->h.token;
     w->cur_session = j->h.session;
     w->cur_sess = sess;
+    w->cur_job = j;
 }
 
 /* Log lines of this request carry its traceparent. */
@@ -327,13 +333,16 @@ static int s_job_start(s_worker_t *w, s_job_t *j, int *ret_rc)
 static s_job_t *s_job_finish(s_worker_t *w, s_job_t *j, int rc)
 {
     if (rc < 0 && j->res) {
-        if (strcmp(j->serr.code, "08006") != 0) /* 08006 here: the reply could not be sent */
+        /* Every failure is answered (08006 from the writer link too: its outcome is unknown), unless the failure
+         * was that a reply could not be sent at all. */
+        if (!j->send_failed)
             drift_result_fail(j->res, &j->serr);
         atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_ERRORS], 1);
         DLOG_DEBUG("request id=%" PRId64 " failed: %s %s", j->req.id.via.i64, j->serr.code, j->serr.message);
     }
     drift_result_destroy(&j->res);
     w->cur_sess = NULL;
+    w->cur_job = NULL;
     s_job_t *next = NULL;
     s_sess_t **pp = s_sess_find(w, j->h.session);
     s_sess_t *e = *pp;
@@ -467,6 +476,7 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, const uint8_t
         w->cur_token = h->token;
         w->cur_session = h->session;
         w->cur_sess = NULL;
+        w->cur_job = NULL;
         s_reply_error(w, &none, "53200", "out of memory");
         return;
     }
@@ -477,6 +487,7 @@ static void s_handle_req(s_worker_t *w, const drift_wire_hdr_t *h, const uint8_t
         w->cur_token = h->token;
         w->cur_session = h->session;
         w->cur_sess = NULL;
+        w->cur_job = NULL;
         drift_proto_req_t none;
         memset(&none, 0, sizeof none);
         s_reply_error(w, &none, "53200", "out of memory");

@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "ipc/chan.h"
 
+#define CHAN_IN_MAX (256u << 20)
+
 typedef struct s_conn {
     struct s_conn *prev, *next;
     drift_wchan_t *owner;
@@ -105,7 +107,9 @@ drift_wchan_t *drift_wchan_new(struct event_base *base, const char *path, size_t
     if (!w)
         return NULL;
     w->base = base;
-    w->max = max + DRIFT_CHAN_SLACK;
+    /* Accept more than max_message_size on the stream: the writer's decoder then refuses an oversized request
+     * with an error reply to that commit alone, where closing the connection would fail every commit in flight. */
+    w->max = (max > CHAN_IN_MAX ? max : CHAN_IN_MAX) + DRIFT_CHAN_SLACK;
     w->fn = fn;
     w->arg = arg;
     w->l = drift_chan_listen(base, path, s_on_accept, w);

@@ -22,8 +22,9 @@ typedef struct drift_wchan drift_wchan_t;
 /* One request: env/env_len identify its connection (copy them to reply later); data is valid during the call. */
 typedef void (*drift_wchan_fn)(void *arg, const uint8_t *env, size_t env_len, const uint8_t *data, size_t len);
 
-/* Listens on path (mode 0600; a stale file replaced); requests up to max bytes (max_message_size) each.
- * Returns NULL + errno. */
+/* Listens on path (mode 0600; a stale file replaced). max is max_message_size: the stream takes messages up to
+ * max(max, 256 MiB) so that an oversized request reaches the decoder and gets an error reply of its own rather
+ * than a closed connection (which would fail every commit in flight on it). Returns NULL + errno. */
 drift_wchan_t *drift_wchan_new(struct event_base *base, const char *path, size_t max, drift_wchan_fn fn, void *arg);
 /* Closes every connection and the listener; NULLs *self_p; accepts NULL. */
 void drift_wchan_destroy(drift_wchan_t **self_p);

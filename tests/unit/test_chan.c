@@ -330,7 +330,9 @@ static void test_big_content(void **state)
     event_base_free(base);
 }
 
-/* Over max: refused at the sender; a peer that announces it anyway is disconnected (DRIFT_ETOOBIG). */
+/* Over the receiver's max: the receiver takes what fits and disconnects at the first message over it
+ * (DRIFT_ETOOBIG), even when the sender's own max is smaller (a reply may be bigger than any request); a header
+ * announcing too much is refused before the body arrives. */
 static void test_max_refused(void **state)
 {
     (void)state;
@@ -338,21 +340,29 @@ static void test_max_refused(void **state)
     int sv[2];
     s_pair(sv, 0);
     s_sink_t sink = {.base = base};
-    drift_chan_t *tx = drift_chan_new(base, sv[0], 1000, 0, s_nothing, s_sender_close, NULL);
-    char b[1000] = {0};
-    assert_int_equal(drift_chan_send(tx, b, 996), 0);
-    assert_int_equal(drift_chan_send(tx, b, 997), DRIFT_ETOOBIG);
-    drift_chan_destroy(&tx);
-    close(sv[1]);
-    s_pair(sv, 0);
+    drift_chan_t *tx = drift_chan_new(base, sv[0], 10, 0, s_nothing, s_sender_close, NULL);
     sink.ch = drift_chan_new(base, sv[1], 1000, 0, s_on_msg, s_on_close, &sink);
-    uint8_t hdr[4] = {0, 0, 0x03, 0xe9}; /* 1001 */
-    s_write_all(sv[0], hdr, 4);
+    char b[1000] = {0};
+    assert_int_equal(drift_chan_send(tx, b, 996), 0); /* total 1000: fits */
+    assert_int_equal(drift_chan_send(tx, b, 997), 0); /* total 1001: the peer refuses it */
     s_run(base);
+    assert_int_equal(sink.nmsgs, 1);
+    assert_int_equal(sink.last_len, 996);
     assert_int_equal(sink.closed, 1);
     assert_int_equal(sink.close_err, DRIFT_ETOOBIG);
-    assert_int_equal(sink.nmsgs, 0);
+    drift_chan_destroy(&tx);
+
+    s_sink_t s2 = {.base = base};
+    s_pair(sv, 0);
+    s2.ch = drift_chan_new(base, sv[1], 1000, 0, s_on_msg, s_on_close, &s2);
+    uint8_t hdr[4] = {0x7f, 0xff, 0xff, 0xff}; /* 2 GiB announced, nothing follows */
+    s_write_all(sv[0], hdr, 4);
+    s_run(base);
+    assert_int_equal(s2.closed, 1);
+    assert_int_equal(s2.close_err, DRIFT_ETOOBIG);
+    assert_int_equal(s2.nmsgs, 0);
     close(sv[0]);
+    free(sink.last);
     event_base_free(base);
 }
 
