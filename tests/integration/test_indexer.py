@@ -216,8 +216,9 @@ class IndexerTest(unittest.TestCase):
 
     def test_index_of_an_older_format_is_rebuilt(self):
         """An index written by an earlier build (its meta record says format 1: `versions` one entry per
-        version, before the chunks of format 2) is refused by drift_index_open; the indexer then rebuilds it
-        from the log and the rebuilt index equals a fresh rebuild."""
+        version; or format 2: chunks holding every row whole, before the compact chunks of format 3) is refused
+        by drift_index_open; the indexer then rebuilds it from the log and the rebuilt index equals a fresh
+        rebuild."""
         with H.Daemon(query_workers=1) as d:
             c = Client(d.data_dir)
             c.commit([{"op": "ddl", "table": TABLE, "row": {"ddl": "create_table", "def": table_def(1)}}])
@@ -226,27 +227,31 @@ class IndexerTest(unittest.TestCase):
                 last = w.one()
             wait_indexed(d)
             c.close()
-            d.stop()
-            # the meta record "applied" -> seq(8) ts(8) format(4), inline after its key in an LMDB leaf
-            path = os.path.join(d.data_dir, "index", "data.mdb")
-            with open(path, "r+b") as f:
-                data = bytearray(f.read())
-                n, at = 0, data.find(b"applied")
-                while at >= 0:
-                    v = at + 7
-                    if data[v + 16:v + 20] == struct.pack(">I", 2) and struct.unpack(">Q", data[v:v + 8])[0] == last:
-                        data[v + 16:v + 20] = struct.pack(">I", 1)
-                        n += 1
-                    at = data.find(b"applied", at + 1)
-                self.assertGreater(n, 0, "meta record not found")
-                f.seek(0)
-                f.write(data)
-            d.start()
-            wait_indexed(d)
-            self.assertEqual(metric(d, "driftdb_indexed_seq"), last)
-            self.assertIn("rebuilding the index from the log", d.log())
-            rc, out, err = driftctl("verify", "--indexes", "-D", d.data_dir)
-            self.assertEqual(rc, 0, out + err)
+            for old in (1, 2):
+                with self.subTest(format=old):
+                    d.stop()
+                    # the meta record "applied" -> seq(8) ts(8) format(4), inline after its key in an LMDB leaf
+                    path = os.path.join(d.data_dir, "index", "data.mdb")
+                    with open(path, "r+b") as f:
+                        data = bytearray(f.read())
+                        n, at = 0, data.find(b"applied")
+                        while at >= 0:
+                            v = at + 7
+                            if (data[v + 16:v + 20] == struct.pack(">I", 3)
+                                    and struct.unpack(">Q", data[v:v + 8])[0] == last):
+                                data[v + 16:v + 20] = struct.pack(">I", old)
+                                n += 1
+                            at = data.find(b"applied", at + 1)
+                        self.assertGreater(n, 0, "meta record not found")
+                        f.seek(0)
+                        f.write(data)
+                    log_before = len(d.log())
+                    d.start()
+                    wait_indexed(d)
+                    self.assertEqual(metric(d, "driftdb_indexed_seq"), last)
+                    self.assertIn("rebuilding the index from the log", d.log()[log_before:])
+                    rc, out, err = driftctl("verify", "--indexes", "-D", d.data_dir)
+                    self.assertEqual(rc, 0, out + err)
 
     def test_ready_fails_while_lagging(self):
         cfg = {"index_lag_max": "1s", "heartbeat_timeout": "30s"}
