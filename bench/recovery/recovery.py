@@ -103,7 +103,7 @@ def kills(H, build, data, n, index_wait=True):
             short = re.sub(r"\(([\d.]+) MB verified(?:[^)]*?(hashed \d+ bytes, \d+ sealed segments by seal record))?[^)]*\)",
                            lambda x: "(%s MB%s)" % (x.group(1), ", " + x.group(2) if x.group(2) else ""), line)
             print("%s: ready %.3f s after kill -9 (load %s) | %s" % (build, el, open("/proc/loadavg").read().split()[0],
-                                                                     short[:230]), flush=True)
+                                                                     short[:300]), flush=True)
         d.stop()
     finally:
         d.close()

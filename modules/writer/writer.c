@@ -1633,14 +1633,12 @@ static int s_recover(writer_t *w)
     DLOG_INFO("recovered %" PRIu64 " frames in %" PRIu64 " segments (%.1f MB verified: CRC of every frame; hashed %" PRIu64
               " bytes, %" PRIu64 " sealed segments by seal record, %" PRIu64 " seal records rejected, %" PRIu64
               " written) in %.1f ms (cpu %.0f ms user + %.0f ms sys, %d verify threads); key map rebuilt: %zu entries, "
-              "%.1f MB, %s %" PRIu64,
+              "%.1f MB, %s%" PRIu64,
               rec->frames, rec->segments, rec->bytes_scanned / 1e6, rec->bytes_hashed, rec->seg_by_seal,
               rec->seals_rejected, rec->seals_written, rec->elapsed_ns / 1e6, TV_MS(ru0.ru_utime, ru1.ru_utime),
               TV_MS(ru0.ru_stime, ru1.ru_stime), rec->threads, drift_keymap_count(w->keys),
               drift_keymap_bytes(w->keys) / 1e6,
-              w->seed_seq ? "keys written up to the index's applied seq are looked up in the index: seq"
-                          : "from the whole log (no index): seq",
-              w->seed_seq);
+              w->seed_seq ? "seeded from the index at seq " : "from the whole log (no index), seq ", w->seed_seq);
 #undef TV_MS
     w->next_seq = rec->last_seq + 1;
     w->last_ts = rec->last_ts;

@@ -43,7 +43,7 @@ def mins(key, table=M):
 def seed_lines(log):
     """The writer's recovery lines: ("index", S) when seeded from the index, ("log", 0) when not."""
     out = []
-    for m in re.finditer(r"key map rebuilt: [^\n]*?(looked up in the index: seq (\d+)|from the whole log)", log):
+    for m in re.finditer(r"key map rebuilt: [^\n]*?(seeded from the index at seq (\d+)|from the whole log)", log):
         out.append(("index", int(m.group(2))) if m.group(2) else ("log", 0))
     return out
 
