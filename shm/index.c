@@ -34,8 +34,8 @@
  *   schema_ver: varint, only with REC_F_SCHEMA (always on record 0; else when it differs from record i-1's)
  *   ts: record 0: 8 bytes; else zigzag varint(ts_i - ts_(i-1))
  *   storage 2 (inline row): varint a, varint b, varint m, m bytes: the row is base[0, a) ‖ those m bytes ‖
- *     base[len - b, len), base = the row of the newest earlier inline record of the chunk (empty: none),
- *     so a reader rebuilds any version with at most DRIFT_INDEX_CHUNK_VERS deltas over one small value;
+ *     base[len - b, len), base = the chunk's first inline row (stored whole: a = b = 0), so a reader
+ *     rebuilds any version with one copy, and none when a = b = 0 (the row is then inside the value);
  *   storage 1 (row in the log): varint segment, offset, row_off, row_len;  storage 0 (delete): nothing.
  * Varints are LEB128 (7 bits a byte, low first). Appending a version copies the chunk and adds one record;
  * the encoding depends only on the chunk's versions, so batches and a rebuild give the same bytes. */
@@ -799,8 +799,8 @@ static int s_kb_reserve(drift_keybuf_t *kb, size_t n)
 }
 
 /* A chunk decoder: walks the records of one versions value oldest first (format 3, layout at the top of
- * the file). After each s_cit_next() the fields describe that record; row (when not NULL) holds the row of
- * the newest inline record decoded so far, rebuilt from the deltas (the base of the next inline record). */
+ * the file). After each s_cit_next() the fields describe that record; its row is rebuilt only on demand
+ * (s_cit_row: the chunk's base row and the record's delta, both inside the value). */
 typedef struct {
     const uint8_t *p, *end; /* the next record */
     uint32_t n, i;          /* records in the chunk, records decoded */
@@ -809,7 +809,9 @@ typedef struct {
     uint32_t schema_ver;
     int op, storage;
     uint64_t seg, off, roff, rlen; /* storage 1 */
-    drift_keybuf_t *row;           /* NULL: rows are skipped, not rebuilt */
+    const uint8_t *base, *mid;     /* storage 2: the chunk's base row (its first inline row), this delta's bytes */
+    size_t base_len, ra, rb, rm;   /* row = base[0, ra) ‖ mid[0, rm) ‖ base[base_len - rb, base_len) */
+    drift_keybuf_t *row;           /* where s_cit_ver rebuilds a row (NULL: rows are not wanted) */
 } s_cit_t;
 
 /* Starts decoding the chunk value v whose key is table|pk|~first (key_len bytes, the last 8 = ~first). */
@@ -823,8 +825,6 @@ static int s_cit_init(s_cit_t *c, const MDB_val *k, const MDB_val *v, drift_keyb
     c->end = c->p + v->mv_size;
     c->n = *c->p++;
     c->row = row;
-    if (row)
-        row->len = 0;
     return c->n == 0 || c->n > DRIFT_INDEX_CHUNK_VERS ? DRIFT_ECORRUPT : 0;
 }
 
@@ -885,21 +885,17 @@ static int s_cit_next(s_cit_t *c)
         if (s_var_get(&p, e, &a) < 0 || s_var_get(&p, e, &b) < 0 || s_var_get(&p, e, &m) < 0 ||
             m > (uint64_t)(e - p))
             return DRIFT_ECORRUPT;
-        if (c->row) {
-            /* row = base[0, a) ‖ mid ‖ base[len - b, len), rebuilt in place */
-            drift_keybuf_t *r = c->row;
-            size_t bl = r->len;
-            if (a > bl || b > bl - a)
+        if (!c->base) { /* the chunk's first inline row: stored whole, the base of the others */
+            if (a || b)
                 return DRIFT_ECORRUPT;
-            size_t nl = (size_t)(a + m + b);
-            if (s_kb_reserve(r, nl > bl ? nl : bl) < 0)
-                return -ENOMEM;
-            if (b)
-                memmove(r->buf + a + m, r->buf + bl - b, (size_t)b);
-            if (m)
-                memcpy(r->buf + a, p, (size_t)m);
-            r->len = nl;
-        }
+            c->base = p;
+            c->base_len = (size_t)m;
+        } else if (a > c->base_len || b > c->base_len - a)
+            return DRIFT_ECORRUPT;
+        c->ra = (size_t)a;
+        c->rb = (size_t)b;
+        c->rm = (size_t)m;
+        c->mid = p;
         p += m;
         break;
     case ST_LOG:
@@ -944,7 +940,28 @@ static int s_cit_all(s_cit_t *c)
     return rc;
 }
 
-/* Fills v from the record the decoder is on (its row: the rebuilt one, or fetched from the log). */
+/* The row of the inline record the decoder is on: in the value itself when the delta is the whole row, else
+ * rebuilt into kb (one copy of base prefix, delta, base suffix). */
+static int s_cit_row(const s_cit_t *c, drift_keybuf_t *kb, const uint8_t **ret, size_t *ret_len)
+{
+    if (c->ra == 0 && c->rb == 0) {
+        *ret = c->mid;
+        *ret_len = c->rm;
+        return 0;
+    }
+    size_t n = c->ra + c->rm + c->rb;
+    if (s_kb_reserve(kb, n) < 0)
+        return -ENOMEM;
+    memcpy(kb->buf, c->base, c->ra);
+    memcpy(kb->buf + c->ra, c->mid, c->rm);
+    memcpy(kb->buf + c->ra + c->rm, c->base + c->base_len - c->rb, c->rb);
+    kb->len = n;
+    *ret = kb->buf;
+    *ret_len = n;
+    return 0;
+}
+
+/* Fills v from the record the decoder is on (its row: rebuilt into c->row, or fetched from the log). */
 static int s_cit_ver(drift_index_t *ix, const s_cit_t *c, drift_index_ver_t *v)
 {
     static const uint8_t empty[1];
@@ -957,8 +974,11 @@ static int s_cit_ver(drift_index_t *ix, const s_cit_t *c, drift_index_ver_t *v)
     if (c->storage == ST_INLINE) {
         if (!c->row)
             return DRIFT_ECORRUPT;
-        v->row = c->row->buf ? c->row->buf : empty;
-        v->row_len = c->row->len;
+        int rc = s_cit_row(c, c->row, &v->row, &v->row_len);
+        if (rc < 0)
+            return rc;
+        if (!v->row)
+            v->row = empty;
     } else if (c->storage == ST_LOG) {
         if (!ix->logr)
             return DRIFT_ECORRUPT;
@@ -988,7 +1008,7 @@ typedef struct {
     int first;                /* the record starts a chunk */
     uint64_t seq, ts;         /* of the previous record */
     uint32_t schema_ver;      /* of the previous record */
-    const uint8_t *base;      /* the row of the newest earlier inline record (NULL, 0: none) */
+    const uint8_t *base;      /* the chunk's base row: its first inline record's (NULL, 0: none yet) */
     size_t base_len;
 } s_prev_t;
 
@@ -1484,8 +1504,8 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
     uint32_t keep = 0;
     size_t old_bytes = 0; /* the kept records' bytes (after the count byte) */
     if (has) {
-        /* decode the newest chunk up to the version this frame replaces (if any): its last row is the base */
-        if ((rc = s_cit_init(&c, &k, &v, &ix->base)) < 0)
+        /* decode the newest chunk up to the version this frame replaces (if any), finding its base row */
+        if ((rc = s_cit_init(&c, &k, &v, NULL)) < 0)
             return rc;
         for (;;) {
             uint64_t s;
@@ -1508,8 +1528,8 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
         pv.seq = c.seq;
         pv.ts = c.ts;
         pv.schema_ver = c.schema_ver;
-        pv.base = ix->base.buf;
-        pv.base_len = ix->base.len;
+        pv.base = c.base;
+        pv.base_len = c.base_len;
     }
     drift_keybuf_reset(&ix->k2);
     s_rec_encode(&ix->k2, &pv, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
@@ -1520,7 +1540,7 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
         drift_keybuf_reset(&ix->k2);
         s_rec_encode(&ix->k2, &p0, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
     }
-    if (ix->k2.oom || ix->base.oom)
+    if (ix->k2.oom)
         return -ENOMEM;
     uint8_t nb;
     if (has && !append && keep > 0 && keep < c.n) {
@@ -2668,10 +2688,10 @@ int drift_index_current_count(drift_index_rd_t *rd, uint64_t *ret)
     return 0;
 }
 
-/* One version of the pk a versions scan is on (its row, when inline, rebuilt into the scan's rows). */
+/* One version of the pk a versions scan is on: the decoder's state on its record (pointing into the chunk,
+ * which stays mapped for the read transaction). */
 typedef struct {
-    s_cit_t rec;             /* the decoder's state on that record (row: NULL) */
-    size_t row_off, row_len; /* inline: in rows */
+    s_cit_t rec;
 } s_vver_t;
 
 struct drift_index_vscan {
@@ -2680,7 +2700,7 @@ struct drift_index_vscan {
     drift_keybuf_t lo, hi, pk;
     int started, pending, done; /* pending: the cursor is on an entry not consumed yet */
     s_vver_t *vals;             /* the current pk's versions, newest first */
-    drift_keybuf_t rows, tmp;   /* their inline rows; a chunk's rows being rebuilt */
+    drift_keybuf_t tmp;         /* the row returned last, when rebuilt */
     size_t n, cap, emit; /* emit: versions of the current pk not returned yet (returned oldest first) */
     uint64_t steps;
 };
@@ -2708,7 +2728,6 @@ void drift_index_vscan_close(drift_index_vscan_t **self_p)
         return;
     s_range_close(it->c, &it->lo, &it->hi);
     drift_keybuf_free(&it->pk);
-    drift_keybuf_free(&it->rows);
     drift_keybuf_free(&it->tmp);
     free(it->vals);
     free(it);
@@ -2741,7 +2760,6 @@ static int s_vscan_load(drift_index_vscan_t *it)
     MDB_val k, v;
     int rc;
     it->n = 0;
-    drift_keybuf_reset(&it->rows);
     if (it->done)
         return 0;
     if (!it->started) {
@@ -2778,17 +2796,10 @@ static int s_vscan_load(drift_index_vscan_t *it)
         while ((rc = s_cit_next(&c)) == 1) { /* oldest first; the chunk's run is reversed below */
             if ((rc = s_vscan_grow(it)) < 0)
                 return rc;
-            s_vver_t *w = &it->vals[it->n++];
-            w->rec = c;
-            w->rec.row = NULL;
-            w->row_off = it->rows.len;
-            w->row_len = c.storage == ST_INLINE ? it->tmp.len : 0;
-            drift_keybuf_raw(&it->rows, it->tmp.buf, w->row_len);
+            it->vals[it->n++].rec = c;
         }
         if (rc < 0)
             return rc;
-        if (it->rows.oom)
-            return -ENOMEM;
         for (size_t i = n0, j = it->n; i + 1 < j; i++, j--) { /* newest first, as the chunks come */
             s_vver_t t = it->vals[i];
             it->vals[i] = it->vals[j - 1];
@@ -2811,19 +2822,9 @@ int drift_index_vscan_next(drift_index_vscan_t *it, const uint8_t **ret_pk, size
     }
     size_t i = --it->emit;
     const s_vver_t *w = &it->vals[i];
-    int rc = w->rec.storage == ST_INLINE ? 0 : s_cit_ver(it->rd->ix, &w->rec, ret);
+    int rc = s_cit_ver(it->rd->ix, &w->rec, ret);
     if (rc < 0)
         return rc;
-    if (w->rec.storage == ST_INLINE) {
-        static const uint8_t empty[1];
-        memset(ret, 0, sizeof *ret);
-        ret->seq = w->rec.seq;
-        ret->op = w->rec.op;
-        ret->schema_ver = w->rec.schema_ver;
-        ret->ts_ns = w->rec.ts;
-        ret->row = it->rows.buf ? it->rows.buf + w->row_off : empty;
-        ret->row_len = w->row_len;
-    }
     uint64_t seq = w->rec.seq;
     ret->end_seq = ret->op == DRIFT_COP_DELETE ? seq : i > 0 ? it->vals[i - 1].rec.seq : DRIFT_INDEX_SEQ_LIVE;
     *ret_pk = it->pk.buf + 4;
