@@ -667,7 +667,8 @@ struct drift_commit_client {
     drift_chan_rbuf_t rb;
     uint8_t *wbuf; /* framed requests not yet written (whole messages, or the rest of one) */
     size_t woff, wlen, wcap;
-    int lost; /* the connection dropped and that was not reported yet */
+    int lost;     /* the connection dropped and that was not reported yet */
+    uint64_t gen; /* connections dropped so far: a request sent under gen is lost when gen moves on */
     int backoff_ms;
     int64_t next_try_ms;
     struct event_base *base;
@@ -767,6 +768,7 @@ static void s_u_drop(drift_commit_client_t *self)
     drift_chan_rbuf_free(&self->rb);
     self->woff = self->wlen = 0;
     self->lost = 1;
+    self->gen++;
     self->next_try_ms = 0;
     s_u_timer(self, 0); /* notify the owner from the loop, then reconnect */
 }
@@ -856,9 +858,10 @@ static int s_u_send(drift_commit_client_t *self, const void *buf, size_t len)
             w = sendmsg(self->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         while (w < 0 && errno == EINTR);
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            int e = errno;
+            /* The connection is broken (the writer died) and nothing of this request went out: drop the
+             * connection (what was in flight on it is lost) and keep the request for the next one. */
             s_u_drop(self);
-            return -e;
+            return s_u_queue(self, out, k, 0, total);
         }
         if (w < 0)
             w = 0;
@@ -1076,6 +1079,11 @@ int drift_commit_client_watch(drift_commit_client_t *self, struct event_base *ba
         s_u_timer(self, 0);
     }
     return 0;
+}
+
+uint64_t drift_commit_client_gen(const drift_commit_client_t *self)
+{
+    return self ? self->gen : 0;
 }
 
 int drift_commit_client_connected(const drift_commit_client_t *self)

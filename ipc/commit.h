@@ -7,9 +7,10 @@
  * (endpoint "unix:<path>", framing of ipc/chan.h, one part per message).
  * One MessagePack map per message, any number in flight, replies matched by
  * "id". On the unix transport a dropped connection is seen at once: the client
- * reports it once (-ECONNRESET from recv/try_recv: every request sent before it
- * will never be answered) and reconnects (with back-off); requests sent while
- * disconnected wait in the client and go out once connected. Request:
+ * reports it once (-ECONNRESET from recv/try_recv: every request sent on that
+ * connection — drift_commit_client_gen() tells which — will never be answered)
+ * and reconnects (with back-off); requests sent while disconnected wait in the
+ * client and go out once connected. Request:
  *   {"id": uint, "op": "commit" | "ping",
  *    "snapshot": uint, "isolation": "read committed" | "repeatable read" | "serializable",
  *    "ops": [{"op": "insert"|"update"|"patch"|"delete"|"ddl", "table": uint32, "key": bin, "row": any,
@@ -174,6 +175,10 @@ void *drift_commit_client_socket(drift_commit_client_t *self);
  * calls drift_commit_client_try_recv until -EAGAIN. Returns 0, or -ENOTSUP on the ZeroMQ transport. */
 struct event_base;
 int drift_commit_client_watch(drift_commit_client_t *self, struct event_base *base, void (*fn)(void *arg), void *arg);
+/* Unix transport: how many connections dropped so far. A request sent while this was G is lost (never answered)
+ * once -ECONNRESET was reported and the count moved past G; one sent after that goes on the next connection.
+ * Always 0 for ZeroMQ. */
+uint64_t drift_commit_client_gen(const drift_commit_client_t *self);
 /* 1 when the unix transport is connected now (0 otherwise, and always for ZeroMQ). */
 int drift_commit_client_connected(const drift_commit_client_t *self);
 

@@ -66,7 +66,8 @@ struct drift_engine_pending {
     uint64_t id;          /* the commit request's id */
     uint64_t deadline_ns; /* monotonic; UINT64_MAX = none */
     int timed_out, replied;
-    int lost; /* the connection to the writer dropped while its commit was in flight */
+    int lost;      /* the connection to the writer dropped while its commit was in flight */
+    uint64_t wgen; /* the writer link's drift_commit_client_gen() when the commit was sent */
     drift_commit_reply_t reply;
     void *user;
     drift_session_t *s;
@@ -784,6 +785,7 @@ static void s_pending_link(drift_engine_t *e, drift_engine_pending_t *p, const s
     p->report_as_of = pk->report_as_of;
     p->as_of = pk->as_of;
     p->timed_out = p->replied = p->lost = 0;
+    p->wgen = e->writer ? drift_commit_client_gen(e->writer) : 0; /* linked right after the send */
     int ms = pk->index ? e->opts.wait_ms : e->opts.commit_timeout_ms;
     p->deadline_ns = ms < 0 ? UINT64_MAX : drift_now_mono_ns() + (uint64_t)ms * 1000000u;
     drift_engine_pending_t **head = p->on_index ? &e->iwait : &e->pending;
@@ -919,10 +921,12 @@ int drift_engine_writer_recv(drift_engine_t *self, drift_engine_pending_t **ret_
     if (rc == -ECONNRESET) {
         /* The connection dropped (the writer restarted): no commit in flight will be answered. They fail now,
          * through drift_engine_expired (08006, outcome unknown); later commits go over the next connection. */
-        for (drift_engine_pending_t *p = self->pending; p; p = p->next) {
-            p->lost = 1;
-            p->deadline_ns = 0;
-        }
+        uint64_t gen = drift_commit_client_gen(self->writer);
+        for (drift_engine_pending_t *p = self->pending; p; p = p->next)
+            if (p->wgen < gen) { /* sent on the connection that dropped (not queued for the next one) */
+                p->lost = 1;
+                p->deadline_ns = 0;
+            }
         return 1;
     }
     if (rc < 0)

@@ -121,7 +121,10 @@ class LinkTest(unittest.TestCase):
             gw = d.role_pids()["gateway"][0]
             os.kill(gw, signal.SIGKILL)
             wait_for(lambda: d.role_pids().get("gateway", [gw])[0] != gw, 15, what="gateway restarted")
-            wait_for(lambda: d.log().count("joined") >= 4, 15, what="workers to rejoin the new gateway")
+            wait_for(lambda: len(d.role_pids().get("gateway", [])) == 1, 15, what="gateway up")
+            ngw = d.role_pids()["gateway"][0]
+            wait_for(lambda: d.log().count("gateway[%d]: query worker" % ngw) >= 2, 15,
+                     what="both workers to join the new gateway")
             wait_ping(d.endpoint)
             c = driftdb.connect(d.endpoint)
             cur = c.cursor()
