@@ -19,8 +19,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <msgpack.h>
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "common/errors.h"
 #include "ipc/chan.h"
+#include "ipc/commit.h"
 
 #define MAX (1u << 22)
 
@@ -558,6 +563,130 @@ static void test_write_msg(void **state)
     close(sv[1]);
 }
 
+/* A fake writer in a child process: accepts one connection on path, answers the first `answer` requests with
+ * {id, ok, seq: 100 + id}, then closes the connection without answering the rest. */
+static pid_t s_fake_writer(const char *path, int answer)
+{
+    unlink(path);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(l, 4), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0) {
+        close(l);
+        return pid;
+    }
+    int c = accept(l, NULL, NULL);
+    drift_chan_rbuf_t rb;
+    drift_chan_rbuf_init(&rb, MAX);
+    int n = 0;
+    while (n < answer) {
+        drift_chan_msg_t m;
+        int rc = drift_chan_rbuf_next(&rb, &m);
+        if (rc == 0) {
+            if (drift_chan_rbuf_read(&rb, c) <= 0)
+                _exit(1);
+            continue;
+        }
+        if (rc < 0)
+            _exit(2);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        if (msgpack_unpack_next(&u, (const char *)m.part[0], m.len[0], NULL) != MSGPACK_UNPACK_SUCCESS)
+            _exit(3);
+        uint64_t id = 0;
+        for (uint32_t i = 0; i < u.data.via.map.size; i++)
+            if (u.data.via.map.ptr[i].key.via.str.size == 2 &&
+                memcmp(u.data.via.map.ptr[i].key.via.str.ptr, "id", 2) == 0)
+                id = u.data.via.map.ptr[i].val.via.u64;
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 3);
+        msgpack_pack_str_with_body(&pk, "id", 2);
+        msgpack_pack_uint64(&pk, id);
+        msgpack_pack_str_with_body(&pk, "ok", 2);
+        msgpack_pack_true(&pk);
+        msgpack_pack_str_with_body(&pk, "seq", 3);
+        msgpack_pack_uint64(&pk, 100 + id);
+        struct iovec v = {sb.data, sb.size};
+        if (drift_chan_write_msg(c, &v, 1, MAX, 5000) < 0)
+            _exit(4);
+        msgpack_sbuffer_destroy(&sb);
+        n++;
+    }
+    usleep(100000); /* the client has sent what it sends next: it is lost with the connection */
+    _exit(0);
+}
+
+/* A commit request {id} (the fake writer only reads the id). */
+static void s_req(msgpack_sbuffer *sb, uint64_t id)
+{
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "id", 2);
+    msgpack_pack_uint64(&pk, id);
+    msgpack_pack_str_with_body(&pk, "op", 2);
+    msgpack_pack_str_with_body(&pk, "ping", 4);
+}
+
+/* ipc/commit.h's unix transport: requests sent before anything listens wait for the connection; a dropped
+ * connection is reported once (-ECONNRESET) and moves the generation; the next requests go on a new connection. */
+static void test_commit_client_unix(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_chan.XXXXXX", path[64], ep[80];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/writer.chan", dir);
+    snprintf(ep, sizeof ep, "unix:%s", path);
+    drift_commit_client_t *cl = drift_commit_client_new(ep); /* nothing listens yet: not an error */
+    assert_non_null(cl);
+    assert_false(drift_commit_client_connected(cl));
+    assert_null(drift_commit_client_socket(cl));
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    s_req(&sb, 1);
+    assert_int_equal(drift_commit_client_send(cl, sb.data, sb.size), 0); /* queued */
+    drift_commit_reply_t r;
+    assert_int_equal(drift_commit_client_recv(cl, 30, &r), -EAGAIN);
+    uint64_t g0 = drift_commit_client_gen(cl);
+    pid_t child = s_fake_writer(path, 2);
+    assert_int_equal(drift_commit_client_recv(cl, 5000, &r), 0); /* connected, sent, answered */
+    assert_true(r.ok);
+    assert_int_equal(r.id, 1);
+    assert_int_equal(r.seq, 101);
+    s_req(&sb, 2);
+    assert_int_equal(drift_commit_client_send(cl, sb.data, sb.size), 0);
+    assert_int_equal(drift_commit_client_recv(cl, 5000, &r), 0);
+    assert_int_equal(r.id, 2);
+    s_req(&sb, 3); /* never answered: the fake writer closes */
+    assert_int_equal(drift_commit_client_send(cl, sb.data, sb.size), 0);
+    assert_int_equal(drift_commit_client_recv(cl, 5000, &r), -ECONNRESET);
+    assert_int_equal(drift_commit_client_gen(cl), g0 + 1);
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* the "writer" restarts: the next request goes on a new connection */
+    child = s_fake_writer(path, 1);
+    s_req(&sb, 4);
+    assert_int_equal(drift_commit_client_send(cl, sb.data, sb.size), 0);
+    assert_int_equal(drift_commit_client_recv(cl, 5000, &r), 0);
+    assert_int_equal(r.id, 4);
+    assert_int_equal(r.seq, 104);
+    assert_int_equal(waitpid(child, &st, 0), child);
+    msgpack_sbuffer_destroy(&sb);
+    drift_commit_client_destroy(&cl);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_destroy_in_callback),
         cmocka_unit_test(test_listen_dial),
         cmocka_unit_test(test_write_msg),
+        cmocka_unit_test(test_commit_client_unix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
