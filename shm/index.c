@@ -28,14 +28,15 @@
 #define ST_LOG 1
 #define ST_INLINE 2
 #define CUR_HDR 24  /* seq(8) ts(8) op(1) pad(3) schema_ver(4) */
-/* versions chunk (format 3): n(1) ‖ n records, seqs ascending (oldest first). Record i:
- *   i > 0: varint(seq_i - seq_(i-1)) (record 0's seq is the chunk's first, in its key table|pk|~first_seq)
- *   flags(1): op (bits 0-2) | storage << 3 (bits 3-4) | REC_F_SCHEMA (bit 5)
- *   schema_ver: varint, only with REC_F_SCHEMA (always on record 0; else when it differs from record i-1's)
- *   ts: record 0: 8 bytes; else zigzag varint(ts_i - ts_(i-1))
- *   storage 2 (inline row): varint a, varint b, varint m, m bytes: the row is base[0, a) ‖ those m bytes ‖
- *     base[len - b, len), base = the chunk's first inline row (stored whole: a = b = 0), so a reader
- *     rebuilds any version with one copy, and none when a = b = 0 (the row is then inside the value);
+/* versions chunk (format 3): n(1) ‖ ts0(8) ‖ varint schema0 ‖ n records, seqs ascending (oldest first).
+ * Record i: [i > 0: varint(seq_i - seq_(i-1))] ‖ varint body length ‖ body; record 0's seq is the chunk's
+ * first, in its key table|pk|~first_seq. A reader steps over records by seq and length alone.
+ * Body: flags(1): op (bits 0-2) | storage << 3 (bits 3-4) | REC_F_SCHEMA (bit 5)
+ *   schema_ver: varint, only with REC_F_SCHEMA (it differs from schema0; record 0's is schema0)
+ *   ts: i > 0: zigzag varint(ts_i - ts0) (record 0's is ts0)
+ *   storage 2 (inline row): varint a, varint b, then the rest of the body, m bytes: the row is
+ *     base[0, a) ‖ those m bytes ‖ base[len - b, len), base = the chunk's first inline row (stored whole:
+ *     a = b = 0), so a reader rebuilds any version with one copy, and none when a = b = 0;
  *   storage 1 (row in the log): varint segment, offset, row_off, row_len;  storage 0 (delete): nothing.
  * Varints are LEB128 (7 bits a byte, low first). Appending a version copies the chunk and adds one record;
  * the encoding depends only on the chunk's versions, so batches and a rebuild give the same bytes. */
@@ -766,7 +767,7 @@ static void s_kb_var(drift_keybuf_t *kb, uint64_t v)
 }
 
 /* Reads a varint at *p (< end) into *ret and advances *p; -1 when truncated or longer than 10 bytes. */
-static int s_var_get(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+static int s_var_slow(const uint8_t **p, const uint8_t *end, uint64_t *ret)
 {
     uint64_t v = 0;
     for (unsigned sh = 0; sh < 70 && *p < end; sh += 7) {
@@ -778,6 +779,16 @@ static int s_var_get(const uint8_t **p, const uint8_t *end, uint64_t *ret)
         }
     }
     return -1;
+}
+
+/* s_var_slow with the one-byte case inline. */
+static inline int s_var(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+    if (*p < end && **p < 0x80) {
+        *ret = *(*p)++;
+        return 0;
+    }
+    return s_var_slow(p, end, ret);
 }
 
 /* Makes room for n bytes in kb->buf (kb->len unchanged). */
@@ -799,36 +810,50 @@ static int s_kb_reserve(drift_keybuf_t *kb, size_t n)
 }
 
 /* A chunk decoder: walks the records of one versions value oldest first (format 3, layout at the top of
- * the file). After each s_cit_next() the fields describe that record; its row is rebuilt only on demand
- * (s_cit_row: the chunk's base row and the record's delta, both inside the value). */
+ * the file). s_cit_skip() steps over a record reading only its seq and length; s_cit_decode() reads the
+ * body of the record stepped over last; its row is rebuilt only on demand (s_cit_row). */
 typedef struct {
-    const uint8_t *p, *end; /* the next record */
-    uint32_t n, i;          /* records in the chunk, records decoded */
-    uint64_t first;         /* the chunk's first seq (from its key) */
-    uint64_t seq, ts;
+    const uint8_t *p, *end, *recs; /* the next record, the end of the value, the first record */
+    uint32_t n, i;                 /* records in the chunk, records stepped over */
+    uint64_t first, ts0;           /* the chunk's first seq (from its key) and first ts */
+    uint32_t schema0;              /* the chunk's first schema version */
+    uint64_t seq;                  /* of the record stepped over last */
+    const uint8_t *body;           /* its body */
+    size_t body_len;
+    /* s_cit_decode(): */
+    uint64_t ts;
     uint32_t schema_ver;
     int op, storage;
     uint64_t seg, off, roff, rlen; /* storage 1 */
-    const uint8_t *base, *mid;     /* storage 2: the chunk's base row (its first inline row), this delta's bytes */
-    size_t base_len, ra, rb, rm;   /* row = base[0, ra) ‖ mid[0, rm) ‖ base[base_len - rb, base_len) */
-    drift_keybuf_t *row;           /* where s_cit_ver rebuilds a row (NULL: rows are not wanted) */
+    const uint8_t *mid;            /* storage 2: row = base[0, ra) ‖ mid[0, rm) ‖ base[base_len - rb, base_len) */
+    size_t ra, rb, rm;
+    const uint8_t *base; /* the chunk's base row (its first inline row), found on demand */
+    size_t base_len;
+    drift_keybuf_t *row; /* where s_cit_ver rebuilds a row (NULL: rows are not wanted) */
 } s_cit_t;
 
-/* Starts decoding the chunk value v whose key is table|pk|~first (key_len bytes, the last 8 = ~first). */
+/* Starts decoding the chunk value v whose key is table|pk|~first (the last 8 bytes of k). */
 static int s_cit_init(s_cit_t *c, const MDB_val *k, const MDB_val *v, drift_keybuf_t *row)
 {
     memset(c, 0, sizeof *c);
-    if (k->mv_size < 8 || v->mv_size < 1)
+    if (k->mv_size < 8 || v->mv_size < 10)
         return DRIFT_ECORRUPT;
     c->first = ~s_get_be64((const uint8_t *)k->mv_data + k->mv_size - 8);
-    c->p = v->mv_data;
-    c->end = c->p + v->mv_size;
-    c->n = *c->p++;
+    const uint8_t *p = v->mv_data;
+    c->end = p + v->mv_size;
+    c->n = p[0];
+    c->ts0 = s_get_be64(p + 1);
+    p += 9;
+    uint64_t sv;
+    if (s_var(&p, c->end, &sv) < 0 || sv > UINT32_MAX)
+        return DRIFT_ECORRUPT;
+    c->schema0 = (uint32_t)sv;
+    c->recs = c->p = p;
     c->row = row;
     return c->n == 0 || c->n > DRIFT_INDEX_CHUNK_VERS ? DRIFT_ECORRUPT : 0;
 }
 
-/* Seq of the next record into *ret: 1, 0 when every record was decoded, DRIFT_ECORRUPT. */
+/* Seq of the next record into *ret: 1, 0 when every record was stepped over, DRIFT_ECORRUPT. */
 static int s_cit_peek(const s_cit_t *c, uint64_t *ret)
 {
     if (c->i >= c->n)
@@ -839,116 +864,145 @@ static int s_cit_peek(const s_cit_t *c, uint64_t *ret)
     }
     const uint8_t *p = c->p;
     uint64_t d;
-    if (s_var_get(&p, c->end, &d) < 0 || d == 0 || c->seq + d < c->seq)
+    if (s_var(&p, c->end, &d) < 0 || d == 0 || c->seq + d < c->seq)
         return DRIFT_ECORRUPT;
     *ret = c->seq + d;
     return 1;
 }
 
-/* Decodes the next record: 1, 0 at the end of the chunk, DRIFT_ECORRUPT (or -ENOMEM rebuilding a row). */
-static int s_cit_next(s_cit_t *c)
+/* Steps over the next record if its seq is <= bound: 1, 0 (none left, or newer than bound), DRIFT_ECORRUPT. */
+static int s_cit_skip(s_cit_t *c, uint64_t bound)
 {
     if (c->i >= c->n)
         return c->p == c->end ? 0 : DRIFT_ECORRUPT;
-    const uint8_t *p = c->p, *e = c->end;
-    uint64_t a, b, m;
-    if (c->i == 0)
-        c->seq = c->first;
-    else {
-        if (s_var_get(&p, e, &a) < 0 || a == 0 || c->seq + a < c->seq)
+    const uint8_t *p = c->p;
+    uint64_t seq = c->first, d, len;
+    if (c->i > 0) {
+        if (s_var(&p, c->end, &d) < 0 || d == 0 || c->seq + d < c->seq)
             return DRIFT_ECORRUPT;
-        c->seq += a;
+        seq = c->seq + d;
     }
-    if (p >= e)
+    if (seq > bound)
+        return 0;
+    if (s_var(&p, c->end, &len) < 0 || len == 0 || len > (uint64_t)(c->end - p))
         return DRIFT_ECORRUPT;
+    c->seq = seq;
+    c->body = p;
+    c->body_len = (size_t)len;
+    c->p = p + len;
+    c->i++;
+    return 1;
+}
+
+/* Reads the body of the record stepped over last (record c->i - 1). */
+static int s_cit_decode(s_cit_t *c)
+{
+    const uint8_t *p = c->body, *e = c->body + c->body_len;
+    uint64_t a, b;
     uint8_t fl = *p++;
     c->op = fl & REC_OP_MASK;
     c->storage = (fl >> REC_ST_SHIFT) & 3;
+    c->schema_ver = c->schema0;
     if (fl & REC_F_SCHEMA) {
-        if (s_var_get(&p, e, &a) < 0 || a > UINT32_MAX)
+        if (s_var(&p, e, &a) < 0 || a > UINT32_MAX)
             return DRIFT_ECORRUPT;
         c->schema_ver = (uint32_t)a;
-    } else if (c->i == 0)
-        return DRIFT_ECORRUPT;
-    if (c->i == 0) {
-        if (e - p < 8)
-            return DRIFT_ECORRUPT;
-        c->ts = s_get_be64(p);
-        p += 8;
-    } else {
-        if (s_var_get(&p, e, &a) < 0)
+    }
+    c->ts = c->ts0;
+    if (c->i > 1) {
+        if (s_var(&p, e, &a) < 0)
             return DRIFT_ECORRUPT;
         c->ts += (uint64_t)((int64_t)(a >> 1) ^ -(int64_t)(a & 1)); /* zigzag */
     }
     switch (c->storage) {
     case ST_INLINE:
-        if (s_var_get(&p, e, &a) < 0 || s_var_get(&p, e, &b) < 0 || s_var_get(&p, e, &m) < 0 ||
-            m > (uint64_t)(e - p))
-            return DRIFT_ECORRUPT;
-        if (!c->base) { /* the chunk's first inline row: stored whole, the base of the others */
-            if (a || b)
-                return DRIFT_ECORRUPT;
-            c->base = p;
-            c->base_len = (size_t)m;
-        } else if (a > c->base_len || b > c->base_len - a)
+        if (s_var(&p, e, &a) < 0 || s_var(&p, e, &b) < 0 || a > SIZE_MAX / 4 || b > SIZE_MAX / 4)
             return DRIFT_ECORRUPT;
         c->ra = (size_t)a;
         c->rb = (size_t)b;
-        c->rm = (size_t)m;
         c->mid = p;
-        p += m;
+        c->rm = (size_t)(e - p);
         break;
     case ST_LOG:
-        if (s_var_get(&p, e, &c->seg) < 0 || s_var_get(&p, e, &c->off) < 0 || s_var_get(&p, e, &c->roff) < 0 ||
-            s_var_get(&p, e, &c->rlen) < 0)
+        if (s_var(&p, e, &c->seg) < 0 || s_var(&p, e, &c->off) < 0 || s_var(&p, e, &c->roff) < 0 ||
+            s_var(&p, e, &c->rlen) < 0 || p != e)
             return DRIFT_ECORRUPT;
         break;
     case ST_NONE:
+        if (p != e)
+            return DRIFT_ECORRUPT;
         break;
     default:
         return DRIFT_ECORRUPT;
     }
-    c->p = p;
-    c->i++;
-    return 1;
+    return 0;
 }
 
-/* Decodes records up to the newest with seq <= as_of: 1 (the decoder is on it), 0 when the first record is
- * already newer, or an error. */
+/* Steps over and decodes the next record: 1, 0 at the end of the chunk, DRIFT_ECORRUPT. */
+static int s_cit_next(s_cit_t *c)
+{
+    int rc = s_cit_skip(c, UINT64_MAX);
+    return rc == 1 && s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : rc;
+}
+
+/* Steps to the newest record with seq <= as_of and decodes it: 1, 0 when the first record is already newer,
+ * or an error. */
 static int s_cit_seek(s_cit_t *c, uint64_t as_of)
 {
-    int found = 0;
-    for (;;) {
-        uint64_t s;
-        int rc = s_cit_peek(c, &s);
-        if (rc < 0)
-            return rc;
-        if (rc == 0 || s > as_of)
-            return found;
-        if ((rc = s_cit_next(c)) < 0)
-            return rc;
+    int rc, found = 0;
+    while ((rc = s_cit_skip(c, as_of)) == 1)
         found = 1;
-    }
+    if (rc < 0)
+        return rc;
+    return found ? (s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : 1) : 0;
 }
 
-/* Decodes every record; 0 or an error. */
+/* Steps over every record and decodes the last; 0 or an error. */
 static int s_cit_all(s_cit_t *c)
 {
     int rc;
-    while ((rc = s_cit_next(c)) == 1)
+    while ((rc = s_cit_skip(c, UINT64_MAX)) == 1)
         ;
-    return rc;
+    return rc < 0 ? rc : s_cit_decode(c);
 }
 
-/* The row of the inline record the decoder is on: in the value itself when the delta is the whole row, else
+/* Finds the chunk's base row: the first inline record among those stepped over (it is stored whole).
+ * 0, DRIFT_ENOTFOUND (no inline record among them) or DRIFT_ECORRUPT. */
+static int s_cit_base(s_cit_t *c)
+{
+    if (c->base)
+        return 0;
+    s_cit_t w = *c;
+    w.p = c->recs;
+    w.i = 0;
+    for (uint32_t j = 0; j < c->i; j++) {
+        if (s_cit_skip(&w, UINT64_MAX) != 1)
+            return DRIFT_ECORRUPT;
+        if (((w.body[0] >> REC_ST_SHIFT) & 3) == ST_INLINE) {
+            if (s_cit_decode(&w) < 0 || w.ra || w.rb)
+                return DRIFT_ECORRUPT;
+            c->base = w.mid;
+            c->base_len = w.rm;
+            return 0;
+        }
+    }
+    return DRIFT_ENOTFOUND;
+}
+
+/* The row of the inline record the decoder is on: inside the value when the delta is the whole row, else
  * rebuilt into kb (one copy of base prefix, delta, base suffix). */
-static int s_cit_row(const s_cit_t *c, drift_keybuf_t *kb, const uint8_t **ret, size_t *ret_len)
+static int s_cit_row(s_cit_t *c, drift_keybuf_t *kb, const uint8_t **ret, size_t *ret_len)
 {
     if (c->ra == 0 && c->rb == 0) {
         *ret = c->mid;
         *ret_len = c->rm;
         return 0;
     }
+    int rc = s_cit_base(c);
+    if (rc < 0)
+        return rc == DRIFT_ENOTFOUND ? DRIFT_ECORRUPT : rc;
+    if (c->ra > c->base_len || c->rb > c->base_len - c->ra)
+        return DRIFT_ECORRUPT;
     size_t n = c->ra + c->rm + c->rb;
     if (s_kb_reserve(kb, n) < 0)
         return -ENOMEM;
@@ -962,9 +1016,8 @@ static int s_cit_row(const s_cit_t *c, drift_keybuf_t *kb, const uint8_t **ret, 
 }
 
 /* Fills v from the record the decoder is on (its row: rebuilt into c->row, or fetched from the log). */
-static int s_cit_ver(drift_index_t *ix, const s_cit_t *c, drift_index_ver_t *v)
+static int s_cit_ver(drift_index_t *ix, s_cit_t *c, drift_index_ver_t *v)
 {
-    static const uint8_t empty[1];
     memset(v, 0, sizeof *v);
     v->seq = c->seq;
     v->op = c->op;
@@ -974,12 +1027,9 @@ static int s_cit_ver(drift_index_t *ix, const s_cit_t *c, drift_index_ver_t *v)
     if (c->storage == ST_INLINE) {
         if (!c->row)
             return DRIFT_ECORRUPT;
-        int rc = s_cit_row(c, c->row, &v->row, &v->row_len);
-        if (rc < 0)
-            return rc;
-        if (!v->row)
-            v->row = empty;
-    } else if (c->storage == ST_LOG) {
+        return s_cit_row(c, c->row, &v->row, &v->row_len);
+    }
+    if (c->storage == ST_LOG) {
         if (!ix->logr)
             return DRIFT_ECORRUPT;
         drift_logr_pos_t pos = {c->seg, c->off};
@@ -1003,31 +1053,30 @@ static int s_cit_ver(drift_index_t *ix, const s_cit_t *c, drift_index_ver_t *v)
     return 0;
 }
 
-/* What the encoder of a record needs to know about the records before it in the chunk. */
+/* What the encoder of a record needs to know about the chunk it goes into. */
 typedef struct {
-    int first;                /* the record starts a chunk */
-    uint64_t seq, ts;         /* of the previous record */
-    uint32_t schema_ver;      /* of the previous record */
-    const uint8_t *base;      /* the chunk's base row: its first inline record's (NULL, 0: none yet) */
+    int first;           /* the record starts a chunk (its ts and schema version go in the chunk's header) */
+    uint64_t seq;        /* of the previous record */
+    uint64_t ts0;        /* the chunk's first ts and schema version */
+    uint32_t schema0;
+    const uint8_t *base; /* the chunk's base row: its first inline record's (NULL, 0: none yet) */
     size_t base_len;
 } s_prev_t;
 
-/* Encodes one version record into kb (format 3) after the records described by pv. */
-static void s_rec_encode(drift_keybuf_t *kb, const s_prev_t *pv, uint64_t seq, uint64_t ts, int op, int storage,
-                         uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off, const uint8_t *row, size_t row_len)
+/* Encodes one version record into kb (format 3) after the records described by pv; body is scratch. */
+static void s_rec_encode(drift_keybuf_t *kb, drift_keybuf_t *body, const s_prev_t *pv, uint64_t seq, uint64_t ts,
+                         int op, int storage, uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off,
+                         const uint8_t *row, size_t row_len)
 {
-    if (!pv->first)
-        s_kb_var(kb, seq - pv->seq);
-    int with_schema = pv->first || schema_ver != pv->schema_ver;
+    drift_keybuf_reset(body);
+    int with_schema = !pv->first && schema_ver != pv->schema0;
     uint8_t fl = (uint8_t)((op & REC_OP_MASK) | storage << REC_ST_SHIFT | (with_schema ? REC_F_SCHEMA : 0));
-    drift_keybuf_raw(kb, &fl, 1);
+    drift_keybuf_raw(body, &fl, 1);
     if (with_schema)
-        s_kb_var(kb, schema_ver);
-    if (pv->first)
-        s_kb_u64(kb, ts);
-    else {
-        int64_t d = (int64_t)(ts - pv->ts);
-        s_kb_var(kb, (uint64_t)(d * 2) ^ (uint64_t)(d >> 63)); /* zigzag */
+        s_kb_var(body, schema_ver);
+    if (!pv->first) {
+        int64_t d = (int64_t)(ts - pv->ts0);
+        s_kb_var(body, (uint64_t)(d * 2) ^ (uint64_t)(d >> 63)); /* zigzag */
     }
     if (storage == ST_INLINE) {
         /* the common prefix and suffix with the base row, and the bytes in between */
@@ -1036,16 +1085,19 @@ static void s_rec_encode(drift_keybuf_t *kb, const s_prev_t *pv, uint64_t seq, u
             a++;
         while (b < lim - a && pv->base[bl - 1 - b] == row[row_len - 1 - b])
             b++;
-        s_kb_var(kb, a);
-        s_kb_var(kb, b);
-        s_kb_var(kb, row_len - a - b);
-        drift_keybuf_raw(kb, row + a, row_len - a - b);
+        s_kb_var(body, a);
+        s_kb_var(body, b);
+        drift_keybuf_raw(body, row + a, row_len - a - b);
     } else if (storage == ST_LOG) {
-        s_kb_var(kb, pos.segment_id);
-        s_kb_var(kb, pos.offset);
-        s_kb_var(kb, row_off);
-        s_kb_var(kb, row_len);
+        s_kb_var(body, pos.segment_id);
+        s_kb_var(body, pos.offset);
+        s_kb_var(body, row_off);
+        s_kb_var(body, row_len);
     }
+    if (!pv->first)
+        s_kb_var(kb, seq - pv->seq);
+    s_kb_var(kb, body->len);
+    drift_keybuf_raw(kb, body->buf, body->len);
 }
 
 /* ------------------------------------------------------ definitions cache */
@@ -1502,9 +1554,9 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
     memset(&c, 0, sizeof c);
     int has = rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, ix->k1.buf, plen) == 0;
     uint32_t keep = 0;
-    size_t old_bytes = 0; /* the kept records' bytes (after the count byte) */
+    size_t old_bytes = 0; /* the header and kept records' bytes (after the count byte) */
     if (has) {
-        /* decode the newest chunk up to the version this frame replaces (if any), finding its base row */
+        /* step over the newest chunk's records up to the version this frame replaces (if any) */
         if ((rc = s_cit_init(&c, &k, &v, NULL)) < 0)
             return rc;
         for (;;) {
@@ -1517,30 +1569,33 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
                 snprintf(ix->err, sizeof ix->err, "version %" PRIu64 " older than the newest indexed", seq);
                 return DRIFT_ECORRUPT;
             }
-            if ((rc = s_cit_next(&c)) < 0)
+            if ((rc = s_cit_skip(&c, UINT64_MAX)) < 0)
                 return rc;
         }
         keep = c.i;
         old_bytes = (size_t)(c.p - (const uint8_t *)v.mv_data) - 1;
+        /* the base row of the new record's delta (none among the kept records: the new one, if inline, is it) */
+        if (keep > 0 && (rc = s_cit_base(&c)) < 0 && rc != DRIFT_ENOTFOUND)
+            return rc;
     }
     s_prev_t pv = {.first = keep == 0};
     if (keep) {
         pv.seq = c.seq;
-        pv.ts = c.ts;
-        pv.schema_ver = c.schema_ver;
+        pv.ts0 = c.ts0;
+        pv.schema0 = c.schema0;
         pv.base = c.base;
         pv.base_len = c.base_len;
     }
     drift_keybuf_reset(&ix->k2);
-    s_rec_encode(&ix->k2, &pv, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
+    s_rec_encode(&ix->k2, &ix->base, &pv, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
     int append = keep > 0 && keep < DRIFT_INDEX_CHUNK_VERS && 1 + old_bytes + ix->k2.len <= DRIFT_INDEX_CHUNK_BYTES;
     if (!append && keep > 0) {
         /* it starts a chunk: encoded without a predecessor */
         s_prev_t p0 = {.first = 1};
         drift_keybuf_reset(&ix->k2);
-        s_rec_encode(&ix->k2, &p0, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
+        s_rec_encode(&ix->k2, &ix->base, &p0, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
     }
-    if (ix->k2.oom)
+    if (ix->k2.oom || ix->base.oom)
         return -ENOMEM;
     uint8_t nb;
     if (has && !append && keep > 0 && keep < c.n) {
@@ -1563,6 +1618,10 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
     drift_keybuf_raw(&ix->chunk, &nb, 1);
     if (append)
         drift_keybuf_raw(&ix->chunk, (const uint8_t *)v.mv_data + 1, old_bytes);
+    else {
+        s_kb_u64(&ix->chunk, ts); /* the chunk's header: ts0, schema0 */
+        s_kb_var(&ix->chunk, schema_ver);
+    }
     drift_keybuf_raw(&ix->chunk, ix->k2.buf, ix->k2.len);
     drift_keybuf_reset(&ix->k1);
     s_kb_u32(&ix->k1, table);
@@ -2821,7 +2880,7 @@ int drift_index_vscan_next(drift_index_vscan_t *it, const uint8_t **ret_pk, size
         it->emit = it->n;
     }
     size_t i = --it->emit;
-    const s_vver_t *w = &it->vals[i];
+    s_vver_t *w = &it->vals[i];
     int rc = s_cit_ver(it->rd->ix, &w->rec, ret);
     if (rc < 0)
         return rc;
