@@ -3,7 +3,8 @@
  *   loadgen --system drift|pg|redis|sqlite|echo --target T --workload W --clients N
  *           --seconds S [--warmup S] [--rows N] [--versions V] [--seed X] [--inflight K]
  *           [--param name=value ...]
- *   loadgen --serve-echo ENDPOINT [--durable FILE [--durable-mb N]]
+ *   loadgen --serve-echo ENDPOINT [--durable FILE [--durable-mb N] [--gather-us D]
+ *           [--flush-thread 0|1]]
  *
  * The contract with bench/suite/run.py is the end of /work/briefs/session4.md
  * (and docs/benchmarks.md "## Suite"): one JSON line on stdout, exit 0 when no
@@ -40,10 +41,18 @@
  * ceiling of a durable request/reply server on this machine: the same ROUTER
  * echo, but each request is appended to a pre-zeroed file and answered only
  * after an fdatasync that covers it, with group commit (all queued requests,
- * one pwrite, one fdatasync, then the replies), single-threaded like Redis
- * with appendfsync always. The `echo` workload against it is workload 1's
- * ceiling; `echo_tpcb` does TPCB_ROUND_TRIPS round trips per operation, all
- * but the last flagged DECHO_NOSYNC (answered at once): TPC-B's ceiling. */
+ * one pwrite, one fdatasync, then the replies). Two threads by default: the
+ * loop owns the socket and the batches; the flush thread does the pwrite +
+ * fdatasync of the batch handed to it (mutex + condition variable) and wakes
+ * the loop through a pipe; so requests are received, and no-sync ones
+ * answered, during an fdatasync (--flush-thread 0: the loop writes and syncs
+ * itself, as Redis's appendfsync always loop). --gather-us D: a batch waits
+ * (at most D µs) until every client active in the last 100 ms has a request
+ * in it — with closed-loop clients every fdatasync then covers all of them
+ * instead of two cohorts alternating (PostgreSQL's commit_delay idea; the
+ * suite runs --gather-us 1000). The `echo` workload against it is workload 1's ceiling;
+ * `echo_tpcb` does TPCB_ROUND_TRIPS round trips per operation, all but the
+ * last flagged DECHO_NOSYNC (answered at once): TPC-B's ceiling. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1382,11 +1391,19 @@ out:
 /* ------------------------------------------------------------- echo server */
 
 static volatile sig_atomic_t s_stop;
-/* SIGTERM/SIGINT: stop the echo server. */
+static int s_wake_fd = -1; /* the durable echo's wake-up pipe (write end, non-blocking) */
+/* SIGTERM/SIGINT: stop the echo server (and wake the durable echo's zmq_poll:
+ * a signal just before it blocks would otherwise be missed). */
 static void s_on_signal(int sig)
 {
     (void)sig;
     s_stop = 1;
+    if (s_wake_fd >= 0) {
+        int e = errno;
+        if (write(s_wake_fd, "", 1) < 0) { /* full: the loop wakes anyway */
+        }
+        errno = e;
+    }
 }
 
 #define DECHO_MAX_BATCH 4096       /* requests per group commit at most */
@@ -1526,8 +1543,36 @@ typedef struct {
     uint64_t syncs, bytes, wraps; /* flusher's counters (read by the loop after join) */
 } decho_flush_t;
 
-/* The flush thread: for each batch, one pwrite at the file offset (back to 0
- * when the batch would pass the end) and one fdatasync, then a byte on the pipe. */
+/* Writes a batch: one pwrite at the file offset (back to 0 when the batch
+ * would pass the end) and one fdatasync. 0 or an errno. */
+static int s_decho_write(decho_flush_t *f, const char *buf, size_t len)
+{
+    int err = 0;
+    if (f->off + len > f->size) {
+        f->off = 0;
+        f->wraps++;
+    }
+    for (size_t done = 0; done < len && !err;) {
+        ssize_t w = pwrite(f->fd, buf + done, len - done, (off_t)(f->off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            err = w < 0 ? errno : EIO;
+        else
+            done += (size_t)w;
+    }
+    int rc = 0;
+    while (!err && (rc = fdatasync(f->fd)) && errno == EINTR)
+        ;
+    if (!err && rc)
+        err = errno;
+    f->off += len;
+    f->bytes += len;
+    f->syncs++;
+    return err;
+}
+
+/* The flush thread: s_decho_write of each batch handed over, then a byte on the pipe. */
 static void *s_decho_flusher(void *arg)
 {
     decho_flush_t *f = arg;
@@ -1540,28 +1585,7 @@ static void *s_decho_flusher(void *arg)
         const char *buf = f->buf;
         size_t len = f->len;
         pthread_mutex_unlock(&f->mu);
-        int err = 0;
-        if (f->off + len > f->size) {
-            f->off = 0;
-            f->wraps++;
-        }
-        for (size_t done = 0; done < len && !err;) {
-            ssize_t w = pwrite(f->fd, buf + done, len - done, (off_t)(f->off + done));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                err = w < 0 ? errno : EIO;
-            else
-                done += (size_t)w;
-        }
-        int rc = 0;
-        while (!err && (rc = fdatasync(f->fd)) && errno == EINTR)
-            ;
-        if (!err && rc)
-            err = errno;
-        f->off += len;
-        f->bytes += len;
-        f->syncs++;
+        int err = s_decho_write(f, buf, len);
         pthread_mutex_lock(&f->mu);
         f->err = err;
         f->flushing = false;
@@ -1581,6 +1605,62 @@ typedef struct {
     size_t len;
 } decho_batch_t;
 
+/* A client (routing id) of the durable echo, for the gather mode. */
+#define DECHO_ACTIVE_NS 100000000ull /* active: sent a durable request in the last 100 ms */
+#define DECHO_MAX_CLIENTS 4096
+typedef struct {
+    unsigned char id[32];
+    size_t len;
+    uint64_t last_ns; /* its last durable request */
+    bool pending;     /* it has a request in the pending batch */
+} decho_client_t;
+
+/* The clients the loop has seen (gather mode): who is active, who is waiting. */
+typedef struct {
+    decho_client_t *c;
+    int n;        /* entries in c */
+    int npending; /* entries with pending set */
+} decho_clients_t;
+
+/* Records a durable request of r's sender at now: active, pending. */
+static void s_decho_seen(decho_clients_t *cs, decho_req_t *r, uint64_t now)
+{
+    size_t len = zmq_msg_size(&r->f[0]);
+    const void *id = zmq_msg_data(&r->f[0]);
+    if (len > sizeof(cs->c[0].id))
+        return; /* not a ZeroMQ-generated id: not tracked (the gather timeout covers it) */
+    int i = 0;
+    while (i < cs->n && !(cs->c[i].len == len && !memcmp(cs->c[i].id, id, len)))
+        i++;
+    if (i == cs->n) {
+        /* reuse an inactive entry, or append */
+        for (i = 0; i < cs->n && (cs->c[i].pending || cs->c[i].last_ns + DECHO_ACTIVE_NS > now); i++)
+            ;
+        if (i == cs->n) {
+            if (cs->n == DECHO_MAX_CLIENTS)
+                return;
+            cs->n++;
+        }
+        memcpy(cs->c[i].id, id, len);
+        cs->c[i].len = len;
+        cs->c[i].pending = false;
+    }
+    cs->c[i].last_ns = now;
+    if (!cs->c[i].pending) {
+        cs->c[i].pending = true;
+        cs->npending++;
+    }
+}
+
+/* Clients active at now (a durable request in the last DECHO_ACTIVE_NS). */
+static int s_decho_active(const decho_clients_t *cs, uint64_t now)
+{
+    int k = 0;
+    for (int i = 0; i < cs->n; i++)
+        k += cs->c[i].pending || cs->c[i].last_ns + DECHO_ACTIVE_NS > now;
+    return k;
+}
+
 /* The durable echo (--serve-echo EP --durable FILE): group commit, the least
  * any durable request/reply server must do. The loop thread owns the socket:
  * it drains every queued request, answers the DECHO_NOSYNC ones at once and
@@ -1591,11 +1671,18 @@ typedef struct {
  * fdatasync) and, when the flusher signals the pipe, sends that batch's
  * replies. So requests keep arriving, and no-sync requests keep being
  * answered, during an fdatasync — as a writer with a flush thread (DriftDB's,
- * PostgreSQL's WAL writer) does; with every request durable it is Redis's
- * appendfsync always loop. On exit it prints its counters on stderr. */
-static int s_serve_durable(void *s, const char *ep, const char *path, size_t size)
+ * PostgreSQL's WAL writer) does. threaded = false: the loop writes, syncs
+ * and answers the batch itself (Redis's appendfsync always loop). gather_us >
+ * 0: the pending batch is handed over only once every active client has a
+ * request in it, or gather_us after its first request (or after the flusher
+ * became free, whichever is later). On exit it prints its counters on stderr. */
+static int s_serve_durable(void *s, const char *ep, const char *path, size_t size, int64_t gather_us, bool threaded)
 {
     int ret = 1, pfd[2] = {-1, -1};
+    decho_clients_t cs = {.c = calloc(DECHO_MAX_CLIENTS, sizeof(*cs.c))};
+    /* gather mode: the pending batch's deadline is gather_ns after its first
+     * request or after the flusher became free, whichever is later */
+    uint64_t first_ns = 0, free_ns = 0, gather_ns = (uint64_t)gather_us * 1000u, timeouts = 0;
     decho_flush_t f = {.fd = -1, .done_w = -1, .size = size};
     decho_batch_t bt[2] = {{0}};
     decho_batch_t *pend = &bt[0], *fly = &bt[1];
@@ -1608,7 +1695,7 @@ static int s_serve_durable(void *s, const char *ep, const char *path, size_t siz
     for (int i = 0; i < 2; i++) {
         bt[i].req = calloc(DECHO_MAX_BATCH, sizeof(*bt[i].req));
         bt[i].buf = malloc(DECHO_MAX_BYTES);
-        if (!bt[i].req || !bt[i].buf) {
+        if (!bt[i].req || !bt[i].buf || !cs.c) {
             fprintf(stderr, "loadgen: durable echo: out of memory\n");
             goto out;
         }
@@ -1616,25 +1703,42 @@ static int s_serve_durable(void *s, const char *ep, const char *path, size_t siz
     f.fd = s_decho_create(path, size);
     if (f.fd < 0)
         goto out;
-    if (pipe2(pfd, O_CLOEXEC)) {
+    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK)) {
         fprintf(stderr, "loadgen: pipe: %s\n", strerror(errno));
         goto out;
     }
     f.done_w = pfd[1];
+    s_wake_fd = pfd[1];
     if (zmq_bind(s, ep)) {
         fprintf(stderr, "loadgen: bind %s: %s\n", ep, zmq_strerror(zmq_errno()));
         goto out;
     }
-    if (pthread_create(&th, NULL, s_decho_flusher, &f)) {
+    /* The flusher blocks SIGTERM/SIGINT (inherited from this mask), so they
+     * interrupt the loop's zmq_poll, not the flusher's condition wait. */
+    sigset_t stop_sigs, old_sigs;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_sigs);
+    int prc = threaded ? pthread_create(&th, NULL, s_decho_flusher, &f) : 0;
+    pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
+    if (prc) {
         fprintf(stderr, "loadgen: pthread_create failed\n");
         goto out;
     }
-    started = true;
-    fprintf(stderr, "loadgen: durable echo on %s, file %s (%zu bytes pre-zeroed)\n", ep, path, size);
+    started = threaded;
+    fprintf(stderr, "loadgen: durable echo on %s, file %s (%zu bytes pre-zeroed), %s, gather %" PRId64 " us\n", ep,
+            path, size, threaded ? "flush thread" : "one thread", gather_us);
+    bool wait_gather = false; /* a pending batch waits for the other active clients */
     while (!s_stop) {
         bool full = pend->n == DECHO_MAX_BATCH || pend->len + 4 + DECHO_MAX_PAYLOAD > DECHO_MAX_BYTES;
         zmq_pollitem_t it[2] = {{s, 0, full ? 0 : ZMQ_POLLIN, 0}, {NULL, pfd[0], ZMQ_POLLIN, 0}};
-        if (zmq_poll(it, 2, -1) < 0) {
+        long tmo = -1;
+        if (wait_gather) { /* zmq_poll waits whole milliseconds: at least 1 */
+            uint64_t now = s_now_ns(), end = (first_ns > free_ns ? first_ns : free_ns) + gather_ns;
+            tmo = now >= end ? 0 : (long)((end - now + 999999) / 1000000);
+        }
+        if (zmq_poll(it, 2, tmo) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             goto fail;
@@ -1657,6 +1761,7 @@ static int s_serve_durable(void *s, const char *ep, const char *path, size_t siz
                     if (s_decho_reply(s, &fly->req[i]))
                         goto fail;
                 fly->n = 0, fly->len = 0;
+                free_ns = s_now_ns();
                 pthread_mutex_lock(&f.mu);
                 f.busy = false;
                 pthread_mutex_unlock(&f.mu);
@@ -1680,6 +1785,12 @@ static int s_serve_durable(void *s, const char *ep, const char *path, size_t siz
                     goto fail;
                 continue;
             }
+            if (gather_ns) {
+                uint64_t now = s_now_ns();
+                if (pend->n == 0)
+                    first_ns = now;
+                s_decho_seen(&cs, r, now);
+            }
             size_t plen = 0;
             for (int i = 1; i < r->n; i++)
                 plen += zmq_msg_size(&r->f[i]);
@@ -1693,8 +1804,43 @@ static int s_serve_durable(void *s, const char *ep, const char *path, size_t siz
             }
             pend->n++;
         }
+        /* Gather mode: the pending batch waits until every active client has a
+         * request in it, or gather_us after its first request. */
+        wait_gather = false;
+        bool partial = false;
+        if (gather_ns && pend->n && !full) {
+            uint64_t now = s_now_ns();
+            if (cs.npending < s_decho_active(&cs, now)) {
+                partial = true;
+                wait_gather = now < (first_ns > free_ns ? first_ns : free_ns) + gather_ns;
+            }
+        }
+        if (!threaded && pend->n && !wait_gather) { /* one thread: write, sync and answer the batch here */
+            timeouts += partial;
+            for (int i = 0; i < cs.n; i++)
+                cs.c[i].pending = false;
+            cs.npending = 0;
+            if (pend->n > max_batch)
+                max_batch = pend->n;
+            int err = s_decho_write(&f, pend->buf, pend->len);
+            if (err) {
+                fprintf(stderr, "loadgen: durable echo: pwrite/fdatasync: %s\n", strerror(err));
+                goto out;
+            }
+            records += (uint64_t)pend->n;
+            for (int i = 0; i < pend->n; i++)
+                if (s_decho_reply(s, &pend->req[i]))
+                    goto fail;
+            pend->n = 0, pend->len = 0;
+            free_ns = s_now_ns();
+            continue;
+        }
         pthread_mutex_lock(&f.mu);
-        if (!f.busy && pend->n) { /* hand the pending batch to the flusher */
+        if (threaded && !f.busy && pend->n && !wait_gather) { /* hand the pending batch to the flusher */
+            timeouts += partial;
+            for (int i = 0; i < cs.n; i++)
+                cs.c[i].pending = false;
+            cs.npending = 0;
             decho_batch_t *t = fly;
             fly = pend, pend = t;
             if (fly->n > max_batch)
@@ -1719,8 +1865,9 @@ out:
     }
     fprintf(stderr,
             "loadgen: durable echo: requests=%" PRIu64 " nosync=%" PRIu64 " records=%" PRIu64 " fdatasyncs=%" PRIu64
-            " bytes=%" PRIu64 " max_batch=%d wraps=%" PRIu64 " dropped=%" PRIu64 "\n",
-            requests, nosync, records, f.syncs, f.bytes, max_batch, f.wraps, dropped);
+            " bytes=%" PRIu64 " max_batch=%d wraps=%" PRIu64 " dropped=%" PRIu64 " gather_timeouts=%" PRIu64 "\n",
+            requests, nosync, records, f.syncs, f.bytes, max_batch, f.wraps, dropped, timeouts);
+    free(cs.c);
     for (int i = 0; i < 2; i++) {
         for (int k = 0; bt[i].req && k < bt[i].n; k++)
             for (int j = 0; j < bt[i].req[k].n; j++)
@@ -1728,6 +1875,7 @@ out:
         free(bt[i].req);
         free(bt[i].buf);
     }
+    s_wake_fd = -1;
     for (int i = 0; i < 2; i++)
         if (pfd[i] >= 0)
             close(pfd[i]);
@@ -1740,7 +1888,7 @@ out:
 
 /* A ROUTER that sends every message back unchanged until SIGTERM/SIGINT; with
  * durable != NULL, the durable echo (s_serve_durable) on a file of size bytes. */
-static int s_serve_echo(const char *ep, const char *durable, size_t size)
+static int s_serve_echo(const char *ep, const char *durable, size_t size, int64_t gather_us, bool threaded)
 {
     struct sigaction sa = {.sa_handler = s_on_signal};
     sigaction(SIGTERM, &sa, NULL);
@@ -1750,7 +1898,7 @@ static int s_serve_echo(const char *ep, const char *durable, size_t size)
     int zero = 0, ret = 1;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     if (durable) {
-        ret = s_serve_durable(s, ep, durable, size);
+        ret = s_serve_durable(s, ep, durable, size, gather_us, threaded);
         goto out;
     }
     if (zmq_bind(s, ep)) {
@@ -1785,11 +1933,12 @@ static void s_usage(void)
 {
     fputs("usage: loadgen --system drift|pg|redis|sqlite|echo --target T --workload W --clients N --seconds S\n"
           "               [--warmup S] [--rows N] [--versions V] [--seed X] [--inflight K] [--param k=v ...]\n"
-          "       loadgen --serve-echo ENDPOINT [--durable FILE [--durable-mb N]]\n"
+          "       loadgen --serve-echo ENDPOINT [--durable FILE [--durable-mb N] [--gather-us D] [--flush-thread 0|1]]\n"
           "workloads: setup insert bulk point_latest point_asof idx_latest idx_asof history diff tpcb\n"
           "           join_agg join_agg_asof scan scan_asof echo echo_tpcb\n"
           "--durable: the echo appends each request to FILE (N MB pre-zeroed, default 64) and answers after\n"
-          "           an fdatasync that covers it (group commit); a request starting with 'n' needs no sync\n"
+          "           an fdatasync that covers it (group commit); a request starting with 'n' needs no sync;\n"
+          "           --gather-us: a batch waits up to D us for every active client; --flush-thread 0: one thread\n"
           "params: old_point=X recent_point=Y diff_from=X diff_to=Y scale=N msg_size=N history=show|sql\n"
           "        isolation=default|read_committed (TPC-B's BEGIN; SQLite always BEGIN IMMEDIATE)\n",
           stderr);
@@ -1895,7 +2044,8 @@ static double s_pct(const uint64_t *h, uint64_t total, double q, uint64_t max_ns
 int main(int argc, char **argv)
 {
     const char *serve = NULL, *durable = NULL;
-    int64_t durable_mb = 64;
+    int64_t durable_mb = 64, gather_us = 0;
+    bool flush_thread = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -1911,6 +2061,10 @@ int main(int argc, char **argv)
             durable = v;
         else if (!strcmp(a, "--durable-mb"))
             durable_mb = s_int(a, v, 1, 1 << 20);
+        else if (!strcmp(a, "--gather-us"))
+            gather_us = s_int(a, v, 0, 1000000);
+        else if (!strcmp(a, "--flush-thread"))
+            flush_thread = s_int(a, v, 0, 1) == 1;
         else if (!strcmp(a, "--system")) {
             for (int k = 0; k < NSYS; k++)
                 if (!strcmp(v, s_sys_names[k]))
@@ -1944,10 +2098,10 @@ int main(int argc, char **argv)
         else
             s_die("unknown option %s (see --help)", a);
     }
-    if (durable && !serve)
-        s_die("--durable goes with --serve-echo");
+    if ((durable && !serve) || (!durable && (gather_us || !flush_thread)))
+        s_die("--durable goes with --serve-echo, --gather-us and --flush-thread with --durable");
     if (serve)
-        return s_serve_echo(serve, durable, (size_t)durable_mb << 20);
+        return s_serve_echo(serve, durable, (size_t)durable_mb << 20, gather_us, flush_thread);
     if (s_opt.sys == NSYS || s_opt.work == NWORK || !s_opt.target)
         s_die("--system, --workload and --target are required (see --help)");
     if (!(s_opt.seconds > 0) && s_opt.work != W_SETUP)

@@ -149,7 +149,14 @@ class BenchQuick(unittest.TestCase):
 
     def test_durable_echo_writes_and_syncs(self):
         # loadgen --serve-echo --durable: every request not flagged 'n' is in the file, in order per client, before
-        # its reply; 'n' requests are answered and not written; the counters it prints on exit agree.
+        # its reply; 'n' requests are answered and not written; the counters it prints on exit agree. In each mode:
+        # flush thread (default), flush thread + gather (what the suite runs), one thread.
+        for name, extra in (("flush thread", []), ("gather", ["--gather-us", "1000"]), ("one thread",
+                                                                                       ["--flush-thread", "0"])):
+            with self.subTest(mode=name):
+                self.durable_echo(extra)
+
+    def durable_echo(self, extra):
         import zmq
         loadgen = os.path.join(os.environ.get("DRIFT_BUILDDIR", "."), "bench", "suite", "loadgen")
         path = os.path.join(self.tmp, "decho.log")
@@ -158,7 +165,7 @@ class BenchQuick(unittest.TestCase):
         free = port.bind_to_random_port("tcp://127.0.0.1")
         port.close()
         ep = "tcp://127.0.0.1:%d" % free
-        p = subprocess.Popen([loadgen, "--serve-echo", ep, "--durable", path, "--durable-mb", "1"],
+        p = subprocess.Popen([loadgen, "--serve-echo", ep, "--durable", path, "--durable-mb", "1"] + extra,
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             line = p.stderr.readline().decode()
