@@ -1848,6 +1848,9 @@ out:
         close(w->flush_fd);
     if (w->lock_fd >= 0)
         close(w->lock_fd);
+    if (w->seed_asked)
+        DLOG_INFO("key map: %" PRIu64 " lookups answered from the index (%" PRIu64 " keys it held), %zu entries",
+                  w->seed_asked, w->seed_found, w->keys ? drift_keymap_count(w->keys) : 0);
     drift_keymap_destroy(&w->keys);
     drift_wcat_destroy(&w->cat);
     msgpack_sbuffer_destroy(&w->body);
