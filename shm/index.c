@@ -781,14 +781,28 @@ static int s_var_slow(const uint8_t **p, const uint8_t *end, uint64_t *ret)
     return -1;
 }
 
-/* s_var_slow with the one-byte case inline. */
-static inline int s_var(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+/* s_var_slow with varints of up to 3 bytes (the usual seq and ts deltas, lengths) decoded inline. */
+static inline int s_var(const uint8_t **pp, const uint8_t *end, uint64_t *ret)
 {
-    if (*p < end && **p < 0x80) {
-        *ret = *(*p)++;
-        return 0;
+    const uint8_t *p = *pp;
+    if (end - p >= 3) {
+        if (p[0] < 0x80) {
+            *ret = p[0];
+            *pp = p + 1;
+            return 0;
+        }
+        if (p[1] < 0x80) {
+            *ret = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+            *pp = p + 2;
+            return 0;
+        }
+        if (p[2] < 0x80) {
+            *ret = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 | (uint64_t)p[2] << 14;
+            *pp = p + 3;
+            return 0;
+        }
     }
-    return s_var_slow(p, end, ret);
+    return s_var_slow(pp, end, ret);
 }
 
 /* Makes room for n bytes in kb->buf (kb->len unchanged). */
@@ -949,12 +963,43 @@ static int s_cit_next(s_cit_t *c)
  * or an error. */
 static int s_cit_seek(s_cit_t *c, uint64_t as_of)
 {
-    int rc, found = 0;
-    while ((rc = s_cit_skip(c, as_of)) == 1)
-        found = 1;
-    if (rc < 0)
-        return rc;
-    return found ? (s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : 1) : 0;
+    if (c->i != 0) { /* (not from the start: the general loop) */
+        int rc, found = 0;
+        while ((rc = s_cit_skip(c, as_of)) == 1)
+            found = 1;
+        if (rc < 0)
+            return rc;
+        return found ? (s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : 1) : 0;
+    }
+    /* the read path: the same steps as s_cit_skip on locals */
+    const uint8_t *p = c->p, *e = c->end, *body = NULL;
+    uint64_t seq = c->first, prev = 0, d, len, blen = 0;
+    uint32_t i = 0;
+    while (i < c->n) {
+        const uint8_t *q = p;
+        if (i > 0) {
+            if (s_var(&q, e, &d) < 0 || d == 0 || prev + d < prev)
+                return DRIFT_ECORRUPT;
+            seq = prev + d;
+        }
+        if (seq > as_of)
+            break;
+        if (s_var(&q, e, &len) < 0 || len == 0 || len > (uint64_t)(e - q))
+            return DRIFT_ECORRUPT;
+        body = q;
+        blen = len;
+        p = q + len;
+        prev = seq;
+        i++;
+    }
+    if (!body)
+        return 0;
+    c->p = p;
+    c->i = i;
+    c->seq = prev;
+    c->body = body;
+    c->body_len = (size_t)blen;
+    return s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : 1;
 }
 
 /* Steps over every record and decodes the last; 0 or an error. */
