@@ -986,6 +986,10 @@ static int s_cit_seek(s_cit_t *c, uint64_t as_of)
             break;
         if (s_var(&q, e, &len) < 0 || len == 0 || len > (uint64_t)(e - q))
             return DRIFT_ECORRUPT;
+        if (i == 0 && len >= 3 && q[0] >> REC_ST_SHIFT == ST_INLINE && q[1] == 0 && q[2] == 0) {
+            c->base = q + 3; /* record 0 inline (flags, a = 0, b = 0, the row): the chunk's base row */
+            c->base_len = (size_t)len - 3;
+        }
         body = q;
         blen = len;
         p = q + len;
