@@ -55,8 +55,14 @@ int drift_chan_rbuf_partial(const drift_chan_rbuf_t *rb)
 ssize_t drift_chan_rbuf_read(drift_chan_rbuf_t *rb, int fd)
 {
     size_t avail = rb->len - rb->off;
-    if (avail == 0)
+    if (avail == 0) {
         rb->off = rb->len = 0;
+        if (rb->cap > (4u << 20)) { /* do not keep a big message's buffer forever */
+            free(rb->buf);
+            rb->buf = NULL;
+            rb->cap = 0;
+        }
+    }
     /* Room for the rest of the message being assembled (when its header is in and within bounds) plus a chunk. */
     size_t want = READ_CHUNK;
     if (avail >= 4) {
