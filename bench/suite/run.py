@@ -13,8 +13,10 @@ Starts its peers privately on 127.0.0.1 in one temporary directory — a
 PostgreSQL 15 cluster (synchronous_commit=on, fsync=on), Redis (appendonly yes,
 appendfsync always), a SQLite file (WAL, synchronous=FULL; in process in
 bench/suite/loadgen, and the sqlite3 CLI for `.import`), a DriftDB daemon
-(durability = sync, one query worker per core) and a raw libzmq echo server
-(`loadgen --serve-echo`) — loads the same data into each (`loadgen --workload
+(durability = sync, one query worker per core), a raw libzmq echo server
+(`loadgen --serve-echo`) and a durable one (`loadgen --serve-echo --durable
+FILE`: each request answered after an fdatasync covering it, group commit — the
+ceiling of a durable request/reply server, in workloads 1 and 6) — loads the same data into each (`loadgen --workload
 setup`), then runs every workload of issue 8 and the four queries of issue 7,
 ALTERNATING the systems inside each round (the order rotates from round to
 round), for several rounds, and writes the report: the "## Suite" section of
