@@ -102,10 +102,9 @@ typedef enum {
     W_ECHO_TPCB,
     NWORK
 } work_t;
-static const char *const s_work_names[NWORK] = {"setup",      "insert",        "bulk",    "point_latest", "point_asof",
-                                                "idx_latest", "idx_asof",      "history", "diff",         "tpcb",
-                                                "join_agg",   "join_agg_asof", "scan",    "scan_asof",    "echo",
-                                                "echo_tpcb"};
+static const char *const s_work_names[NWORK] = {
+    "setup", "insert", "bulk",     "point_latest",  "point_asof", "idx_latest", "idx_asof", "history",
+    "diff",  "tpcb",   "join_agg", "join_agg_asof", "scan",       "scan_asof",  "echo",     "echo_tpcb"};
 
 #define BULK_ROWS 1000
 #define LOAD_BATCH 1000
@@ -421,11 +420,11 @@ typedef struct client {
     uint64_t *hist;
     uint64_t ops, errors, retries, max_ns;
     uint64_t round_trips; /* statements sent by s_exec (s_op_tpcb checks TPCB_ROUND_TRIPS with it) */
-    uint64_t ins_next; /* next id of the insert workloads */
-    char *pad;         /* BULK_ROWS pad texts, 24 bytes apart */
-    bool dead;         /* the connection failed: stop */
-    char err[256];     /* last error text */
-    char state[8];     /* SQLSTATE of the last error ("" if none) */
+    uint64_t ins_next;    /* next id of the insert workloads */
+    char *pad;            /* BULK_ROWS pad texts, 24 bytes apart */
+    bool dead;            /* the connection failed: stop */
+    char err[256];        /* last error text */
+    char state[8];        /* SQLSTATE of the last error ("" if none) */
 } client_t;
 
 static client_t *s_cl;
@@ -1532,10 +1531,10 @@ static int s_decho_create(const char *path, size_t size)
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool busy;      /* a batch was handed over and its reply not sent yet (loop sets, loop clears) */
-    bool flushing;  /* the flush thread has work (loop sets, flusher clears) */
-    bool quit;      /* loop: stop */
-    int err;        /* flusher: errno of a failed pwrite/fdatasync (0 = fine) */
+    bool busy;       /* a batch was handed over and its reply not sent yet (loop sets, loop clears) */
+    bool flushing;   /* the flush thread has work (loop sets, flusher clears) */
+    bool quit;       /* loop: stop */
+    int err;         /* flusher: errno of a failed pwrite/fdatasync (0 = fine) */
     const char *buf; /* the batch's records (valid while busy) */
     size_t len;
     int fd, done_w; /* the file; the pipe the flusher writes one byte to per finished batch */
@@ -1933,7 +1932,8 @@ static void s_usage(void)
 {
     fputs("usage: loadgen --system drift|pg|redis|sqlite|echo --target T --workload W --clients N --seconds S\n"
           "               [--warmup S] [--rows N] [--versions V] [--seed X] [--inflight K] [--param k=v ...]\n"
-          "       loadgen --serve-echo ENDPOINT [--durable FILE [--durable-mb N] [--gather-us D] [--flush-thread 0|1]]\n"
+          "       loadgen --serve-echo ENDPOINT\n"
+          "               [--durable FILE [--durable-mb N] [--gather-us D] [--flush-thread 0|1]]\n"
           "workloads: setup insert bulk point_latest point_asof idx_latest idx_asof history diff tpcb\n"
           "           join_agg join_agg_asof scan scan_asof echo echo_tpcb\n"
           "--durable: the echo appends each request to FILE (N MB pre-zeroed, default 64) and answers after\n"
