@@ -656,7 +656,7 @@ out:
 #define UNIX_MAX_REPLY (1u << 20)   /* replies are small maps */
 #define UNIX_QUEUE_MAX (256u << 20) /* bytes queued while the writer is slow or away */
 #define UNIX_BACKOFF_MIN_MS 5
-#define UNIX_BACKOFF_MAX_MS 100
+#define UNIX_BACKOFF_MAX_MS 20 /* commits wait in the client while the writer restarts: find it fast */
 
 struct drift_commit_client {
     void *ctx;

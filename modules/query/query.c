@@ -1,7 +1,7 @@
 /* modules/query/query.c — the query worker role.
  *
  * One AF_UNIX stream connection to the gateway's listener
- * (<data_dir>/run/query.chan, ipc/chan.h; reconnected with back-off when the
+ * (<data_dir>/run/query.chan, ipc/chan.h; reconnected every 10 ms when the
  * gateway restarts), named "q<instance>.<generation>" in the logs. It says
  * HELLO on every (re)connect (and again every heartbeat until the gateway
  * pings it), answers PING with PONG, and runs each
@@ -550,7 +550,7 @@ static void s_on_gw_msg(drift_chan_t *ch, const drift_chan_msg_t *m, void *arg)
     }
 }
 
-/* The gateway connection ended (the gateway restarted or is stopping): reconnect with back-off. Replies of
+/* The gateway connection ended (the gateway restarted or is stopping): reconnect (dialer). Replies of
  * requests still running are dropped (their gateway is gone); sessions end when the new gateway's first
  * request shows its new incarnation. */
 static void s_on_gw_close(drift_chan_t *ch, int err, void *arg)
@@ -641,8 +641,10 @@ int drift_query_main(drift_role_t *r)
     if (!w.engine)
         goto out;
     snprintf(w.ident, sizeof w.ident, "q%u.%" PRIu64, r->instance, (uint64_t)atomic_load(&r->slot->generation));
-    /* the gateway starts after the workers: find it fast, and again fast after it restarts */
-    w.dial = drift_chan_dialer_new(r->base, path, 10, 200, s_on_gw_dial, &w);
+    /* The gateway starts after the workers and reports ready once it listens: retry every 10 ms (as the ZeroMQ
+     * DEALER's reconnect interval did), so workers join it at once, at start and after it restarts; a failed
+     * connect to a missing socket file costs one syscall. */
+    w.dial = drift_chan_dialer_new(r->base, path, 10, 10, s_on_gw_dial, &w);
     if (!w.dial)
         goto out;
     drift_sqlerr_t werr;
