@@ -1272,6 +1272,136 @@ static void t_chunk_size(void **state)
     assert_true(bytes <= 1 + 11 + 3 + row_len + 9 * (1 + 1 + 1 + 3 + 4));
 }
 
+/* Replaces the value of key id's newest `versions` chunk with bytes (LMDB written directly, index closed). */
+static void s_chunk_poke(ctx_t *c, int64_t id, const uint8_t *bytes, size_t len)
+{
+    drift_index_close(&c->ix);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, c->idx_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "versions", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    pkey_t pk = s_key(id);
+    uint8_t key[64] = {0, 0, 0, T};
+    memcpy(key + 4, pk.b, pk.n);
+    memset(key + 4 + pk.n, 0, 8);
+    MDB_val k = {4 + pk.n + 8, key}, v;
+    assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), 0);
+    assert_int_equal(memcmp(k.mv_data, key, 4 + pk.n), 0);
+    v = (MDB_val){len, (void *)bytes};
+    assert_int_equal(mdb_cursor_put(cur, &k, &v, MDB_CURRENT), 0);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+}
+
+static int s_count_cb(const drift_index_ver_t *v, void *arg)
+{
+    (void)v;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* A damaged chunk (cut short, or bytes changed) makes the reads of that key fail with an error (or read some
+ * version), never crash or read out of the value (ASan): get at every seq, history, the versions and table
+ * scans, last_write. */
+static void t_corrupt_chunk(void **state)
+{
+    ctx_t *c = *state;
+    s_op_ddl(c, "create_table", 1, "people", 0, 0);
+    s_commit(c);
+    uint64_t s[12];
+    for (int i = 0; i < 12; i++) {
+        if (i == 6)
+            s_op(c, DRIFT_COP_DELETE, T, 1, NULL, 0);
+        else
+            s_op_row(c, i ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, 1, i == 8 ? "a much longer name than the rest" : "ann",
+                     i);
+        s[i] = s_commit(c);
+    }
+    s_index(c);
+    /* the intact chunk */
+    drift_index_close(&c->ix);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, c->idx_dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "versions", 0, &dbi), 0);
+    pkey_t pk = s_key(1);
+    uint8_t key[64] = {0, 0, 0, T};
+    memcpy(key + 4, pk.b, pk.n);
+    uint64_t nf = ~s[0];
+    for (int i = 0; i < 8; i++)
+        key[4 + pk.n + i] = (uint8_t)(nf >> (56 - 8 * i));
+    MDB_val k = {4 + pk.n + 8, key}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    uint8_t orig[1024];
+    size_t olen = v.mv_size;
+    assert_true(olen < sizeof orig && olen > 20);
+    memcpy(orig, v.mv_data, olen);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    uint8_t bad[1024];
+    int corrupt_seen = 0;
+    for (size_t variant = 0; variant < olen + 24; variant++) {
+        size_t blen = olen;
+        memcpy(bad, orig, olen);
+        if (variant < olen)
+            blen = variant; /* cut short */
+        else if (variant < olen + 12)
+            bad[(variant - olen) * 7 % olen] ^= 0xff; /* a byte changed */
+        else
+            bad[(variant - olen) * 5 % olen] = 0x80; /* a varint that does not end there */
+        s_chunk_poke(c, 1, bad, blen);
+        drift_index_rd_t *rd;
+        assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+        drift_index_ver_t ver;
+        for (int i = 0; i < 12; i++) {
+            int rc = drift_index_get(rd, T, pk.b, pk.n, s[i], &ver);
+            assert_true(rc == 0 || rc < 0);
+            corrupt_seen += rc == DRIFT_ECORRUPT;
+            if (rc == 0 && ver.row_len)
+                assert_non_null(ver.row);
+        }
+        int n = 0;
+        int rc = drift_index_history(rd, T, pk.b, pk.n, s_count_cb, &n);
+        assert_true(rc <= 0);
+        uint64_t lw;
+        int lop;
+        assert_true(drift_index_last_write(rd, T, pk.b, pk.n, &lw, &lop) <= 0);
+        drift_index_vscan_t *vs;
+        assert_int_equal(drift_index_vscan_open(rd, T, NULL, 0, NULL, 0, &vs), 0);
+        const uint8_t *p;
+        size_t pl;
+        while ((rc = drift_index_vscan_next(vs, &p, &pl, &ver)) == 1)
+            ;
+        assert_true(rc <= 0);
+        drift_index_vscan_close(&vs);
+        drift_index_scan_t *sc;
+        assert_int_equal(drift_index_scan_open(rd, T, NULL, 0, NULL, 0, s[3], &sc), 0);
+        while ((rc = drift_index_scan_next(sc, &p, &pl, &ver)) == 1)
+            ;
+        assert_true(rc <= 0);
+        drift_index_scan_close(&sc);
+        if (variant == 5) /* cut inside the header */
+            assert_int_equal(drift_index_get(rd, T, pk.b, pk.n, s[4], &ver), DRIFT_ECORRUPT);
+        drift_index_rd_end(&rd);
+    }
+    assert_true(corrupt_seen > 0);
+}
+
 /* An index written in an earlier format is refused with DRIFT_EVERSION (the indexer then rebuilds it). */
 static void t_old_format(void **state)
 {
@@ -1458,6 +1588,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_old_format, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_delta_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_chunk_size, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_corrupt_chunk, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
