@@ -702,8 +702,14 @@ static int s_u_flush(drift_commit_client_t *self)
         }
         self->woff += (size_t)w;
     }
-    if (self->woff == self->wlen)
+    if (self->woff == self->wlen) {
         self->woff = self->wlen = 0;
+        if (self->wcap > (4u << 20)) { /* do not keep an outage's queue buffer forever */
+            free(self->wbuf);
+            self->wbuf = NULL;
+            self->wcap = 0;
+        }
+    }
     if (self->wev) {
         if (self->wlen)
             event_add(self->wev, NULL);
