@@ -6,6 +6,7 @@
 #include "shm/index.h"
 #include "shm/stats.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
@@ -28,9 +29,13 @@
 #define ST_LOG 1
 #define ST_INLINE 2
 #define CUR_HDR 24  /* seq(8) ts(8) op(1) pad(3) schema_ver(4) */
-/* versions chunk (format 3): n(1) ‖ ts0(8) ‖ varint schema0 ‖ n records, seqs ascending (oldest first).
- * Record i: [i > 0: varint(seq_i - seq_(i-1))] ‖ varint body length ‖ body; record 0's seq is the chunk's
- * first, in its key table|pk|~first_seq. A reader steps over records by seq and length alone.
+/* versions chunk (format 4): n(1) ‖ widths(1) ‖ ts0(8) ‖ varint schema0 ‖ directory ‖ n record bodies,
+ * seqs ascending (oldest first). Record 0's seq is the chunk's first, in its key table|pk|~first_seq.
+ * widths: bits 0-2 ws - 1, bit 3 wo - 1. Directory, for records 1..n-1: their seq deltas from the first seq
+ * (ws bytes each, big-endian, ascending), then the offsets of their bodies from the first body (wo bytes
+ * each); record i's body ends where record i + 1's starts (the last: at the end of the value). A reader
+ * finds the record visible at a seq with a bisection over the fixed-width deltas and jumps to its body.
+ * The widths are the smallest that hold the values (a function of the versions only).
  * Body: flags(1): op (bits 0-2) | storage << 3 (bits 3-4) | REC_F_SCHEMA (bit 5)
  *   schema_ver: varint, only with REC_F_SCHEMA (it differs from schema0; record 0's is schema0)
  *   ts: i > 0: zigzag varint(ts_i - ts0) (record 0's is ts0)
@@ -38,8 +43,9 @@
  *     base[0, a) ‖ those m bytes ‖ base[len - b, len), base = the chunk's first inline row (stored whole:
  *     a = b = 0), so a reader rebuilds any version with one copy, and none when a = b = 0;
  *   storage 1 (row in the log): varint segment, offset, row_off, row_len;  storage 0 (delete): nothing.
- * Varints are LEB128 (7 bits a byte, low first). Appending a version copies the chunk and adds one record;
- * the encoding depends only on the chunk's versions, so batches and a rebuild give the same bytes. */
+ * Varints are LEB128 (7 bits a byte, low first). Appending a version rewrites the chunk with one more
+ * directory entry and record; the bodies already there do not change; the encoding depends only on the
+ * chunk's versions, so batches and a rebuild give the same bytes. */
 #define REC_OP_MASK 7
 #define REC_ST_SHIFT 3
 #define REC_F_SCHEMA 0x20
@@ -823,48 +829,126 @@ static int s_kb_reserve(drift_keybuf_t *kb, size_t n)
     return 0;
 }
 
-/* A chunk decoder: walks the records of one versions value oldest first (format 3, layout at the top of
- * the file). s_cit_skip() steps over a record reading only its seq and length; s_cit_decode() reads the
- * body of the record stepped over last; its row is rebuilt only on demand (s_cit_row). */
+/* A chunk decoder: walks the records of one versions value oldest first (format 4, layout at the top of
+ * the file). s_cit_skip() steps to the next record by the directory alone; s_cit_decode() reads the body
+ * of the record stepped over last; its row is rebuilt only on demand (s_cit_row). */
 typedef struct {
-    const uint8_t *p, *end, *recs; /* the next record, the end of the value, the first record */
-    uint32_t n, i;                 /* records in the chunk, records stepped over */
-    uint64_t first, ts0;           /* the chunk's first seq (from its key) and first ts */
-    uint32_t schema0;              /* the chunk's first schema version */
-    uint64_t seq;                  /* of the record stepped over last */
-    const uint8_t *body;           /* its body */
+    const uint8_t *end, *recs;  /* the end of the value, the first record's body */
+    const uint8_t *dseq, *doff; /* the directory: seq deltas (ws bytes) and body offsets (wo bytes) */
+    unsigned ws, wo;
+    size_t bl;           /* bytes of the bodies */
+    uint32_t n, i;       /* records in the chunk, records stepped over */
+    uint64_t first, ts0; /* the chunk's first seq (from its key) and first ts */
+    uint32_t schema0;    /* the chunk's first schema version */
+    uint64_t seq;        /* of the record stepped over last */
+    const uint8_t *body; /* its body */
     size_t body_len;
     /* s_cit_decode(): */
     uint64_t ts;
     uint32_t schema_ver;
     int op, storage;
     uint64_t seg, off, roff, rlen; /* storage 1 */
-    const uint8_t *mid;            /* storage 2: row = base[0, ra) ‖ mid[0, rm) ‖ base[base_len - rb, base_len) */
+    const uint8_t *mid;             /* storage 2: row = base[0, ra) ‖ mid[0, rm) ‖ base[base_len - rb, base_len) */
     size_t ra, rb, rm;
     const uint8_t *base; /* the chunk's base row (its first inline row), found on demand */
     size_t base_len;
     drift_keybuf_t *row; /* where s_cit_ver rebuilds a row (NULL: rows are not wanted) */
 } s_cit_t;
 
+/* A w-byte big-endian unsigned at p (w 1..8). */
+static inline uint64_t s_get_bew(const uint8_t *p, unsigned w)
+{
+    switch (w) {
+    case 1:
+        return p[0];
+    case 2:
+        return (uint64_t)p[0] << 8 | p[1];
+    case 3:
+        return (uint64_t)p[0] << 16 | (uint64_t)p[1] << 8 | p[2];
+    default: {
+        uint64_t v = 0;
+        for (unsigned j = 0; j < w; j++)
+            v = v << 8 | p[j];
+        return v;
+    }
+    }
+}
+
+/* A directory entry of ws bytes at p: with fast (8 bytes readable at p) one unaligned load and a shift. */
+static inline uint64_t s_dload(const uint8_t *p, unsigned ws, unsigned sh, int fast)
+{
+    if (fast) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return be64toh(x) >> sh;
+    }
+    return s_get_bew(p, ws);
+}
+
+/* Seq delta (from the first) of record i (1..n-1), from the directory. */
+static inline uint64_t s_cit_dseq(const s_cit_t *c, uint32_t i)
+{
+    return s_get_bew(c->dseq + (size_t)(i - 1) * c->ws, c->ws);
+}
+
+/* Offset of record i's body (0..n; n: the end of the bodies). */
+static inline size_t s_cit_doff(const s_cit_t *c, uint32_t i)
+{
+    if (i == 0)
+        return 0;
+    if (i >= c->n)
+        return c->bl;
+    return (size_t)s_get_bew(c->doff + (size_t)(i - 1) * c->wo, c->wo);
+}
+
 /* Starts decoding the chunk value v whose key is table|pk|~first (the last 8 bytes of k). */
 static int s_cit_init(s_cit_t *c, const MDB_val *k, const MDB_val *v, drift_keybuf_t *row)
 {
-    memset(c, 0, sizeof *c);
-    if (k->mv_size < 8 || v->mv_size < 10)
+    c->i = 0; /* (no memset: the fields below, and the decoder's when it decodes) */
+    c->seq = 0;
+    c->body = NULL;
+    c->body_len = 0;
+    c->base = NULL;
+    c->base_len = 0;
+    c->row = row;
+    if (k->mv_size < 8 || v->mv_size < 11)
         return DRIFT_ECORRUPT;
     c->first = ~s_get_be64((const uint8_t *)k->mv_data + k->mv_size - 8);
     const uint8_t *p = v->mv_data;
     c->end = p + v->mv_size;
     c->n = p[0];
-    c->ts0 = s_get_be64(p + 1);
-    p += 9;
+    if (c->n == 0 || c->n > DRIFT_INDEX_CHUNK_VERS || (p[1] & ~0xf))
+        return DRIFT_ECORRUPT;
+    c->ws = (p[1] & 7) + 1u;
+    c->wo = (p[1] >> 3) + 1u;
+    c->ts0 = s_get_be64(p + 2);
+    p += 10;
     uint64_t sv;
     if (s_var(&p, c->end, &sv) < 0 || sv > UINT32_MAX)
         return DRIFT_ECORRUPT;
     c->schema0 = (uint32_t)sv;
-    c->recs = c->p = p;
-    c->row = row;
-    return c->n == 0 || c->n > DRIFT_INDEX_CHUNK_VERS ? DRIFT_ECORRUPT : 0;
+    size_t dir = (size_t)(c->n - 1) * (c->ws + c->wo);
+    if (dir >= (size_t)(c->end - p))
+        return DRIFT_ECORRUPT;
+    c->dseq = p;
+    c->doff = p + (size_t)(c->n - 1) * c->ws;
+    c->recs = p + dir;
+    c->bl = (size_t)(c->end - c->recs);
+    return 0;
+}
+
+/* Seq of record i (< n) into *ret: 0 or DRIFT_ECORRUPT (seqs not ascending). */
+static int s_cit_seqat(const s_cit_t *c, uint32_t i, uint64_t *ret)
+{
+    if (i == 0) {
+        *ret = c->first;
+        return 0;
+    }
+    uint64_t d = s_cit_dseq(c, i);
+    if (d == 0 || c->first + d < c->first || (i > 1 && d <= s_cit_dseq(c, i - 1)))
+        return DRIFT_ECORRUPT;
+    *ret = c->first + d;
+    return 0;
 }
 
 /* Seq of the next record into *ret: 1, 0 when every record was stepped over, DRIFT_ECORRUPT. */
@@ -872,40 +956,32 @@ static int s_cit_peek(const s_cit_t *c, uint64_t *ret)
 {
     if (c->i >= c->n)
         return 0;
-    if (c->i == 0) {
-        *ret = c->first;
-        return 1;
-    }
-    const uint8_t *p = c->p;
-    uint64_t d;
-    if (s_var(&p, c->end, &d) < 0 || d == 0 || c->seq + d < c->seq)
+    return s_cit_seqat(c, c->i, ret) < 0 ? DRIFT_ECORRUPT : 1;
+}
+
+/* Makes record i (< n) the one stepped over last: its seq and body (bounds checked). 0 or DRIFT_ECORRUPT. */
+static int s_cit_at(s_cit_t *c, uint32_t i, uint64_t seq)
+{
+    size_t a = s_cit_doff(c, i), b = s_cit_doff(c, i + 1);
+    if (a >= b || b > c->bl)
         return DRIFT_ECORRUPT;
-    *ret = c->seq + d;
-    return 1;
+    c->seq = seq;
+    c->body = c->recs + a;
+    c->body_len = b - a;
+    c->i = i + 1;
+    return 0;
 }
 
 /* Steps over the next record if its seq is <= bound: 1, 0 (none left, or newer than bound), DRIFT_ECORRUPT. */
 static int s_cit_skip(s_cit_t *c, uint64_t bound)
 {
-    if (c->i >= c->n)
-        return c->p == c->end ? 0 : DRIFT_ECORRUPT;
-    const uint8_t *p = c->p;
-    uint64_t seq = c->first, d, len;
-    if (c->i > 0) {
-        if (s_var(&p, c->end, &d) < 0 || d == 0 || c->seq + d < c->seq)
-            return DRIFT_ECORRUPT;
-        seq = c->seq + d;
-    }
+    uint64_t seq;
+    int rc = s_cit_peek(c, &seq);
+    if (rc <= 0)
+        return rc;
     if (seq > bound)
         return 0;
-    if (s_var(&p, c->end, &len) < 0 || len == 0 || len > (uint64_t)(c->end - p))
-        return DRIFT_ECORRUPT;
-    c->seq = seq;
-    c->body = p;
-    c->body_len = (size_t)len;
-    c->p = p + len;
-    c->i++;
-    return 1;
+    return s_cit_at(c, c->i, seq) < 0 ? DRIFT_ECORRUPT : 1;
 }
 
 /* Reads the body of the record stepped over last (record c->i - 1). */
@@ -959,60 +1035,59 @@ static int s_cit_next(s_cit_t *c)
     return rc == 1 && s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : rc;
 }
 
-/* Steps to the newest record with seq <= as_of and decodes it: 1, 0 when the first record is already newer,
- * or an error. */
+/* Finds the newest record with seq <= as_of by the directory (the decoder just started: s_cit_init) and
+ * decodes it: 1, 0 when the first record is already newer, or an error. */
 static int s_cit_seek(s_cit_t *c, uint64_t as_of)
 {
-    if (c->i != 0) { /* (not from the start: the general loop) */
-        int rc, found = 0;
-        while ((rc = s_cit_skip(c, as_of)) == 1)
-            found = 1;
-        if (rc < 0)
-            return rc;
-        return found ? (s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : 1) : 0;
-    }
-    /* the read path: the same steps as s_cit_skip on locals */
-    const uint8_t *p = c->p, *e = c->end, *body = NULL;
-    uint64_t seq = c->first, prev = 0, d, len, blen = 0;
-    uint32_t i = 0;
-    while (i < c->n) {
-        const uint8_t *q = p;
-        if (i > 0) {
-            if (s_var(&q, e, &d) < 0 || d == 0 || prev + d < prev)
-                return DRIFT_ECORRUPT;
-            seq = prev + d;
-        }
-        if (seq > as_of)
-            break;
-        if (s_var(&q, e, &len) < 0 || len == 0 || len > (uint64_t)(e - q))
-            return DRIFT_ECORRUPT;
-        if (i == 0 && len >= 3 && q[0] >> REC_ST_SHIFT == ST_INLINE && q[1] == 0 && q[2] == 0) {
-            c->base = q + 3; /* record 0 inline (flags, a = 0, b = 0, the row): the chunk's base row */
-            c->base_len = (size_t)len - 3;
-        }
-        body = q;
-        blen = len;
-        p = q + len;
-        prev = seq;
-        i++;
-    }
-    if (!body)
+    if (as_of < c->first)
         return 0;
-    c->p = p;
-    c->i = i;
-    c->seq = prev;
-    c->body = body;
-    c->body_len = (size_t)blen;
+    uint64_t bound = as_of - c->first, dlo = 0;
+    uint32_t lo = 0, hi = c->n; /* record lo is <= as_of, records from hi on are newer */
+    const uint8_t *d = c->dseq - c->ws; /* entry i at d + i * ws */
+    unsigned ws = c->ws, sh = 64 - 8 * ws;
+    if (c->n == 1 || (dlo = s_get_bew(c->dseq, ws)) > bound) {
+        hi = 1; /* the chunk's first version (as of a seq before its second): no search */
+        dlo = 0;
+    } else
+        lo = 1;
+    /* entries read as 8 bytes (one unaligned load and a shift) when the value goes on 8 bytes past each */
+    int fast = hi > 1 && (size_t)(c->end - c->dseq) >= (size_t)(c->n - 2) * ws + 8;
+    while (hi - lo > 8) { /* bisection down to 8 entries, then a scan (a recent seq: the last few) */
+        uint32_t mid = (lo + hi) / 2;
+        uint64_t x = s_dload(d + (size_t)mid * ws, ws, sh, fast);
+        if (x <= bound) {
+            lo = mid;
+            dlo = x;
+        } else
+            hi = mid;
+    }
+    for (uint32_t i = lo + 1; i < hi; i++) {
+        uint64_t x = s_dload(d + (size_t)i * ws, ws, sh, fast);
+        if (x > bound)
+            break;
+        lo = i;
+        dlo = x;
+    }
+    if (lo > 0 && (dlo == 0 || c->first + dlo < c->first))
+        return DRIFT_ECORRUPT;
+    size_t a = s_cit_doff(c, lo), b = s_cit_doff(c, lo + 1);
+    if (a >= b || b > c->bl)
+        return DRIFT_ECORRUPT;
+    c->seq = c->first + dlo;
+    c->body = c->recs + a;
+    c->body_len = b - a;
+    c->i = lo + 1;
     return s_cit_decode(c) < 0 ? DRIFT_ECORRUPT : 1;
 }
 
-/* Steps over every record and decodes the last; 0 or an error. */
+/* Steps to the last record and decodes it; 0 or an error. */
 static int s_cit_all(s_cit_t *c)
 {
-    int rc;
-    while ((rc = s_cit_skip(c, UINT64_MAX)) == 1)
-        ;
-    return rc < 0 ? rc : s_cit_decode(c);
+    uint64_t seq;
+    c->i = c->n - 1;
+    if (s_cit_seqat(c, c->i, &seq) < 0 || s_cit_at(c, c->i, seq) < 0)
+        return DRIFT_ECORRUPT;
+    return s_cit_decode(c);
 }
 
 /* Finds the chunk's base row: the first inline record among those stepped over (it is stored whole).
@@ -1021,8 +1096,17 @@ static int s_cit_base(s_cit_t *c)
 {
     if (c->base)
         return 0;
+    size_t l0 = s_cit_doff(c, 1);
+    const uint8_t *q = c->recs;
+    if (c->i > 0 && l0 >= 3 && l0 <= c->bl && ((q[0] >> REC_ST_SHIFT) & 3) == ST_INLINE && !(q[0] & REC_F_SCHEMA)) {
+        /* record 0 (the usual base): flags, a, b, the row; a = b = 0 */
+        if (q[1] || q[2])
+            return DRIFT_ECORRUPT;
+        c->base = q + 3;
+        c->base_len = l0 - 3;
+        return 0;
+    }
     s_cit_t w = *c;
-    w.p = c->recs;
     w.i = 0;
     for (uint32_t j = 0; j < c->i; j++) {
         if (s_cit_skip(&w, UINT64_MAX) != 1)
@@ -1112,10 +1196,11 @@ typedef struct {
     size_t base_len;
 } s_prev_t;
 
-/* Encodes one version record into kb (format 3) after the records described by pv; body is scratch. */
-static void s_rec_encode(drift_keybuf_t *kb, drift_keybuf_t *body, const s_prev_t *pv, uint64_t seq, uint64_t ts,
-                         int op, int storage, uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off,
-                         const uint8_t *row, size_t row_len)
+/* Encodes the body of one version record into body (format 4: its seq and place go in the chunk's
+ * directory) after the records described by pv. */
+static void s_rec_encode(drift_keybuf_t *body, const s_prev_t *pv, uint64_t ts, int op, int storage,
+                         uint32_t schema_ver, drift_logr_pos_t pos, size_t row_off, const uint8_t *row,
+                         size_t row_len)
 {
     drift_keybuf_reset(body);
     int with_schema = !pv->first && schema_ver != pv->schema0;
@@ -1143,10 +1228,45 @@ static void s_rec_encode(drift_keybuf_t *kb, drift_keybuf_t *body, const s_prev_
         s_kb_var(body, row_off);
         s_kb_var(body, row_len);
     }
-    if (!pv->first)
-        s_kb_var(kb, seq - pv->seq);
-    s_kb_var(kb, body->len);
-    drift_keybuf_raw(kb, body->buf, body->len);
+}
+
+/* Appends v as a w-byte big-endian unsigned. */
+static void s_kb_bew(drift_keybuf_t *kb, uint64_t v, unsigned w)
+{
+    uint8_t b[8];
+    for (unsigned j = 0; j < w; j++)
+        b[j] = (uint8_t)(v >> (8 * (w - 1 - j)));
+    drift_keybuf_raw(kb, b, w);
+}
+
+/* Writes a whole chunk value into kb (format 4): the first keep records of the chunk c decodes (keep 0: c
+ * unused) and, when body, one more record at seq; the header's ts0/schema0 are c's, or ts/schema_ver for a
+ * new chunk. The directory's widths are the smallest that hold its values, so the bytes depend only on the
+ * versions. */
+static void s_chunk_write(drift_keybuf_t *kb, const s_cit_t *c, uint32_t keep, uint64_t seq, uint64_t ts,
+                          uint32_t schema_ver, const drift_keybuf_t *body)
+{
+    uint32_t n = keep + (body ? 1 : 0);
+    uint64_t first = keep ? c->first : seq, ts0 = keep ? c->ts0 : ts;
+    size_t old = keep ? s_cit_doff(c, keep) : 0; /* the kept records' bodies */
+    uint64_t last = n > 1 ? (body ? seq : c->first + s_cit_dseq(c, n - 1)) - first : 0;
+    size_t last_off = n > 1 ? (body ? old : s_cit_doff(c, n - 1)) : 0;
+    unsigned ws = 1, wo = last_off > 0xff ? 2 : 1;
+    while (ws < 8 && last >> (8 * ws))
+        ws++;
+    drift_keybuf_reset(kb);
+    uint8_t h[2] = {(uint8_t)n, (uint8_t)((ws - 1) | (wo - 1) << 3)};
+    drift_keybuf_raw(kb, h, 2);
+    s_kb_u64(kb, ts0);
+    s_kb_var(kb, keep ? c->schema0 : schema_ver);
+    for (uint32_t i = 1; i < n; i++)
+        s_kb_bew(kb, i < keep ? s_cit_dseq(c, i) : seq - first, ws);
+    for (uint32_t i = 1; i < n; i++)
+        s_kb_bew(kb, i < keep ? s_cit_doff(c, i) : old, wo);
+    if (keep)
+        drift_keybuf_raw(kb, c->recs, old);
+    if (body)
+        drift_keybuf_raw(kb, body->buf, body->len);
 }
 
 /* ------------------------------------------------------ definitions cache */
@@ -1603,7 +1723,6 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
     memset(&c, 0, sizeof c);
     int has = rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, ix->k1.buf, plen) == 0;
     uint32_t keep = 0;
-    size_t old_bytes = 0; /* the header and kept records' bytes (after the count byte) */
     if (has) {
         /* step over the newest chunk's records up to the version this frame replaces (if any) */
         if ((rc = s_cit_init(&c, &k, &v, NULL)) < 0)
@@ -1622,7 +1741,6 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
                 return rc;
         }
         keep = c.i;
-        old_bytes = (size_t)(c.p - (const uint8_t *)v.mv_data) - 1;
         /* the base row of the new record's delta (none among the kept records: the new one, if inline, is it) */
         if (keep > 0 && (rc = s_cit_base(&c)) < 0 && rc != DRIFT_ENOTFOUND)
             return rc;
@@ -1635,24 +1753,23 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
         pv.base = c.base;
         pv.base_len = c.base_len;
     }
-    drift_keybuf_reset(&ix->k2);
-    s_rec_encode(&ix->k2, &ix->base, &pv, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
-    int append = keep > 0 && keep < DRIFT_INDEX_CHUNK_VERS && 1 + old_bytes + ix->k2.len <= DRIFT_INDEX_CHUNK_BYTES;
+    s_rec_encode(&ix->k2, &pv, ts, op, storage, schema_ver, pos, row_off, row, row_len);
+    /* appended to the newest chunk (the whole value rewritten with its directory grown by one) if it fits */
+    int append = keep > 0 && keep < DRIFT_INDEX_CHUNK_VERS && s_cit_doff(&c, keep) + ix->k2.len < DRIFT_INDEX_CHUNK_BYTES;
+    if (append) {
+        s_chunk_write(&ix->chunk, &c, keep, seq, ts, schema_ver, &ix->k2);
+        append = ix->chunk.len <= DRIFT_INDEX_CHUNK_BYTES;
+    }
     if (!append && keep > 0) {
         /* it starts a chunk: encoded without a predecessor */
         s_prev_t p0 = {.first = 1};
-        drift_keybuf_reset(&ix->k2);
-        s_rec_encode(&ix->k2, &ix->base, &p0, seq, ts, op, storage, schema_ver, pos, row_off, row, row_len);
+        s_rec_encode(&ix->k2, &p0, ts, op, storage, schema_ver, pos, row_off, row, row_len);
     }
-    if (ix->k2.oom || ix->base.oom)
+    if (ix->k2.oom || ix->chunk.oom)
         return -ENOMEM;
-    uint8_t nb;
     if (has && !append && keep > 0 && keep < c.n) {
         /* the newest chunk loses the version this frame replaces, which goes to a new chunk */
-        drift_keybuf_reset(&ix->chunk);
-        nb = (uint8_t)keep;
-        drift_keybuf_raw(&ix->chunk, &nb, 1);
-        drift_keybuf_raw(&ix->chunk, (const uint8_t *)v.mv_data + 1, old_bytes);
+        s_chunk_write(&ix->chunk, &c, keep, 0, 0, 0, NULL);
         drift_keybuf_reset(&ix->k1);
         drift_keybuf_raw(&ix->k1, k.mv_data, k.mv_size); /* (k points into the page being rewritten) */
         if (ix->k1.oom || ix->chunk.oom)
@@ -1662,16 +1779,8 @@ static int s_put_version(drift_index_t *ix, uint32_t table, const uint8_t *pk, s
             return rc;
     }
     uint64_t first = append ? c.first : seq;
-    drift_keybuf_reset(&ix->chunk);
-    nb = (uint8_t)(append ? keep + 1 : 1);
-    drift_keybuf_raw(&ix->chunk, &nb, 1);
-    if (append)
-        drift_keybuf_raw(&ix->chunk, (const uint8_t *)v.mv_data + 1, old_bytes);
-    else {
-        s_kb_u64(&ix->chunk, ts); /* the chunk's header: ts0, schema0 */
-        s_kb_var(&ix->chunk, schema_ver);
-    }
-    drift_keybuf_raw(&ix->chunk, ix->k2.buf, ix->k2.len);
+    if (!append)
+        s_chunk_write(&ix->chunk, NULL, 0, seq, ts, schema_ver, &ix->k2);
     drift_keybuf_reset(&ix->k1);
     s_kb_u32(&ix->k1, table);
     drift_keybuf_raw(&ix->k1, pk, pk_len);

@@ -27,7 +27,7 @@
 #include "shm/keyenc.h"
 #include "shm/logreader.h"
 
-#define DRIFT_INDEX_FORMAT 3u /* 3: `versions` holds compact chunks of versions, rows delta-encoded (docs/indexes.md §3) */
+#define DRIFT_INDEX_FORMAT 4u /* 4: compact `versions` chunks, rows delta-encoded, a fixed-width directory (docs/indexes.md §3) */
 /* Largest encoded primary key (LMDB keys are at most 511 bytes: 4 + pk + 8 must fit). */
 #define DRIFT_INDEX_PK_MAX 480u
 #define DRIFT_INDEX_MAX_COLS 1024u

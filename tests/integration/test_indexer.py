@@ -216,8 +216,8 @@ class IndexerTest(unittest.TestCase):
 
     def test_index_of_an_older_format_is_rebuilt(self):
         """An index written by an earlier build (its meta record says format 1: `versions` one entry per
-        version; or format 2: chunks holding every row whole, before the compact chunks of format 3) is refused
-        by drift_index_open; the indexer then rebuilds it from the log and the rebuilt index equals a fresh
+        version; format 2: chunks holding every row whole; format 3: compact chunks without the directory of
+        format 4) is refused by drift_index_open; the indexer then rebuilds it from the log and the rebuilt index equals a fresh
         rebuild."""
         with H.Daemon(query_workers=1) as d:
             c = Client(d.data_dir)
@@ -227,7 +227,7 @@ class IndexerTest(unittest.TestCase):
                 last = w.one()
             wait_indexed(d)
             c.close()
-            for old in (1, 2):
+            for old in (1, 2, 3):
                 with self.subTest(format=old):
                     d.stop()
                     # the meta record "applied" -> seq(8) ts(8) format(4), inline after its key in an LMDB leaf
@@ -237,7 +237,7 @@ class IndexerTest(unittest.TestCase):
                         n, at = 0, data.find(b"applied")
                         while at >= 0:
                             v = at + 7
-                            if (data[v + 16:v + 20] == struct.pack(">I", 3)
+                            if (data[v + 16:v + 20] == struct.pack(">I", 4)
                                     and struct.unpack(">Q", data[v:v + 8])[0] == last):
                                 data[v + 16:v + 20] = struct.pack(">I", old)
                                 n += 1

@@ -1215,7 +1215,7 @@ static void t_delta_rows(void **state)
 }
 
 /* The bytes of key id's `versions` chunks together (LMDB read directly, as s_chunk_firsts). */
-static size_t s_chunk_bytes(ctx_t *c, int64_t id)
+static size_t s_chunk_bytes(ctx_t *c, int64_t id, uint8_t *head)
 {
     drift_index_close(&c->ix);
     MDB_env *env;
@@ -1236,8 +1236,11 @@ static size_t s_chunk_bytes(ctx_t *c, int64_t id)
     size_t bytes = 0;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (; rc == 0 && k.mv_size == 4 + pk.n + 8 && memcmp(k.mv_data, key, 4 + pk.n) == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (head && bytes == 0 && v.mv_size >= 2)
+            memcpy(head, v.mv_data, 2); /* the newest chunk's n and directory widths */
         bytes += v.mv_size;
+    }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     mdb_env_close(env);
@@ -1252,7 +1255,7 @@ static size_t s_chunk_bytes(ctx_t *c, int64_t id)
 static void t_chunk_size(void **state)
 {
     ctx_t *c = *state;
-    assert_int_equal(DRIFT_INDEX_FORMAT, 3);
+    assert_int_equal(DRIFT_INDEX_FORMAT, 4);
     s_op_ddl(c, "create_table", 1, "people", 0, 0);
     s_commit(c);
     for (int v = 0; v < 10; v++) {
@@ -1265,11 +1268,77 @@ static void t_chunk_size(void **state)
     s_index(c);
     uint8_t row[64];
     size_t row_len = s_pack_row(row, sizeof row, 2, "name-123456-v0", 74);
-    size_t bytes = s_chunk_bytes(c, 2);
+    size_t bytes = s_chunk_bytes(c, 2, NULL);
     /* first record: flags, schema, ts(8), 3 varints + the row; then per version: seq, flags, ts, 3 varints and
      * the changed bytes (the digit and the score: <= 4) */
     print_message("10 versions of an %zu-byte row: %zu bytes\n", row_len, bytes);
     assert_true(bytes <= 1 + 11 + 3 + row_len + 9 * (1 + 1 + 1 + 3 + 4));
+}
+
+/* The chunk's directory (format 4): versions whose seq deltas from the chunk's first need two bytes and whose
+ * bodies start past byte 255 (two-byte offsets) are found by an as-of read at their own seq and in the gaps
+ * after them, with the exact row, in one chunk appended over several batches; history lists them all. */
+static void t_chunk_dir(void **state)
+{
+    ctx_t *c = *state;
+    enum { NV = 8 };
+    static const int gap[NV] = {0, 1, 300, 2, 0, 40, 1, 5}; /* empty commits after version i */
+    mver_t *m = calloc(NV, sizeof *m);
+    assert_non_null(m);
+    s_op_ddl(c, "create_table", 1, "people", 0, 0);
+    s_commit(c);
+    for (int i = 0; i < NV; i++) {
+        char name[101];
+        memset(name, 'a' + i, 100); /* every version changes ~100 bytes: deltas of ~100 bytes */
+        name[100] = 0;
+        s_op_row(c, i ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, 1, name, i);
+        m[i].seq = s_commit(c);
+        m[i].row_len = s_pack_row(m[i].row, sizeof m[i].row, 1, name, i);
+        for (int g = 0; g < gap[i]; g++)
+            s_commit(c);
+        if (i == 2 || i == 5)
+            s_index(c); /* appends across batches */
+    }
+    s_index(c);
+    uint64_t f[4];
+    assert_int_equal(s_chunk_firsts(c, 1, f, 4), 1);
+    uint8_t head[2];
+    size_t bytes = s_chunk_bytes(c, 1, head);
+    assert_true(bytes > 256 && bytes <= DRIFT_INDEX_CHUNK_BYTES);
+    assert_int_equal(head[0], NV);
+    assert_int_equal(head[1], (2 - 1) | (2 - 1) << 3); /* seq deltas up to 352: 2 bytes; offsets: 2 bytes */
+    drift_index_rd_t *rd;
+    assert_int_equal(drift_index_rd_begin(c->ix, &rd), 0);
+    pkey_t pk = s_key(1);
+    drift_index_ver_t ver;
+    assert_int_equal(drift_index_get(rd, T, pk.b, pk.n, m[0].seq - 1, &ver), DRIFT_ENOTFOUND);
+    for (int i = 0; i < NV; i++) {
+        for (int g = 0; g <= gap[i]; g++) { /* at its seq and in the gap before the next version */
+            if (i == NV - 1 && g == gap[i])
+                break; /* (the newest version at the latest seq reads current) */
+            assert_int_equal(drift_index_get(rd, T, pk.b, pk.n, m[i].seq + (uint64_t)g, &ver), 0);
+            assert_int_equal(ver.seq, m[i].seq);
+            assert_int_equal(ver.row_len, m[i].row_len);
+            assert_memory_equal(ver.row, m[i].row, m[i].row_len);
+        }
+    }
+    mver_t *h = calloc(NV + 1, sizeof *h);
+    assert_non_null(h);
+    assert_int_equal(drift_index_history(rd, T, pk.b, pk.n, s_collect_rows, h), 0);
+    for (int i = 0; i < NV; i++) {
+        assert_int_equal(h[i].seq, m[i].seq);
+        assert_int_equal(h[i].row_len, m[i].row_len);
+        assert_memory_equal(h[i].row, m[i].row, m[i].row_len);
+    }
+    assert_int_equal(h[NV].seq, 0);
+    uint64_t lw;
+    int lop;
+    assert_int_equal(drift_index_last_write(rd, T, pk.b, pk.n, &lw, &lop), 0);
+    assert_int_equal(lw, m[NV - 1].seq);
+    assert_int_equal(lop, DRIFT_COP_UPDATE);
+    drift_index_rd_end(&rd);
+    free(h);
+    free(m);
 }
 
 /* Replaces the value of key id's newest `versions` chunk with bytes (LMDB written directly, index closed). */
@@ -1589,6 +1658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_delta_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_chunk_size, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(t_corrupt_chunk, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(t_chunk_dir, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
