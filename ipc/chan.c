@@ -239,6 +239,74 @@ int drift_chan_write_msg(int fd, const struct iovec *iov, int n, size_t max, int
     return 0;
 }
 
+/* ---------------------------------------------------------------- output buffer */
+
+size_t drift_chan_wbuf_pending(const drift_chan_wbuf_t *wb)
+{
+    return wb->len - wb->off;
+}
+
+int drift_chan_wbuf_queue(drift_chan_wbuf_t *wb, const struct iovec *out, int k, size_t skip, size_t total)
+{
+    size_t need = wb->len + (total - skip);
+    if (need > wb->cap && wb->off > 0) { /* first reuse the written front */
+        memmove(wb->buf, wb->buf + wb->off, wb->len - wb->off);
+        wb->len -= wb->off;
+        wb->off = 0;
+        need = wb->len + (total - skip);
+    }
+    if (need > wb->cap) {
+        size_t ncap = wb->cap ? wb->cap : 4096;
+        while (ncap < need)
+            ncap *= 2;
+        uint8_t *nb = realloc(wb->buf, ncap);
+        if (!nb)
+            return -ENOMEM;
+        wb->buf = nb;
+        wb->cap = ncap;
+    }
+    for (int i = 0; i < k; i++) {
+        size_t l = out[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        memcpy(wb->buf + wb->len, (const uint8_t *)out[i].iov_base + skip, l - skip);
+        wb->len += l - skip;
+        skip = 0;
+    }
+    return 0;
+}
+
+int drift_chan_wbuf_flush(drift_chan_wbuf_t *wb, int fd)
+{
+    while (wb->off < wb->len) {
+        struct iovec v = {wb->buf + wb->off, wb->len - wb->off};
+        ssize_t w = s_sendv(fd, &v, 1);
+        if (w < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        wb->off += (size_t)w;
+    }
+    wb->off = wb->len = 0;
+    if (wb->cap > (4u << 20)) { /* do not keep a burst's (or an outage's) buffer forever */
+        free(wb->buf);
+        wb->buf = NULL;
+        wb->cap = 0;
+    }
+    return 0;
+}
+
+void drift_chan_wbuf_clear(drift_chan_wbuf_t *wb)
+{
+    wb->off = wb->len = 0;
+}
+
+void drift_chan_wbuf_free(drift_chan_wbuf_t *wb)
+{
+    free(wb->buf);
+    memset(wb, 0, sizeof *wb);
+}
+
 /* ---------------------------------------------------------------- event-driven connection */
 
 struct drift_chan {
@@ -246,8 +314,8 @@ struct drift_chan {
     int fd;
     struct event *rev, *wev, *cev;
     drift_chan_rbuf_t rb;
-    uint8_t *obuf;
-    size_t ooff, olen, ocap, out_max;
+    drift_chan_wbuf_t ob;
+    size_t out_max;
     size_t max;
     drift_chan_msg_fn on_msg;
     drift_chan_close_fn on_close;
@@ -273,7 +341,7 @@ static void s_free(drift_chan_t *ch)
     if (ch->fd >= 0)
         close(ch->fd);
     drift_chan_rbuf_free(&ch->rb);
-    free(ch->obuf);
+    drift_chan_wbuf_free(&ch->ob);
     free(ch);
 }
 
@@ -345,24 +413,11 @@ static void s_on_write(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     ch->busy++;
-    while (ch->ooff < ch->olen) {
-        struct iovec v = {ch->obuf + ch->ooff, ch->olen - ch->ooff};
-        ssize_t w = s_sendv(ch->fd, &v, 1);
-        if (w < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                s_close_now(ch, -errno);
-            goto out;
-        }
-        ch->ooff += (size_t)w;
-    }
-    ch->ooff = ch->olen = 0;
-    event_del(ch->wev);
-    if (ch->ocap > (4u << 20)) { /* do not keep a burst's buffer forever */
-        free(ch->obuf);
-        ch->obuf = NULL;
-        ch->ocap = 0;
-    }
-out:
+    int rc = drift_chan_wbuf_flush(&ch->ob, ch->fd);
+    if (rc == 0)
+        event_del(ch->wev);
+    else if (rc != -EAGAIN)
+        s_close_now(ch, rc);
     s_unbusy(ch);
 }
 
@@ -433,40 +488,13 @@ void drift_chan_destroy(drift_chan_t **self_p)
     s_free(ch);
 }
 
-/* Appends bytes of iov (from byte skip of the framed message) to the output buffer. */
+/* Appends bytes of the framed message (from byte skip on) to the output buffer and waits for EV_WRITE. */
 static int s_queue(drift_chan_t *ch, const struct iovec *out, int k, size_t skip, size_t total)
 {
-    size_t need = ch->olen + (total - skip);
-    if (need > ch->ocap) {
-        if (ch->ooff > 0) {
-            memmove(ch->obuf, ch->obuf + ch->ooff, ch->olen - ch->ooff);
-            ch->olen -= ch->ooff;
-            ch->ooff = 0;
-            need = ch->olen + (total - skip);
-        }
-        if (need > ch->ocap) {
-            size_t ncap = ch->ocap ? ch->ocap : 4096;
-            while (ncap < need)
-                ncap *= 2;
-            uint8_t *nb = realloc(ch->obuf, ncap);
-            if (!nb)
-                return -ENOMEM;
-            ch->obuf = nb;
-            ch->ocap = ncap;
-        }
-    }
-    for (int i = 0; i < k; i++) {
-        size_t l = out[i].iov_len;
-        if (skip >= l) {
-            skip -= l;
-            continue;
-        }
-        memcpy(ch->obuf + ch->olen, (const uint8_t *)out[i].iov_base + skip, l - skip);
-        ch->olen += l - skip;
-        skip = 0;
-    }
-    event_add(ch->wev, NULL);
-    return 0;
+    int rc = drift_chan_wbuf_queue(&ch->ob, out, k, skip, total);
+    if (rc == 0)
+        event_add(ch->wev, NULL);
+    return rc;
 }
 
 int drift_chan_sendv(drift_chan_t *ch, const struct iovec *iov, int n)
@@ -479,8 +507,8 @@ int drift_chan_sendv(drift_chan_t *ch, const struct iovec *iov, int n)
     int k = drift_chan_frame(iov, n, UINT32_MAX, hdr, out, &total); /* the receiver enforces its own max */
     if (k < 0)
         return k;
-    if (ch->olen > ch->ooff) { /* keep order: behind what waits */
-        if (ch->olen - ch->ooff + total > ch->out_max)
+    if (drift_chan_wbuf_pending(&ch->ob)) { /* keep order: behind what waits */
+        if (drift_chan_wbuf_pending(&ch->ob) + total > ch->out_max)
             return -ENOBUFS;
         return s_queue(ch, out, k, 0, total);
     }
@@ -513,7 +541,7 @@ uint64_t drift_chan_id(const drift_chan_t *ch)
 
 size_t drift_chan_pending(const drift_chan_t *ch)
 {
-    return ch->olen - ch->ooff;
+    return drift_chan_wbuf_pending(&ch->ob);
 }
 
 int drift_chan_peer_pid(const drift_chan_t *ch)

@@ -75,6 +75,25 @@ int drift_chan_rbuf_partial(const drift_chan_rbuf_t *rb);
  * iovecs, or DRIFT_ETOOBIG (total > max) / DRIFT_EPROTO (n out of 1..DRIFT_CHAN_MAX_PARTS). */
 int drift_chan_frame(const struct iovec *iov, int n, size_t max, uint8_t *hdr, struct iovec *out, size_t *ret_total);
 
+/* An output buffer: framed bytes the socket did not take yet (whole messages, or the rest of one). */
+typedef struct {
+    uint8_t *buf;
+    size_t off, len, cap; /* unwritten bytes are buf[off .. len) */
+} drift_chan_wbuf_t;
+
+/* Bytes waiting in wb. */
+size_t drift_chan_wbuf_pending(const drift_chan_wbuf_t *wb);
+/* Appends the framed bytes out[0..k) (as drift_chan_frame gives them, total bytes in all) from byte skip on.
+ * Returns 0 or -ENOMEM (nothing appended). */
+int drift_chan_wbuf_queue(drift_chan_wbuf_t *wb, const struct iovec *out, int k, size_t skip, size_t total);
+/* Writes what waits to fd without blocking: 0 when all is written (a drained buffer beyond 4 MiB is freed),
+ * -EAGAIN when the socket is full, -errno when the connection broke. */
+int drift_chan_wbuf_flush(drift_chan_wbuf_t *wb, int fd);
+/* Forgets what waits (the connection is gone) and keeps the memory. */
+void drift_chan_wbuf_clear(drift_chan_wbuf_t *wb);
+/* Frees the buffer. */
+void drift_chan_wbuf_free(drift_chan_wbuf_t *wb);
+
 /* ---- blocking helpers (tools, tests, ipc/commit.c) ---- */
 
 /* Connects a new socket to path (non-blocking when nonblock). Returns the fd or -errno (-ENOENT / -ECONNREFUSED

@@ -665,8 +665,7 @@ struct drift_commit_client {
     char *path;
     int fd; /* -1: not connected */
     drift_chan_rbuf_t rb;
-    uint8_t *wbuf; /* framed requests not yet written (whole messages, or the rest of one) */
-    size_t woff, wlen, wcap;
+    drift_chan_wbuf_t wb; /* framed requests not yet written (whole messages, or the rest of one) */
     int lost;     /* the connection dropped and that was not reported yet */
     uint64_t gen; /* connections dropped so far: a request sent under gen is lost when gen moves on */
     int backoff_ms;
@@ -689,29 +688,15 @@ static void s_u_drop(drift_commit_client_t *self);
 /* Writes what is queued; arms EV_WRITE while something is left. Returns 0 or -errno (connection dropped). */
 static int s_u_flush(drift_commit_client_t *self)
 {
-    while (self->fd >= 0 && self->woff < self->wlen) {
-        ssize_t w = send(self->fd, self->wbuf + self->woff, self->wlen - self->woff, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            int e = errno;
+    if (self->fd >= 0) {
+        int rc = drift_chan_wbuf_flush(&self->wb, self->fd);
+        if (rc < 0 && rc != -EAGAIN) {
             s_u_drop(self);
-            return -e;
-        }
-        self->woff += (size_t)w;
-    }
-    if (self->woff == self->wlen) {
-        self->woff = self->wlen = 0;
-        if (self->wcap > (4u << 20)) { /* do not keep an outage's queue buffer forever */
-            free(self->wbuf);
-            self->wbuf = NULL;
-            self->wcap = 0;
+            return rc;
         }
     }
     if (self->wev) {
-        if (self->wlen)
+        if (drift_chan_wbuf_pending(&self->wb))
             event_add(self->wev, NULL);
         else
             event_del(self->wev);
@@ -772,7 +757,7 @@ static void s_u_drop(drift_commit_client_t *self)
         close(self->fd);
     self->fd = -1;
     drift_chan_rbuf_free(&self->rb);
-    self->woff = self->wlen = 0;
+    drift_chan_wbuf_clear(&self->wb);
     self->lost = 1;
     self->gen++;
     self->next_try_ms = 0;
@@ -812,41 +797,6 @@ static void s_u_on_timer(evutil_socket_t fd, short what, void *arg)
         s_u_connect(self, 1);
 }
 
-/* Appends framed bytes out[0..k) from byte skip on to the queue. */
-static int s_u_queue(drift_commit_client_t *self, const struct iovec *out, int k, size_t skip, size_t total)
-{
-    size_t need = self->wlen + total - skip;
-    if (need > self->wcap) {
-        if (self->woff) {
-            memmove(self->wbuf, self->wbuf + self->woff, self->wlen - self->woff);
-            self->wlen -= self->woff;
-            self->woff = 0;
-            need = self->wlen + total - skip;
-        }
-        if (need > self->wcap) {
-            size_t ncap = self->wcap ? self->wcap : 4096;
-            while (ncap < need)
-                ncap *= 2;
-            uint8_t *nb = realloc(self->wbuf, ncap);
-            if (!nb)
-                return -ENOMEM;
-            self->wbuf = nb;
-            self->wcap = ncap;
-        }
-    }
-    for (int i = 0; i < k; i++) {
-        size_t l = out[i].iov_len;
-        if (skip >= l) {
-            skip -= l;
-            continue;
-        }
-        memcpy(self->wbuf + self->wlen, (const uint8_t *)out[i].iov_base + skip, l - skip);
-        self->wlen += l - skip;
-        skip = 0;
-    }
-    return 0;
-}
-
 static int s_u_send(drift_commit_client_t *self, const void *buf, size_t len)
 {
     uint8_t hdr[8];
@@ -857,7 +807,7 @@ static int s_u_send(drift_commit_client_t *self, const void *buf, size_t len)
         return k == DRIFT_ETOOBIG ? -EMSGSIZE : -EINVAL;
     if (self->fd < 0)
         s_u_connect(self, !self->base); /* watched: the timer paces the attempts */
-    if (self->fd >= 0 && self->woff == self->wlen) {
+    if (self->fd >= 0 && !drift_chan_wbuf_pending(&self->wb)) {
         struct msghdr mh = {.msg_iov = out, .msg_iovlen = (size_t)k};
         ssize_t w;
         do
@@ -867,20 +817,20 @@ static int s_u_send(drift_commit_client_t *self, const void *buf, size_t len)
             /* The connection is broken (the writer died) and nothing of this request went out: drop the
              * connection (what was in flight on it is lost) and keep the request for the next one. */
             s_u_drop(self);
-            return s_u_queue(self, out, k, 0, total);
+            return drift_chan_wbuf_queue(&self->wb, out, k, 0, total);
         }
         if (w < 0)
             w = 0;
         if ((size_t)w == total)
             return 0;
-        int rc = s_u_queue(self, out, k, (size_t)w, total); /* the rest must follow */
+        int rc = drift_chan_wbuf_queue(&self->wb, out, k, (size_t)w, total); /* the rest must follow */
         if (rc == 0)
             rc = s_u_flush(self);
         return rc;
     }
-    if (self->wlen - self->woff + total > UNIX_QUEUE_MAX)
+    if (drift_chan_wbuf_pending(&self->wb) + total > UNIX_QUEUE_MAX)
         return -ENOBUFS;
-    int rc = s_u_queue(self, out, k, 0, total);
+    int rc = drift_chan_wbuf_queue(&self->wb, out, k, 0, total);
     if (rc == 0 && self->fd >= 0)
         rc = s_u_flush(self);
     return rc;
@@ -897,7 +847,7 @@ static int s_u_try_recv(drift_commit_client_t *self, drift_commit_reply_t *ret)
             s_u_connect(self, 0);
         return -EAGAIN;
     }
-    if (self->woff < self->wlen && s_u_flush(self) < 0) {
+    if (drift_chan_wbuf_pending(&self->wb) && s_u_flush(self) < 0) {
         self->lost = 0;
         return -ECONNRESET;
     }
@@ -950,7 +900,7 @@ static int s_u_recv(drift_commit_client_t *self, int timeout_ms, drift_commit_re
             }
             continue;
         }
-        struct pollfd p = {.fd = self->fd, .events = (short)(POLLIN | (self->woff < self->wlen ? POLLOUT : 0))};
+        struct pollfd p = {.fd = self->fd, .events = (short)(POLLIN | (drift_chan_wbuf_pending(&self->wb) ? POLLOUT : 0))};
         int n = poll(&p, 1, left);
         if (n < 0 && errno != EINTR)
             return -errno;
@@ -1016,7 +966,7 @@ void drift_commit_client_destroy(drift_commit_client_t **self_p)
     if (self->fd >= 0)
         close(self->fd);
     drift_chan_rbuf_free(&self->rb);
-    free(self->wbuf);
+    drift_chan_wbuf_free(&self->wb);
     free(self->path);
     free(self);
     *self_p = NULL;
