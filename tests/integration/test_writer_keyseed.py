@@ -143,18 +143,24 @@ class KeySeed(Base):
         H.wait_for(lambda: c.seq() > 0, 20, what="writer answering")
         return c
 
+    def crash_seeded(self, d, c, st, phase):
+        """Once the index has caught up, kill -9 the daemon: the writer must seed from the index at the last seq
+        and answer every check of the phase. Returns the new client."""
+        wait_indexed(d, c)
+        c.close()
+        d.crash_restart()
+        c = Client(d.data_dir)
+        H.wait_for(lambda: c.seq() == st["last"], 20, what="writer answering")
+        self.assertEqual(seed_lines(d.log())[-1], ("index", st["last"]))
+        self.verify(c, st, phase)
+        return c
+
     def test_every_start_path(self):
         with H.Daemon(query_workers=1, config=CFG) as d:
             st = self.build(d)
             # B: the whole daemon killed once the index has caught up
             c = Client(d.data_dir)
-            wait_indexed(d, c)
-            c.close()
-            d.crash_restart()
-            c = Client(d.data_dir)
-            H.wait_for(lambda: c.seq() == st["last"], 20, what="writer answering")
-            self.assertEqual(seed_lines(d.log())[-1], ("index", st["last"]))
-            self.verify(c, st, "B")
+            c = self.crash_seeded(d, c, st, "B")
             # C: a last frame the index applied is torn: cut by recovery, the index is refused
             st["cut"] = self.ok(c.commit([ins(T, 500, "cut")]))["seq"]
             wait_indexed(d, c)
@@ -206,13 +212,7 @@ class KeySeed(Base):
             self.assertEqual(seed_lines(d.log())[-1], ("log", 0))
             self.verify(c, st, "E")
             # and once more seeded from the index the indexer rebuilt
-            wait_indexed(d, c)
-            c.close()
-            d.crash_restart()
-            c = Client(d.data_dir)
-            H.wait_for(lambda: c.seq() == st["last"], 20, what="writer answering")
-            self.assertEqual(seed_lines(d.log())[-1], ("index", st["last"]))
-            self.verify(c, st, "F")
+            c = self.crash_seeded(d, c, st, "F")
             self.finish(c, st)
             c.close()
 
