@@ -2207,6 +2207,26 @@ static int s_cur_decode(const MDB_val *val, drift_index_ver_t *v)
     return 0;
 }
 
+/* With rd->k = table|pk: finds the key's versions chunk at or after table|pk|inv_seq (inv_seq = ~seq: the chunk
+ * whose first seq is the newest <= seq). Returns 0 (k, v set), DRIFT_ENOTFOUND or an error. */
+static int s_chunk_seek(drift_index_rd_t *rd, uint64_t inv_seq, MDB_val *k, MDB_val *v)
+{
+    size_t plen = rd->k.len;
+    s_kb_u64(&rd->k, inv_seq);
+    if (rd->k.oom)
+        return -ENOMEM;
+    *k = (MDB_val){rd->k.len, rd->k.buf};
+    /* A positioned cursor first compares the key with the first and last keys of its current leaf
+     * (cold cache lines for a random key) before it searches from the root: start from the root. */
+    mdb_cursor_renew(rd->txn, rd->c_versions);
+    int rc = mdb_cursor_get(rd->c_versions, k, v, MDB_SET_RANGE);
+    if (rc)
+        return s_mdb(rd->ix, rc, "versions");
+    if (k->mv_size != plen + 8 || memcmp(k->mv_data, rd->k.buf, plen) != 0)
+        return DRIFT_ENOTFOUND;
+    return 0;
+}
+
 int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len, uint64_t as_of,
                     drift_index_ver_t *ret)
 {
@@ -2226,19 +2246,10 @@ int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t
             return s_mdb(rd->ix, rc, "current get");
         return s_cur_decode(&v, ret);
     }
-    size_t plen = rd->k.len;
-    s_kb_u64(&rd->k, ~as_of);
-    if (rd->k.oom)
-        return -ENOMEM;
-    MDB_val k = {rd->k.len, rd->k.buf}, v;
-    /* A positioned cursor first compares the key with the first and last keys of its current leaf
-     * (cold cache lines for a random key) before it searches from the root: start from the root. */
-    mdb_cursor_renew(rd->txn, rd->c_versions);
-    int rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_SET_RANGE);
-    if (rc)
-        return s_mdb(rd->ix, rc, "versions");
-    if (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0)
-        return DRIFT_ENOTFOUND;
+    MDB_val k, v;
+    int rc = s_chunk_seek(rd, ~as_of, &k, &v);
+    if (rc < 0)
+        return rc;
     /* the chunk whose first version is the newest at or before as_of: decode its records up to as_of */
     s_cit_t c;
     if ((rc = s_cit_init(&c, &k, &v, &rd->row)) < 0 || (rc = s_cit_seek(&c, as_of)) < 0)
@@ -2259,17 +2270,10 @@ int drift_index_last_write(drift_index_rd_t *rd, uint32_t table, const void *pk,
     drift_keybuf_reset(&rd->k);
     s_kb_u32(&rd->k, table);
     drift_keybuf_raw(&rd->k, pk, pk_len);
-    size_t plen = rd->k.len;
-    s_kb_u64(&rd->k, 0); /* ~UINT64_MAX: the newest chunk is the first key at or after it */
-    if (rd->k.oom)
-        return -ENOMEM;
-    MDB_val k = {rd->k.len, rd->k.buf}, v;
-    mdb_cursor_renew(rd->txn, rd->c_versions);
-    int rc = mdb_cursor_get(rd->c_versions, &k, &v, MDB_SET_RANGE);
-    if (rc)
-        return s_mdb(rd->ix, rc, "versions");
-    if (k.mv_size != plen + 8 || memcmp(k.mv_data, rd->k.buf, plen) != 0)
-        return DRIFT_ENOTFOUND;
+    MDB_val k, v;
+    int rc = s_chunk_seek(rd, 0, &k, &v); /* ~UINT64_MAX: the newest chunk is the first key at or after it */
+    if (rc < 0)
+        return rc;
     s_cit_t c; /* the newest record of the newest chunk (rows skipped, not rebuilt) */
     if ((rc = s_cit_init(&c, &k, &v, NULL)) < 0 || (rc = s_cit_all(&c)) < 0)
         return rc;

@@ -663,46 +663,76 @@ static void t_crash_resume_rebuild(void **state)
     drift_index_close(&b);
 }
 
-/* The first seqs of the `versions` chunks of key id, ascending (read with LMDB directly: the index is closed
- * meanwhile, so that one process never has the environment open twice). Returns how many. */
-static int s_chunk_firsts(ctx_t *c, int64_t id, uint64_t *firsts, int cap)
-{
-    drift_index_close(&c->ix);
+/* The `versions` sub-database opened with LMDB directly (the index is closed meanwhile, so that one process
+ * never has the environment open twice), a cursor on key id's newest chunk (k, v; rc = the seek's result). */
+typedef struct {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi dbi;
     MDB_cursor *cur;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    assert_int_equal(mdb_env_open(env, c->idx_dir, MDB_RDONLY, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "versions", 0, &dbi), 0);
-    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    uint8_t key[64];
+    size_t plen; /* table|pk bytes of key */
+    MDB_val k, v;
+    int rc;
+} raw_t;
+
+static void s_raw_open(ctx_t *c, int64_t id, unsigned flags, raw_t *r)
+{
+    drift_index_close(&c->ix);
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    mdb_env_set_maxdbs(r->env, 8);
+    assert_int_equal(mdb_env_open(r->env, c->idx_dir, flags, 0644), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, flags, &r->txn), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "versions", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(r->txn, dbi, &r->cur), 0);
     pkey_t pk = s_key(id);
-    uint8_t key[64] = {0, 0, 0, T};
-    memcpy(key + 4, pk.b, pk.n);
-    memset(key + 4 + pk.n, 0, 8);
-    MDB_val k = {4 + pk.n + 8, key}, v;
-    int n = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    memset(r->key, 0, sizeof r->key);
+    r->key[3] = T;
+    memcpy(r->key + 4, pk.b, pk.n);
+    r->plen = 4 + pk.n;
+    r->k = (MDB_val){r->plen + 8, r->key};
+    r->rc = mdb_cursor_get(r->cur, &r->k, &r->v, MDB_SET_RANGE);
+}
+
+/* 1 while the cursor is on one of the key's chunks. */
+static int s_raw_on_key(const raw_t *r)
+{
+    return r->rc == 0 && r->k.mv_size == r->plen + 8 && memcmp(r->k.mv_data, r->key, r->plen) == 0;
+}
+
+/* Ends the raw access (committing it when commit) and opens the index again. */
+static void s_raw_close(ctx_t *c, raw_t *r, int commit)
+{
+    mdb_cursor_close(r->cur);
+    if (commit)
+        assert_int_equal(mdb_txn_commit(r->txn), 0);
+    else
+        mdb_txn_abort(r->txn);
+    mdb_env_close(r->env);
+    drift_index_opts_t o = {.map_size = 64u << 20};
+    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+}
+
+/* The first seqs of the `versions` chunks of key id, ascending (read with LMDB directly). Returns how many. */
+static int s_chunk_firsts(ctx_t *c, int64_t id, uint64_t *firsts, int cap)
+{
+    raw_t r;
+    s_raw_open(c, id, MDB_RDONLY, &r);
+    int n = 0;
     uint64_t rev[256];
-    for (; rc == 0 && k.mv_size == 4 + pk.n + 8 && memcmp(k.mv_data, key, 4 + pk.n) == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const uint8_t *q = (const uint8_t *)k.mv_data + 4 + pk.n;
+    for (; s_raw_on_key(&r); r.rc = mdb_cursor_get(r.cur, &r.k, &r.v, MDB_NEXT)) {
+        const uint8_t *q = (const uint8_t *)r.k.mv_data + r.plen;
         uint64_t s = 0;
         for (int i = 0; i < 8; i++)
             s = s << 8 | q[i];
         assert_true(n < 256);
         rev[n++] = ~s;
-        assert_true(v.mv_size <= DRIFT_INDEX_CHUNK_BYTES || ((const uint8_t *)v.mv_data)[0] == 1); /* or 1 version */
+        assert_true(r.v.mv_size <= DRIFT_INDEX_CHUNK_BYTES || ((const uint8_t *)r.v.mv_data)[0] == 1); /* or 1 version */
     }
     assert_true(n <= cap);
     for (int i = 0; i < n; i++)
         firsts[i] = rev[n - 1 - i];
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-    drift_index_opts_t o = {.map_size = 64u << 20};
-    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    s_raw_close(c, &r, 0);
     return n;
 }
 
@@ -1217,35 +1247,15 @@ static void t_delta_rows(void **state)
 /* The bytes of key id's `versions` chunks together (LMDB read directly, as s_chunk_firsts). */
 static size_t s_chunk_bytes(ctx_t *c, int64_t id, uint8_t *head)
 {
-    drift_index_close(&c->ix);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_cursor *cur;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    assert_int_equal(mdb_env_open(env, c->idx_dir, MDB_RDONLY, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "versions", 0, &dbi), 0);
-    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
-    pkey_t pk = s_key(id);
-    uint8_t key[64] = {0, 0, 0, T};
-    memcpy(key + 4, pk.b, pk.n);
-    memset(key + 4 + pk.n, 0, 8);
-    MDB_val k = {4 + pk.n + 8, key}, v;
+    raw_t r;
+    s_raw_open(c, id, MDB_RDONLY, &r);
     size_t bytes = 0;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && k.mv_size == 4 + pk.n + 8 && memcmp(k.mv_data, key, 4 + pk.n) == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (head && bytes == 0 && v.mv_size >= 2)
-            memcpy(head, v.mv_data, 2); /* the newest chunk's n and directory widths */
-        bytes += v.mv_size;
+    for (; s_raw_on_key(&r); r.rc = mdb_cursor_get(r.cur, &r.k, &r.v, MDB_NEXT)) {
+        if (head && bytes == 0 && r.v.mv_size >= 2)
+            memcpy(head, r.v.mv_data, 2); /* the newest chunk's n and directory widths */
+        bytes += r.v.mv_size;
     }
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-    drift_index_opts_t o = {.map_size = 64u << 20};
-    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    s_raw_close(c, &r, 0);
     return bytes;
 }
 
@@ -1344,31 +1354,12 @@ static void t_chunk_dir(void **state)
 /* Replaces the value of key id's newest `versions` chunk with bytes (LMDB written directly, index closed). */
 static void s_chunk_poke(ctx_t *c, int64_t id, const uint8_t *bytes, size_t len)
 {
-    drift_index_close(&c->ix);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_cursor *cur;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    assert_int_equal(mdb_env_open(env, c->idx_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "versions", 0, &dbi), 0);
-    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
-    pkey_t pk = s_key(id);
-    uint8_t key[64] = {0, 0, 0, T};
-    memcpy(key + 4, pk.b, pk.n);
-    memset(key + 4 + pk.n, 0, 8);
-    MDB_val k = {4 + pk.n + 8, key}, v;
-    assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), 0);
-    assert_int_equal(memcmp(k.mv_data, key, 4 + pk.n), 0);
-    v = (MDB_val){len, (void *)bytes};
-    assert_int_equal(mdb_cursor_put(cur, &k, &v, MDB_CURRENT), 0);
-    mdb_cursor_close(cur);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    drift_index_opts_t o = {.map_size = 64u << 20};
-    assert_int_equal(drift_index_open(c->idx_dir, c->fx.dir, NULL, &o, &c->ix), 0);
+    raw_t r;
+    s_raw_open(c, id, 0, &r);
+    assert_true(s_raw_on_key(&r));
+    MDB_val v = {len, (void *)bytes};
+    assert_int_equal(mdb_cursor_put(r.cur, &r.k, &v, MDB_CURRENT), 0);
+    s_raw_close(c, &r, 1);
 }
 
 static int s_count_cb(const drift_index_ver_t *v, void *arg)
