@@ -88,8 +88,8 @@ static void s_op(ctx_t *c, drift_cop_t op, uint32_t table, int64_t id, const voi
     c->nops++;
 }
 
-/* A row [id, name, score] (score < 0 means NULL). */
-static void s_op_row(ctx_t *c, drift_cop_t op, int64_t id, const char *name, int64_t score)
+/* A raw row [id, name, score] (score < 0: NULL) packed into out; returns its length. */
+static size_t s_pack_row(uint8_t *out, size_t cap, int64_t id, const char *name, int64_t score)
 {
     msgpack_sbuffer sb;
     msgpack_packer p;
@@ -102,8 +102,18 @@ static void s_op_row(ctx_t *c, drift_cop_t op, int64_t id, const char *name, int
         msgpack_pack_nil(&p);
     else
         msgpack_pack_int64(&p, score);
-    s_op(c, op, T, id, sb.data, sb.size);
+    assert_true(sb.size <= cap);
+    memcpy(out, sb.data, sb.size);
+    size_t n = sb.size;
     msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+/* A row [id, name, score] (score < 0 means NULL). */
+static void s_op_row(ctx_t *c, drift_cop_t op, int64_t id, const char *name, int64_t score)
+{
+    uint8_t row[2048];
+    s_op(c, op, T, id, row, s_pack_row(row, sizeof row, id, name, score));
 }
 
 /* A patch {"score": score}. */
@@ -1005,26 +1015,6 @@ typedef struct {
     size_t row_len;
 } mver_t;
 
-/* A raw row [id, name, score] (score < 0: NULL) packed into out; returns its length. */
-static size_t s_pack_row(uint8_t *out, size_t cap, int64_t id, const char *name, int64_t score)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer p;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&p, 3);
-    msgpack_pack_int64(&p, id);
-    msgpack_pack_str_with_body(&p, name, strlen(name));
-    if (score < 0)
-        msgpack_pack_nil(&p);
-    else
-        msgpack_pack_int64(&p, score);
-    assert_true(sb.size <= cap);
-    memcpy(out, sb.data, sb.size);
-    size_t n = sb.size;
-    msgpack_sbuffer_destroy(&sb);
-    return n;
-}
 
 /* history callback: copies every version with its row bytes into an mver_t array (seq 0 ends it). */
 static int s_collect_rows(const drift_index_ver_t *v, void *arg)
