@@ -150,13 +150,17 @@ def grow(H, build, data, target, nkeys=200000, versions=None):
         d.close()
 
 
-def index_caught_up(d, timeout=600.0):
+def index_caught_up(d, timeout=3600.0):
     """Waits until the indexer has applied every commit (metrics: indexed_seq == commit_seq)."""
-    t0 = time.monotonic()
+    t0 = last = time.monotonic()
     while time.monotonic() - t0 < timeout:
         m = {k[0]: v for k, v in d.metrics().items() if not k[1]}
         if m.get("driftdb_commit_seq") and m.get("driftdb_indexed_seq") == m.get("driftdb_commit_seq"):
             return
+        if time.monotonic() - last > 30:
+            last = time.monotonic()
+            print("waiting for the indexer: seq %d of %d (%.0f s)" % (m.get("driftdb_indexed_seq", -1),
+                  m.get("driftdb_commit_seq", -1), last - t0), flush=True)
         time.sleep(0.2)
     raise RuntimeError("the indexer did not catch up in %.0f s" % timeout)
 
@@ -182,7 +186,7 @@ def print_shape(H, d, data):
              m.get("driftdb_commit_seq", -1)), flush=True)
 
 
-def kills(H, build, data, n, index_wait=True):
+def kills(H, build, data, n, index_wait=True, show_log=0):
     d = daemon(H, build, data)
     d.start(timeout=600)
     out = []
@@ -201,6 +205,10 @@ def kills(H, build, data, n, index_wait=True):
                            lambda x: "(%s MB%s)" % (x.group(1), ", " + x.group(2) if x.group(2) else ""), line)
             print("%s: ready %.3f s after kill -9 (load %s) | %s" % (build, el, open("/proc/loadavg").read().split()[0],
                                                                      short[:300]), flush=True)
+            if show_log:  # the daemon's own lines of this start (timestamps: where the time goes)
+                time.sleep(0.2)
+                for ln in d.log()[mark:].splitlines()[:show_log]:
+                    print("    " + ln[:400])
         d.stop()
     finally:
         d.close()
@@ -217,6 +225,8 @@ def main():
     ap.add_argument("--keys", type=int, default=200000, help="rows of the small-row table when growing --data")
     ap.add_argument("--versions", type=int, default=None,
                     help="versions per kv row when growing --data (the insert, then V-1 rounds of 1000-row UPDATEs)")
+    ap.add_argument("--show-log", type=int, default=0, metavar="N",
+                    help="print the first N lines the daemon logs after each kill")
     ap.add_argument("--no-index-wait", action="store_true",
                     help="do not wait for the indexer to catch up before the timed kills")
     a = ap.parse_args()
@@ -232,7 +242,7 @@ def main():
     res = {b: [] for b in builds}
     for _ in range(a.rounds):
         for b in builds:
-            res[b] += kills(H, b, a.data, a.kills, not a.no_index_wait)
+            res[b] += kills(H, b, a.data, a.kills, not a.no_index_wait, a.show_log)
     for b in builds:
         xs = sorted(res[b])
         if not xs:
