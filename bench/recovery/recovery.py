@@ -145,6 +145,8 @@ def grow(H, build, data, target, nkeys=200000, versions=None):
                                for i in range(nid, nid + 20000)), 100)
             nid += 20000
             print("log: %d MB sealed, %d segments" % (sealed_bytes(data)[0] >> 20, sealed_bytes(data)[1]), flush=True)
+        if not versions and load_shape(data) is None:
+            save_shape(data, {"keys": nkeys, "versions": 1, "versions_done": 1})
         d.stop()
     finally:
         d.close()
