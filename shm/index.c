@@ -100,6 +100,7 @@ struct drift_index_rd {
     MDB_cursor *c_versions, *c_idx;
     drift_keybuf_t k;
     drift_keybuf_t row; /* the row of the last drift_index_get, rebuilt from its chunk */
+    uint8_t pkey[4 + DRIFT_INDEX_PK_MAX + 8]; /* a point read's key: table|pk, then ~seq for versions */
 };
 
 struct drift_index_scan {
@@ -1151,12 +1152,8 @@ static int s_cit_row(s_cit_t *c, drift_keybuf_t *kb, const uint8_t **ret, size_t
 /* Fills v from the record the decoder is on (its row: rebuilt into c->row, or fetched from the log). */
 static int s_cit_ver(drift_index_t *ix, s_cit_t *c, drift_index_ver_t *v)
 {
-    memset(v, 0, sizeof *v);
-    v->seq = c->seq;
-    v->op = c->op;
-    v->schema_ver = c->schema_ver;
-    v->ts_ns = c->ts;
-    v->end_seq = DRIFT_INDEX_SEQ_LIVE;
+    *v = (drift_index_ver_t){.seq = c->seq, .ts_ns = c->ts, .end_seq = DRIFT_INDEX_SEQ_LIVE, .op = c->op,
+                             .schema_ver = c->schema_ver};
     if (c->storage == ST_INLINE) {
         if (!c->row)
             return DRIFT_ECORRUPT;
@@ -2207,22 +2204,28 @@ static int s_cur_decode(const MDB_val *val, drift_index_ver_t *v)
     return 0;
 }
 
-/* With rd->k = table|pk: finds the key's versions chunk at or after table|pk|inv_seq (inv_seq = ~seq: the chunk
- * whose first seq is the newest <= seq). Returns 0 (k, v set), DRIFT_ENOTFOUND or an error. */
-static int s_chunk_seek(drift_index_rd_t *rd, uint64_t inv_seq, MDB_val *k, MDB_val *v)
+/* Writes table|pk into rd->pkey; returns its length (pk_len already checked against DRIFT_INDEX_PK_MAX). */
+static size_t s_point_key(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t pk_len)
 {
-    size_t plen = rd->k.len;
-    s_kb_u64(&rd->k, inv_seq);
-    if (rd->k.oom)
-        return -ENOMEM;
-    *k = (MDB_val){rd->k.len, rd->k.buf};
+    s_be32(rd->pkey, table);
+    memcpy(rd->pkey + 4, pk, pk_len);
+    return 4 + pk_len;
+}
+
+/* With rd->pkey = table|pk (plen bytes): finds the key's versions chunk at or after table|pk|inv_seq
+ * (inv_seq = ~seq: the chunk whose first seq is the newest <= seq). Returns 0 (k, v set), DRIFT_ENOTFOUND
+ * or an error. */
+static int s_chunk_seek(drift_index_rd_t *rd, size_t plen, uint64_t inv_seq, MDB_val *k, MDB_val *v)
+{
+    s_be64(rd->pkey + plen, inv_seq);
+    *k = (MDB_val){plen + 8, rd->pkey};
     /* A positioned cursor first compares the key with the first and last keys of its current leaf
      * (cold cache lines for a random key) before it searches from the root: start from the root. */
     mdb_cursor_renew(rd->txn, rd->c_versions);
     int rc = mdb_cursor_get(rd->c_versions, k, v, MDB_SET_RANGE);
     if (rc)
         return s_mdb(rd->ix, rc, "versions");
-    if (k->mv_size != plen + 8 || memcmp(k->mv_data, rd->k.buf, plen) != 0)
+    if (k->mv_size != plen + 8 || memcmp(k->mv_data, rd->pkey, plen) != 0)
         return DRIFT_ENOTFOUND;
     return 0;
 }
@@ -2232,22 +2235,18 @@ int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t
 {
     if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
         return DRIFT_ENOTFOUND;
-    drift_keybuf_reset(&rd->k);
-    s_kb_u32(&rd->k, table);
-    drift_keybuf_raw(&rd->k, pk, pk_len);
+    size_t plen = s_point_key(rd, table, pk, pk_len);
     if (as_of >= rd->seq) {
         if (as_of != UINT64_MAX && as_of > rd->seq)
             return -EAGAIN;
-        if (rd->k.oom)
-            return -ENOMEM;
-        MDB_val k = {rd->k.len, rd->k.buf}, v;
+        MDB_val k = {plen, rd->pkey}, v;
         int rc = mdb_get(rd->txn, rd->ix->db_current, &k, &v);
         if (rc)
             return s_mdb(rd->ix, rc, "current get");
         return s_cur_decode(&v, ret);
     }
     MDB_val k, v;
-    int rc = s_chunk_seek(rd, ~as_of, &k, &v);
+    int rc = s_chunk_seek(rd, plen, ~as_of, &k, &v);
     if (rc < 0)
         return rc;
     /* the chunk whose first version is the newest at or before as_of: decode its records up to as_of */
@@ -2267,11 +2266,9 @@ int drift_index_last_write(drift_index_rd_t *rd, uint32_t table, const void *pk,
 {
     if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
         return DRIFT_ENOTFOUND;
-    drift_keybuf_reset(&rd->k);
-    s_kb_u32(&rd->k, table);
-    drift_keybuf_raw(&rd->k, pk, pk_len);
+    size_t plen = s_point_key(rd, table, pk, pk_len);
     MDB_val k, v;
-    int rc = s_chunk_seek(rd, 0, &k, &v); /* ~UINT64_MAX: the newest chunk is the first key at or after it */
+    int rc = s_chunk_seek(rd, plen, 0, &k, &v); /* ~UINT64_MAX: the newest chunk is the first key at or after it */
     if (rc < 0)
         return rc;
     s_cit_t c; /* the newest record of the newest chunk (rows skipped, not rebuilt) */
