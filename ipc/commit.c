@@ -177,6 +177,11 @@ int drift_commit_parse(const msgpack_object *root, drift_commit_req_t *req, char
             if (v->type != MSGPACK_OBJECT_ARRAY)
                 return s_fail(err, cap, "reads must be an array");
             reads = v;
+        } else if (s_str_is(k, "session")) {
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return s_fail(err, cap, "session must be an unsigned integer");
+            req->has_session = 1;
+            req->session = v->via.u64;
         } else {
             return s_fail(err, cap, "unknown field in request");
         }
@@ -551,7 +556,17 @@ void drift_commit_pack_error(msgpack_sbuffer *sb, const drift_commit_req_t *req,
 void drift_commit_pack_request(msgpack_packer *pk, uint64_t id, uint64_t snapshot, drift_iso_t iso, size_t nops,
                                size_t nreads)
 {
-    msgpack_pack_map(pk, 5 + (nreads > 0));
+    drift_commit_pack_request_session(pk, id, snapshot, iso, nops, nreads, 0);
+}
+
+void drift_commit_pack_request_session(msgpack_packer *pk, uint64_t id, uint64_t snapshot, drift_iso_t iso,
+                                       size_t nops, size_t nreads, uint64_t session)
+{
+    msgpack_pack_map(pk, 5 + (nreads > 0) + (session != 0));
+    if (session) {
+        s_str(pk, "session");
+        msgpack_pack_uint64(pk, session);
+    }
     s_str(pk, "id");
     msgpack_pack_uint64(pk, id);
     s_str(pk, "op");

@@ -15,10 +15,16 @@
  *    "snapshot": uint, "isolation": "read committed" | "repeatable read" | "serializable",
  *    "ops": [{"op": "insert"|"update"|"patch"|"delete"|"ddl", "table": uint32, "key": bin, "row": any,
  *             "delta": [base_seq, pos, "add"|"set", value, pos, "add"|"set", value, ...]}, ...],
- *    "reads": [{"table": uint32, "key": bin} | {"table": uint32}, ...]}      (serializable only)
+ *    "reads": [{"table": uint32, "key": bin} | {"table": uint32}, ...],     (serializable only)
+ *    "session": uint}                                                        (optional)
  * Reply: {"id", "ok": true, "seq", "ts"} or {"id", "ok": false, "error": {"code", "message"}}.
  * The same op array (normalized: exactly those keys, "row" omitted for delete)
  * is the body of the log frame.
+ *
+ * "session" (optional, not in the frame) names the client session a commit
+ * comes from when one connection carries many (a query worker's link): the
+ * writer's group commit learns each session's commit rhythm from it
+ * (docs/storage.md, "Group commit"). Without it the connection is the session.
  *
  * "delta" (optional, update ops only) makes the op re-evaluable under READ
  * COMMITTED (docs/architecture.md, "Commit path"): "row" was computed from the
@@ -95,6 +101,8 @@ typedef struct {
     size_t nops;
     drift_commit_read_t *reads;
     size_t nreads;
+    int has_session; /* the optional "session" field was present */
+    uint64_t session;
 } drift_commit_req_t;
 
 /* Parses a decoded request map. Returns 0, DRIFT_EPROTO (message in err) or -ENOMEM. */
@@ -129,6 +137,9 @@ void drift_commit_pack_error(msgpack_sbuffer *sb, const drift_commit_req_t *req,
  * nreads > 0, the reads with drift_commit_pack_read() (after drift_commit_pack_reads_header()). */
 void drift_commit_pack_request(msgpack_packer *pk, uint64_t id, uint64_t snapshot, drift_iso_t iso, size_t nops,
                                size_t nreads);
+/* The same with the optional "session" field (0 = omitted: exactly drift_commit_pack_request). */
+void drift_commit_pack_request_session(msgpack_packer *pk, uint64_t id, uint64_t snapshot, drift_iso_t iso,
+                                       size_t nops, size_t nreads, uint64_t session);
 /* Packs one op; row_mp is an already-encoded MessagePack value (or NULL for none). */
 void drift_commit_pack_op(msgpack_packer *pk, drift_cop_t op, uint32_t table, const void *key, size_t key_len,
                           const void *row_mp, size_t row_len);

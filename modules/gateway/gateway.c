@@ -360,6 +360,9 @@ static int s_pick_worker(s_gw_t *g)
 static int s_dispatch(s_gw_t *g, s_req_t *q, int wi)
 {
     drift_wire_hdr_t h = {.type = DRIFT_WIRE_REQ, .token = q->token, .session = q->sess->id};
+    /* aux: a tag of the client connection that outlives its sessions (the writer's group commit, docs/storage.md) */
+    h.aux = (uint32_t)(q->sess->hash ^ q->sess->hash >> 32);
+    h.aux += !h.aux;
     if (q->req_env)
         h.flags |= DRIFT_WIRE_F_ONE_REPLY;
     if (s_send_worker(g, wi, &h, zmq_msg_data(&q->body), zmq_msg_size(&q->body)) < 0)

@@ -110,6 +110,7 @@ struct drift_session {
     int has_as_of;     /* SET AS OF: the session default for tables without a temporal clause */
     uint64_t as_of;
     uint32_t plan_off; /* SET enable_* = off: planner methods turned off (DRIFT_PLAN_NO_*) */
+    uint64_t source;   /* drift_session_set_source: passed with each commit */
 };
 
 const char *drift_val_type_name(drift_val_type_t t)
@@ -189,6 +190,12 @@ drift_session_t *drift_session_new(drift_engine_t *engine, uint64_t id)
         s->id = id;
     }
     return s;
+}
+
+void drift_session_set_source(drift_session_t *s, uint64_t source)
+{
+    if (s)
+        s->source = source;
 }
 
 /* Ends the explicit transaction (its pending writes are dropped). */
@@ -382,6 +389,7 @@ static int s_run_begin(s_run_t *x, const drift_stmt_input_t *in, const s_wait_t 
         x->implicit = drift_txn_new(DRIFT_ISO_REPEATABLE_READ, want);
         if (!x->implicit)
             return drift_sqlerr_set(err, "53200", 0, "out of memory");
+        drift_txn_set_source(x->implicit, s ? s->source : 0);
         x->q.txn = x->implicit;
         x->q.snap_seq = want;
     }
@@ -566,6 +574,7 @@ static int s_exec_txn(drift_engine_t *e, drift_session_t *s, const drift_stmt_t 
         s->txn = drift_txn_new(s_iso(s->isolation), now);
         if (!s->txn)
             return drift_sqlerr_set(err, "53200", 0, "out of memory");
+        drift_txn_set_source(s->txn, s->source);
         s->state = DRIFT_TXN_OPEN;
         s->has_snapshot = 0;
         DLOG_DEBUG("session %" PRIu64 ": BEGIN %s", s->id, s_iso_name(s->isolation));

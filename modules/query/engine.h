@@ -112,6 +112,8 @@ void drift_engine_destroy(drift_engine_t **self_p);
 
 /* A session (transaction state, settings). */
 drift_session_t *drift_session_new(drift_engine_t *engine, uint64_t id);
+/* The client connection the session's commits come from (the writer's group commit; 0 = unknown). */
+void drift_session_set_source(drift_session_t *s, uint64_t source);
 /* Ends the session, rolling back an open transaction; NULLs *self_p; accepts NULL. */
 void drift_session_destroy(drift_session_t **self_p);
 drift_txn_state_t drift_session_txn(const drift_session_t *s);

@@ -290,6 +290,8 @@ static int s_job_start(s_worker_t *w, s_job_t *j, int *ret_rc)
         s_reply_error(w, &j->req, "53200", "out of memory");
         return 0;
     }
+    /* the client connection's tag (the gateway's aux; 0 = none): its commits' "session" (ipc/commit.h) */
+    drift_session_set_source(sess, j->h.aux);
     const drift_proto_req_t *req = &j->req;
     DLOG_DEBUG("request id=%" PRId64 " op=%s session=%" PRIu64 "%s%.*s", req->id.via.i64, drift_proto_op_name(req->op),
                j->h.session, req->sql ? " sql=" : "", (int)(req->sql_len > 200 ? 200 : req->sql_len),

@@ -102,6 +102,7 @@ struct drift_txn {
     drift_iso_t iso;
     uint64_t snapshot;
     uint64_t write_snap; /* READ COMMITTED: the snapshot of the first statement that wrote (0 = no write yet) */
+    uint64_t source;     /* the commit request's "session" (0 = none), see drift_txn_set_source */
     drift_arena_t arena;
     s_op_t *ops;
     size_t nops, capops;
@@ -886,6 +887,11 @@ static uint64_t s_request_id(void)
     return (uint64_t)getpid() << 40 | (n & ((1ull << 40) - 1));
 }
 
+void drift_txn_set_source(drift_txn_t *t, uint64_t source)
+{
+    t->source = source;
+}
+
 int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
@@ -902,7 +908,7 @@ int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *s
         snap = t->write_snap;
         iso = DRIFT_ISO_REPEATABLE_READ;
     }
-    drift_commit_pack_request(&pk, id, snap, iso, t->nops, nreads);
+    drift_commit_pack_request_session(&pk, id, snap, iso, t->nops, nreads, t->source);
     for (size_t i = 0; i < t->nops; i++) {
         const s_op_t *o = &t->ops[i];
         drift_commit_pack_op_delta(&pk, o->op, o->table,

@@ -125,6 +125,8 @@ int drift_txn_uidx_foreach(const drift_txn_t *t, uint32_t index_id, const void *
  * COMMITTED the request carries the snapshot of the first statement that wrote and the repeatable-read
  * write-write rule (see txn.c), so that a key written by another commit after it is 40001. */
 int drift_txn_pack_request(const drift_txn_t *t, uint64_t id, msgpack_sbuffer *sb);
+/* The client session the commit comes from, sent as the request's "session" (ipc/commit.h; 0 = none). */
+void drift_txn_set_source(drift_txn_t *t, uint64_t source);
 
 /* ---- READ COMMITTED re-evaluation (session 5; docs/architecture.md "Commit path") ---- */
 

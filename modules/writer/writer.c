@@ -18,7 +18,17 @@
  * that arrives joins the open batch; when the flush thread reports, the loop
  * publishes commit_seq/commit_ts/committed_len (release stores, in the order
  * docs/storage.md gives), announces on PUB, answers the clients, and submits
- * what accumulated meanwhile. A failed pwrite/fdatasync is never retried or
+ * what accumulated meanwhile. Gathering (commit_gather > 0, durability = sync;
+ * docs/storage.md "Group commit"): the loop learns, per commit source (a
+ * client session: the request's "session" field on a query worker's link, else
+ * the connection), the time from its last reply to its next commit; the open
+ * batch is held back, at most commit_gather after the flush thread became free
+ * (or after its first commit), while a source expected within that bound has
+ * no commit in it yet, so that N closed-loop sessions share one fdatasync
+ * instead of two cohorts alternating. A batch nobody is expected for goes at
+ * once (a lone session never waits), and a source that stops committing stops
+ * being expected once it is overdue. All of it is loop-thread state.
+ * A failed pwrite/fdatasync is never retried or
  * acknowledged: the writer exits with DRIFT_EXIT_RESTART and recovery re-reads
  * the disk. Holds an exclusive flock on <data_dir>/log/LOCK for its lifetime. */
 #include "modules/writer/writer.h"
@@ -65,6 +75,19 @@
 #define CATALOG_TICK_MS 20          /* how often the catalog moves to a newer LMDB snapshot */
 #define RCACHE_SLOTS 16384          /* READ COMMITTED re-evaluation: latest rows kept (2-way sets, power of 2) */
 #define RCACHE_ROW_MAX 8192         /* larger rows are not kept (their re-evaluable updates fall back to 40001) */
+#define GSRC_INIT 64                /* commit sources tracked for gathering: initial table size (power of 2) ... */
+#define GSRC_MAX 16384              /* ... and largest (a source beyond it is not tracked: never waited for) */
+#define GSRC_STALE_NS 2000000000ull /* a source idle this long with nothing in flight is forgotten */
+
+/* One commit source of the gathering rule (see the file comment): open addressing on key, 0 = empty. */
+typedef struct {
+    uint64_t key;
+    uint64_t ack_ns;    /* when its last commit was answered (0: never) */
+    uint64_t think_ns;  /* smoothed time from an answer to its next commit (0: unknown) */
+    uint32_t out;       /* commits received and not yet answered */
+    uint32_t gen_in;    /* the open batch generation it has a commit in */
+    uint32_t wait_eval; /* the gathering evaluation that waits for it */
+} gsrc_t;
 
 /* One slot of the re-evaluation row cache: the row e's key holds after commit seq (valid while e->seq == seq). */
 typedef struct {
@@ -80,6 +103,7 @@ typedef struct {
     char *reply;
     size_t reply_len;
     uint64_t t0_ns;
+    uint64_t src; /* gathering: the commit source's key (0: untracked) */
 } waiter_t;
 
 enum { BATCH_WRITE = 0, BATCH_SYNC = 1 };
@@ -144,6 +168,18 @@ typedef struct {
     /* batches (loop thread): built, not yet submitted */
     batch_t *ready_head, *ready_tail;
     size_t inflight;
+    /* gathering (loop thread): the sources, and the open batch (everything built since the last submission) */
+    uint64_t gather_ns;     /* commit_gather (0: off, and always with durability = async) */
+    gsrc_t *src;            /* GSRC table, nsrc used of capsrc */
+    size_t nsrc, capsrc;
+    uint32_t gen;           /* generation of the open batch */
+    uint32_t eval;          /* evaluations of the expected sources */
+    int evaluated;          /* the open batch's expected sources are counted in missing */
+    int held;               /* the open batch was held back (counted once in DRIFT_CTR_W_GATHER_WAITS) */
+    size_t missing;         /* expected sources without a commit in the open batch */
+    uint64_t first_ns;      /* arrival of the open batch's first commit */
+    uint64_t free_ns;       /* when the flush thread last became idle */
+    struct event *ev_gather;
     deferred_t *def_head, *def_tail;
     size_t ndeferred;
     /* spare preallocation */
@@ -590,11 +626,188 @@ static void s_submit(writer_t *w)
     pthread_mutex_unlock(&w->mu);
     w->ready_head = w->ready_tail = NULL;
     w->inflight += n;
+    /* the next commit opens a new batch */
+    w->gen++;
+    w->evaluated = w->held = 0;
+    w->missing = 0;
+    if (w->ev_gather)
+        event_del(w->ev_gather);
 }
 
+/* ---------------------------------------------------------------- gathering */
+
+/* The slot of key in the source table (its entry, or the empty slot where it goes). */
+static gsrc_t *s_src_slot(gsrc_t *t, size_t cap, uint64_t key)
+{
+    size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+    while (t[i].key && t[i].key != key)
+        i = (i + 1) & (cap - 1);
+    return &t[i];
+}
+
+/* Rebuilds the source table with capacity cap, forgetting sources idle for GSRC_STALE_NS. 0 or -ENOMEM. */
+static int s_src_rebuild(writer_t *w, size_t cap, uint64_t now)
+{
+    gsrc_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < w->capsrc; i++) {
+        gsrc_t *e = &w->src[i];
+        if (!e->key || (e->out == 0 && now - e->ack_ns > GSRC_STALE_NS && e->gen_in != w->gen))
+            continue;
+        *s_src_slot(t, cap, e->key) = *e;
+        n++;
+    }
+    free(w->src);
+    w->src = t;
+    w->capsrc = cap;
+    w->nsrc = n;
+    return 0;
+}
+
+/* The entry of source key, created when absent; NULL when the table cannot take it (the source is not tracked). */
+static gsrc_t *s_src_get(writer_t *w, uint64_t key, uint64_t now)
+{
+    if (w->capsrc) {
+        gsrc_t *e = s_src_slot(w->src, w->capsrc, key);
+        if (e->key)
+            return e;
+    }
+    if (2 * (w->nsrc + 1) > w->capsrc) { /* at most half full: forget stale sources, else grow */
+        size_t cap = w->capsrc ? w->capsrc : GSRC_INIT;
+        if (w->capsrc && s_src_rebuild(w, cap, now) < 0)
+            return NULL;
+        if (2 * (w->nsrc + 1) > cap) {
+            if (cap >= GSRC_MAX)
+                return NULL;
+            cap *= 2;
+        }
+        if ((cap != w->capsrc || !w->src) && s_src_rebuild(w, cap, now) < 0)
+            return NULL;
+    }
+    gsrc_t *e = s_src_slot(w->src, w->capsrc, key);
+    memset(e, 0, sizeof *e);
+    e->key = key;
+    w->nsrc++;
+    return e;
+}
+
+/* The source key of a commit: its connection (the routing parts or the stream envelope) and its "session". */
+static uint64_t s_src_key(const uint8_t *env, size_t env_len, const drift_commit_req_t *req)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < env_len; i++)
+        h = (h ^ env[i]) * 0x100000001b3ull;
+    if (req->has_session)
+        h = (h ^ req->session) * 0x9e3779b97f4a7c15ull;
+    return h ? h : 1;
+}
+
+/* A commit of source key joined the open batch at now: learns its think time, counts it in. Returns the key to
+ * remember with the commit's reply (0: untracked). */
+static uint64_t s_src_arrive(writer_t *w, uint64_t key, uint64_t now)
+{
+    gsrc_t *e = s_src_get(w, key, now);
+    if (!e)
+        return 0;
+    if (e->out == 0 && e->ack_ns) { /* a closed-loop sample: the time since its last reply */
+        uint64_t d = now - e->ack_ns, t = e->think_ns;
+        /* smoothed, but a change of rhythm (4x either way: a session going slow or busy again) is taken at once */
+        e->think_ns = t && d < 4 * t && t < 4 * d ? (3 * t + d) / 4 : d;
+    }
+    e->out++;
+    if (e->gen_in != w->gen) {
+        e->gen_in = w->gen;
+        if (w->evaluated && e->wait_eval == w->eval && w->missing)
+            w->missing--;
+    }
+    return key;
+}
+
+/* The commit of source key was answered at now. */
+static void s_src_acked(writer_t *w, uint64_t key, uint64_t now)
+{
+    if (!key || !w->capsrc)
+        return;
+    gsrc_t *e = s_src_slot(w->src, w->capsrc, key);
+    if (e->key != key)
+        return;
+    if (e->out)
+        e->out--;
+    e->ack_ns = now;
+}
+
+/* Counts the sources the open batch should wait for: those without a commit in it whose next commit is expected
+ * within the bound: a source with a commit being written (answered when the flush ends), or one answered at ack_ns
+ * whose think time puts its next commit before the deadline and not more than the bound ago. */
+static void s_gather_eval(writer_t *w, uint64_t now)
+{
+    int busy = w->inflight > 0;
+    uint64_t start = w->first_ns > w->free_ns ? w->first_ns : w->free_ns;
+    uint64_t deadline = busy ? now + w->gather_ns : start + w->gather_ns;
+    w->eval++;
+    w->missing = 0;
+    w->evaluated = 1;
+    for (size_t i = 0; i < w->capsrc; i++) {
+        gsrc_t *e = &w->src[i];
+        if (!e->key || e->gen_in == w->gen || !e->think_ns || e->think_ns > w->gather_ns)
+            continue;
+        uint64_t due = e->ack_ns + e->think_ns;
+        if (e->out > 0 ? busy : (due <= deadline && now <= due + w->gather_ns)) {
+            e->wait_eval = w->eval;
+            w->missing++;
+        }
+    }
+}
+
+/* Submits the open batch now, or holds it back while an expected source is missing and the bound has not passed
+ * (gathering off, a deferred request waiting or the writer stopping: at once). */
+static void s_gather(writer_t *w, int reevaluate)
+{
+    if (!w->ready_head)
+        return;
+    if (!w->gather_ns || w->def_head || w->r->stopping || w->fatal) {
+        s_submit(w);
+        return;
+    }
+    uint64_t now = drift_now_mono_ns();
+    if (!w->evaluated || reevaluate)
+        s_gather_eval(w, now);
+    drift_ctl_slot_t *slot = w->r->slot;
+    if (!w->missing) {
+        s_submit(w); /* everyone expected is in (a lone session: at once) */
+        return;
+    }
+    if (!w->held) {
+        w->held = 1;
+        atomic_fetch_add(&slot->counters[DRIFT_CTR_W_GATHER_WAITS], 1);
+    }
+    if (w->inflight) /* held until the flush ends (s_on_done evaluates again) */
+        return;
+    uint64_t start = w->first_ns > w->free_ns ? w->first_ns : w->free_ns, deadline = start + w->gather_ns;
+    if (now >= deadline) {
+        atomic_fetch_add(&slot->counters[DRIFT_CTR_W_GATHER_TIMEOUTS], 1);
+        s_submit(w);
+        return;
+    }
+    uint64_t left = deadline - now;
+    struct timeval tv = {(time_t)(left / 1000000000ull), (suseconds_t)(left % 1000000000ull / 1000)};
+    if (tv.tv_sec == 0 && tv.tv_usec == 0)
+        tv.tv_usec = 1;
+    event_add(w->ev_gather, &tv);
+}
+
+/* A new commit is in the open batch. */
 static void s_on_submit(evutil_socket_t fd, short what, void *arg)
 {
-    s_submit(arg);
+    s_gather(arg, 0);
+}
+
+/* The gathering bound of the open batch passed. */
+static void s_on_gather(evutil_socket_t fd, short what, void *arg)
+{
+    s_gather(arg, 0);
 }
 
 /* Fatal write error: never acknowledge, exit to restart; recovery re-reads the disk. */
@@ -653,6 +866,7 @@ static void s_batch_done(writer_t *w, batch_t *b)
     for (size_t i = 0; i < b->nw; i++) {
         waiter_t *x = &b->w[i];
         s_send(w, x->env, x->env_len, x->reply, x->reply_len);
+        s_src_acked(w, x->src, now);
         drift_ctl_slot_observe_us(slot, (now - x->t0_ns) / 1000);
     }
 }
@@ -691,7 +905,9 @@ static void s_on_done(evutil_socket_t fd, short what, void *arg)
         return;
     if (w->def_head)
         s_process_deferred(w); /* e.g. a CREATE UNIQUE INDEX that waited for the tail to be written */
-    s_submit(w);
+    if (!w->inflight)
+        w->free_ns = drift_now_mono_ns();
+    s_gather(w, 1); /* the sources just answered may now be expected */
     if (w->r->stopping && !w->inflight && !w->ready_head)
         drift_role_exit(w->r, DRIFT_EXIT_OK);
 }
@@ -1221,7 +1437,7 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
         s_reply_error(w, env, env_len, req, DRIFT_SQLSTATE_TOO_BIG, msg);
         return 0;
     }
-    int rc = 0;
+    int rc = 0, opens = !w->ready_head; /* the first commit of the open batch */
     batch_t *b = s_place(w, size, &rc);
     if (!b) {
         s_undo_all(w);
@@ -1286,6 +1502,12 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
     x->env = s_env_dup(env, env_len);
     x->env_len = x->env ? env_len : 0;
     x->t0_ns = t0;
+    if (w->gather_ns) {
+        uint64_t now = drift_now_mono_ns();
+        if (opens)
+            w->first_ns = now;
+        x->src = s_src_arrive(w, s_src_key(env, env_len, req), now);
+    }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     drift_commit_pack_ok(&sb, req, seq, ts);
@@ -1771,11 +1993,13 @@ int drift_writer_main(drift_role_t *r)
         goto out;
     w->ev_done = event_new(r->base, w->efd, EV_READ | EV_PERSIST, s_on_done, w);
     w->ev_submit = event_new(r->base, -1, 0, s_on_submit, w);
+    w->ev_gather = evtimer_new(r->base, s_on_gather, w);
     w->ev_spare_retry = evtimer_new(r->base, s_on_spare_retry, w);
     w->ev_sync = event_new(r->base, -1, EV_PERSIST, s_on_sync_timer, w);
     w->ev_cat = event_new(r->base, -1, EV_PERSIST, s_on_cat_tick, w);
-    if (!w->ev_done || !w->ev_submit || !w->ev_spare_retry || !w->ev_sync || !w->ev_cat)
+    if (!w->ev_done || !w->ev_submit || !w->ev_gather || !w->ev_spare_retry || !w->ev_sync || !w->ev_cat)
         goto out;
+    w->gather_ns = w->sync_mode ? r->cfg.commit_gather_ns : 0; /* async answers after the write: nothing to share */
     event_add(w->ev_done, NULL);
     struct timeval ctv = {0, CATALOG_TICK_MS * 1000};
     event_add(w->ev_cat, &ctv);
@@ -1792,8 +2016,10 @@ int drift_writer_main(drift_role_t *r)
     if (w->spare_state == SPARE_NONE)
         s_spare_start(w);
     r->on_stop = s_on_stop;
-    DLOG_INFO("writing to %s: next seq %" PRIu64 ", epoch %" PRIu64 ", durability %s%s", w->log_dir, w->next_seq,
-              w->epoch, w->sync_mode ? "sync" : "async", w->clock_skew_ns ? " (test clock skew)" : "");
+    DLOG_INFO("writing to %s: next seq %" PRIu64 ", epoch %" PRIu64 ", durability %s, commit_gather %" PRIu64
+              " us%s",
+              w->log_dir, w->next_seq, w->epoch, w->sync_mode ? "sync" : "async", w->gather_ns / 1000,
+              w->clock_skew_ns ? " (test clock skew)" : "");
     drift_role_ready(r);
     code = drift_role_run(r);
 out:
@@ -1836,6 +2062,8 @@ out:
         event_free(w->ev_done);
     if (w->ev_submit)
         event_free(w->ev_submit);
+    if (w->ev_gather)
+        event_free(w->ev_gather);
     if (w->ev_spare_retry)
         event_free(w->ev_spare_retry);
     if (w->ev_sync)
@@ -1855,6 +2083,7 @@ out:
     drift_wcat_destroy(&w->cat);
     msgpack_sbuffer_destroy(&w->body);
     free(w->undo);
+    free(w->src);
     s_rc_free(w);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);

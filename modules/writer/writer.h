@@ -19,6 +19,10 @@
 #define DRIFT_CTR_W_CONFLICTS (DRIFT_CTR_ROLE0 + 4) /* 23505 / 40001 / 02000 answers */
 #define DRIFT_CTR_W_DISKFULL (DRIFT_CTR_ROLE0 + 5)  /* 53100 answers */
 #define DRIFT_CTR_W_SEGMENTS (DRIFT_CTR_ROLE0 + 6)  /* segments created */
+/* Group-commit gathering (commit_gather, docs/storage.md "Group commit"): pending batches held back for a session
+ * expected to join them, and of those, batches that went at the bound with an expected session still missing. */
+#define DRIFT_CTR_W_GATHER_WAITS (DRIFT_CTR_ROLE0 + 7)
+#define DRIFT_CTR_W_GATHER_TIMEOUTS (DRIFT_CTR_ROLE0 - 1) /* generic slot 7, unused by the writer otherwise */
 
 /* Runs the writer role in this process; returns the exit code. */
 int drift_writer_main(drift_role_t *r);
