@@ -359,6 +359,123 @@ static int s_find(drift_qctx_t *q, const char *name, uint64_t as_of, int present
     return 1;
 }
 
+/* ------------------------------------------------------------------ definition cache */
+
+#define TDEF_CACHE_MAX 16u
+
+/* One decoded definition: the table s_build made of (id, raw), in the entry's own arena. */
+typedef struct {
+    uint32_t id;
+    uint8_t *raw;
+    size_t raw_len;
+    drift_arena_t arena;
+    s_table_t tpl;
+} s_tdef_entry_t;
+
+struct drift_tdef_cache {
+    s_tdef_entry_t e[TDEF_CACHE_MAX];
+    uint32_t n;
+    uint64_t hits, misses;
+};
+
+drift_tdef_cache_t *drift_tdef_cache_new(void)
+{
+    return calloc(1, sizeof(drift_tdef_cache_t));
+}
+
+void drift_tdef_cache_trim(drift_tdef_cache_t *c)
+{
+    if (!c || c->n < TDEF_CACHE_MAX)
+        return;
+    for (uint32_t i = 0; i < c->n; i++) {
+        free(c->e[i].raw);
+        drift_arena_free(&c->e[i].arena);
+    }
+    c->n = 0;
+}
+
+void drift_tdef_cache_destroy(drift_tdef_cache_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    drift_tdef_cache_t *c = *self_p;
+    for (uint32_t i = 0; i < c->n; i++) {
+        free(c->e[i].raw);
+        drift_arena_free(&c->e[i].arena);
+    }
+    free(c);
+    *self_p = NULL;
+}
+
+void drift_tdef_cache_counts(const drift_tdef_cache_t *c, uint64_t *hits, uint64_t *misses)
+{
+    if (hits)
+        *hits = c ? c->hits : 0;
+    if (misses)
+        *misses = c ? c->misses : 0;
+}
+
+/* s_build through q->tdef_cache: the cached table (decoded once per (id, raw bytes)) copied into the statement's
+ * arena with its per-statement state (point, buffers, lazily computed maps) fresh. */
+static int s_open_def(drift_qctx_t *q, uint32_t id, const uint8_t *raw, size_t raw_len, uint64_t as_of, int present,
+                      drift_table_t **ret)
+{
+    drift_tdef_cache_t *c = q->tdef_cache;
+    if (!c)
+        return s_build(q, id, raw, raw_len, as_of, present, ret);
+    s_tdef_entry_t *e = NULL;
+    for (uint32_t i = 0; i < c->n && !e; i++)
+        if (c->e[i].id == id && c->e[i].raw_len == raw_len && memcmp(c->e[i].raw, raw, raw_len) == 0)
+            e = &c->e[i];
+    if (e)
+        c->hits++;
+    else {
+        c->misses++;
+        if (c->n >= TDEF_CACHE_MAX) /* full: tables of this statement may point into every entry */
+            return s_build(q, id, raw, raw_len, as_of, present, ret);
+        e = &c->e[c->n];
+        memset(e, 0, sizeof *e);
+        if (!(e->raw = malloc(raw_len ? raw_len : 1)))
+            return s_oom(q);
+        memcpy(e->raw, raw, raw_len);
+        drift_qctx_t tq = *q;
+        tq.arena = &e->arena;
+        drift_table_t *tp = NULL;
+        if (s_build(&tq, id, e->raw, raw_len, as_of, present, &tp) < 0) {
+            free(e->raw);
+            drift_arena_free(&e->arena);
+            return -1;
+        }
+        e->id = id;
+        e->raw_len = raw_len;
+        e->tpl = *(s_table_t *)tp;
+        c->n++;
+    }
+    s_table_t *t = drift_arena_alloc(q->arena, sizeof *t);
+    drift_value_t *gv = drift_arena_alloc(q->arena, e->tpl.pub.ncols * sizeof *gv);
+    if (!t || !gv)
+        return s_oom(q);
+    *t = e->tpl;
+    t->vmaps = NULL;
+    t->nvmaps = t->capvmaps = 0;
+    t->getvals = gv;
+    t->getrow = NULL;
+    t->getrow_len = t->getrow_cap = 0;
+    t->getpk = NULL;
+    t->getpk_cap = 0;
+    t->built = NULL;
+    t->packbuf = NULL;
+    t->pack_len = t->pack_cap = 0;
+    t->pack_oom = 0;
+    t->est = -1;
+    t->pub.q = q;
+    t->pub.as_of = as_of;
+    t->pub.present = present;
+    t->pub.est_steps = 0;
+    *ret = &t->pub;
+    return 0;
+}
+
 int drift_table_open(drift_qctx_t *q, const char *name, uint64_t as_of, uint32_t pos, drift_table_t **ret)
 {
     int present = as_of == q->snap_seq;
@@ -374,7 +491,7 @@ int drift_table_open(drift_qctx_t *q, const char *name, uint64_t as_of, uint32_t
         return drift_sqlerr_set(q->err, "42P01", s_charpos(q, pos), "table \"%s\" does not exist (as of @seq:%" PRIu64 ")",
                                 name, as_of);
     }
-    return s_build(q, id, raw, len, as_of, present, ret);
+    return s_open_def(q, id, raw, len, as_of, present, ret);
 }
 
 int drift_table_exists(drift_qctx_t *q, const char *name, uint64_t as_of, uint32_t *ret_id)

@@ -42,6 +42,20 @@ typedef struct {
     } e[16];
 } drift_est_cache_t;
 
+/* Opened table definitions kept across statements (drift_qctx_t.tdef_cache, optional; the gateway's fast reads use
+ * one): decoding a TABLEDEF (drift_index_tdef_parse + its extras) costs more than the point read itself. An entry
+ * is keyed by the table id and the exact TABLEDEF bytes the catalog holds at the point read, so a hit builds the
+ * same table an uncached open would (any DDL writes new bytes: no invalidation). Single-threaded. */
+typedef struct drift_tdef_cache drift_tdef_cache_t;
+/* An empty cache, or NULL on out of memory. */
+drift_tdef_cache_t *drift_tdef_cache_new(void);
+/* Frees; NULLs *self_p; accepts NULL. No table opened from it may be in use. */
+void drift_tdef_cache_destroy(drift_tdef_cache_t **self_p);
+/* Call between statements (no table opened from the cache in use): empties a full cache. */
+void drift_tdef_cache_trim(drift_tdef_cache_t *self);
+/* Opens answered from the cache (hits) and decoded into it (misses) so far. */
+void drift_tdef_cache_counts(const drift_tdef_cache_t *self, uint64_t *hits, uint64_t *misses);
+
 /* What one statement runs with. The engine fills it (engine.c) before executing. */
 typedef struct {
     drift_ctl_header_t *hdr;  /* control block (commit_seq, indexed_seq); may be NULL in unit tests */
@@ -64,6 +78,7 @@ typedef struct {
     uint64_t default_as_of;   /* clause are read as of default_as_of (a resolved seq) instead of snap_seq */
     uint32_t plan_off;        /* planner methods the session turned off (SET enable_* = off): DRIFT_PLAN_NO_* */
     drift_est_cache_t *est_cache; /* optional: estimates reused across statements of one snapshot seq */
+    drift_tdef_cache_t *tdef_cache; /* optional: decoded table definitions reused across statements */
 } drift_qctx_t;
 
 #define DRIFT_PLAN_NO_INDEXSCAN 1u /* SET enable_indexscan = off: no key or index paths (full scans) */
