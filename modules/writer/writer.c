@@ -83,7 +83,8 @@
 typedef struct {
     uint64_t key;
     uint64_t ack_ns;    /* when its last commit was answered (0: never) */
-    uint64_t think_ns;  /* smoothed time from an answer to its next commit (0: unknown) */
+    uint64_t think_ns;  /* smoothed time from an answer to its next commit (0: unknown) ... */
+    uint64_t dev_ns;    /* ... and its smoothed deviation: the next commit is due by ack + think + 4 dev */
     uint32_t out;       /* commits received and not yet answered */
     uint32_t gen_in;    /* the open batch generation it has a commit in */
     uint32_t wait_eval; /* the gathering evaluation that waits for it */
@@ -125,6 +126,7 @@ typedef struct batch {
     size_t nw, capw;
     int err;
     const char *what;
+    uint64_t sync_ns; /* the group's fdatasync took this long (flush thread; 0: none) */
 } batch_t;
 
 typedef struct deferred {
@@ -179,6 +181,8 @@ typedef struct {
     size_t missing;         /* expected sources without a commit in the open batch */
     uint64_t first_ns;      /* arrival of the open batch's first commit */
     uint64_t free_ns;       /* when the flush thread last became idle */
+    uint64_t until_ns;      /* the latest time an expected source is due by (its ack + think + 4 dev) */
+    uint64_t sync_avg_ns;   /* smoothed duration of an fdatasync (0: none yet) */
     struct event *ev_gather;
     deferred_t *def_head, *def_tail;
     size_t ndeferred;
@@ -196,6 +200,7 @@ typedef struct {
     uint8_t seal_chain[DRIFT_HASH_LEN];
     int seal_rc;
     int fault_seal_kill; /* test hook: DRIFT_FAULT=seal_kill: SIGKILL just before writing a seal record */
+    unsigned fault_sync_delay_us; /* test hook: DRIFT_FAULT=sync_delay:MS: a slow disk (sleep after each fdatasync) */
     int disk_full_logged;
     /* flush thread */
     pthread_t flush_thr;
@@ -422,8 +427,14 @@ static void *s_flush_main(void *arg)
         broken |= rc != 0;
         if (!rc)
             atomic_fetch_add(&slot->counters[DRIFT_CTR_W_BATCHES], 1);
+        uint64_t sync_ns = 0;
         if (!rc && need_sync) {
-            if (fdatasync(w->flush_fd) < 0) {
+            sync_ns = drift_now_mono_ns();
+            int src = fdatasync(w->flush_fd);
+            if (w->fault_sync_delay_us)
+                usleep(w->fault_sync_delay_us);
+            sync_ns = drift_now_mono_ns() - sync_ns;
+            if (src < 0) {
                 rc = -errno;
                 what = "fdatasync";
                 broken = 1;
@@ -434,6 +445,7 @@ static void *s_flush_main(void *arg)
         for (batch_t *b = group; b; b = b->next) {
             b->err = rc;
             b->what = what;
+            b->sync_ns = rc ? 0 : sync_ns;
         }
         pthread_mutex_lock(&w->mu);
         if (w->done_tail)
@@ -713,8 +725,13 @@ static uint64_t s_src_arrive(writer_t *w, uint64_t key, uint64_t now)
         return 0;
     if (e->out == 0 && e->ack_ns) { /* a closed-loop sample: the time since its last reply */
         uint64_t d = now - e->ack_ns, t = e->think_ns;
-        /* smoothed, but a change of rhythm (4x either way: a session going slow or busy again) is taken at once */
-        e->think_ns = t && d < 4 * t && t < 4 * d ? (3 * t + d) / 4 : d;
+        if (t && d < 8 * t && t < 8 * d) { /* smoothed like a TCP round trip (RFC 6298: 1/8, 1/4) */
+            e->dev_ns = (3 * e->dev_ns + (d > t ? d - t : t - d)) / 4;
+            e->think_ns = (7 * t + d) / 8;
+        } else { /* a change of rhythm (a session going slow, or busy again) is taken at once */
+            e->think_ns = d;
+            e->dev_ns = d / 2;
+        }
     }
     e->out++;
     if (e->gen_in != w->gen) {
@@ -738,25 +755,37 @@ static void s_src_acked(writer_t *w, uint64_t key, uint64_t now)
     e->ack_ns = now;
 }
 
-/* Counts the sources the open batch should wait for: those without a commit in it whose next commit is expected
- * within the bound: a source with a commit being written (answered when the flush ends), or one answered at ack_ns
- * whose think time puts its next commit before the deadline and not more than the bound ago. */
+/* How long an open batch may wait: commit_gather, and no longer than an fdatasync takes. Waiting w for a session
+ * saves one fdatasync (its commit would go in the next group, after the current one and its own fdatasync); with
+ * waits longer than an fdatasync the sessions would be served sooner by the two cohorts alternating. */
+static uint64_t s_gather_window(const writer_t *w)
+{
+    return w->sync_avg_ns && w->sync_avg_ns < w->gather_ns ? w->sync_avg_ns : w->gather_ns;
+}
+
+/* Counts the sources the open batch should wait for: those without a commit in it and a think time within the
+ * bound that are either being written (answered when the flush ends, evaluated again then) or were answered at
+ * ack_ns with their next commit due (ack + think) before the batch's deadline and not yet overdue (ack + think +
+ * 4 dev, which also ends the wait for them: until_ns). */
 static void s_gather_eval(writer_t *w, uint64_t now)
 {
     int busy = w->inflight > 0;
     uint64_t start = w->first_ns > w->free_ns ? w->first_ns : w->free_ns;
-    uint64_t deadline = busy ? now + w->gather_ns : start + w->gather_ns;
+    uint64_t deadline = (busy ? now : start) + s_gather_window(w);
     w->eval++;
     w->missing = 0;
+    w->until_ns = 0;
     w->evaluated = 1;
     for (size_t i = 0; i < w->capsrc; i++) {
         gsrc_t *e = &w->src[i];
         if (!e->key || e->gen_in == w->gen || !e->think_ns || e->think_ns > w->gather_ns)
             continue;
-        uint64_t due = e->ack_ns + e->think_ns;
-        if (e->out > 0 ? busy : (due <= deadline && now <= due + w->gather_ns)) {
+        uint64_t due = e->ack_ns + e->think_ns, late = due + 4 * e->dev_ns;
+        if (e->out > 0 ? busy : (due <= deadline && now <= late)) {
             e->wait_eval = w->eval;
             w->missing++;
+            if (e->out == 0 && late > w->until_ns)
+                w->until_ns = late;
         }
     }
 }
@@ -785,7 +814,9 @@ static void s_gather(writer_t *w, int reevaluate)
     }
     if (w->inflight) /* held until the flush ends (s_on_done evaluates again) */
         return;
-    uint64_t start = w->first_ns > w->free_ns ? w->first_ns : w->free_ns, deadline = start + w->gather_ns;
+    uint64_t start = w->first_ns > w->free_ns ? w->first_ns : w->free_ns, deadline = start + s_gather_window(w);
+    if (w->until_ns && w->until_ns < deadline) /* no expected source is due later than that */
+        deadline = w->until_ns;
     if (now >= deadline) {
         atomic_fetch_add(&slot->counters[DRIFT_CTR_W_GATHER_TIMEOUTS], 1);
         s_submit(w);
@@ -891,6 +922,8 @@ static void s_on_done(evutil_socket_t fd, short what, void *arg)
             if (b->err)
                 s_fatal(w, b);
             else {
+                if (b->sync_ns)
+                    w->sync_avg_ns = w->sync_avg_ns ? (7 * w->sync_avg_ns + b->sync_ns) / 8 : b->sync_ns;
                 s_batch_done(w, b);
                 sent = 1;
             }
@@ -1953,6 +1986,8 @@ int drift_writer_main(drift_role_t *r)
     if (fault && strncmp(fault, "clock_back:", 11) == 0)
         w->clock_skew_ns = (int64_t)(atof(fault + 11) * 1e9);
     w->fault_seal_kill = fault && strcmp(fault, "seal_kill") == 0;
+    if (fault && strncmp(fault, "sync_delay:", 11) == 0)
+        w->fault_sync_delay_us = (unsigned)(atof(fault + 11) * 1000);
     snprintf(w->log_dir, sizeof w->log_dir, "%s/log", r->data_dir);
     snprintf(w->spare_path, sizeof w->spare_path, "%s/%s", w->log_dir, DRIFT_SEG_SPARE);
     snprintf(w->spare_tmp, sizeof w->spare_tmp, "%s/%s", w->log_dir, DRIFT_SEG_SPARE_TMP);

@@ -28,6 +28,9 @@ from test_writer import Writer, control, ins
 
 K = 8
 GATHER = {"commit_gather": "50ms"}
+# A slow disk (the writer's test hook: 20 ms after each fdatasync): the sessions' round trips are then far shorter
+# than an fdatasync, the case gathering is for, and the counts below do not depend on this machine's disk or load.
+SLOW = {"DRIFT_FAULT": "sync_delay:20"}
 
 
 def counts(d):
@@ -94,7 +97,7 @@ def run_sessions(d, k, n, tag, warm=3, check_durable=False):
 
 class GroupCommitTest(unittest.TestCase):
     def test_concurrent_sessions_share_fdatasyncs(self):
-        with H.Daemon(query_workers=1, config=GATHER) as d:
+        with H.Daemon(query_workers=1, config=GATHER, env=SLOW) as d:
             seqs, c = run_sessions(d, K, 30, "c", check_durable=True)
             self.assertEqual(c["commits"], K * 30, c)
             # each session's acknowledged seqs increase, and all are distinct
@@ -102,7 +105,8 @@ class GroupCommitTest(unittest.TestCase):
                 self.assertEqual(s, sorted(s))
             allseqs = [x for s in seqs.values() for x in s]
             self.assertEqual(len(set(allseqs)), len(allseqs))
-            self.assertLessEqual(c["fdatasyncs"] / c["commits"], 2.0 / K, c)
+            # two cohorts alternating: 2/K; everyone in each: 1/K (+ a few batches that went at the bound)
+            self.assertLessEqual(c["fdatasyncs"] / c["commits"], 1.5 / K, c)
             self.assertGreater(c["gather_waits"], 0, c)
             # nothing acknowledged is lost: kill -9 everything, restart, the log holds every acknowledged seq
             d.crash_restart(timeout=60)
@@ -114,7 +118,7 @@ class GroupCommitTest(unittest.TestCase):
 
     def test_sql_sessions_on_one_worker_share_fdatasyncs(self):
         n = 6
-        with H.Daemon(query_workers=1, config=GATHER) as d:
+        with H.Daemon(query_workers=1, config=GATHER, env=SLOW) as d:
             conns = [driftdb.connect(d.endpoint) for _ in range(n)]
             try:
                 conns[0].cursor().execute("CREATE TABLE g (id INTEGER PRIMARY KEY, v TEXT)")
@@ -143,7 +147,7 @@ class GroupCommitTest(unittest.TestCase):
                 round_(25, 100000)
                 c = delta(c0, counts(d))
                 self.assertEqual(c["commits"], n * 25, c)
-                self.assertLessEqual(c["fdatasyncs"] / c["commits"], 2.0 / n, c)
+                self.assertLessEqual(c["fdatasyncs"] / c["commits"], 1.5 / n, c)
                 cur = conns[0].cursor()
                 cur.execute("SELECT count(*) FROM g")
                 self.assertEqual(cur.fetchall()[0][0], n * 28)
@@ -205,9 +209,10 @@ class GroupCommitTest(unittest.TestCase):
                 b.close()
 
     def test_gather_off(self):
-        with H.Daemon(query_workers=1, config={"commit_gather": "0"}) as d:
+        with H.Daemon(query_workers=1, config={"commit_gather": "0"}, env=SLOW) as d:
             _, c = run_sessions(d, K, 10, "off", check_durable=True)
             self.assertEqual(c["commits"], K * 10, c)
+            self.assertGreater(c["fdatasyncs"] / c["commits"], 1.5 / K, c)  # the cohorts alternate
             self.assertEqual(c["gather_waits"], 0, c)
             self.assertEqual(c["gather_timeouts"], 0, c)
             self.assertIn("commit_gather 0 us", d.log())
