@@ -22,9 +22,10 @@
  * docs/storage.md "Group commit"): the loop learns, per commit source (a
  * client session: the request's "session" field on a query worker's link, else
  * the connection), the time from its last reply to its next commit; the open
- * batch is held back, at most commit_gather after the flush thread became free
- * (or after its first commit), while a source expected within that bound has
- * no commit in it yet, so that N closed-loop sessions share one fdatasync
+ * batch is held back, at most commit_gather (and no longer than an fdatasync
+ * takes) after the flush thread became free (or after its first commit), while
+ * a source expected within that window has no commit in it yet, so that N
+ * closed-loop sessions share one fdatasync
  * instead of two cohorts alternating. A batch nobody is expected for goes at
  * once (a lone session never waits), and a source that stops committing stops
  * being expected once it is overdue. All of it is loop-thread state.
