@@ -300,106 +300,111 @@ out:
     return rc;
 }
 
-/* ---- allocation-free body walk (drift_commit_body_keys) ---- */
+/* ---- allocation-free body walk (drift_commit_body_keys) ----
+ *
+ * One pass over the bytes, no allocation, no recursion: every read is bounds-checked against the end of
+ * the body, so malformed input fails (-1 from the helpers, DRIFT_EPROTO with a message from the walk) and
+ * never reads past it. The common cases come first in each helper (fixstr map keys, fixints, rows that
+ * are arrays of scalars and strings); the rest of MessagePack takes the switch. Rows and unknown values
+ * are skipped iteratively with one small stack of counts (DRIFT_MSG_MAX_DEPTH levels), so a row of n
+ * scalars costs one loop of n steps, not n calls. */
 
 typedef struct {
     const uint8_t *p, *end;
 } s_cur_t;
 
-/* Reads an n-byte big-endian unsigned integer; -1 when it runs past the end. */
-static int s_be(s_cur_t *c, int n, uint64_t *v)
+/* Loads a 1-, 2- or 4-byte big-endian unsigned integer at p (the caller checked the bytes are there). */
+static inline uint64_t s_load(const uint8_t *p, int w)
 {
-    if (c->end - c->p < n)
-        return -1;
-    uint64_t x = 0;
-    for (int i = 0; i < n; i++)
-        x = x << 8 | c->p[i];
-    c->p += n;
-    *v = x;
-    return 0;
+    switch (w) {
+    case 1: return p[0];
+    case 2: return (uint64_t)p[0] << 8 | p[1];
+    default: return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+    }
 }
 
-/* Skips n bytes. */
-static int s_skip_bytes(s_cur_t *c, uint64_t n)
-{
-    if ((uint64_t)(c->end - c->p) < n)
-        return -1;
-    c->p += n;
-    return 0;
-}
+/* What a MessagePack tag byte says about the value it starts: 0x00-0x1f: that many payload bytes follow
+ * (fixint, nil, bool: 0; fixstr; the fixed-size numbers and fixext); 0x40|w: str/bin with a w-byte length;
+ * 0x60|w: ext with a w-byte length (plus the type byte); 0x80: fixarray, 0x81: fixmap (count in the tag);
+ * 0x90|w: array, 0xa0|w: map with a w-byte count; 0xff: never used (0xc1). */
+static const uint8_t s_tag[256] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x00 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x10 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x20 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x30 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x40 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x50 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x60 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x70 */
+    0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, /* 0x80 */
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, /* 0x90 */
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, /* 0xa0 */
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, /* 0xb0 */
+    0x00, 0xff, 0x00, 0x00, 0x41, 0x42, 0x44, 0x61, 0x62, 0x64, 0x04, 0x08, 0x01, 0x02, 0x04, 0x08, /* 0xc0 */
+    0x01, 0x02, 0x04, 0x08, 0x02, 0x03, 0x05, 0x09, 0x11, 0x41, 0x42, 0x44, 0x92, 0x94, 0xa2, 0xa4, /* 0xd0 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0xe0 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0xf0 */
+};
 
-/* Skips one MessagePack value (any type), at most depth levels deep. */
-static int s_skip(s_cur_t *c, int depth)
+/* Skips one MessagePack value (any type) nested at most DRIFT_MSG_MAX_DEPTH levels deep (the value itself
+ * is level 1); -1 when it is malformed, too deep or runs past the end (the cursor is then unspecified). */
+static int s_skip(s_cur_t *c)
 {
-    if (c->p >= c->end || depth <= 0)
-        return -1;
-    uint8_t t = *c->p++;
-    uint64_t n = 0;
-    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
-        return 0;
-    if ((t & 0xe0) == 0xa0)
-        return s_skip_bytes(c, t & 0x1f);
-    if ((t & 0xf0) == 0x90 || (t & 0xf0) == 0x80) {
-        n = (uint64_t)(t & 0x0f) * ((t & 0xf0) == 0x80 ? 2 : 1);
-        goto items;
+    uint64_t left[DRIFT_MSG_MAX_DEPTH]; /* values still to skip at each open level; left[0] is the value itself */
+    int lvl = 0;
+    const uint8_t *p = c->p, *end = c->end;
+    left[0] = 1;
+    for (;;) {
+        while (left[lvl] == 0) {
+            if (lvl == 0) {
+                c->p = p;
+                return 0;
+            }
+            lvl--;
+        }
+        left[lvl]--;
+        if (p >= end)
+            return -1;
+        uint8_t t = *p++, k = s_tag[t];
+        uint64_t n;
+        if (k < 0x40) {
+            n = k; /* scalars and fixstr */
+        } else if (k < 0x80) {
+            int w = k & 0x0f; /* str, bin, ext: a w-byte length, then the bytes (ext: and the type byte) */
+            if (end - p < w)
+                return -1;
+            n = s_load(p, w) + (k >= 0x60);
+            p += w;
+        } else {
+            if (k == 0xff)
+                return -1;
+            if (k <= 0x81) {
+                n = (uint64_t)(t & 0x0f) << (k & 1); /* fixarray, fixmap (2 values per entry) */
+            } else {
+                int w = k & 0x0f;
+                if (end - p < w)
+                    return -1;
+                n = s_load(p, w) << (k >= 0xa0); /* array, map */
+                p += w;
+            }
+            /* Each value takes at least one byte: a count larger than what remains is malformed. */
+            if (n > (uint64_t)(end - p))
+                return -1;
+            if (n == 0)
+                continue;
+            if (lvl + 1 >= (int)DRIFT_MSG_MAX_DEPTH)
+                return -1; /* its first value would be nested one level too deep */
+            left[++lvl] = n;
+            continue;
+        }
+        if ((uint64_t)(end - p) < n)
+            return -1;
+        p += n;
     }
-    switch (t) {
-    case 0xc4:
-    case 0xd9: return s_be(c, 1, &n) ? -1 : s_skip_bytes(c, n);
-    case 0xc5:
-    case 0xda: return s_be(c, 2, &n) ? -1 : s_skip_bytes(c, n);
-    case 0xc6:
-    case 0xdb: return s_be(c, 4, &n) ? -1 : s_skip_bytes(c, n);
-    case 0xc7: return s_be(c, 1, &n) ? -1 : s_skip_bytes(c, n + 1);
-    case 0xc8: return s_be(c, 2, &n) ? -1 : s_skip_bytes(c, n + 1);
-    case 0xc9: return s_be(c, 4, &n) ? -1 : s_skip_bytes(c, n + 1);
-    case 0xca: return s_skip_bytes(c, 4);
-    case 0xcb: return s_skip_bytes(c, 8);
-    case 0xcc:
-    case 0xd0: return s_skip_bytes(c, 1);
-    case 0xcd:
-    case 0xd1: return s_skip_bytes(c, 2);
-    case 0xce:
-    case 0xd2: return s_skip_bytes(c, 4);
-    case 0xcf:
-    case 0xd3: return s_skip_bytes(c, 8);
-    case 0xd4: return s_skip_bytes(c, 2);
-    case 0xd5: return s_skip_bytes(c, 3);
-    case 0xd6: return s_skip_bytes(c, 5);
-    case 0xd7: return s_skip_bytes(c, 9);
-    case 0xd8: return s_skip_bytes(c, 17);
-    case 0xdc:
-        if (s_be(c, 2, &n))
-            return -1;
-        goto items;
-    case 0xdd:
-        if (s_be(c, 4, &n))
-            return -1;
-        goto items;
-    case 0xde:
-        if (s_be(c, 2, &n))
-            return -1;
-        n *= 2;
-        goto items;
-    case 0xdf:
-        if (s_be(c, 4, &n))
-            return -1;
-        n *= 2;
-        goto items;
-    default: return -1; /* 0xc1 */
-    }
-items:
-    /* Each item takes at least one byte: a count larger than what remains is malformed. */
-    if (n > (uint64_t)(c->end - c->p))
-        return -1;
-    for (uint64_t i = 0; i < n; i++)
-        if (s_skip(c, depth - 1) < 0)
-            return -1;
-    return 0;
 }
 
 /* Reads a container header of the given family (0x90 array / 0x80 map). */
-static int s_container(s_cur_t *c, int map, uint64_t *n)
+static inline int s_container(s_cur_t *c, int map, uint64_t *n)
 {
     if (c->p >= c->end)
         return -1;
@@ -408,32 +413,29 @@ static int s_container(s_cur_t *c, int map, uint64_t *n)
         *n = t & 0x0f;
         return 0;
     }
-    if (t == (map ? 0xde : 0xdc))
-        return s_be(c, 2, n);
-    if (t == (map ? 0xdf : 0xdd))
-        return s_be(c, 4, n);
-    return -1;
+    int w = t == (map ? 0xde : 0xdc) ? 2 : t == (map ? 0xdf : 0xdd) ? 4 : 0;
+    if (!w || c->end - c->p < w)
+        return -1;
+    *n = s_load(c->p, w);
+    c->p += w;
+    return 0;
 }
 
 /* Reads a str (want_bin = 0) or bin (1) and returns its bytes. */
-static int s_bytes(s_cur_t *c, int want_bin, const uint8_t **ptr, uint64_t *n)
+static inline int s_bytes(s_cur_t *c, int want_bin, const uint8_t **ptr, uint64_t *n)
 {
     if (c->p >= c->end)
         return -1;
     uint8_t t = *c->p++;
-    int w = 0;
-    if (!want_bin && (t & 0xe0) == 0xa0)
+    if (!want_bin && (t & 0xe0) == 0xa0) {
         *n = t & 0x1f;
-    else if (t == (want_bin ? 0xc4 : 0xd9))
-        w = 1;
-    else if (t == (want_bin ? 0xc5 : 0xda))
-        w = 2;
-    else if (t == (want_bin ? 0xc6 : 0xdb))
-        w = 4;
-    else
-        return -1;
-    if (w && s_be(c, w, n))
-        return -1;
+    } else {
+        int w = t == (want_bin ? 0xc4 : 0xd9) ? 1 : t == (want_bin ? 0xc5 : 0xda) ? 2 : t == (want_bin ? 0xc6 : 0xdb) ? 4 : 0;
+        if (!w || c->end - c->p < w)
+            return -1;
+        *n = s_load(c->p, w);
+        c->p += w;
+    }
     if ((uint64_t)(c->end - c->p) < *n)
         return -1;
     *ptr = c->p;
@@ -442,7 +444,7 @@ static int s_bytes(s_cur_t *c, int want_bin, const uint8_t **ptr, uint64_t *n)
 }
 
 /* Reads an unsigned integer. */
-static int s_uint(s_cur_t *c, uint64_t *v)
+static inline int s_uint(s_cur_t *c, uint64_t *v)
 {
     if (c->p >= c->end)
         return -1;
@@ -451,9 +453,107 @@ static int s_uint(s_cur_t *c, uint64_t *v)
         *v = t;
         return 0;
     }
-    if (t >= 0xcc && t <= 0xcf)
-        return s_be(c, 1 << (t - 0xcc), v);
-    return -1;
+    if (t < 0xcc || t > 0xcf)
+        return -1;
+    if (t == 0xcf) {
+        if (c->end - c->p < 8)
+            return -1;
+        *v = s_load(c->p, 4) << 32 | s_load(c->p + 4, 4);
+        c->p += 8;
+        return 0;
+    }
+    int w = 1 << (t - 0xcc);
+    if (c->end - c->p < w)
+        return -1;
+    *v = s_load(c->p, w);
+    c->p += w;
+    return 0;
+}
+
+/* The op kind named by the str v (vl bytes), or 0 for none. */
+static inline drift_cop_t s_op_kind(const uint8_t *v, uint64_t vl)
+{
+    switch (vl) {
+    case 6:
+        if (memcmp(v, "insert", 6) == 0)
+            return DRIFT_COP_INSERT;
+        if (memcmp(v, "update", 6) == 0)
+            return DRIFT_COP_UPDATE;
+        if (memcmp(v, "delete", 6) == 0)
+            return DRIFT_COP_DELETE;
+        return 0;
+    case 5: return memcmp(v, "patch", 5) == 0 ? DRIFT_COP_PATCH : 0;
+    case 3: return memcmp(v, "ddl", 3) == 0 ? DRIFT_COP_DDL : 0;
+    default: return 0;
+    }
+}
+
+/* The fast path for the op layout the packers write (drift_commit_pack_body, drift_commit_pack_op_delta): a
+ * fixmap of 2-5 entries whose first keys are fixstr "op" (a fixstr name) and "table" (a uint up to 32
+ * bits), then only fixstr "key" (bin) and "row" (any value) entries. Fills op and advances the cursor
+ * only when the whole op has that shape and is complete; otherwise returns 0 with the cursor where it
+ * was, and the general walk reads the op (and gives the error, when there is one): for the inputs it
+ * takes, it reports exactly what the general walk reports. */
+static inline int s_fast_op(s_cur_t *c, drift_commit_op_t *ret)
+{
+    const uint8_t *p = c->p, *end = c->end;
+    drift_commit_op_t op = {0};
+    if (end - p < 13 || p[0] < 0x82 || p[0] > 0x85 || memcmp(p + 1, "\xa2op", 3) != 0 || (p[4] & 0xe0) != 0xa0)
+        return 0;
+    int nk = p[0] & 0x0f, ol = p[4] & 0x1f;
+    p += 5;
+    if (end - p < ol + 7 || !(op.op = s_op_kind(p, (uint64_t)ol)))
+        return 0;
+    p += ol;
+    if (memcmp(p, "\xa5table", 6) != 0)
+        return 0;
+    p += 6;
+    uint8_t t = *p++;
+    if (t <= 0x7f) {
+        op.table = t;
+    } else if (t >= 0xcc && t <= 0xce) {
+        int w = 1 << (t - 0xcc);
+        if (end - p < w)
+            return 0;
+        op.table = (uint32_t)s_load(p, w);
+        p += w;
+    } else {
+        return 0;
+    }
+    for (int k = 2; k < nk; k++) {
+        if (end - p < 5)
+            return 0;
+        if (memcmp(p, "\xa3key", 4) == 0) {
+            s_cur_t kc = {p + 4, end};
+            uint64_t kl;
+            if (s_bytes(&kc, 1, &op.key, &kl) < 0)
+                return 0;
+            op.key_len = (uint32_t)kl; /* a bin length is at most 32 bits */
+            p = kc.p;
+        } else if (memcmp(p, "\xa3row", 4) == 0) {
+            s_cur_t rc = {p + 4, end};
+            int nv = (p[4] & 0xf0) == 0x90 ? p[4] & 0x0f : -1;
+            const uint8_t *q = p + 5;
+            /* The common row: a fixarray of scalars and fixstrs, skipped in one loop; anything else (or
+             * anything short) takes s_skip from the row's start. */
+            for (; nv > 0 && q < end && s_tag[*q] < 0x40 && end - q > s_tag[*q]; nv--)
+                q += 1 + s_tag[*q];
+            if (nv == 0)
+                rc.p = q;
+            else if (s_skip(&rc) < 0)
+                return 0;
+            op.row_mp = p + 4;
+            op.row_mp_len = (uint32_t)(rc.p - op.row_mp);
+            p = rc.p;
+        } else {
+            return 0;
+        }
+    }
+    if (!op.key && op.op != DRIFT_COP_DDL)
+        return 0;
+    *ret = op;
+    c->p = p;
+    return 1;
 }
 
 int drift_commit_body_keys(const void *body, size_t len, drift_commit_op_fn fn, void *arg, char *err, size_t cap)
@@ -466,44 +566,61 @@ int drift_commit_body_keys(const void *body, size_t len, drift_commit_op_fn fn, 
         drift_commit_op_t op = {0};
         uint64_t nkeys;
         int have_table = 0;
+        if (s_fast_op(&c, &op))
+            goto report;
         if (s_container(&c, 1, &nkeys) < 0)
             return s_fail(err, cap, "ops[%llu] is not a map", (unsigned long long)i);
         for (uint64_t k = 0; k < nkeys; k++) {
             const uint8_t *name;
             uint64_t nl;
-            if (s_bytes(&c, 0, &name, &nl) < 0)
+            if (c.p < c.end && (*c.p & 0xe0) == 0xa0) {
+                nl = *c.p & 0x1f; /* a fixstr, as the packers write every key name */
+                name = c.p + 1;
+                if ((uint64_t)(c.end - name) < nl)
+                    return s_fail(err, cap, "ops[%llu]: a key is not a str", (unsigned long long)i);
+                c.p = name + nl;
+            } else if (s_bytes(&c, 0, &name, &nl) < 0) {
                 return s_fail(err, cap, "ops[%llu]: a key is not a str", (unsigned long long)i);
-            if (nl == 2 && memcmp(name, "op", 2) == 0) {
+            }
+            int which = 0; /* 1 op, 2 table, 3 key, 4 row, 0 any other name */
+            if (nl == 2)
+                which = name[0] == 'o' && name[1] == 'p';
+            else if (nl == 3)
+                which = memcmp(name, "key", 3) == 0 ? 3 : memcmp(name, "row", 3) == 0 ? 4 : 0;
+            else if (nl == 5)
+                which = memcmp(name, "table", 5) == 0 ? 2 : 0;
+            if (which == 1) {
                 const uint8_t *v;
                 uint64_t vl;
                 if (s_bytes(&c, 0, &v, &vl) < 0)
                     return s_fail(err, cap, "ops[%llu].op is not a str", (unsigned long long)i);
-                for (int j = DRIFT_COP_INSERT; j <= DRIFT_COP_DDL; j++)
-                    if (strlen(s_op_names[j]) == vl && memcmp(s_op_names[j], v, vl) == 0)
-                        op.op = (drift_cop_t)j;
-            } else if (nl == 5 && memcmp(name, "table", 5) == 0) {
+                drift_cop_t kind = s_op_kind(v, vl);
+                if (kind)
+                    op.op = kind; /* an unknown name leaves it as it was */
+            } else if (which == 2) {
                 uint64_t t;
                 if (s_uint(&c, &t) < 0 || t > UINT32_MAX)
                     return s_fail(err, cap, "ops[%llu].table is not a uint32", (unsigned long long)i);
                 op.table = (uint32_t)t;
                 have_table = 1;
-            } else if (nl == 3 && memcmp(name, "key", 3) == 0) {
+            } else if (which == 3) {
                 uint64_t kl;
                 if (s_bytes(&c, 1, &op.key, &kl) < 0 || kl > UINT32_MAX)
                     return s_fail(err, cap, "ops[%llu].key is not bin", (unsigned long long)i);
                 op.key_len = (uint32_t)kl;
-            } else if (nl == 3 && memcmp(name, "row", 3) == 0) {
+            } else if (which == 4) {
                 const uint8_t *r = c.p;
-                if (s_skip(&c, DRIFT_MSG_MAX_DEPTH) < 0)
+                if (s_skip(&c) < 0)
                     return s_fail(err, cap, "ops[%llu]: malformed value", (unsigned long long)i);
                 op.row_mp = r;
                 op.row_mp_len = (uint32_t)(c.p - r);
-            } else if (s_skip(&c, DRIFT_MSG_MAX_DEPTH) < 0) {
+            } else if (s_skip(&c) < 0) {
                 return s_fail(err, cap, "ops[%llu]: malformed value", (unsigned long long)i);
             }
         }
         if (!op.op || !have_table || (!op.key && op.op != DRIFT_COP_DDL))
             return s_fail(err, cap, "ops[%llu] lacks op, table or key", (unsigned long long)i);
+    report:;
         int rc = fn ? fn(&op, arg) : 0;
         if (rc)
             return rc;
