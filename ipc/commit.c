@@ -305,9 +305,13 @@ out:
  * One pass over the bytes, no allocation, no recursion: every read is bounds-checked against the end of
  * the body, so malformed input fails (-1 from the helpers, DRIFT_EPROTO with a message from the walk) and
  * never reads past it. The common cases come first in each helper (fixstr map keys, fixints, rows that
- * are arrays of scalars and strings); the rest of MessagePack takes the switch. Rows and unknown values
- * are skipped iteratively with one small stack of counts (DRIFT_MSG_MAX_DEPTH levels), so a row of n
- * scalars costs one loop of n steps, not n calls. */
+ * are arrays of scalars and strings); the rest of MessagePack takes the tag table. Rows and unknown
+ * values are skipped iteratively with one small stack of counts (DRIFT_MSG_MAX_DEPTH levels), so a row of
+ * n scalars costs one loop of n steps, not n calls. Each op first tries s_fast_op, which reads the layout
+ * the packers write by fixed byte patterns and gives up (cursor untouched, no callback) on anything else;
+ * the general walk then reads that op as before. tests/unit/test_commit.c compares the whole walk with a
+ * copy of the recursive walk it replaced (same returns, messages and callbacks, on valid, cut and
+ * corrupted bodies). Pure functions of their input: safe from any thread. */
 
 typedef struct {
     const uint8_t *p, *end;
