@@ -1,7 +1,9 @@
 /* tests/unit/test_commit.c — the commit protocol codec (ipc/commit.h): a request
  * built with the client helpers parses back; its frame body decodes the same way
  * through the full decoder and the allocation-free key walk; malformed requests
- * are refused with a message; every truncation and random bytes never crash. */
+ * are refused with a message; every truncation and random bytes never crash; the key walk
+ * (drift_commit_body_keys, with its fast path) reports exactly what a reference copy of the walk it
+ * replaced reports, on generated, cut and corrupted bodies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,6 +168,59 @@ static void t_malformed(void **state)
         assert_int_equal(s_parse_bytes(sb.data, sb.size, err, sizeof err), DRIFT_EPROTO);
         assert_true(err[0] != 0);
     }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* The optional "session" (group commit): packed only when non-zero, parsed, refused when not an unsigned integer,
+ * absent from the frame body. */
+static void t_session(void **state)
+{
+    (void)state;
+    char err[256];
+    drift_msg_limits_t lim = drift_msg_limits(1 << 20);
+    for (int with = 0; with < 2; with++) {
+        msgpack_sbuffer sb, body;
+        msgpack_sbuffer_init(&sb);
+        msgpack_sbuffer_init(&body);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        drift_commit_pack_request_session(&pk, 9, 4, DRIFT_ISO_READ_COMMITTED, 1, 0, with ? 0xfeedull << 20 : 0);
+        drift_commit_pack_op(&pk, DRIFT_COP_INSERT, 3, "k", 1, "\x91\x01", 2);
+        drift_msg_t *msg = NULL;
+        assert_int_equal(drift_msg_decode(sb.data, sb.size, &lim, &msg, err, sizeof err), 0);
+        drift_commit_req_t req;
+        assert_int_equal(drift_commit_parse(drift_msg_root(msg), &req, err, sizeof err), 0);
+        assert_int_equal(req.has_session, with);
+        assert_int_equal(req.session, with ? 0xfeedull << 20 : 0);
+        assert_int_equal(req.snapshot, 4);
+        assert_int_equal(req.nops, 1);
+        msgpack_packer bp;
+        msgpack_packer_init(&bp, &body, msgpack_sbuffer_write);
+        drift_commit_pack_body(&bp, &req);
+        assert_null(memmem(body.data, body.size, "session", 7));
+        drift_commit_req_clear(&req);
+        drift_msg_destroy(&msg);
+        msgpack_sbuffer_destroy(&body);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* a session that is not an unsigned integer is refused */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    msgpack_pack_str_with_body(&pk, "session", 7);
+    msgpack_pack_str_with_body(&pk, "x", 1);
+    msgpack_pack_str_with_body(&pk, "snapshot", 8);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "op", 2);
+    msgpack_pack_str_with_body(&pk, "commit", 6);
+    msgpack_pack_str_with_body(&pk, "ops", 3);
+    msgpack_pack_array(&pk, 1);
+    drift_commit_pack_op(&pk, DRIFT_COP_DELETE, 3, "k", 1, NULL, 0);
+    err[0] = 0;
+    assert_int_equal(s_parse_bytes(sb.data, sb.size, err, sizeof err), DRIFT_EPROTO);
+    assert_non_null(strstr(err, "session"));
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -964,6 +1019,7 @@ int main(void)
         cmocka_unit_test(t_round_trip),
         cmocka_unit_test(t_malformed),
         cmocka_unit_test(t_delta),
+        cmocka_unit_test(t_session),
         cmocka_unit_test(t_random),
         cmocka_unit_test(t_walk_differential),
         cmocka_unit_test(t_walk_depth),
