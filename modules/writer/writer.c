@@ -766,8 +766,9 @@ static uint64_t s_gather_window(const writer_t *w)
 
 /* Counts the sources the open batch should wait for: those without a commit in it and a think time within the
  * bound that are either being written (answered when the flush ends, evaluated again then) or were answered at
- * ack_ns with their next commit due (ack + think) before the batch's deadline and not yet overdue (ack + think +
- * 4 dev, which also ends the wait for them: until_ns). */
+ * ack_ns with their next commit due, even late (ack + think + 4 dev), before the batch's deadline and not yet
+ * overdue (that time passed; the latest such time of the counted sources also ends the wait: until_ns). A source
+ * whose round trips vary more than the window allows is not waited for: its wait would mostly time out. */
 static void s_gather_eval(writer_t *w, uint64_t now)
 {
     int busy = w->inflight > 0;
@@ -782,7 +783,7 @@ static void s_gather_eval(writer_t *w, uint64_t now)
         if (!e->key || e->gen_in == w->gen || !e->think_ns || e->think_ns > w->gather_ns)
             continue;
         uint64_t due = e->ack_ns + e->think_ns, late = due + 4 * e->dev_ns;
-        if (e->out > 0 ? busy : (due <= deadline && now <= late)) {
+        if (e->out > 0 ? busy : (late <= deadline && now <= late)) {
             e->wait_eval = w->eval;
             w->missing++;
             if (e->out == 0 && late > w->until_ns)
