@@ -44,7 +44,7 @@ static const drift_cfg_key_t s_keys[] = {
      "sync: a commit is acknowledged after fdatasync; async: after the write, fsync every sync_interval."},
     {"sync_interval", DRIFT_CFG_T_DURATION, OFF(sync_interval_ns), "200ms", NULL, 1000000, 0,
      DRIFT_CFG_RESTART_ROLES, R(WRITER), "With durability = async: longest time between fdatasyncs."},
-    {"commit_gather", DRIFT_CFG_T_DURATION, OFF(commit_gather_ns), "1ms", NULL, 0, 100000000, DRIFT_CFG_RESTART_ROLES,
+    {"commit_gather", DRIFT_CFG_T_DURATION, OFF(commit_gather_ns), "0", NULL, 0, 100000000, DRIFT_CFG_RESTART_ROLES,
      R(WRITER), "durability = sync: longest time a group commit waits for sessions expected to commit; 0 = off."},
     {"max_message_size", DRIFT_CFG_T_SIZE, OFF(max_message_size), "16MB", NULL, 1024, 1ll << 31,
      DRIFT_CFG_RESTART_ROLES, R(GATEWAY) | R(QUERY), "Largest client message accepted (ZMQ_MAXMSGSIZE)."},
