@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "admin/driftctl.h"
+#include "common/git_rev.h"
 #include "config.h"
 
 static int s_cmd_ping(drift_ctl_t *ctl, int argc, char **argv);

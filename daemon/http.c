@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "common/git_rev.h"
 #include "config.h"
 #include "daemon/supervisor.h"
 

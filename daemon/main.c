@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/git_rev.h"
 #include "config.h"
 #include "daemon/options.h"
 #include "daemon/role.h"

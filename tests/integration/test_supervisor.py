@@ -20,10 +20,11 @@ def role_pid(d, role):
     return pids[0] if pids else None
 
 
-def wait_replaced(d, role, old_pid, timeout=15):
-    """Waits until `role` has as many processes as before, none of them old_pid, and the
-    daemon is ready again; returns the pid that replaced old_pid."""
-    before = set(d.role_pids().get(role, [])) | {old_pid}
+def wait_replaced(d, role, old_pid, before, timeout=15):
+    """Waits until `role` has as many processes as `before` (its pids from before old_pid was stopped: taken
+    later, they could already hold the replacement, which then never looks new), none of them old_pid, and
+    the daemon is ready again; returns the pid that replaced old_pid."""
+    before = set(before) | {old_pid}
 
     def replaced():
         pids = set(d.role_pids().get(role, []))
@@ -107,9 +108,10 @@ class SupervisorTest(unittest.TestCase):
             self.assertTrue(answers(d))
             for role in ("writer", "indexer", "query", "gateway", "compactor"):
                 old = role_pid(d, role)
-                others = {r: p for r, p in d.role_pids().items() if r != role}
+                pids = d.role_pids()
+                others = {r: p for r, p in pids.items() if r != role}
                 os.kill(old, signal.SIGKILL)
-                new = wait_replaced(d, role, old)
+                new = wait_replaced(d, role, old, pids[role])
                 self.assertNotEqual(new, old)
                 wait_for(lambda: answers(d), 15, what="the daemon to answer a ping after kill of %s" % role)
                 if role != "query":
@@ -158,10 +160,11 @@ class SupervisorTest(unittest.TestCase):
     def test_hung_role_is_replaced(self):
         with Daemon() as d:
             old = role_pid(d, "indexer")
+            pids = d.role_pids()["indexer"]
             os.kill(old, signal.SIGSTOP)
             wait_for(lambda: proc_state(old) == "T", 5, what="stopped")
             t0 = time.monotonic()
-            new = wait_replaced(d, "indexer", old, timeout=20)
+            new = wait_replaced(d, "indexer", old, pids, timeout=20)
             self.assertNotEqual(new, old)
             self.assertGreater(time.monotonic() - t0, 2.0)  # only after heartbeat_timeout (4s)
             wait_for(lambda: not pid_alive(old), 5, what="hung process gone")
@@ -233,7 +236,7 @@ class SupervisorTest(unittest.TestCase):
             d.write_config(extra={"max_queue": "100", "log_level": "debug", "query_workers": "3"})
             d.send_signal(signal.SIGHUP)
             wait_for(lambda: "configuration reloaded" in d.log(), 10, what="reload")
-            new_gw = wait_replaced(d, "gateway", before["gateway"][0])
+            new_gw = wait_replaced(d, "gateway", before["gateway"][0], before["gateway"])
             wait_for(lambda: len(d.role_pids().get("query", [])) == 3, 10, what="third query worker")
             wait_for(lambda: d.http_get("/health/ready")[0] == 200, 10, what="ready")
             after = d.role_pids()
@@ -308,6 +311,12 @@ class SupervisorTest(unittest.TestCase):
             p = subprocess.run([DRIFTDBD, "--version"], capture_output=True)
             self.assertEqual(p.returncode, 0)
             self.assertTrue(p.stdout.startswith(b"driftdbd 0.1.0"))
+            # the revision is the checkout's, not the one configure was generated at (it was baked into configure
+            # by autoconf: a build of a later commit went on naming the old one)
+            git = subprocess.run(["git", "-C", os.environ.get("DRIFT_SRCDIR", "."), "rev-parse", "--short", "HEAD"],
+                                 capture_output=True)
+            if git.returncode == 0:
+                self.assertEqual(p.stdout.decode().strip(), "driftdbd 0.1.0 (%s)" % git.stdout.decode().strip())
         finally:
             d.close()
 
