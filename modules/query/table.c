@@ -241,6 +241,29 @@ out:
     return rc;
 }
 
+/* Gives t its per-statement state for q: the point read, fresh buffers and lazily computed maps (what a table opened
+ * from a cached definition must not share with the statement that decoded it). 0 or -1 (out of memory). */
+static int s_bind(drift_qctx_t *q, s_table_t *t, uint64_t as_of, int present)
+{
+    t->vmaps = NULL;
+    t->nvmaps = t->capvmaps = 0;
+    t->getrow = NULL;
+    t->getrow_len = t->getrow_cap = 0;
+    t->getpk = NULL;
+    t->getpk_cap = 0;
+    t->built = NULL;
+    t->packbuf = NULL;
+    t->pack_len = t->pack_cap = 0;
+    t->pack_oom = 0;
+    t->est = -1;
+    t->pub.q = q;
+    t->pub.as_of = as_of;
+    t->pub.present = present;
+    t->pub.est_steps = 0;
+    t->getvals = drift_arena_alloc(q->arena, (t->pub.ncols ? t->pub.ncols : 1) * sizeof *t->getvals);
+    return t->getvals ? 0 : s_oom(q);
+}
+
 /* Builds an opened table from a definition (raw TABLEDEF bytes). */
 static int s_build(drift_qctx_t *q, uint32_t id, const uint8_t *raw, size_t raw_len, uint64_t as_of, int present,
                    drift_table_t **ret)
@@ -262,20 +285,14 @@ static int s_build(drift_qctx_t *q, uint32_t id, const uint8_t *raw, size_t raw_
     drift_index_tdef_destroy(&d);
     drift_table_t *p = &t->pub;
     t->rowid_col = -1;
-    t->est = -1;
-    p->est_steps = 0;
-    p->q = q;
     p->id = id;
     p->def = cd;
     p->name = cd->name;
-    p->as_of = as_of;
-    p->present = present;
     p->schema_ver = cd->version;
     p->ncols = cd->ncols;
     p->cols = drift_arena_alloc(q->arena, cd->ncols * sizeof *p->cols);
     p->idx = drift_arena_alloc(q->arena, (cd->nidx ? cd->nidx : 1) * sizeof *p->idx);
-    t->getvals = drift_arena_alloc(q->arena, cd->ncols * sizeof *t->getvals);
-    if (!cd->cols || !cd->idx || !p->cols || !p->idx || !t->getvals)
+    if (!cd->cols || !cd->idx || !p->cols || !p->idx || s_bind(q, t, as_of, present) < 0)
         return s_oom(q);
     for (uint32_t i = 0; i < cd->ncols; i++) {
         drift_tcol_t *c = &p->cols[i];
@@ -375,7 +392,6 @@ typedef struct {
 struct drift_tdef_cache {
     s_tdef_entry_t e[TDEF_CACHE_MAX];
     uint32_t n;
-    uint64_t hits, misses;
 };
 
 drift_tdef_cache_t *drift_tdef_cache_new(void)
@@ -383,10 +399,9 @@ drift_tdef_cache_t *drift_tdef_cache_new(void)
     return calloc(1, sizeof(drift_tdef_cache_t));
 }
 
-void drift_tdef_cache_trim(drift_tdef_cache_t *c)
+/* Frees every entry. */
+static void s_tdef_clear(drift_tdef_cache_t *c)
 {
-    if (!c || c->n < TDEF_CACHE_MAX)
-        return;
     for (uint32_t i = 0; i < c->n; i++) {
         free(c->e[i].raw);
         drift_arena_free(&c->e[i].arena);
@@ -394,25 +409,19 @@ void drift_tdef_cache_trim(drift_tdef_cache_t *c)
     c->n = 0;
 }
 
+void drift_tdef_cache_trim(drift_tdef_cache_t *c)
+{
+    if (c && c->n >= TDEF_CACHE_MAX)
+        s_tdef_clear(c);
+}
+
 void drift_tdef_cache_destroy(drift_tdef_cache_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    drift_tdef_cache_t *c = *self_p;
-    for (uint32_t i = 0; i < c->n; i++) {
-        free(c->e[i].raw);
-        drift_arena_free(&c->e[i].arena);
-    }
-    free(c);
+    s_tdef_clear(*self_p);
+    free(*self_p);
     *self_p = NULL;
-}
-
-void drift_tdef_cache_counts(const drift_tdef_cache_t *c, uint64_t *hits, uint64_t *misses)
-{
-    if (hits)
-        *hits = c ? c->hits : 0;
-    if (misses)
-        *misses = c ? c->misses : 0;
 }
 
 /* s_build through q->tdef_cache: the cached table (decoded once per (id, raw bytes)) copied into the statement's
@@ -427,10 +436,7 @@ static int s_open_def(drift_qctx_t *q, uint32_t id, const uint8_t *raw, size_t r
     for (uint32_t i = 0; i < c->n && !e; i++)
         if (c->e[i].id == id && c->e[i].raw_len == raw_len && memcmp(c->e[i].raw, raw, raw_len) == 0)
             e = &c->e[i];
-    if (e)
-        c->hits++;
-    else {
-        c->misses++;
+    if (!e) {
         if (c->n >= TDEF_CACHE_MAX) /* full: tables of this statement may point into every entry */
             return s_build(q, id, raw, raw_len, as_of, present, ret);
         e = &c->e[c->n];
@@ -452,26 +458,11 @@ static int s_open_def(drift_qctx_t *q, uint32_t id, const uint8_t *raw, size_t r
         c->n++;
     }
     s_table_t *t = drift_arena_alloc(q->arena, sizeof *t);
-    drift_value_t *gv = drift_arena_alloc(q->arena, e->tpl.pub.ncols * sizeof *gv);
-    if (!t || !gv)
+    if (!t)
         return s_oom(q);
     *t = e->tpl;
-    t->vmaps = NULL;
-    t->nvmaps = t->capvmaps = 0;
-    t->getvals = gv;
-    t->getrow = NULL;
-    t->getrow_len = t->getrow_cap = 0;
-    t->getpk = NULL;
-    t->getpk_cap = 0;
-    t->built = NULL;
-    t->packbuf = NULL;
-    t->pack_len = t->pack_cap = 0;
-    t->pack_oom = 0;
-    t->est = -1;
-    t->pub.q = q;
-    t->pub.as_of = as_of;
-    t->pub.present = present;
-    t->pub.est_steps = 0;
+    if (s_bind(q, t, as_of, present) < 0)
+        return -1;
     *ret = &t->pub;
     return 0;
 }

@@ -53,8 +53,6 @@ drift_tdef_cache_t *drift_tdef_cache_new(void);
 void drift_tdef_cache_destroy(drift_tdef_cache_t **self_p);
 /* Call between statements (no table opened from the cache in use): empties a full cache. */
 void drift_tdef_cache_trim(drift_tdef_cache_t *self);
-/* Opens answered from the cache (hits) and decoded into it (misses) so far. */
-void drift_tdef_cache_counts(const drift_tdef_cache_t *self, uint64_t *hits, uint64_t *misses);
 
 /* What one statement runs with. The engine fills it (engine.c) before executing. */
 typedef struct {
