@@ -278,6 +278,22 @@ static int64_t s_point_reads(drift_index_rd_t *rd, const int64_t *keys, int64_t 
     return sum;
 }
 
+/* Seeks keys[0..n) of table 1 in `versions` and reads the newest record's seq (drift_index_last_write): the tree
+ * descent of an as-of read without its version decode and row; returns the sum of the seqs found. */
+static int64_t s_seek_reads(drift_index_rd_t *rd, const int64_t *keys, int64_t n)
+{
+    int64_t sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t pk[9];
+        s_pk(keys[i], pk);
+        uint64_t seq;
+        int op;
+        if (drift_index_last_write(rd, 1, pk, 9, &seq, &op) == 0)
+            sum += (int64_t)seq;
+    }
+    return sum;
+}
+
 /* Rounds of the paired point-read measurement (odd: the median is one of them). */
 #define PAIRED_ROUNDS 9
 
@@ -652,21 +668,30 @@ int main(int argc, char **argv)
         }
         s_result(names[k], dn / (2.0 * (double)queries), sn / (2.0 * (double)queries), "µs/query");
     }
-    /* The same three point reads again, paired: PAIRED_ROUNDS rounds, each timing every kind once over the same
+    /* The same three point reads again (and the versions seek alone), paired: PAIRED_ROUNDS rounds, each timing every kind once over the same
      * keys in a rotating order, so that machine noise (other processes, frequency) hits all kinds alike; the
      * medians over the rounds give the as-of / latest ratios printed at the end. */
-    double paired[3][PAIRED_ROUNDS];
-    int64_t pcheck = 0;
+    double paired[4][PAIRED_ROUNDS]; /* kind 3: the versions seek alone (s_seek_reads) */
+    int64_t pcheck = 0, scheck0 = -1;
     for (int r = 0; r < PAIRED_ROUNDS; r++) {
-        for (int j = 0; j < 3; j++) {
-            int k = (r + j) % 3;
+        for (int j = 0; j < 4; j++) {
+            int k = (r + j) % 4;
             uint64_t p0 = s_now();
-            pcheck += s_point_reads(rd, keys, queries, as_ofs[k]);
+            if (k < 3)
+                pcheck += s_point_reads(rd, keys, queries, as_ofs[k]);
+            else {
+                int64_t sc = s_seek_reads(rd, keys, queries);
+                if (scheck0 >= 0 && sc != scheck0) {
+                    fprintf(stderr, "bench_index: versions seeks found other seqs\n");
+                    return 1;
+                }
+                scheck0 = sc;
+            }
             paired[k][r] = (double)(s_now() - p0) / (double)queries / 1000.0;
         }
     }
-    double pmed[3];
-    for (int k = 0; k < 3; k++) {
+    double pmed[4];
+    for (int k = 0; k < 4; k++) {
         qsort(paired[k], PAIRED_ROUNDS, sizeof paired[k][0], s_cmp_double);
         pmed[k] = paired[k][PAIRED_ROUNDS / 2];
     }
@@ -798,6 +823,9 @@ int main(int argc, char **argv)
     printf("paired (%d rounds, rotating order, medians): latest %.3f µs, as of recent %.3f µs, as of old %.3f µs; "
            "old / latest %.2f, recent / latest %.2f\n",
            PAIRED_ROUNDS, pmed[0], pmed[1], pmed[2], pmed[2] / pmed[0], pmed[1] / pmed[0]);
+    printf("versions seek alone (the as-of read's tree descent, no version decoded: drift_index_last_write) %.3f µs; "
+           "/ latest %.2f\n",
+           pmed[3], pmed[3] / pmed[0]);
     printf("index size %.0f MiB; SQLite file ", ix_mb);
     stat(sqld, &st);
     printf("%.0f MiB\n", (double)st.st_size / 1048576.0);
