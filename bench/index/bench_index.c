@@ -30,6 +30,7 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <msgpack.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -278,21 +279,13 @@ static int64_t s_point_reads(drift_index_rd_t *rd, const int64_t *keys, int64_t 
     return sum;
 }
 
-/* Seeks keys[0..n) of table 1 in `versions` and reads the newest record's seq (drift_index_last_write): the tree
- * descent of an as-of read without its version decode and row; returns the sum of the seqs found. */
-static int64_t s_seek_reads(drift_index_rd_t *rd, const int64_t *keys, int64_t n)
-{
-    int64_t sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint8_t pk[9];
-        s_pk(keys[i], pk);
-        uint64_t seq;
-        int op;
-        if (drift_index_last_write(rd, 1, pk, 9, &seq, &op) == 0)
-            sum += (int64_t)seq;
-    }
-    return sum;
-}
+/* The floor of a point read in this layout, on the raw LMDB trees of the index at idxd (closed by DriftDB first:
+ * a process must not open one environment twice): PAIRED_ROUNDS rounds in rotating order of an mdb_get of
+ * table|pk in `current` (a latest read's lookup) and an MDB_SET_RANGE of table|pk|~as_of in `versions` at each
+ * as_ofs[1..2] (an as-of read's lookup, landing on the chunk, before any decoding), each touching the first byte
+ * of the value. Fills med[0..2] with the median µs per lookup; 0 or -1. */
+static int s_raw_seeks(const char *idxd, const int64_t *keys, int64_t n, const uint64_t *as_ofs, double *med);
+static volatile uint8_t g_sink; /* what s_raw_seeks reads goes here, so that the compiler keeps the reads */
 
 /* Rounds of the paired point-read measurement (odd: the median is one of them). */
 #define PAIRED_ROUNDS 9
@@ -668,30 +661,21 @@ int main(int argc, char **argv)
         }
         s_result(names[k], dn / (2.0 * (double)queries), sn / (2.0 * (double)queries), "µs/query");
     }
-    /* The same three point reads again (and the versions seek alone), paired: PAIRED_ROUNDS rounds, each timing every kind once over the same
+    /* The same three point reads again, paired: PAIRED_ROUNDS rounds, each timing every kind once over the same
      * keys in a rotating order, so that machine noise (other processes, frequency) hits all kinds alike; the
      * medians over the rounds give the as-of / latest ratios printed at the end. */
-    double paired[4][PAIRED_ROUNDS]; /* kind 3: the versions seek alone (s_seek_reads) */
-    int64_t pcheck = 0, scheck0 = -1;
+    double paired[3][PAIRED_ROUNDS];
+    int64_t pcheck = 0;
     for (int r = 0; r < PAIRED_ROUNDS; r++) {
-        for (int j = 0; j < 4; j++) {
-            int k = (r + j) % 4;
+        for (int j = 0; j < 3; j++) {
+            int k = (r + j) % 3;
             uint64_t p0 = s_now();
-            if (k < 3)
-                pcheck += s_point_reads(rd, keys, queries, as_ofs[k]);
-            else {
-                int64_t sc = s_seek_reads(rd, keys, queries);
-                if (scheck0 >= 0 && sc != scheck0) {
-                    fprintf(stderr, "bench_index: versions seeks found other seqs\n");
-                    return 1;
-                }
-                scheck0 = sc;
-            }
+            pcheck += s_point_reads(rd, keys, queries, as_ofs[k]);
             paired[k][r] = (double)(s_now() - p0) / (double)queries / 1000.0;
         }
     }
-    double pmed[4];
-    for (int k = 0; k < 4; k++) {
+    double pmed[3];
+    for (int k = 0; k < 3; k++) {
         qsort(paired[k], PAIRED_ROUNDS, sizeof paired[k][0], s_cmp_double);
         pmed[k] = paired[k][PAIRED_ROUNDS / 2];
     }
@@ -807,6 +791,12 @@ int main(int argc, char **argv)
                  sn / (double)n, "µs/row");
     }
     drift_index_rd_end(&rd);
+    drift_index_close(&ix);
+    double raw[3];
+    if (s_raw_seeks(idxd, keys, queries, as_ofs, raw) < 0) {
+        fprintf(stderr, "bench_index: raw LMDB lookups failed\n");
+        return 1;
+    }
 
     printf("\n%" PRId64 " rows x %" PRId64 " versions = %" PRIu64 " versions, %" PRId64 " rows per commit (%" PRIu64
            " commits), %" PRId64 " random keys\n\n",
@@ -823,9 +813,9 @@ int main(int argc, char **argv)
     printf("paired (%d rounds, rotating order, medians): latest %.3f µs, as of recent %.3f µs, as of old %.3f µs; "
            "old / latest %.2f, recent / latest %.2f\n",
            PAIRED_ROUNDS, pmed[0], pmed[1], pmed[2], pmed[2] / pmed[0], pmed[1] / pmed[0]);
-    printf("versions seek alone (the as-of read's tree descent, no version decoded: drift_index_last_write) %.3f µs; "
-           "/ latest %.2f\n",
-           pmed[3], pmed[3] / pmed[0]);
+    printf("raw LMDB lookups alone (paired, medians; no decoding): current get %.3f µs, versions seek as of recent "
+           "%.3f µs, as of old %.3f µs; old / latest %.2f, recent / latest %.2f\n",
+           raw[0], raw[1], raw[2], raw[2] / raw[0], raw[1] / raw[0]);
     printf("index size %.0f MiB; SQLite file ", ix_mb);
     stat(sqld, &st);
     printf("%.0f MiB\n", (double)st.st_size / 1048576.0);
@@ -837,8 +827,65 @@ int main(int argc, char **argv)
     sqlite3_finalize(q_idx);
     sqlite3_finalize(q_scan);
     sqlite3_close(db);
-    drift_index_close(&ix);
     if (!keep)
         nftw(dir, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
+}
+
+static int s_raw_seeks(const char *idxd, const int64_t *keys, int64_t n, const uint64_t *as_ofs, double *med)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_dbi dcur, dver;
+    int ret = -1;
+    if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+        mdb_env_open(env, idxd, MDB_RDONLY | MDB_NORDAHEAD | MDB_NOTLS, 0644) ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) || mdb_dbi_open(txn, "current", 0, &dcur) ||
+        mdb_dbi_open(txn, "versions", 0, &dver) || mdb_cursor_open(txn, dver, &cur))
+        goto out;
+    double t[3][PAIRED_ROUNDS];
+    uint64_t sum[3] = {0};
+    for (int r = 0; r < PAIRED_ROUNDS; r++)
+        for (int j = 0; j < 3; j++) {
+            int k = (r + j) % 3;
+            uint64_t t0 = s_now();
+            for (int64_t i = 0; i < n; i++) {
+                uint8_t key[4 + 9 + 8] = {0, 0, 0, 1};
+                s_pk(keys[i], key + 4);
+                MDB_val kv = {13, key}, vv;
+                int rc;
+                if (k == 0)
+                    rc = mdb_get(txn, dcur, &kv, &vv);
+                else {
+                    uint64_t inv = ~as_ofs[k];
+                    for (int b = 0; b < 8; b++)
+                        key[13 + b] = (uint8_t)(inv >> (56 - 8 * b));
+                    kv.mv_size = 21;
+                    mdb_cursor_renew(txn, cur); /* from the root, as drift_index_get does */
+                    rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE);
+                }
+                if (rc == 0) { /* found (every key exists at both seqs); the value's first line read */
+                    sum[k]++;
+                    g_sink ^= *(const uint8_t *)vv.mv_data;
+                }
+            }
+            t[k][r] = (double)(s_now() - t0) / (double)n / 1000.0;
+        }
+    for (int k = 0; k < 3; k++) {
+        qsort(t[k], PAIRED_ROUNDS, sizeof t[k][0], s_cmp_double);
+        med[k] = t[k][PAIRED_ROUNDS / 2];
+    }
+    ret = 0;
+    for (int k = 0; k < 3; k++)
+        if (sum[k] != (uint64_t)n * PAIRED_ROUNDS)
+            ret = -1; /* a lookup that found nothing would time something else */
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    return ret;
 }
