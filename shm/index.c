@@ -2248,9 +2248,10 @@ int drift_index_get(drift_index_rd_t *rd, uint32_t table, const void *pk, size_t
     if (rc < 0)
         return rc;
     /* The decode below reads the header, then a directory entry, then a body, then the base row: each
-     * address depends on the bytes before it. Ask for every line of the value at once (≤ 1 KiB) so that
-     * their misses overlap instead of following each other. */
-    for (size_t off = 0; off < v.mv_size; off += 64)
+     * address depends on the bytes before it. Ask for the value's lines at once so that their misses
+     * overlap instead of following each other (the first DRIFT_INDEX_CHUNK_BYTES: a version bigger than a
+     * chunk has one of its own, and only its row is read after its header). */
+    for (size_t off = 0; off < v.mv_size && off < DRIFT_INDEX_CHUNK_BYTES; off += 64)
         __builtin_prefetch((const uint8_t *)v.mv_data + off);
     /* the chunk whose first version is the newest at or before as_of: decode its records up to as_of */
     s_cit_t c;
