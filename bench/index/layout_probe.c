@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shm/keyenc.h"
+
 #define ROUNDS 9
 #define PMAX 64
 
@@ -58,17 +60,22 @@ static uint32_t s_part(const uint8_t *k, size_t n, int parts)
     return h % (uint32_t)parts;
 }
 
-/* table 1 | bench_index's encoding of integer id | ~as_of, big-endian (docs/indexes.md §2-3). */
+/* table 1 | the key encoding of integer id (shm/keyenc.h, 9 bytes) | ~as_of, big-endian (docs/indexes.md §3). */
 static void s_key(int64_t id, uint64_t as_of, uint8_t k[21])
 {
-    uint64_t u = (uint64_t)id ^ (1ull << 63), inv = ~as_of;
+    drift_keybuf_t kb = {0};
+    drift_keyenc_int(&kb, id);
+    if (kb.oom || kb.len != 9) {
+        fprintf(stderr, "layout_probe: key encoding\n");
+        exit(1);
+    }
+    uint64_t inv = ~as_of;
     k[0] = k[1] = k[2] = 0;
     k[3] = 1;
-    k[4] = 0x20; /* DRIFT_KEYENC_INT (shm/keyenc.h), checked against the index's first key below */
-    for (int i = 0; i < 8; i++) {
-        k[5 + i] = (uint8_t)(u >> (56 - 8 * i));
+    memcpy(k + 4, kb.buf, 9);
+    for (int i = 0; i < 8; i++)
         k[13 + i] = (uint8_t)(inv >> (56 - 8 * i));
-    }
+    drift_keybuf_free(&kb);
 }
 
 static void s_stat(MDB_txn *txn, MDB_dbi dbi, const char *name)
