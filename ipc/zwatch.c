@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <zmq.h>
 
+#include "common/util.h"
+
 #define ZWATCH_BUDGET 512
+/* ...and at most this much time in callbacks per wakeup: a callback that does real work (tens of ms)
+ * must not hold the loop for 512 of them while messages keep coming (timers, heartbeats starve) */
+#define ZWATCH_SLICE_NS 5000000ull
 
 struct drift_zwatch {
     void *zsock;
@@ -20,7 +25,8 @@ struct drift_zwatch {
 static void s_on_fd(evutil_socket_t fd, short what, void *arg)
 {
     drift_zwatch_t *self = arg;
-    for (int i = 0; i < ZWATCH_BUDGET; i++) {
+    uint64_t t0 = drift_now_mono_ns();
+    for (int i = 0; i < ZWATCH_BUDGET && (i == 0 || drift_now_mono_ns() - t0 < ZWATCH_SLICE_NS); i++) {
         int events = 0;
         size_t len = sizeof events;
         if (zmq_getsockopt(self->zsock, ZMQ_EVENTS, &events, &len) < 0)
@@ -29,7 +35,7 @@ static void s_on_fd(evutil_socket_t fd, short what, void *arg)
             return;
         self->fn(self->zsock, self->arg);
     }
-    /* Budget spent with messages still pending: continue on the next loop turn. Not with
+    /* Budget (messages or time) spent with messages still pending: continue on the next loop turn. Not with
      * event_active(): libevent 2.1 runs events activated during the active-queue pass in the
      * same pass, so a busy socket would starve every timer (heartbeats) for as long as the
      * flood lasts. A zero timeout is only looked at after the next poll. */

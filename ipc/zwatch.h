@@ -2,8 +2,9 @@
  *
  * ZMQ_FD is edge-triggered and also fires for writability: the watcher calls
  * on_readable once per pending message while ZMQ_EVENTS reports POLLIN (the
- * callback receives exactly one message with ZMQ_DONTWAIT), at most `budget`
- * times per wakeup, then yields to the loop and continues on the next turn.
+ * callback receives exactly one message with ZMQ_DONTWAIT), at most 512 times
+ * and for at most 5 ms of callbacks per wakeup (at least once), then yields to
+ * the loop and continues on the next turn, after timers and other I/O.
  * Any code that sends on the socket outside the callback must call
  * drift_zwatch_kick() afterwards, because a send can consume the edge.
  * One watcher per socket; same thread as the socket. */
