@@ -87,6 +87,10 @@ struct drift_index {
     uint64_t zseg, zoff; /* which frame zbuf holds (0 = none) */
     drift_keybuf_t k1, k2, rowbuf, oldrow, vals_old, vals_new, build, chunk;
     drift_keybuf_t base; /* a chunk's rows rebuilt (writer side: appends, index builds) */
+    drift_keybuf_t iq;   /* queued secondary-index writes of the open batch (s_iq_add) */
+    uint32_t iq_n;
+    size_t iq_cap;
+    struct s_iq_ent *iq_ent;
     uint64_t *mi_keys; /* catalog_max_ids: (table << 32 | version) -> highest index id of that definition */
     uint32_t *mi_vals; /* (open addressing; a definition never changes once written) */
     size_t mi_n, mi_cap;
@@ -674,6 +678,8 @@ void drift_index_close(drift_index_t **self_p)
     drift_keybuf_free(&ix->build);
     drift_keybuf_free(&ix->chunk);
     drift_keybuf_free(&ix->base);
+    drift_keybuf_free(&ix->iq);
+    free(ix->iq_ent);
     free(ix);
     *self_p = NULL;
 }
@@ -1403,56 +1409,162 @@ static size_t s_idx_prefix(drift_keybuf_t *kb, uint32_t index_id, const drift_ke
     return vl;
 }
 
-/* Opens an entry (index, vals, pk, seq_from) live until further notice. */
-static int s_idx_open(drift_index_t *ix, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
-                      size_t pk_len, uint64_t seq_from, uint64_t seq_to)
+/* Secondary-index writes are queued during a batch and applied sorted by entry, just before anything
+ * reads idx in the write transaction (the batch's commit, a DDL op) or when the queue is big. A batch's
+ * rows land at random places of a large tree (an index on an unclustered column): applied in the order
+ * of their commits, every one is a descent from the root to a leaf not in the CPU caches, whose first
+ * write copies it; sorted, the puts on one leaf follow each other and the cursor stays on it (LMDB
+ * searches a positioned cursor's leaf first). The order of the ops on one entry (index, vals, pk) is
+ * kept (ties are broken by arrival), and ops on different entries do not read each other, so the
+ * result is the one of applying them in commit order. Record: the fixed header s_iq_hdr_t, then the
+ * entry's key prefix index|vals|pk. */
+#define IQ_FLUSH_BYTES (8u << 20)
+enum { IQ_OPEN = 1, IQ_CLOSE = 2 };
+typedef struct {
+    uint64_t seq, seq_to; /* open: seq_from and seq_to; close: the seq that ends the entry */
+    uint16_t plen, vl;    /* key prefix length; stored vals length */
+    uint8_t kind, trunc;
+} s_iq_hdr_t;
+typedef struct s_iq_ent {
+    uint64_t h0, h1; /* the prefix's first 16 bytes, big-endian (zero padded): most comparisons end here */
+    uint32_t off, ord;
+} s_iq_ent_t;
+
+static int s_iq_cmp(const void *a_, const void *b_, void *arg)
 {
-    size_t vl = s_idx_prefix(&ix->k2, index_id, vals, pk, pk_len);
-    s_kb_u64(&ix->k2, ~seq_from);
-    if (ix->k2.oom)
-        return -ENOMEM;
-    uint8_t vb[IDXV_LEN];
+    const s_iq_ent_t *a = a_, *b = b_;
+    if (a->h0 != b->h0)
+        return a->h0 < b->h0 ? -1 : 1;
+    if (a->h1 != b->h1)
+        return a->h1 < b->h1 ? -1 : 1;
+    const uint8_t *q = arg;
+    s_iq_hdr_t ha, hb;
+    memcpy(&ha, q + a->off, sizeof ha);
+    memcpy(&hb, q + b->off, sizeof hb);
+    size_t n = ha.plen < hb.plen ? ha.plen : hb.plen;
+    int c = n > 16 ? memcmp(q + a->off + sizeof ha + 16, q + b->off + sizeof hb + 16, n - 16) : 0;
+    if (c)
+        return c;
+    if (ha.plen != hb.plen)
+        return ha.plen < hb.plen ? -1 : 1;
+    return a->ord < b->ord ? -1 : a->ord > b->ord;
+}
+
+/* Puts the entry prefix|~seq_from -> seq_to (vl vals bytes stored, trunc: they were cut). */
+static int s_idx_put_open(drift_index_t *ix, const uint8_t *prefix, size_t plen, size_t vl, int trunc,
+                          uint64_t seq_from, uint64_t seq_to)
+{
+    uint8_t kb[LMDB_KEY_MAX + 8], vb[IDXV_LEN];
+    memcpy(kb, prefix, plen);
+    s_be64(kb + plen, ~seq_from);
     s_be64(vb, seq_to);
-    vb[8] = vl < vals->len ? IDXF_TRUNC : 0;
+    vb[8] = trunc ? IDXF_TRUNC : 0;
     vb[9] = (uint8_t)(vl >> 8);
     vb[10] = (uint8_t)vl;
-    MDB_val k = {ix->k2.len, ix->k2.buf}, v = {IDXV_LEN, vb};
+    MDB_val k = {plen + 8, kb}, v = {IDXV_LEN, vb};
     int rc = s_wcur(ix, ix->db_idx, &ix->wc_idx);
     if (rc < 0)
         return rc;
     return s_mdb(ix, mdb_cursor_put(ix->wc_idx, &k, &v, 0), "idx put");
 }
 
-/* Ends the live entry (index, vals, pk) at seq (removes it when it started at seq). */
-static int s_idx_close(drift_index_t *ix, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
-                       size_t pk_len, uint64_t seq)
+/* Ends the live entry with this prefix at seq (removes it when it started at seq). */
+static int s_idx_put_close(drift_index_t *ix, const uint8_t *prefix, size_t plen, uint64_t seq)
 {
-    s_idx_prefix(&ix->k2, index_id, vals, pk, pk_len);
-    size_t plen = ix->k2.len;
-    s_kb_u64(&ix->k2, 0);
-    if (ix->k2.oom)
-        return -ENOMEM;
+    uint8_t kb[LMDB_KEY_MAX + 8];
+    memcpy(kb, prefix, plen);
+    s_be64(kb + plen, 0);
     int rc = s_wcur(ix, ix->db_idx, &ix->wc_idx);
     if (rc < 0)
         return rc;
     MDB_cursor *c = ix->wc_idx;
-    MDB_val k = {ix->k2.len, ix->k2.buf}, v;
+    MDB_val k = {plen + 8, kb}, v;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, ix->k2.buf, plen) == 0 && v.mv_size == IDXV_LEN &&
+    if (rc == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, kb, plen) == 0 && v.mv_size == IDXV_LEN &&
         s_get_be64(v.mv_data) == DRIFT_INDEX_SEQ_LIVE) {
         uint64_t from = ~s_get_be64((const uint8_t *)k.mv_data + plen);
         if (from == seq)
             rc = mdb_cursor_del(c, 0);
         else {
-            uint8_t vb[IDXV_LEN];
-            memcpy(vb, v.mv_data, IDXV_LEN);
-            s_be64(vb, seq);
-            MDB_val nv = {IDXV_LEN, vb};
+            uint8_t nb[IDXV_LEN];
+            memcpy(nb, v.mv_data, IDXV_LEN);
+            s_be64(nb, seq);
+            MDB_val nv = {IDXV_LEN, nb};
             rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
         }
     } else if (rc == 0 || rc == MDB_NOTFOUND)
         rc = 0; /* nothing live: tolerated (a row that did not match its schema) */
     return s_mdb(ix, rc, "idx close");
+}
+
+/* Applies the queued secondary-index writes, sorted by entry (see above), and empties the queue. */
+static int s_iq_flush(drift_index_t *ix)
+{
+    if (ix->iq_n == 0)
+        return 0;
+    if (ix->iq.oom)
+        return -ENOMEM;
+    if (ix->iq_cap < ix->iq_n) {
+        s_iq_ent_t *e = realloc(ix->iq_ent, ix->iq_n * sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        ix->iq_ent = e;
+        ix->iq_cap = ix->iq_n;
+    }
+    s_iq_ent_t *ent = ix->iq_ent;
+    const uint8_t *q = ix->iq.buf;
+    size_t off = 0;
+    for (uint32_t i = 0; i < ix->iq_n; i++) {
+        s_iq_hdr_t h;
+        memcpy(&h, q + off, sizeof h);
+        uint8_t head[16] = {0};
+        memcpy(head, q + off + sizeof h, h.plen < 16 ? h.plen : 16);
+        ent[i] = (s_iq_ent_t){.h0 = s_get_be64(head), .h1 = s_get_be64(head + 8), .off = (uint32_t)off, .ord = i};
+        off += sizeof h + h.plen;
+    }
+    qsort_r(ent, ix->iq_n, sizeof *ent, s_iq_cmp, (void *)q);
+    int rc = 0;
+    for (uint32_t i = 0; i < ix->iq_n && rc == 0; i++) {
+        s_iq_hdr_t h;
+        memcpy(&h, q + ent[i].off, sizeof h);
+        const uint8_t *prefix = q + ent[i].off + sizeof h;
+        rc = h.kind == IQ_OPEN ? s_idx_put_open(ix, prefix, h.plen, h.vl, h.trunc, h.seq, h.seq_to)
+                               : s_idx_put_close(ix, prefix, h.plen, h.seq);
+    }
+    drift_keybuf_reset(&ix->iq);
+    ix->iq_n = 0;
+    return rc;
+}
+
+/* Queues a write of the entry (index, vals, pk). */
+static int s_iq_add(drift_index_t *ix, int kind, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
+                    size_t pk_len, uint64_t seq, uint64_t seq_to)
+{
+    size_t vl = s_idx_prefix(&ix->k2, index_id, vals, pk, pk_len);
+    if (ix->k2.oom)
+        return -ENOMEM;
+    s_iq_hdr_t h = {.seq = seq, .seq_to = seq_to, .plen = (uint16_t)ix->k2.len, .vl = (uint16_t)vl,
+                    .kind = (uint8_t)kind, .trunc = vl < vals->len};
+    drift_keybuf_raw(&ix->iq, &h, sizeof h);
+    drift_keybuf_raw(&ix->iq, ix->k2.buf, ix->k2.len);
+    if (ix->iq.oom)
+        return -ENOMEM;
+    ix->iq_n++;
+    return ix->iq.len >= IQ_FLUSH_BYTES ? s_iq_flush(ix) : 0;
+}
+
+/* Opens an entry (index, vals, pk, seq_from) live until seq_to (queued). */
+static int s_idx_open(drift_index_t *ix, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
+                      size_t pk_len, uint64_t seq_from, uint64_t seq_to)
+{
+    return s_iq_add(ix, IQ_OPEN, index_id, vals, pk, pk_len, seq_from, seq_to);
+}
+
+/* Ends the live entry (index, vals, pk) at seq (queued). */
+static int s_idx_close(drift_index_t *ix, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
+                       size_t pk_len, uint64_t seq)
+{
+    return s_iq_add(ix, IQ_CLOSE, index_id, vals, pk, pk_len, seq, 0);
 }
 
 /* Maintains every index of d for a change of (table, pk) at seq from old (in old_def) to new_row (in d). */
@@ -1501,6 +1613,9 @@ static int s_drop_prefix(drift_index_t *ix, MDB_dbi db, uint32_t id, const char 
 /* Deletes every entry of an index. */
 static int s_idx_drop(drift_index_t *ix, uint32_t index_id)
 {
+    int rc = s_iq_flush(ix); /* (the queued writes of the dropped index go first) */
+    if (rc < 0)
+        return rc;
     return s_drop_prefix(ix, ix->db_idx, index_id, "idx drop");
 }
 
@@ -1636,6 +1751,8 @@ int drift_index_begin(drift_index_t *self)
     }
     self->committed_seq = self->applied_seq;
     self->committed_ts = self->applied_ts;
+    drift_keybuf_reset(&self->iq);
+    self->iq_n = 0;
     return 0;
 }
 
@@ -1645,6 +1762,8 @@ void drift_index_abort(drift_index_t *self)
         return;
     mdb_txn_abort(self->wtxn);
     s_wend(self);
+    drift_keybuf_reset(&self->iq);
+    self->iq_n = 0;
     self->applied_seq = self->committed_seq;
     self->applied_ts = self->committed_ts;
     s_cache_clear(self);
@@ -1659,7 +1778,9 @@ int drift_index_commit(drift_index_t *self)
     s_be64(vb + 8, self->applied_ts);
     s_be32(vb + 16, DRIFT_INDEX_FORMAT);
     MDB_val k = {7, "applied"}, v = {20, vb};
-    int rc = s_mdb(self, mdb_put(self->wtxn, self->db_meta, &k, &v, 0), "meta put");
+    int rc = s_iq_flush(self);
+    if (rc == 0)
+        rc = s_mdb(self, mdb_put(self->wtxn, self->db_meta, &k, &v, 0), "meta put");
     if (rc < 0) {
         drift_index_abort(self);
         return rc;
@@ -1969,8 +2090,10 @@ int drift_index_stats_get(drift_index_rd_t *rd, uint32_t table, uint64_t as_of, 
 static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_t pos, int op, uint32_t table,
                       const uint8_t *pk, size_t pk_len, const uint8_t *row, size_t row_len, size_t row_off)
 {
-    if (op == DRIFT_COP_DDL)
-        return s_apply_ddl(ix, table, f->seq, row, row_len);
+    if (op == DRIFT_COP_DDL) {
+        int rc = s_iq_flush(ix); /* a definition change reads and drops idx entries */
+        return rc < 0 ? rc : s_apply_ddl(ix, table, f->seq, row, row_len);
+    }
     if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
         goto bad;
     const drift_index_tdef_t *d, *old_def = NULL;
@@ -3142,6 +3265,11 @@ static int s_build(const char *index_dir, const char *log_dir, uint64_t upto, ui
                 break;
             }
         }
+        /* (the commit applies the queued secondary-index writes: it can find the map full too) */
+        if (rc >= 0 && (rc = drift_index_commit(ix)) < 0 && rc != DRIFT_EFULL && rc != DRIFT_ETOOBIG) {
+            snprintf(err, errcap, "commit: %s", drift_index_error(ix));
+            goto out;
+        }
         if (rc < 0) {
             drift_index_abort(ix);
             uint64_t a;
@@ -3158,10 +3286,6 @@ static int s_build(const char *index_dir, const char *log_dir, uint64_t upto, ui
             }
             snprintf(err, errcap, "seq %" PRIu64 ": %s: %s", n + 1, drift_strerror(rc),
                      rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN ? drift_logr_error(lr) : drift_index_error(ix));
-            goto out;
-        }
-        if ((rc = drift_index_commit(ix)) < 0) {
-            snprintf(err, errcap, "commit: %s", drift_index_error(ix));
             goto out;
         }
         if (fn && fn(n, last, arg) != 0) {

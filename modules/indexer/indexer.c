@@ -94,6 +94,12 @@ static int s_batch(indexer_t *x)
             break;
         }
     }
+    /* (the commit applies the queued secondary-index writes: it can find the map full too) */
+    if (rc >= 0 && n > 0 && (rc = drift_index_commit(x->ix)) < 0 && rc != DRIFT_EFULL && rc != DRIFT_ETOOBIG) {
+        DLOG_ERR("index commit: %s", drift_index_error(x->ix));
+        x->positioned = 0;
+        return rc;
+    }
     if (rc < 0) {
         const char *why = rc == DRIFT_ECORRUPT || rc == DRIFT_ECHAIN || rc == DRIFT_EVERSION ? drift_logr_error(x->lr)
                                                                                              : drift_index_error(x->ix);
@@ -116,11 +122,6 @@ static int s_batch(indexer_t *x)
     if (n == 0) {
         drift_index_abort(x->ix);
         return 0;
-    }
-    if ((rc = drift_index_commit(x->ix)) < 0) {
-        DLOG_ERR("index commit: %s", drift_index_error(x->ix));
-        x->positioned = 0;
-        return rc;
     }
     x->next_seq = f.seq + 1;
     s_publish(x);

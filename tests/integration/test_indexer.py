@@ -276,6 +276,24 @@ class IndexerTest(unittest.TestCase):
             self.assertEqual(st, 200, body)
             c.close()
 
+    def test_map_full_grows_and_loses_nothing(self):
+        # a 1 MB map: the batches find it full, in their ops and in their commit (where the queued
+        # secondary-index writes are applied); each time the indexer grows the map and redoes the batch
+        with H.Daemon(query_workers=1, config={"index_map_size": "1MB"}) as d:
+            c = Client(d.data_dir)
+            c.commit([{"op": "ddl", "table": TABLE, "row": {"ddl": "create_table", "def": table_def(1)}}])
+            for b in range(100):
+                c.commit([{"op": "insert", "table": TABLE, "key": pk(b * 200 + i),
+                           "row": [b * 200 + i, "name %d" % ((b * 200 + i) * 7919 % 5000), (b * 200 + i) % 97]}
+                          for i in range(200)])
+            wait_indexed(d, 60)
+            self.assertIn("index map full: growing it", d.log())
+            self.assertNotIn("died", d.log())
+            rc, out, err = driftctl("verify", "--indexes", "-D", d.data_dir)
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("indexes ok: 0 differences", out)
+            c.close()
+
     def test_kill_indexer_under_load(self):
         with H.Daemon(query_workers=1, config={"segment_size": "256KB", "restart_backoff_min": "10ms"}) as d:
             c = Client(d.data_dir)
