@@ -1415,7 +1415,7 @@ static size_t s_idx_prefix(drift_keybuf_t *kb, uint32_t index_id, const drift_ke
  * of their commits, every one is a descent from the root to a leaf not in the CPU caches, whose first
  * write copies it; sorted, the puts on one leaf follow each other and the cursor stays on it (LMDB
  * searches a positioned cursor's leaf first). The order of the ops on one entry (index, vals, pk) is
- * kept (ties are broken by arrival), and ops on different entries do not read each other, so the
+ * kept (the sort is stable), and ops on different entries do not read each other, so the
  * result is the one of applying them in commit order. Record: the fixed header s_iq_hdr_t, then the
  * entry's key prefix index|vals|pk. */
 #define IQ_FLUSH_BYTES (8u << 20)
@@ -1426,28 +1426,44 @@ typedef struct {
     uint8_t kind, trunc;
 } s_iq_hdr_t;
 typedef struct s_iq_ent {
-    uint64_t h0, h1; /* the prefix's first 16 bytes, big-endian (zero padded): most comparisons end here */
-    uint32_t off, ord;
+    uint64_t h[3]; /* the prefix's first 24 bytes, big-endian (zero padded): most comparisons end here */
+    uint32_t off;  /* of the record in the queue */
+    uint32_t plen;
 } s_iq_ent_t;
 
-static int s_iq_cmp(const void *a_, const void *b_, void *arg)
+/* a < b in the order of their prefixes (q: the queue's records). */
+static inline int s_iq_less(const s_iq_ent_t *a, const s_iq_ent_t *b, const uint8_t *q)
 {
-    const s_iq_ent_t *a = a_, *b = b_;
-    if (a->h0 != b->h0)
-        return a->h0 < b->h0 ? -1 : 1;
-    if (a->h1 != b->h1)
-        return a->h1 < b->h1 ? -1 : 1;
-    const uint8_t *q = arg;
-    s_iq_hdr_t ha, hb;
-    memcpy(&ha, q + a->off, sizeof ha);
-    memcpy(&hb, q + b->off, sizeof hb);
-    size_t n = ha.plen < hb.plen ? ha.plen : hb.plen;
-    int c = n > 16 ? memcmp(q + a->off + sizeof ha + 16, q + b->off + sizeof hb + 16, n - 16) : 0;
-    if (c)
-        return c;
-    if (ha.plen != hb.plen)
-        return ha.plen < hb.plen ? -1 : 1;
-    return a->ord < b->ord ? -1 : a->ord > b->ord;
+    for (int i = 0; i < 3; i++)
+        if (a->h[i] != b->h[i])
+            return a->h[i] < b->h[i];
+    size_t n = a->plen < b->plen ? a->plen : b->plen;
+    int c = n > 24 ? memcmp(q + a->off + sizeof(s_iq_hdr_t) + 24, q + b->off + sizeof(s_iq_hdr_t) + 24, n - 24) : 0;
+    return c ? c < 0 : a->plen < b->plen;
+}
+
+/* Sorts ent[0..n) by prefix, stably (the ops on one entry keep their order), with tmp[0..n) as scratch:
+ * a bottom-up merge sort with the comparison inlined (qsort's call per comparison cost as much as the
+ * comparisons). */
+static void s_iq_sort(s_iq_ent_t *ent, s_iq_ent_t *tmp, size_t n, const uint8_t *q)
+{
+    s_iq_ent_t *src = ent, *dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = s_iq_less(&src[j], &src[i], q) ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        s_iq_ent_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != ent)
+        memcpy(ent, src, n * sizeof *ent);
 }
 
 /* Puts the entry prefix|~seq_from -> seq_to (vl vals bytes stored, trunc: they were cut). */
@@ -1505,7 +1521,7 @@ static int s_iq_flush(drift_index_t *ix)
     if (ix->iq.oom)
         return -ENOMEM;
     if (ix->iq_cap < ix->iq_n) {
-        s_iq_ent_t *e = realloc(ix->iq_ent, ix->iq_n * sizeof *e);
+        s_iq_ent_t *e = realloc(ix->iq_ent, 2 * ix->iq_n * sizeof *e);
         if (!e)
             return -ENOMEM;
         ix->iq_ent = e;
@@ -1517,14 +1533,20 @@ static int s_iq_flush(drift_index_t *ix)
     for (uint32_t i = 0; i < ix->iq_n; i++) {
         s_iq_hdr_t h;
         memcpy(&h, q + off, sizeof h);
-        uint8_t head[16] = {0};
-        memcpy(head, q + off + sizeof h, h.plen < 16 ? h.plen : 16);
-        ent[i] = (s_iq_ent_t){.h0 = s_get_be64(head), .h1 = s_get_be64(head + 8), .off = (uint32_t)off, .ord = i};
+        uint8_t head[24] = {0};
+        memcpy(head, q + off + sizeof h, h.plen < 24 ? h.plen : 24);
+        ent[i] = (s_iq_ent_t){.h = {s_get_be64(head), s_get_be64(head + 8), s_get_be64(head + 16)},
+                              .off = (uint32_t)off,
+                              .plen = h.plen};
         off += sizeof h + h.plen;
     }
-    qsort_r(ent, ix->iq_n, sizeof *ent, s_iq_cmp, (void *)q);
+    s_iq_sort(ent, ent + ix->iq_n, ix->iq_n, q);
     int rc = 0;
     for (uint32_t i = 0; i < ix->iq_n && rc == 0; i++) {
+        /* the records are read in sorted order, all over the queue: fetched a few puts ahead, their
+         * misses overlap the LMDB work instead of stalling it (they were two thirds of this loop) */
+        if (i + 8 < ix->iq_n)
+            __builtin_prefetch(q + ent[i + 8].off);
         s_iq_hdr_t h;
         memcpy(&h, q + ent[i].off, sizeof h);
         const uint8_t *prefix = q + ent[i].off + sizeof h;
