@@ -6,7 +6,7 @@
 1. Index lag at the writer's maximum rate: a daemon is started (driftharness),
    bench_index --lag drives the writer with C clients x B rows per commit for
    BENCH_SECONDS (default 5) while sampling commit_seq - indexed_seq in the
-   control block every millisecond; points (8 x 1), (32 x 1), (8 x 100).
+   control block every millisecond; points (8 x 1), (32 x 1), (8 x 100), (8 x 1000).
 2. Queries: bench_index builds N rows x V versions as a real log, indexes it
    with the indexer's code path, loads the same versions into SQLite's
    history-table emulation and times the same queries on both.
@@ -26,7 +26,7 @@ import driftharness as H  # noqa: E402
 
 TOOL = os.path.join(BUILD, "bench", "index", "bench_index")
 SECS = os.environ.get("BENCH_SECONDS", "5")
-POINTS = [(8, 1), (32, 1), (8, 100)]
+POINTS = [(8, 1), (32, 1), (8, 100), (8, 1000)]
 
 
 def main():
