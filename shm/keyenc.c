@@ -41,7 +41,7 @@ static uint8_t *s_room(drift_keybuf_t *kb, size_t n)
     return kb->buf + kb->len;
 }
 
-void drift_keybuf_raw(drift_keybuf_t *kb, const void *p, size_t n)
+void drift_keybuf_raw_slow(drift_keybuf_t *kb, const void *p, size_t n)
 {
     uint8_t *w = s_room(kb, n);
     if (!w)

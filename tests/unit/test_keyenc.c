@@ -287,12 +287,50 @@ static void t_msgpack(void **s)
     drift_keybuf_free(&b);
 }
 
+/* drift_keybuf_raw: pieces of every size up to 300 bytes appended across the buffer's growth (the inline
+ * path while there is room, the out-of-line one when it must grow), mixed with encoded values, give the
+ * same bytes as the pieces laid end to end; reset keeps the allocation and empties it. */
+static void t_keybuf_raw(void **s)
+{
+    (void)s;
+    drift_keybuf_t kb = {0};
+    uint8_t src[300], want[64 * 1024];
+    size_t wl = 0;
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    for (size_t n = 0; n <= 300 && wl + n + 9 <= sizeof want; n += 1 + n / 8) {
+        drift_keybuf_raw(&kb, src, n);
+        memcpy(want + wl, src, n);
+        wl += n;
+        drift_keyenc_int(&kb, (int64_t)n);
+        wl += 9;
+        assert_int_equal(kb.buf[kb.len - 9], DRIFT_KEYENC_INT);
+        memcpy(want + wl - 9, kb.buf + kb.len - 9, 9);
+    }
+    assert_int_equal(kb.oom, 0);
+    assert_int_equal(kb.len, wl);
+    assert_memory_equal(kb.buf, want, wl);
+    size_t cap = kb.cap;
+    drift_keybuf_reset(&kb);
+    assert_int_equal(kb.len, 0);
+    assert_int_equal(kb.cap, cap);
+    drift_keybuf_raw(&kb, src, 5);
+    assert_int_equal(kb.len, 5);
+    assert_memory_equal(kb.buf, src, 5);
+    drift_keybuf_raw(&kb, NULL, 0);
+    assert_int_equal(kb.len, 5);
+    drift_keybuf_free(&kb);
+    drift_keybuf_raw(&kb, NULL, 0); /* an empty buffer and nothing to add: no allocation needed */
+    assert_int_equal(kb.len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_integer), cmocka_unit_test(t_timestamp), cmocka_unit_test(t_boolean),
         cmocka_unit_test(t_real),    cmocka_unit_test(t_text),      cmocka_unit_test(t_blob),
         cmocka_unit_test(t_edges),   cmocka_unit_test(t_composite), cmocka_unit_test(t_msgpack),
+        cmocka_unit_test(t_keybuf_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
