@@ -522,6 +522,10 @@ int main(int argc, char **argv)
     }
     fdatasync(w.fd);
     close(w.fd);
+    free(w.buf);
+    msgpack_sbuffer_destroy(&body);
+    msgpack_sbuffer_destroy(&ops);
+    msgpack_sbuffer_destroy(&row);
     double log_s = (double)(s_now() - t0) / 1e9;
     uint64_t last = w.next_seq - 1;
     uint64_t nversions = (uint64_t)rows * (uint64_t)versions;
@@ -839,6 +843,8 @@ int main(int argc, char **argv)
     sqlite3_finalize(q_idx);
     sqlite3_finalize(q_scan);
     sqlite3_close(db);
+    free(keys);
+    free(round_end);
     if (!keep)
         nftw(dir, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
