@@ -1395,14 +1395,14 @@ static int s_idx_vals(const drift_index_tdef_t *d, const uint8_t *row, size_t ro
     return kb->oom ? -1 : 0;
 }
 
-/* The idx key prefix index|vals|pk into kb (vals cut so that the key fits LMDB); returns the stored vals length. */
+/* Appends the idx key prefix index|vals|pk to kb (vals cut so that the key fits LMDB); returns the stored vals
+ * length. */
 static size_t s_idx_prefix(drift_keybuf_t *kb, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
                            size_t pk_len)
 {
     size_t vl = vals->len;
     if (4 + vl + pk_len + 8 > LMDB_KEY_MAX)
         vl = LMDB_KEY_MAX - 12 - pk_len;
-    drift_keybuf_reset(kb);
     s_kb_u32(kb, index_id);
     drift_keybuf_raw(kb, vals->buf, vl);
     drift_keybuf_raw(kb, pk, pk_len);
@@ -1416,8 +1416,10 @@ static size_t s_idx_prefix(drift_keybuf_t *kb, uint32_t index_id, const drift_ke
  * write copies it; sorted, the puts on one leaf follow each other and the cursor stays on it (LMDB
  * searches a positioned cursor's leaf first). The order of the ops on one entry (index, vals, pk) is
  * kept (the sort is stable), and ops on different entries do not read each other, so the
- * result is the one of applying them in commit order. Record: the fixed header s_iq_hdr_t, then the
- * entry's key prefix index|vals|pk. */
+ * result is the one of applying them in commit order. The queue is applied before anything else reads or
+ * deletes idx entries in the batch (an index dropped, the commit). Record: the fixed header s_iq_hdr_t,
+ * then the entry's key prefix index|vals|pk, then 8 bytes where the flush writes the key's seq part (the
+ * put's key is the record itself). */
 #define IQ_FLUSH_BYTES (8u << 20)
 enum { IQ_OPEN = 1, IQ_CLOSE = 2 };
 typedef struct {
@@ -1466,12 +1468,12 @@ static void s_iq_sort(s_iq_ent_t *ent, s_iq_ent_t *tmp, size_t n, const uint8_t 
         memcpy(ent, src, n * sizeof *ent);
 }
 
-/* Puts the entry prefix|~seq_from -> seq_to (vl vals bytes stored, trunc: they were cut). */
-static int s_idx_put_open(drift_index_t *ix, const uint8_t *prefix, size_t plen, size_t vl, int trunc,
-                          uint64_t seq_from, uint64_t seq_to)
+/* Puts the entry prefix|~seq_from -> seq_to (vl vals bytes stored, trunc: they were cut); kb = the prefix
+ * (plen bytes) followed by 8 bytes of room. */
+static int s_idx_put_open(drift_index_t *ix, uint8_t *kb, size_t plen, size_t vl, int trunc, uint64_t seq_from,
+                          uint64_t seq_to)
 {
-    uint8_t kb[LMDB_KEY_MAX + 8], vb[IDXV_LEN];
-    memcpy(kb, prefix, plen);
+    uint8_t vb[IDXV_LEN];
     s_be64(kb + plen, ~seq_from);
     s_be64(vb, seq_to);
     vb[8] = trunc ? IDXF_TRUNC : 0;
@@ -1484,11 +1486,10 @@ static int s_idx_put_open(drift_index_t *ix, const uint8_t *prefix, size_t plen,
     return s_mdb(ix, mdb_cursor_put(ix->wc_idx, &k, &v, 0), "idx put");
 }
 
-/* Ends the live entry with this prefix at seq (removes it when it started at seq). */
-static int s_idx_put_close(drift_index_t *ix, const uint8_t *prefix, size_t plen, uint64_t seq)
+/* Ends the live entry with the prefix kb (plen bytes, then 8 bytes of room) at seq (removes it when it
+ * started at seq). */
+static int s_idx_put_close(drift_index_t *ix, uint8_t *kb, size_t plen, uint64_t seq)
 {
-    uint8_t kb[LMDB_KEY_MAX + 8];
-    memcpy(kb, prefix, plen);
     s_be64(kb + plen, 0);
     int rc = s_wcur(ix, ix->db_idx, &ix->wc_idx);
     if (rc < 0)
@@ -1528,7 +1529,7 @@ static int s_iq_flush(drift_index_t *ix)
         ix->iq_cap = ix->iq_n;
     }
     s_iq_ent_t *ent = ix->iq_ent;
-    const uint8_t *q = ix->iq.buf;
+    uint8_t *q = ix->iq.buf;
     size_t off = 0;
     for (uint32_t i = 0; i < ix->iq_n; i++) {
         s_iq_hdr_t h;
@@ -1538,7 +1539,7 @@ static int s_iq_flush(drift_index_t *ix)
         ent[i] = (s_iq_ent_t){.h = {s_get_be64(head), s_get_be64(head + 8), s_get_be64(head + 16)},
                               .off = (uint32_t)off,
                               .plen = h.plen};
-        off += sizeof h + h.plen;
+        off += sizeof h + h.plen + 8;
     }
     s_iq_sort(ent, ent + ix->iq_n, ix->iq_n, q);
     int rc = 0;
@@ -1549,9 +1550,9 @@ static int s_iq_flush(drift_index_t *ix)
             __builtin_prefetch(q + ent[i + 8].off);
         s_iq_hdr_t h;
         memcpy(&h, q + ent[i].off, sizeof h);
-        const uint8_t *prefix = q + ent[i].off + sizeof h;
-        rc = h.kind == IQ_OPEN ? s_idx_put_open(ix, prefix, h.plen, h.vl, h.trunc, h.seq, h.seq_to)
-                               : s_idx_put_close(ix, prefix, h.plen, h.seq);
+        uint8_t *key = q + ent[i].off + sizeof h;
+        rc = h.kind == IQ_OPEN ? s_idx_put_open(ix, key, h.plen, h.vl, h.trunc, h.seq, h.seq_to)
+                               : s_idx_put_close(ix, key, h.plen, h.seq);
     }
     drift_keybuf_reset(&ix->iq);
     ix->iq_n = 0;
@@ -1562,15 +1563,17 @@ static int s_iq_flush(drift_index_t *ix)
 static int s_iq_add(drift_index_t *ix, int kind, uint32_t index_id, const drift_keybuf_t *vals, const uint8_t *pk,
                     size_t pk_len, uint64_t seq, uint64_t seq_to)
 {
-    size_t vl = s_idx_prefix(&ix->k2, index_id, vals, pk, pk_len);
-    if (ix->k2.oom)
-        return -ENOMEM;
-    s_iq_hdr_t h = {.seq = seq, .seq_to = seq_to, .plen = (uint16_t)ix->k2.len, .vl = (uint16_t)vl,
-                    .kind = (uint8_t)kind, .trunc = vl < vals->len};
-    drift_keybuf_raw(&ix->iq, &h, sizeof h);
-    drift_keybuf_raw(&ix->iq, ix->k2.buf, ix->k2.len);
+    size_t at = ix->iq.len;
+    s_iq_hdr_t h = {.seq = seq, .seq_to = seq_to, .kind = (uint8_t)kind};
+    drift_keybuf_raw(&ix->iq, &h, sizeof h); /* completed below, once the prefix's length is known */
+    size_t vl = s_idx_prefix(&ix->iq, index_id, vals, pk, pk_len);
+    s_kb_u64(&ix->iq, 0); /* room for the key's seq part */
     if (ix->iq.oom)
         return -ENOMEM;
+    h.plen = (uint16_t)(ix->iq.len - at - sizeof h - 8);
+    h.vl = (uint16_t)vl;
+    h.trunc = vl < vals->len;
+    memcpy(ix->iq.buf + at, &h, sizeof h);
     ix->iq_n++;
     return ix->iq.len >= IQ_FLUSH_BYTES ? s_iq_flush(ix) : 0;
 }
@@ -2112,10 +2115,8 @@ int drift_index_stats_get(drift_index_rd_t *rd, uint32_t table, uint64_t as_of, 
 static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_t pos, int op, uint32_t table,
                       const uint8_t *pk, size_t pk_len, const uint8_t *row, size_t row_len, size_t row_off)
 {
-    if (op == DRIFT_COP_DDL) {
-        int rc = s_iq_flush(ix); /* a definition change reads and drops idx entries */
-        return rc < 0 ? rc : s_apply_ddl(ix, table, f->seq, row, row_len);
-    }
+    if (op == DRIFT_COP_DDL)
+        return s_apply_ddl(ix, table, f->seq, row, row_len);
     if (pk_len == 0 || pk_len > DRIFT_INDEX_PK_MAX)
         goto bad;
     const drift_index_tdef_t *d, *old_def = NULL;

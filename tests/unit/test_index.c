@@ -1564,8 +1564,8 @@ static void t_catalog_history(void **state)
 
 /* Secondary-index writes are queued during a batch and applied sorted by entry at its commit, and in the
  * middle of it when the queue reaches 8 MiB (shm/index.c, s_iq_add). One batch of 2 400 frames updating 40
- * keys each (every update changes the indexed score: a close and an open, ~192 500 queued writes of 46
- * bytes, 8.9 MB: one flush in the middle of the batch, one at its commit), with a key written twice in some
+ * keys each (every update changes the indexed score: a close and an open, ~192 500 queued writes of 54
+ * bytes, 10.4 MB: one flush in the middle of the batch, one at its commit), with a key written twice in some
  * frames (the second op replaces the first:
  * its entry is opened and removed again at the same seq): every equality lookup as of sampled seqs equals
  * the schedule's. */
