@@ -28,6 +28,7 @@ typedef struct {
     int64_t durability; /* drift_durability_t */
     uint64_t sync_interval_ns;
     uint64_t commit_gather_ns; /* durability = sync: longest wait of a group commit for expected sessions; 0 = off */
+    uint64_t index_stall_ns;   /* commits wait while the oldest unindexed one is older than this; 0 = off */
     uint64_t max_message_size;
     int64_t max_inflight_per_client;
     int64_t max_queue;

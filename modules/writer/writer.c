@@ -29,6 +29,12 @@
  * instead of two cohorts alternating. A batch nobody is expected for goes at
  * once (a lone session never waits), and a source that stops committing stops
  * being expected once it is overdue. All of it is loop-thread state.
+ * Index flow control (index_stall > 0, docs/indexes.md "Flow control"): while
+ * the oldest commit the indexer has not applied is older than index_stall and
+ * the indexer is advancing, new commits wait in the deferred queue (in arrival
+ * order) until that age is back under index_stall / 2, or each at most
+ * index_stall; a ring of (seq, ts) samples, one per millisecond of commits,
+ * gives the age of the oldest unindexed commit.
  * A failed pwrite/fdatasync is never retried or
  * acknowledged: the writer exits with DRIFT_EXIT_RESTART and recovery re-reads
  * the disk. Holds an exclusive flock on <data_dir>/log/LOCK for its lifetime. */
@@ -79,6 +85,9 @@
 #define GSRC_INIT 64                /* commit sources tracked for gathering: initial table size (power of 2) ... */
 #define GSRC_MAX 16384              /* ... and largest (a source beyond it is not tracked: never waited for) */
 #define GSRC_STALE_NS 2000000000ull /* a source idle this long with nothing in flight is forgotten */
+#define TRING_SLOTS 8192             /* (seq, ts) samples of the flow control, one per ms of commits (power of 2) */
+#define STALL_TICK_US 1000           /* how often held commits look at the indexer again */
+#define STALL_PROGRESS_MIN_NS 1000000000ull /* an indexer idle longer (and 2 x index_stall) holds nothing back */
 
 /* One commit source of the gathering rule (see the file comment): open addressing on key, 0 = empty. */
 typedef struct {
@@ -185,6 +194,16 @@ typedef struct {
     uint64_t until_ns;      /* the latest time an expected source is due by (its ack + think + 4 dev) */
     uint64_t sync_avg_ns;   /* smoothed duration of an fdatasync (0: none yet) */
     struct event *ev_gather;
+    /* index flow control (loop thread): the (seq, ts) ring, newest at tr_n - 1 (mod TRING_SLOTS) */
+    uint64_t stall_ns; /* index_stall (0: off) */
+    struct {
+        uint64_t seq, ts;
+    } * tring;
+    uint64_t tr_n;
+    uint64_t st_idx_seq, st_progress_ns; /* indexed_seq last seen, and when it last moved (mono) */
+    int stalling;                        /* holding commits back */
+    uint64_t stall_start_ns;             /* when the current episode began (mono) */
+    struct event *ev_stall;
     deferred_t *def_head, *def_tail;
     size_t ndeferred;
     /* spare preallocation */
@@ -1435,11 +1454,93 @@ static uint8_t *s_env_dup(const uint8_t *env, size_t len)
     return p;
 }
 
-/* Handles one commit; returns -EAGAIN when it must wait for the next segment (nothing changed). */
+/* ---------------------------------------------------------------- index flow control */
+
+/* Notes that seq was committed at ts (the frames' clock): one sample per millisecond of commits. */
+static void s_tring_note(writer_t *w, uint64_t seq, uint64_t ts)
+{
+    if (!w->tring || (w->tr_n && w->tring[(w->tr_n - 1) & (TRING_SLOTS - 1)].ts / 1000000 == ts / 1000000))
+        return;
+    w->tring[w->tr_n & (TRING_SLOTS - 1)].seq = seq;
+    w->tring[w->tr_n & (TRING_SLOTS - 1)].ts = ts;
+    w->tr_n++;
+}
+
+/* How long, at now (the frames' clock), the oldest written commit after indexed seq i has waited for the indexer
+ * (0: none waits): at most a millisecond more than that (the sample at or before it), or, when it is older than
+ * every sample, the age of the oldest sample (the lag is at least that). */
+static uint64_t s_unindexed_age(const writer_t *w, uint64_t i, uint64_t now)
+{
+    if (!w->tr_n || i >= w->written_seq)
+        return 0;
+    uint64_t lo = w->tr_n > TRING_SLOTS ? w->tr_n - TRING_SLOTS : 0, hi = w->tr_n, want = i + 1;
+    if (w->tring[lo & (TRING_SLOTS - 1)].seq <= want)
+        while (hi - lo > 1) { /* the last sample with seq <= want is in [lo, hi) */
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (w->tring[mid & (TRING_SLOTS - 1)].seq <= want)
+                lo = mid;
+            else
+                hi = mid;
+        }
+    uint64_t ts = w->tring[lo & (TRING_SLOTS - 1)].ts;
+    return now > ts ? now - ts : 0;
+}
+
+/* Ends a stall episode at mono time now. */
+static void s_stall_end(writer_t *w, uint64_t now)
+{
+    w->stalling = 0;
+    atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_STALL_MS], (now - w->stall_start_ns) / 1000000);
+}
+
+/* Whether a commit that arrived at t0 (mono) must wait for the indexer now (the file comment has the rule); when it
+ * must, the stall timer is armed to try again. */
+static int s_hold(writer_t *w, uint64_t t0)
+{
+    if (!w->stall_ns)
+        return 0;
+    uint64_t now = drift_now_mono_ns(), i = atomic_load(&w->r->hdr->indexed_seq);
+    if (i != w->st_idx_seq) {
+        w->st_idx_seq = i;
+        w->st_progress_ns = now;
+    }
+    uint64_t idle_max = 2 * w->stall_ns > STALL_PROGRESS_MIN_NS ? 2 * w->stall_ns : STALL_PROGRESS_MIN_NS;
+    int advancing = now - w->st_progress_ns <= idle_max && !w->r->stopping;
+    uint64_t age = s_unindexed_age(w, i, s_now(w));
+    if (!w->stalling && advancing && age > w->stall_ns / 2) {
+        w->stalling = 1;
+        w->stall_start_ns = now;
+        atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_STALLS], 1);
+    } else if (w->stalling && (!advancing || age <= w->stall_ns / 4)) {
+        s_stall_end(w, now);
+    }
+    if (!w->stalling || now - t0 >= w->stall_ns) /* (a commit waits at most index_stall) */
+        return 0;
+    if (!evtimer_pending(w->ev_stall, NULL)) {
+        struct timeval tv = {0, STALL_TICK_US};
+        evtimer_add(w->ev_stall, &tv);
+    }
+    return 1;
+}
+
+/* Stall timer: the held commits try again (or, none waiting, the episode is looked at again). */
+static void s_on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    writer_t *w = arg;
+    if (w->def_head)
+        s_process_deferred(w);
+    else if (w->stalling)
+        s_hold(w, drift_now_mono_ns());
+}
+
+/* Handles one commit; returns -EAGAIN when it must wait (for the next segment, or held for the indexer; nothing
+ * changed). */
 static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift_commit_req_t *req, uint64_t t0)
 {
     char msg[PATH_MAX + 512];
     uint64_t seq = w->next_seq;
+    if (s_hold(w, t0))
+        return -EAGAIN; /* held for the indexer: deferred, tried again by the stall timer */
     if (req->snapshot > seq - 1) {
         snprintf(msg, sizeof msg, "snapshot %" PRIu64 " is ahead of the log (last seq %" PRIu64 ")", req->snapshot,
                  seq - 1);
@@ -1529,6 +1630,7 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
     w->next_seq = seq + 1;
     w->last_ts = ts;
     w->placed_ts = ts;
+    s_tring_note(w, seq, ts);
     w->nundo = 0;
     s_rc_commit(w);
     drift_wcat_txn_commit(w->cat);
@@ -2034,7 +2136,12 @@ int drift_writer_main(drift_role_t *r)
     w->ev_spare_retry = evtimer_new(r->base, s_on_spare_retry, w);
     w->ev_sync = event_new(r->base, -1, EV_PERSIST, s_on_sync_timer, w);
     w->ev_cat = event_new(r->base, -1, EV_PERSIST, s_on_cat_tick, w);
-    if (!w->ev_done || !w->ev_submit || !w->ev_gather || !w->ev_spare_retry || !w->ev_sync || !w->ev_cat)
+    w->ev_stall = evtimer_new(r->base, s_on_stall, w);
+    w->stall_ns = r->cfg.index_stall_ns;
+    if (w->stall_ns)
+        w->tring = calloc(TRING_SLOTS, sizeof *w->tring);
+    if (!w->ev_done || !w->ev_submit || !w->ev_gather || !w->ev_spare_retry || !w->ev_sync || !w->ev_cat ||
+        !w->ev_stall || (w->stall_ns && !w->tring))
         goto out;
     w->gather_ns = w->sync_mode ? r->cfg.commit_gather_ns : 0; /* async answers after the write: nothing to share */
     event_add(w->ev_done, NULL);
@@ -2103,6 +2210,9 @@ out:
         event_free(w->ev_gather);
     if (w->ev_spare_retry)
         event_free(w->ev_spare_retry);
+    if (w->ev_stall)
+        event_free(w->ev_stall);
+    free(w->tring);
     if (w->ev_sync)
         event_free(w->ev_sync);
     if (w->ev_cat)

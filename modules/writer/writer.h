@@ -23,6 +23,10 @@
  * expected to join them, and of those, batches that went at the bound with an expected session still missing. */
 #define DRIFT_CTR_W_GATHER_WAITS (DRIFT_CTR_ROLE0 + 7)
 #define DRIFT_CTR_W_GATHER_TIMEOUTS (DRIFT_CTR_ROLE0 - 1) /* generic slot 7, unused by the writer otherwise */
+/* Index flow control (index_stall, docs/indexes.md "Flow control"): episodes in which commits were held back for the
+ * indexer, and their total length in milliseconds (generic slots 4 and 5, unused by the writer otherwise). */
+#define DRIFT_CTR_W_STALLS (DRIFT_CTR_ROLE0 - 4)
+#define DRIFT_CTR_W_STALL_MS (DRIFT_CTR_ROLE0 - 3)
 
 /* Runs the writer role in this process; returns the exit code. */
 int drift_writer_main(drift_role_t *r);

@@ -1,0 +1,125 @@
+"""Index flow control (index_stall, docs/indexes.md "Flow control") against the real daemon: while the
+oldest commit the indexer has not applied is older than index_stall / 2 and the indexer is advancing, the
+writer holds new commits back until the indexer has caught up, each at most index_stall; an indexer that
+does not advance at all holds nothing back; index_stall = 0 turns it off. A slow indexer is made with
+SIGSTOP / SIGCONT on the real indexer process. Clients talk straight to the writer endpoint."""
+import os
+import signal
+import time
+import unittest
+
+import msgpack
+import zmq
+
+import driftharness as H
+from test_indexer import TABLE, Client, metric, pk, table_def, wait_indexed
+
+STALLS = "driftdb_writer_index_stalls_total"
+STALL_MS = "driftdb_writer_index_stall_milliseconds_total"
+
+
+def writer_metric(d, name):
+    return d.metrics()[(name, frozenset({("instance", "0")}))]
+
+
+def insert(i):
+    return [{"op": "insert", "table": TABLE, "key": pk(i), "row": [i, "n%d" % i, i]}]
+
+
+class FlowTest(unittest.TestCase):
+    def start(self, d):
+        """A table, indexed; returns the client and the indexer's pid."""
+        c = Client(d.data_dir)
+        c.commit([{"op": "ddl", "table": TABLE, "row": {"ddl": "create_table", "def": table_def(1)}}])
+        wait_indexed(d)
+        return c, d.role_pids()["indexer"][0]
+
+    def send(self, c, i):
+        """Sends an insert of key i without waiting for the answer."""
+        c.n += 1
+        c.s.send(msgpack.packb({"id": c.n, "snapshot": c.seq(), "ops": insert(i)}, use_bin_type=True))
+
+    def answer(self, c, timeout):
+        """The answer to the last request sent, or None if none came within timeout seconds."""
+        if not c.s.poll(int(timeout * 1000)):
+            return None
+        r = msgpack.unpackb(c.s.recv(), raw=False)
+        self.assertTrue(r["ok"], r)
+        return r
+
+    def stalled_commit(self, d, c, pid, hold):
+        """With the indexer stopped, commits key 1 (answered at once: nothing waits yet), waits until it
+        is older than index_stall / 2 (1.3 s of a 2 s bound), then sends key 2. Returns whether key 2 was
+        answered within `hold` seconds while the indexer stayed stopped."""
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            c.commit(insert(1))
+            time.sleep(1.3)
+            self.send(c, 2)
+            return self.answer(c, hold) is not None
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    def test_commits_wait_for_a_lagging_indexer(self):
+        cfg = {"index_stall": "2s", "heartbeat_timeout": "30s"}
+        with H.Daemon(query_workers=1, config=cfg) as d:
+            c, pid = self.start(d)
+            self.assertEqual(writer_metric(d, STALLS), 0)
+            answered = self.stalled_commit(d, c, pid, 0.3)
+            self.assertFalse(answered, "a commit was answered while the indexer lagged by more than index_stall / 2")
+            # the indexer runs again: it catches up, and the held commit goes through
+            self.assertIsNotNone(self.answer(c, 10), "the held commit was never answered")
+            self.assertEqual(writer_metric(d, STALLS), 1)
+            wait_indexed(d)
+            c.commit(insert(3))  # nothing waits: at once (the episode ended)
+            H.wait_for(lambda: writer_metric(d, STALL_MS) > 0, 5, what="the episode's length in the metrics")
+            c.close()
+
+    def test_flow_control_off(self):
+        with H.Daemon(query_workers=1, config={"index_stall": "0", "heartbeat_timeout": "30s"}) as d:
+            c, pid = self.start(d)
+            answered = self.stalled_commit(d, c, pid, 10)
+            self.assertTrue(answered, "with index_stall = 0 a commit waited for the stopped indexer")
+            self.assertEqual(writer_metric(d, STALLS), 0)
+            c.close()
+
+    def test_a_commit_waits_at_most_index_stall(self):
+        cfg = {"index_stall": "2s", "heartbeat_timeout": "30s"}
+        with H.Daemon(query_workers=1, config=cfg) as d:
+            c, pid = self.start(d)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                c.commit(insert(1))
+                time.sleep(1.3)
+                self.send(c, 2)
+                # the indexer stays stopped: the commit goes through once it has waited index_stall
+                r = self.answer(c, 10)
+                self.assertIsNotNone(r, "a held commit waited longer than index_stall")
+                self.assertEqual(writer_metric(d, STALLS), 1)
+                self.assertLess(metric(d, "driftdb_indexed_seq"), r["seq"])
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_indexed(d)
+            c.close()
+
+    def test_an_indexer_that_does_not_advance_holds_nothing(self):
+        # index_stall 300 ms: an indexer that has not advanced for 1 s (the least such bound) is stuck or
+        # gone (the supervisor's heartbeat deals with it); holding writes back would not help it
+        cfg = {"index_stall": "300ms", "heartbeat_timeout": "30s"}
+        with H.Daemon(query_workers=1, config=cfg) as d:
+            c, pid = self.start(d)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                c.commit(insert(1))
+                time.sleep(1.5)
+                for i in range(2, 7):
+                    c.commit(insert(i))
+                self.assertEqual(writer_metric(d, STALLS), 0)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_indexed(d)
+            c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
