@@ -6,7 +6,9 @@
 1. Index lag at the writer's maximum rate: a daemon is started (driftharness),
    bench_index --lag drives the writer with C clients x B rows per commit for
    BENCH_SECONDS (default 5) while sampling commit_seq - indexed_seq in the
-   control block every millisecond; points (8 x 1), (32 x 1), (8 x 100), (8 x 1000).
+   control block every millisecond; points (8 x 1), (32 x 1), (8 x 100), (8 x 1000), each with the
+   index flow control on (index_stall at its default, 500ms) and off (index_stall = 0): off shows how
+   fast each role goes unchecked, on what the two sustain together (docs/indexes.md, "Flow control").
 2. Queries: bench_index builds N rows x V versions as a real log, indexes it
    with the indexer's code path, loads the same versions into SQLite's
    history-table emulation and times the same queries on both.
@@ -27,6 +29,7 @@ import driftharness as H  # noqa: E402
 TOOL = os.path.join(BUILD, "bench", "index", "bench_index")
 SECS = os.environ.get("BENCH_SECONDS", "5")
 POINTS = [(8, 1), (32, 1), (8, 100), (8, 1000)]
+STALLS = ("driftdb_writer_index_stalls_total", "driftdb_writer_index_stall_milliseconds_total")
 
 
 def main():
@@ -36,21 +39,24 @@ def main():
     if no_lag:
         subprocess.run([TOOL] + args, check=True)
         return
-    print("| clients x rows/commit | writer commits/s | writer rows/s | indexer rows/s | lag p50 / p99 / max (commits) "
-          "| lag p50 / p99 / max (ms) | catch-up after the load (ms) |")
-    print("|---|---|---|---|---|---|---|")
-    for clients, rows in POINTS:
-        with H.Daemon(query_workers=1, config={"segment_size": "256MB"}) as d:
+    print("| clients x rows/commit | index_stall | writer commits/s | writer rows/s | indexer rows/s "
+          "| lag p50 / p99 / max (commits) | lag p50 / p99 / max (ms) | catch-up after the load (ms) "
+          "| stall episodes / ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (clients, rows), stall in [(p, s) for p in POINTS for s in ("500ms", "0")]:
+        with H.Daemon(query_workers=1, config={"segment_size": "256MB", "index_stall": stall}) as d:
             out = subprocess.run([TOOL, "--lag", d.data_dir, "--clients", str(clients), "--ops-per-commit", str(rows),
                                   "--seconds", SECS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
             m = re.search(r"RESULT (.*)", out.stdout.decode())
             if not m:
                 raise SystemExit("bench_index --lag failed: %s %s" % (out.stdout.decode(), out.stderr.decode()))
             r = dict(kv.split("=") for kv in m.group(1).split())
-            print("| %d x %d | %s | %s | %s | %s / %s / %s | %s / %s / %s | %s |" % (
-                clients, rows, r["writer_commits_s"], r["writer_rows_s"], r["indexer_rows_s"], r["lag_seqs_p50"],
-                r["lag_seqs_p99"], r["lag_seqs_max"], r["lag_ms_p50"], r["lag_ms_p99"], r["lag_ms_max"],
-                r["catch_up_ms"]), flush=True)
+            met = d.metrics()
+            ep, ms = (int(met[(n, frozenset({("instance", "0")}))]) for n in STALLS)
+            print("| %d x %d | %s | %s | %s | %s | %s / %s / %s | %s / %s / %s | %s | %d / %d |" % (
+                clients, rows, stall, r["writer_commits_s"], r["writer_rows_s"], r["indexer_rows_s"],
+                r["lag_seqs_p50"], r["lag_seqs_p99"], r["lag_seqs_max"], r["lag_ms_p50"], r["lag_ms_p99"],
+                r["lag_ms_max"], r["catch_up_ms"], ep, ms), flush=True)
     if not lag_only:
         subprocess.run([TOOL] + args, check=True)
 
