@@ -243,6 +243,54 @@ static const uint8_t *s_mp_next(const uint8_t *p, const uint8_t *end)
     return (size_t)(end - p) >= n ? p + n : NULL;
 }
 
+/* Pointer after the object at p in a buffer the walk (s_mp_skip) has already accepted whole: the same
+ * steps as the walk without its bounds and limit checks, which that acceptance makes redundant. Containers
+ * are counted, not recursed into. Never use it on bytes that were not walked first. */
+static const uint8_t *s_mp_tskip(const uint8_t *p)
+{
+    uint64_t left = 1;
+    while (left) {
+        left--;
+        uint8_t b = *p;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            p += 1;
+            continue;
+        }
+        if ((b & 0xe0) == 0xa0) {
+            p += 1 + (size_t)(b & 0x1f);
+            continue;
+        }
+        if ((b & 0xf0) == 0x90 || (b & 0xf0) == 0x80) {
+            left += (uint64_t)(b & 0x0f) << ((b & 0xf0) == 0x80);
+            p += 1;
+            continue;
+        }
+        switch (b) {
+        case 0xcc: case 0xd0: p += 2; break;
+        case 0xcd: case 0xd1: p += 3; break;
+        case 0xce: case 0xd2: case 0xca: p += 5; break;
+        case 0xcf: case 0xd3: case 0xcb: p += 9; break;
+        case 0xd4: p += 3; break;
+        case 0xd5: p += 4; break;
+        case 0xd6: p += 6; break;
+        case 0xd7: p += 10; break;
+        case 0xd8: p += 18; break;
+        case 0xc4: case 0xd9: p += 2 + (size_t)p[1]; break;
+        case 0xc5: case 0xda: p += 3 + (size_t)(p[1] << 8 | p[2]); break;
+        case 0xc6: case 0xdb: p += 5 + (size_t)s_get_be32(p + 1); break;
+        case 0xc7: p += 3 + (size_t)p[1]; break;
+        case 0xc8: p += 4 + (size_t)(p[1] << 8 | p[2]); break;
+        case 0xc9: p += 6 + (size_t)s_get_be32(p + 1); break;
+        case 0xdc: left += (uint64_t)(p[1] << 8 | p[2]); p += 3; break;
+        case 0xdd: left += s_get_be32(p + 1); p += 5; break;
+        case 0xde: left += 2 * (uint64_t)(p[1] << 8 | p[2]); p += 3; break;
+        case 0xdf: left += 2 * (uint64_t)s_get_be32(p + 1); p += 5; break;
+        default: return NULL; /* 0xc1: the walk refuses it */
+        }
+    }
+    return p;
+}
+
 /* Decodes the scalar at p..end into *o (str/bin point into the buffer). Returns 0 or -1 (containers,
  * ext, malformed). */
 static int s_mp_scalar(const uint8_t *p, const uint8_t *end, msgpack_object *o)
@@ -324,7 +372,7 @@ static int s_mp_streq(const uint8_t *p, const uint8_t *end, const char *s)
 }
 
 /* Whether the msgpack str p..q (one object) equals s (length sl): a fixstr is compared in place. */
-static int s_mp_keyeq(const uint8_t *p, const uint8_t *q, const char *s, size_t sl)
+static inline int s_mp_keyeq(const uint8_t *p, const uint8_t *q, const char *s, size_t sl)
 {
     if (sl < 32 && (p[0] & 0xe0) == 0xa0)
         return (size_t)(q - p) == 1 + sl && p[0] == (uint8_t)(0xa0 | sl) && memcmp(p + 1, s, sl) == 0;
@@ -2153,7 +2201,8 @@ static int s_apply_op(drift_index_t *ix, const drift_frame_t *f, drift_logr_pos_
     switch (op) {
     case DRIFT_COP_INSERT:
     case DRIFT_COP_UPDATE:
-        if (!row || s_row_elems(row, row_len, NULL, NULL, 0) < 0)
+        /* (row is one object of the walked body: an array header is all there is left to check) */
+        if (!row || ((row[0] & 0xf0) != 0x90 && row[0] != 0xdc && row[0] != 0xdd))
             goto bad;
         new_row = row;
         new_len = row_len;
@@ -2251,15 +2300,17 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
         const uint8_t *key = NULL, *row = NULL;
         size_t key_len = 0, row_len = 0;
         for (uint32_t j = 0; j < nk; j++) {
-            const uint8_t *q = s_mp_next(p, end), *r = q ? s_mp_next(q, end) : NULL;
-            if (!r)
+            /* the whole body walked: its objects are stepped over without checking them again */
+            const uint8_t *q = s_mp_tskip(p), *r = q ? s_mp_tskip(q) : NULL;
+            if (!r || r > end)
                 return DRIFT_EPROTO; /* cannot happen: the whole body walked */
             msgpack_object o;
             if (s_mp_keyeq(p, q, "op", 2)) {
-                if (s_mp_scalar(q, r, &o) == 0 && o.type == MSGPACK_OBJECT_STR)
+                if (s_mp_scalar(q, r, &o) == 0 && o.type == MSGPACK_OBJECT_STR && o.via.str.size > 0)
                     for (int c = DRIFT_COP_INSERT; c <= DRIFT_COP_DDL; c++) {
                         const char *nm = drift_commit_op_name((drift_cop_t)c);
-                        if (o.via.str.size == strlen(nm) && memcmp(o.via.str.ptr, nm, o.via.str.size) == 0)
+                        if (nm[0] == o.via.str.ptr[0] && o.via.str.size == strlen(nm) &&
+                            memcmp(o.via.str.ptr, nm, o.via.str.size) == 0)
                             op = c;
                     }
             } else if (s_mp_keyeq(p, q, "table", 5)) {
