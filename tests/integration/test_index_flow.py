@@ -3,6 +3,7 @@ oldest commit the indexer has not applied is older than index_stall / 2 and the 
 writer holds new commits back until the indexer has caught up, each at most index_stall; an indexer that
 does not advance at all holds nothing back; index_stall = 0 turns it off. A slow indexer is made with
 SIGSTOP / SIGCONT on the real indexer process. Clients talk straight to the writer endpoint."""
+import contextlib
 import os
 import signal
 import time
@@ -47,78 +48,59 @@ class FlowTest(unittest.TestCase):
         self.assertTrue(r["ok"], r)
         return r
 
-    def stalled_commit(self, d, c, pid, hold):
-        """With the indexer stopped, commits key 1 (answered at once: nothing waits yet), waits until it
-        is older than index_stall / 2 (1.3 s of a 2 s bound), then sends key 2. Returns whether key 2 was
-        answered within `hold` seconds while the indexer stayed stopped."""
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            c.commit(insert(1))
-            time.sleep(1.3)
-            self.send(c, 2)
-            return self.answer(c, hold) is not None
-        finally:
-            os.kill(pid, signal.SIGCONT)
+    @contextlib.contextmanager
+    def lagging(self, stall, secs):
+        """A daemon with index_stall = stall and a table; the indexer is stopped, key 1 committed (answered at
+        once: nothing waits yet) and left unindexed for secs. Yields (daemon, client, indexer pid); the
+        indexer runs again (SIGCONT) on the way out, and catches up."""
+        with H.Daemon(query_workers=1, config={"index_stall": stall, "heartbeat_timeout": "30s"}) as d:
+            c, pid = self.start(d)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                c.commit(insert(1))
+                time.sleep(secs)
+                yield d, c, pid
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_indexed(d)
+            c.close()
 
     def test_commits_wait_for_a_lagging_indexer(self):
-        cfg = {"index_stall": "2s", "heartbeat_timeout": "30s"}
-        with H.Daemon(query_workers=1, config=cfg) as d:
-            c, pid = self.start(d)
-            self.assertEqual(writer_metric(d, STALLS), 0)
-            answered = self.stalled_commit(d, c, pid, 0.3)
-            self.assertFalse(answered, "a commit was answered while the indexer lagged by more than index_stall / 2")
+        # key 1 unindexed for 1.3 s: more than index_stall / 2 of a 2 s bound
+        with self.lagging("2s", 1.3) as (d, c, pid):
+            self.send(c, 2)
+            self.assertIsNone(self.answer(c, 0.3),
+                              "a commit was answered while the indexer lagged by more than index_stall / 2")
             # the indexer runs again: it catches up, and the held commit goes through
+            os.kill(pid, signal.SIGCONT)
             self.assertIsNotNone(self.answer(c, 10), "the held commit was never answered")
             self.assertEqual(writer_metric(d, STALLS), 1)
             wait_indexed(d)
             c.commit(insert(3))  # nothing waits: at once (the episode ended)
             H.wait_for(lambda: writer_metric(d, STALL_MS) > 0, 5, what="the episode's length in the metrics")
-            c.close()
 
     def test_flow_control_off(self):
-        with H.Daemon(query_workers=1, config={"index_stall": "0", "heartbeat_timeout": "30s"}) as d:
-            c, pid = self.start(d)
-            answered = self.stalled_commit(d, c, pid, 10)
-            self.assertTrue(answered, "with index_stall = 0 a commit waited for the stopped indexer")
+        with self.lagging("0", 1.3) as (d, c, pid):
+            self.send(c, 2)
+            self.assertIsNotNone(self.answer(c, 10), "with index_stall = 0 a commit waited for the stopped indexer")
             self.assertEqual(writer_metric(d, STALLS), 0)
-            c.close()
 
     def test_a_commit_waits_at_most_index_stall(self):
-        cfg = {"index_stall": "2s", "heartbeat_timeout": "30s"}
-        with H.Daemon(query_workers=1, config=cfg) as d:
-            c, pid = self.start(d)
-            os.kill(pid, signal.SIGSTOP)
-            try:
-                c.commit(insert(1))
-                time.sleep(1.3)
-                self.send(c, 2)
-                # the indexer stays stopped: the commit goes through once it has waited index_stall
-                r = self.answer(c, 10)
-                self.assertIsNotNone(r, "a held commit waited longer than index_stall")
-                self.assertEqual(writer_metric(d, STALLS), 1)
-                self.assertLess(metric(d, "driftdb_indexed_seq"), r["seq"])
-            finally:
-                os.kill(pid, signal.SIGCONT)
-            wait_indexed(d)
-            c.close()
+        with self.lagging("2s", 1.3) as (d, c, pid):
+            self.send(c, 2)
+            # the indexer stays stopped: the commit goes through once it has waited index_stall
+            r = self.answer(c, 10)
+            self.assertIsNotNone(r, "a held commit waited longer than index_stall")
+            self.assertEqual(writer_metric(d, STALLS), 1)
+            self.assertLess(metric(d, "driftdb_indexed_seq"), r["seq"])
 
     def test_an_indexer_that_does_not_advance_holds_nothing(self):
         # index_stall 300 ms: an indexer that has not advanced for 1 s (the least such bound) is stuck or
         # gone (the supervisor's heartbeat deals with it); holding writes back would not help it
-        cfg = {"index_stall": "300ms", "heartbeat_timeout": "30s"}
-        with H.Daemon(query_workers=1, config=cfg) as d:
-            c, pid = self.start(d)
-            os.kill(pid, signal.SIGSTOP)
-            try:
-                c.commit(insert(1))
-                time.sleep(1.5)
-                for i in range(2, 7):
-                    c.commit(insert(i))
-                self.assertEqual(writer_metric(d, STALLS), 0)
-            finally:
-                os.kill(pid, signal.SIGCONT)
-            wait_indexed(d)
-            c.close()
+        with self.lagging("300ms", 1.5) as (d, c, pid):
+            for i in range(2, 7):
+                c.commit(insert(i))
+            self.assertEqual(writer_metric(d, STALLS), 0)
 
 
 if __name__ == "__main__":
