@@ -140,6 +140,8 @@ class Daemon:
             self.notify_sock.setblocking(False)
         env = dict(self.env)
         env["NOTIFY_SOCKET"] = self.notify_path
+        if self.log_file:
+            self.log_file.close()  # (a restart: the last run's handle)
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv(), env=env, stdout=self.log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

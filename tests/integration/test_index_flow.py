@@ -40,20 +40,21 @@ class FlowTest(unittest.TestCase):
         c.n += 1
         c.s.send(msgpack.packb({"id": c.n, "snapshot": c.seq(), "ops": insert(i)}, use_bin_type=True))
 
-    def answer(self, c, timeout):
-        """The answer to the last request sent, or None if none came within timeout seconds."""
+    def answer(self, c, timeout, ok=True):
+        """The answer to the last request sent (checked to be a success, or with ok=False a failure), or None if
+        none came within timeout seconds."""
         if not c.s.poll(int(timeout * 1000)):
             return None
         r = msgpack.unpackb(c.s.recv(), raw=False)
-        self.assertTrue(r["ok"], r)
+        self.assertEqual(r["ok"], ok, r)
         return r
 
     @contextlib.contextmanager
-    def lagging(self, stall, secs):
+    def lagging(self, stall, secs, **config):
         """A daemon with index_stall = stall and a table; the indexer is stopped, key 1 committed (answered at
         once: nothing waits yet) and left unindexed for secs. Yields (daemon, client, indexer pid); the
         indexer runs again (SIGCONT) on the way out, and catches up."""
-        with H.Daemon(query_workers=1, config={"index_stall": stall, "heartbeat_timeout": "30s"}) as d:
+        with H.Daemon(query_workers=1, config=dict(config, index_stall=stall, heartbeat_timeout="30s")) as d:
             c, pid = self.start(d)
             os.kill(pid, signal.SIGSTOP)
             try:
@@ -61,7 +62,10 @@ class FlowTest(unittest.TestCase):
                 time.sleep(secs)
                 yield d, c, pid
             finally:
-                os.kill(pid, signal.SIGCONT)
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass  # (a test that restarted the daemon)
             wait_indexed(d)
             c.close()
 
@@ -101,6 +105,21 @@ class FlowTest(unittest.TestCase):
             for i in range(2, 7):
                 c.commit(insert(i))
             self.assertEqual(writer_metric(d, STALLS), 0)
+
+    def test_a_held_commit_is_refused_at_shutdown_and_not_written(self):
+        with self.lagging("2s", 1.3, shutdown_grace="1s") as (d, c, pid):
+            self.send(c, 2)
+            self.assertIsNone(self.answer(c, 0.3), "the commit was not held")
+            d.stop()
+            r = self.answer(c, 10, ok=False)
+            self.assertIsNotNone(r, "the held commit got no answer at shutdown")
+            self.assertEqual(r["error"]["code"], "57P01", r)
+            d.start()
+            # key 1 (acknowledged) is in the log, key 2 (refused) is not
+            r = c.req({"snapshot": c.seq(), "ops": insert(1)})
+            self.assertFalse(r["ok"], r)
+            self.assertEqual(r["error"]["code"], "23505", r)
+            c.commit(insert(2))
 
 
 if __name__ == "__main__":
