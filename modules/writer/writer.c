@@ -30,11 +30,11 @@
  * once (a lone session never waits), and a source that stops committing stops
  * being expected once it is overdue. All of it is loop-thread state.
  * Index flow control (index_stall > 0, docs/indexes.md "Flow control"): while
- * the oldest commit the indexer has not applied is older than index_stall and
- * the indexer is advancing, new commits wait in the deferred queue (in arrival
- * order) until that age is back under index_stall / 2, or each at most
- * index_stall; a ring of (seq, ts) samples, one per millisecond of commits,
- * gives the age of the oldest unindexed commit.
+ * the oldest commit the indexer has not applied is older than index_stall / 2
+ * and the indexer is advancing, new commits wait in the deferred queue (in
+ * arrival order) until that age is back under index_stall / 4, or each at
+ * most index_stall; a ring of (seq, ts) samples, one per millisecond of
+ * commits, gives the age of the oldest unindexed commit.
  * A failed pwrite/fdatasync is never retried or
  * acknowledged: the writer exits with DRIFT_EXIT_RESTART and recovery re-reads
  * the disk. Holds an exclusive flock on <data_dir>/log/LOCK for its lifetime. */
