@@ -202,6 +202,16 @@ drift_kentry_t *drift_keymap_get(drift_keymap_t *self, uint32_t table, const uin
     return s_lookup(self, 0, table, key, klen, 1, ret_created);
 }
 
+void drift_keymap_prefetch(const drift_keymap_t *self, uint32_t table, const uint8_t *key, uint32_t klen, int deep)
+{
+    uint64_t h = s_hash(0, table, key, klen);
+    const s_slot_t *s = &self->slots[h & (self->nslots - 1)];
+    if (!deep)
+        __builtin_prefetch(s);
+    else if (s->e && s->hash == h)
+        __builtin_prefetch(s->e);
+}
+
 drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int create)
 {
     return s_lookup(self, 1, table, NULL, 0, create, NULL);

@@ -36,6 +36,11 @@ drift_kentry_t *drift_keymap_find(drift_keymap_t *self, uint32_t table, const ui
 /* The entry for a row key, created (seq 0, not live) when absent; *ret_created tells. NULL on ENOMEM. */
 drift_kentry_t *drift_keymap_get(drift_keymap_t *self, uint32_t table, const uint8_t *key, uint32_t klen,
                                  int *ret_created);
+/* Asks the CPU for the cache line a lookup of the row key will read first (its slot), or with deep, the entry
+ * that slot points to when it is the key's (the slot is then expected in the cache: prefetched earlier). A
+ * hint only: nothing changes. The writer calls it a few ops ahead of the checks of a commit's ops, so that
+ * their cache misses overlap (each was the writer's largest cost with many keys). */
+void drift_keymap_prefetch(const drift_keymap_t *self, uint32_t table, const uint8_t *key, uint32_t klen, int deep);
 /* The same for a table record. */
 drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int create);
 /* Entries held (rows + tables). */

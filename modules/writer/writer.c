@@ -1349,6 +1349,21 @@ static const char *s_find_failed(writer_t *w, char *msg, size_t cap)
 
 /* Uniqueness and conflict checks of req as transaction seq; applies it to the key map (with undo).
  * Returns NULL, or the SQLSTATE with a message in msg. */
+/* Before the checks of op i of a commit: the key map's slots of op i + KM_AHEAD and the entry of op i + KM_AHEAD / 2
+ * are asked for (on the first op, those of the ops before them too), so that the checks find them in the cache.
+ * Row keys of new commits land all over a map of millions of keys: without this, the slot's cache miss was a
+ * third of the writer's CPU under 1 000-row commits of new keys. */
+static void s_prefetch_keys(writer_t *w, const drift_commit_req_t *req, size_t i)
+{
+    enum { KM_AHEAD = 16 };
+    for (size_t j = i ? i + KM_AHEAD : 0; j <= i + KM_AHEAD && j < req->nops; j++)
+        if (req->ops[j].op != DRIFT_COP_DDL)
+            drift_keymap_prefetch(w->keys, req->ops[j].table, req->ops[j].key, req->ops[j].key_len, 0);
+    for (size_t j = i ? i + KM_AHEAD / 2 : 0; j <= i + KM_AHEAD / 2 && j < req->nops; j++)
+        if (req->ops[j].op != DRIFT_COP_DDL)
+            drift_keymap_prefetch(w->keys, req->ops[j].table, req->ops[j].key, req->ops[j].key_len, 1);
+}
+
 static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t seq, char *msg, size_t cap)
 {
     uint64_t snap = req->snapshot;
@@ -1375,6 +1390,7 @@ static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t 
     }
     for (size_t i = 0; i < req->nops; i++) {
         const drift_commit_op_t *op = &req->ops[i];
+        s_prefetch_keys(w, req, i);
         drift_kentry_t *t = drift_keymap_table(w->keys, op->table, 0);
         if (t && t->seq2 > snap && t->seq2 != seq) {
             snprintf(msg, cap, "table %u was altered by transaction %" PRIu64 " after snapshot %" PRIu64, op->table,
