@@ -48,8 +48,8 @@ static const drift_cfg_key_t s_keys[] = {
      R(WRITER), "durability = sync: longest time a group commit waits for sessions expected to commit; 0 = off."},
     {"index_stall", DRIFT_CFG_T_DURATION, OFF(index_stall_ns), "500ms", NULL, 0, 60000000000ll,
      DRIFT_CFG_RESTART_ROLES, R(WRITER),
-     "Flow control: while the oldest unindexed commit is older than this, new commits wait (each at most this long) "
-     "until the indexer is back under half of it; 0 = off."},
+     "Flow control: while the oldest unindexed commit is older than half of this, new commits wait (each at most "
+     "this long) until the indexer is back under a quarter of it; 0 = off."},
     {"max_message_size", DRIFT_CFG_T_SIZE, OFF(max_message_size), "16MB", NULL, 1024, 1ll << 31,
      DRIFT_CFG_RESTART_ROLES, R(GATEWAY) | R(QUERY), "Largest client message accepted (ZMQ_MAXMSGSIZE)."},
     {"max_inflight_per_client", DRIFT_CFG_T_INT, OFF(max_inflight_per_client), "1024", NULL, 1, 1 << 24,
