@@ -10,7 +10,6 @@ import time
 import unittest
 
 import msgpack
-import zmq
 
 import driftharness as H
 from test_indexer import TABLE, Client, metric, pk, table_def, wait_indexed
