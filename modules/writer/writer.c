@@ -33,8 +33,8 @@
  * the oldest commit the indexer has not applied is older than index_stall / 2
  * and the indexer is advancing, new commits wait in the deferred queue (in
  * arrival order) until that age is back under index_stall / 4, or each at
- * most index_stall; a ring of (seq, ts) samples, one per millisecond of
- * commits, gives the age of the oldest unindexed commit.
+ * most index_stall; a ring of (seq, ts) samples (lagring.h), one per
+ * millisecond of commits, gives the age of the oldest unindexed commit.
  * A failed pwrite/fdatasync is never retried or
  * acknowledged: the writer exits with DRIFT_EXIT_RESTART and recovery re-reads
  * the disk. Holds an exclusive flock on <data_dir>/log/LOCK for its lifetime. */
@@ -69,6 +69,7 @@
 #include "modules/writer/catalog.h"
 #include "modules/writer/chan_in.h"
 #include "modules/writer/keymap.h"
+#include "modules/writer/lagring.h"
 #include "shm/index.h"
 #include "shm/logreader.h"
 #include "shm/recovery.h"
@@ -85,7 +86,6 @@
 #define GSRC_INIT 64                /* commit sources tracked for gathering: initial table size (power of 2) ... */
 #define GSRC_MAX 16384              /* ... and largest (a source beyond it is not tracked: never waited for) */
 #define GSRC_STALE_NS 2000000000ull /* a source idle this long with nothing in flight is forgotten */
-#define TRING_SLOTS 8192             /* (seq, ts) samples of the flow control, one per ms of commits (power of 2) */
 #define STALL_TICK_US 1000           /* how often held commits look at the indexer again */
 #define STALL_PROGRESS_MIN_NS 1000000000ull /* an indexer idle longer (and 2 x index_stall) holds nothing back */
 
@@ -194,12 +194,9 @@ typedef struct {
     uint64_t until_ns;      /* the latest time an expected source is due by (its ack + think + 4 dev) */
     uint64_t sync_avg_ns;   /* smoothed duration of an fdatasync (0: none yet) */
     struct event *ev_gather;
-    /* index flow control (loop thread): the (seq, ts) ring, newest at tr_n - 1 (mod TRING_SLOTS) */
-    uint64_t stall_ns; /* index_stall (0: off) */
-    struct {
-        uint64_t seq, ts;
-    } * tring;
-    uint64_t tr_n;
+    /* index flow control (loop thread) */
+    uint64_t stall_ns;           /* index_stall (0: off) */
+    drift_lagring_t *lagring;    /* the commits' (seq, ts) samples (NULL when off) */
     uint64_t st_idx_seq, st_progress_ns; /* indexed_seq last seen, and when it last moved (mono) */
     int stalling;                        /* holding commits back */
     uint64_t stall_start_ns;             /* when the current episode began (mono) */
@@ -1472,36 +1469,6 @@ static uint8_t *s_env_dup(const uint8_t *env, size_t len)
 
 /* ---------------------------------------------------------------- index flow control */
 
-/* Notes that seq was committed at ts (the frames' clock): one sample per millisecond of commits. */
-static void s_tring_note(writer_t *w, uint64_t seq, uint64_t ts)
-{
-    if (!w->tring || (w->tr_n && w->tring[(w->tr_n - 1) & (TRING_SLOTS - 1)].ts / 1000000 == ts / 1000000))
-        return;
-    w->tring[w->tr_n & (TRING_SLOTS - 1)].seq = seq;
-    w->tring[w->tr_n & (TRING_SLOTS - 1)].ts = ts;
-    w->tr_n++;
-}
-
-/* How long, at now (the frames' clock), the oldest written commit after indexed seq i has waited for the indexer
- * (0: none waits): at most a millisecond more than that (the sample at or before it), or, when it is older than
- * every sample, the age of the oldest sample (the lag is at least that). */
-static uint64_t s_unindexed_age(const writer_t *w, uint64_t i, uint64_t now)
-{
-    if (!w->tr_n || i >= w->written_seq)
-        return 0;
-    uint64_t lo = w->tr_n > TRING_SLOTS ? w->tr_n - TRING_SLOTS : 0, hi = w->tr_n, want = i + 1;
-    if (w->tring[lo & (TRING_SLOTS - 1)].seq <= want)
-        while (hi - lo > 1) { /* the last sample with seq <= want is in [lo, hi) */
-            uint64_t mid = lo + (hi - lo) / 2;
-            if (w->tring[mid & (TRING_SLOTS - 1)].seq <= want)
-                lo = mid;
-            else
-                hi = mid;
-        }
-    uint64_t ts = w->tring[lo & (TRING_SLOTS - 1)].ts;
-    return now > ts ? now - ts : 0;
-}
-
 /* Ends a stall episode at mono time now. */
 static void s_stall_end(writer_t *w, uint64_t now)
 {
@@ -1522,7 +1489,7 @@ static int s_hold(writer_t *w, uint64_t t0)
     }
     uint64_t idle_max = 2 * w->stall_ns > STALL_PROGRESS_MIN_NS ? 2 * w->stall_ns : STALL_PROGRESS_MIN_NS;
     int advancing = now - w->st_progress_ns <= idle_max && !w->r->stopping;
-    uint64_t age = s_unindexed_age(w, i, s_now(w));
+    uint64_t age = drift_lagring_age(w->lagring, i, w->written_seq, s_now(w));
     if (!w->stalling && advancing && age > w->stall_ns / 2) {
         w->stalling = 1;
         w->stall_start_ns = now;
@@ -1646,7 +1613,8 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
     w->next_seq = seq + 1;
     w->last_ts = ts;
     w->placed_ts = ts;
-    s_tring_note(w, seq, ts);
+    if (w->lagring)
+        drift_lagring_note(w->lagring, seq, ts);
     w->nundo = 0;
     s_rc_commit(w);
     drift_wcat_txn_commit(w->cat);
@@ -2155,9 +2123,9 @@ int drift_writer_main(drift_role_t *r)
     w->ev_stall = evtimer_new(r->base, s_on_stall, w);
     w->stall_ns = r->cfg.index_stall_ns;
     if (w->stall_ns)
-        w->tring = calloc(TRING_SLOTS, sizeof *w->tring);
+        w->lagring = drift_lagring_new();
     if (!w->ev_done || !w->ev_submit || !w->ev_gather || !w->ev_spare_retry || !w->ev_sync || !w->ev_cat ||
-        !w->ev_stall || (w->stall_ns && !w->tring))
+        !w->ev_stall || (w->stall_ns && !w->lagring))
         goto out;
     w->gather_ns = w->sync_mode ? r->cfg.commit_gather_ns : 0; /* async answers after the write: nothing to share */
     event_add(w->ev_done, NULL);
@@ -2228,7 +2196,7 @@ out:
         event_free(w->ev_spare_retry);
     if (w->ev_stall)
         event_free(w->ev_stall);
-    free(w->tring);
+    drift_lagring_destroy(&w->lagring);
     if (w->ev_sync)
         event_free(w->ev_sync);
     if (w->ev_cat)
