@@ -218,7 +218,7 @@ static const uint8_t *s_mp_skip(const uint8_t *p, const uint8_t *end)
 /* Pointer after the object at p, like s_mp_skip: the scalars whose size is in their header byte(s) are
  * stepped over directly (bounded by end: the same structural check the walk makes), anything else
  * (containers, ext, long str/bin) goes through s_mp_skip. */
-static const uint8_t *s_mp_next(const uint8_t *p, const uint8_t *end)
+static inline const uint8_t *s_mp_next(const uint8_t *p, const uint8_t *end)
 {
     if (p >= end)
         return NULL;
@@ -243,50 +243,29 @@ static const uint8_t *s_mp_next(const uint8_t *p, const uint8_t *end)
     return (size_t)(end - p) >= n ? p + n : NULL;
 }
 
-/* Pointer after the object at p in a buffer the walk (s_mp_skip) has already accepted whole: the same
- * steps as the walk without its bounds and limit checks, which that acceptance makes redundant. Containers
- * are counted, not recursed into. Never use it on bytes that were not walked first. */
-static const uint8_t *s_mp_tskip(const uint8_t *p)
+/* Pointer after the object at p (bounded by end), like s_mp_skip, for bytes the walk (s_mp_skip) has already
+ * accepted: containers are stepped into by counting their items instead of being walked again (the walk's
+ * depth and size limits held already), everything else goes through s_mp_next. */
+static const uint8_t *s_mp_wskip(const uint8_t *p, const uint8_t *end)
 {
     uint64_t left = 1;
-    while (left) {
+    while (left && p) {
         left--;
+        if (p >= end)
+            return NULL;
         uint8_t b = *p;
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-            p += 1;
-            continue;
-        }
-        if ((b & 0xe0) == 0xa0) {
-            p += 1 + (size_t)(b & 0x1f);
-            continue;
-        }
-        if ((b & 0xf0) == 0x90 || (b & 0xf0) == 0x80) {
+        if ((b & 0xf0) == 0x90 || (b & 0xf0) == 0x80) { /* fixarray, fixmap */
             left += (uint64_t)(b & 0x0f) << ((b & 0xf0) == 0x80);
             p += 1;
-            continue;
-        }
-        switch (b) {
-        case 0xcc: case 0xd0: p += 2; break;
-        case 0xcd: case 0xd1: p += 3; break;
-        case 0xce: case 0xd2: case 0xca: p += 5; break;
-        case 0xcf: case 0xd3: case 0xcb: p += 9; break;
-        case 0xd4: p += 3; break;
-        case 0xd5: p += 4; break;
-        case 0xd6: p += 6; break;
-        case 0xd7: p += 10; break;
-        case 0xd8: p += 18; break;
-        case 0xc4: case 0xd9: p += 2 + (size_t)p[1]; break;
-        case 0xc5: case 0xda: p += 3 + (size_t)(p[1] << 8 | p[2]); break;
-        case 0xc6: case 0xdb: p += 5 + (size_t)s_get_be32(p + 1); break;
-        case 0xc7: p += 3 + (size_t)p[1]; break;
-        case 0xc8: p += 4 + (size_t)(p[1] << 8 | p[2]); break;
-        case 0xc9: p += 6 + (size_t)s_get_be32(p + 1); break;
-        case 0xdc: left += (uint64_t)(p[1] << 8 | p[2]); p += 3; break;
-        case 0xdd: left += s_get_be32(p + 1); p += 5; break;
-        case 0xde: left += 2 * (uint64_t)(p[1] << 8 | p[2]); p += 3; break;
-        case 0xdf: left += 2 * (uint64_t)s_get_be32(p + 1); p += 5; break;
-        default: return NULL; /* 0xc1: the walk refuses it */
-        }
+        } else if (b >= 0xdc && b <= 0xdf) { /* array16/32, map16/32 */
+            size_t w = b & 1 ? 4 : 2;
+            if ((size_t)(end - p) < 1 + w)
+                return NULL;
+            uint64_t n = w == 4 ? s_get_be32(p + 1) : (uint64_t)(p[1] << 8 | p[2]);
+            left += b >= 0xde ? 2 * n : n;
+            p += 1 + w;
+        } else
+            p = s_mp_next(p, end);
     }
     return p;
 }
@@ -2300,9 +2279,9 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
         const uint8_t *key = NULL, *row = NULL;
         size_t key_len = 0, row_len = 0;
         for (uint32_t j = 0; j < nk; j++) {
-            /* the whole body walked: its objects are stepped over without checking them again */
-            const uint8_t *q = s_mp_tskip(p), *r = q ? s_mp_tskip(q) : NULL;
-            if (!r || r > end)
+            /* the whole body walked: its containers are counted, not walked again */
+            const uint8_t *q = s_mp_wskip(p, end), *r = q ? s_mp_wskip(q, end) : NULL;
+            if (!r)
                 return DRIFT_EPROTO; /* cannot happen: the whole body walked */
             msgpack_object o;
             if (s_mp_keyeq(p, q, "op", 2)) {
