@@ -74,9 +74,16 @@ class FlowTest(unittest.TestCase):
             self.send(c, 2)
             self.assertIsNone(self.answer(c, 0.3),
                               "a commit was answered while the indexer lagged by more than index_stall / 2")
-            # the indexer runs again: it catches up, and the held commit goes through
+            # another client's ping queues behind the held commit (arrival order)
+            c2 = Client(d.data_dir)
+            c2.n += 1
+            c2.s.send(msgpack.packb({"id": c2.n, "op": "ping"}, use_bin_type=True))
+            self.assertIsNone(self.answer(c2, 0.3), "a ping overtook the held commit")
+            # the indexer runs again: it catches up, and the held commit goes through, then the ping
             os.kill(pid, signal.SIGCONT)
             self.assertIsNotNone(self.answer(c, 10), "the held commit was never answered")
+            self.assertIsNotNone(self.answer(c2, 10), "the ping behind the held commit was never answered")
+            c2.close()
             self.assertEqual(writer_metric(d, STALLS), 1)
             wait_indexed(d)
             c.commit(insert(3))  # nothing waits: at once (the episode ended)
