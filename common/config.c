@@ -50,6 +50,10 @@ static const drift_cfg_key_t s_keys[] = {
      DRIFT_CFG_RESTART_ROLES, R(WRITER),
      "Flow control: while the oldest unindexed commit is older than half of this, new commits wait (each at most "
      "this long) until the indexer is back under a quarter of it; 0 = off."},
+    {"keymap_forget_at", DRIFT_CFG_T_INT, OFF(keymap_forget_at), "1000000", NULL, 0, 1ll << 40,
+     DRIFT_CFG_RESTART_ROLES, R(WRITER),
+     "The writer's key map forgets the keys the index answers for when it holds more than this many (and twice "
+     "what it kept last time); 0 = never."},
     {"max_message_size", DRIFT_CFG_T_SIZE, OFF(max_message_size), "16MB", NULL, 1024, 1ll << 31,
      DRIFT_CFG_RESTART_ROLES, R(GATEWAY) | R(QUERY), "Largest client message accepted (ZMQ_MAXMSGSIZE)."},
     {"max_inflight_per_client", DRIFT_CFG_T_INT, OFF(max_inflight_per_client), "1024", NULL, 1, 1 << 24,

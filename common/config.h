@@ -29,6 +29,7 @@ typedef struct {
     uint64_t sync_interval_ns;
     uint64_t commit_gather_ns; /* durability = sync: longest wait of a group commit for expected sessions; 0 = off */
     uint64_t index_stall_ns;   /* commits wait while the oldest unindexed one is older than this; 0 = off */
+    int64_t keymap_forget_at;  /* the writer's key map forgets indexed keys above this many; 0 = never */
     uint64_t max_message_size;
     int64_t max_inflight_per_client;
     int64_t max_queue;

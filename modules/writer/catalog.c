@@ -1508,6 +1508,11 @@ int drift_wcat_last_write(drift_wcat_t *self, uint64_t min_seq, uint32_t table, 
     return drift_index_last_write(self->rd, table, pk, len, ret_seq, ret_op);
 }
 
+uint64_t drift_wcat_snapshot_seq(const drift_wcat_t *self)
+{
+    return self->index_state == 1 && self->rd ? drift_index_rd_seq(self->rd) : 0;
+}
+
 int drift_wcat_index_usable(const drift_wcat_t *self)
 {
     return self->index_state == 1 && self->rd != NULL;

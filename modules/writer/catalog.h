@@ -92,6 +92,8 @@ void drift_wcat_tick(drift_wcat_t *self);
  * than min_seq: the caller cannot use the index) or another error. */
 int drift_wcat_last_write(drift_wcat_t *self, uint64_t min_seq, uint32_t table, const uint8_t *pk, size_t len,
                           uint64_t *ret_seq, int *ret_op);
+/* The applied seq of the LMDB snapshot in use (what drift_wcat_last_write answers for), 0 when none. */
+uint64_t drift_wcat_snapshot_seq(const drift_wcat_t *self);
 /* Whether the LMDB index is in use (opened at start, validated against the log by drift_wcat_replay). */
 int drift_wcat_index_usable(const drift_wcat_t *self);
 

@@ -9,6 +9,7 @@
 #include "modules/writer/keymap.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,10 +21,14 @@ typedef struct {
     drift_kentry_t *e;
 } s_slot_t;
 
-/* Entries are never freed one by one (keys are never forgotten): they come from blocks of ARENA_BLOCK bytes
- * (or one bigger block for a bigger entry), each starting with the previous block's address and its own size,
- * freed together by destroy. */
+/* Entries are never freed one by one (a trim copies the kept ones into a new map): they come from blocks of
+ * ARENA_BLOCK bytes (or one bigger block for a bigger entry), each starting with a header (the previous block,
+ * its own size, the bytes of it used — set when the next block is started), freed together by destroy. */
 #define ARENA_BLOCK (4u << 20)
+typedef struct {
+    uint8_t *prev;
+    size_t cap, used;
+} s_blkhdr_t;
 /* Slot arrays and arena blocks are mmap'd with MADV_HUGEPAGE: the rebuild at start touches them at random, and
  * with 4 KiB pages every probe was also a TLB miss (a nested page walk in a VM). */
 #define HUGE_PAGE (2u << 20)
@@ -94,13 +99,11 @@ void drift_keymap_destroy(drift_keymap_t **self_p)
     drift_keymap_t *self = *self_p;
     if (!self)
         return;
-    while (self->blk) { /* each block starts with (previous block, its size) */
-        uint8_t *prev;
-        size_t cap;
-        memcpy(&prev, self->blk, sizeof prev);
-        memcpy(&cap, self->blk + sizeof prev, sizeof cap);
-        s_unmap(self->blk, cap);
-        self->blk = prev;
+    while (self->blk) {
+        s_blkhdr_t h;
+        memcpy(&h, self->blk, sizeof h);
+        s_unmap(self->blk, h.cap);
+        self->blk = h.prev;
     }
     s_unmap(self->slots, self->nslots * sizeof *self->slots);
     free(self);
@@ -111,14 +114,16 @@ void drift_keymap_destroy(drift_keymap_t **self_p)
 static void *s_alloc(drift_keymap_t *self, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
-    const size_t head = sizeof(void *) + sizeof(size_t);
+    const size_t head = sizeof(s_blkhdr_t);
     if (!self->blk || self->blk_used + n > self->blk_cap) {
         size_t cap = n + head > ARENA_BLOCK ? n + head : ARENA_BLOCK;
         uint8_t *b = s_map(cap);
         if (!b)
             return NULL;
-        memcpy(b, &self->blk, sizeof self->blk);
-        memcpy(b + sizeof self->blk, &cap, sizeof cap);
+        if (self->blk) /* the block left behind: how much of it holds entries */
+            memcpy(self->blk + offsetof(s_blkhdr_t, used), &self->blk_used, sizeof self->blk_used);
+        s_blkhdr_t h = {self->blk, cap, 0};
+        memcpy(b, &h, sizeof h);
         self->blk = b;
         self->blk_used = head;
         self->blk_cap = cap;
@@ -215,6 +220,48 @@ void drift_keymap_prefetch(const drift_keymap_t *self, uint32_t table, const uin
 drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int create)
 {
     return s_lookup(self, 1, table, NULL, 0, create, NULL);
+}
+
+/* Bytes an entry with a klen-byte key takes in the arena (what s_alloc gives it). */
+static size_t s_entry_size(uint32_t klen)
+{
+    return (sizeof(drift_kentry_t) + klen + 7) & ~(size_t)7;
+}
+
+drift_keymap_t *drift_keymap_filter(const drift_keymap_t *self, int (*keep)(const drift_kentry_t *e, void *arg),
+                                    void *arg)
+{
+    drift_keymap_t *m = drift_keymap_new();
+    if (!m)
+        return NULL;
+    /* the arena's blocks, newest first; each holds entries from its header to its used size */
+    size_t used = self->blk_used;
+    for (const uint8_t *b = self->blk; b;) {
+        s_blkhdr_t h;
+        memcpy(&h, b, sizeof h);
+        for (size_t off = sizeof h; off < used;) {
+            const drift_kentry_t *e = (const drift_kentry_t *)(const void *)(b + off);
+            off += s_entry_size(e->klen);
+            if (e->kind == 0 && !keep(e, arg))
+                continue;
+            drift_kentry_t *n = s_lookup(m, e->kind, e->table, e->key, e->klen, 1, NULL);
+            if (!n) {
+                drift_keymap_destroy(&m);
+                errno = ENOMEM;
+                return NULL;
+            }
+            n->seq = e->seq;
+            n->seq2 = e->seq2;
+            n->live = e->live;
+            n->pinned = e->pinned;
+        }
+        b = h.prev;
+        if (b) {
+            memcpy(&h, b, sizeof h);
+            used = h.used;
+        }
+    }
+    return m;
 }
 
 size_t drift_keymap_count(const drift_keymap_t *self)

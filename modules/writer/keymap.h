@@ -6,8 +6,9 @@
  * The writer fills it at start from the log after the LMDB index's applied
  * seq and answers misses from the index (writer.c, "key map"; the whole log
  * when the index cannot be used), so it is exact after a restart.
- * Open addressing; entries keep their address for the map's life;
- * single-threaded (the writer's event loop thread only). */
+ * Open addressing; entries keep their address for the map's life (the
+ * writer trims the map by copying what it keeps into a new one:
+ * drift_keymap_filter); single-threaded (the writer's event loop thread only). */
 #ifndef DRIFT_WRITER_KEYMAP_H
 #define DRIFT_WRITER_KEYMAP_H
 
@@ -22,6 +23,7 @@ typedef struct drift_kentry {
     uint32_t klen;
     uint8_t kind; /* 0 row key, 1 table */
     uint8_t live;
+    uint8_t pinned; /* rows: a write of this key the index may not hold as the log says; never forgotten */
     uint8_t key[];
 } drift_kentry_t;
 
@@ -43,6 +45,11 @@ drift_kentry_t *drift_keymap_get(drift_keymap_t *self, uint32_t table, const uin
 void drift_keymap_prefetch(const drift_keymap_t *self, uint32_t table, const uint8_t *key, uint32_t klen, int deep);
 /* The same for a table record. */
 drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int create);
+/* A new map holding copies of the table records and of the row entries keep() accepts (ordered as the map
+ * likes, seq/seq2/live/pinned copied); self is unchanged. NULL + errno on ENOMEM. Reads the entries in the
+ * order they were allocated (sequential memory), not through the slots. */
+drift_keymap_t *drift_keymap_filter(const drift_keymap_t *self, int (*keep)(const drift_kentry_t *e, void *arg),
+                                    void *arg);
 /* Entries held (rows + tables). */
 size_t drift_keymap_count(const drift_keymap_t *self);
 /* Of those, row keys. */

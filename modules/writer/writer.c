@@ -168,6 +168,12 @@ typedef struct {
      * from the catalog's LMDB snapshot (applied seq >= seed_seq) and cached. 0: the map holds the whole log. */
     uint64_t seed_seq;
     uint64_t seed_asked, seed_found;       /* misses answered from the index / of them, keys the index holds */
+    /* Forgetting at run time (s_km_forget): when the map holds more than km_forget_at row keys (config
+     * keymap_forget_at; 0 = never) and twice what the last trim kept, the keys whose last write the catalog's
+     * snapshot holds are dropped and seed_seq moves up to that snapshot. km_no_forget: the index failed a
+     * lookup (the map was completed from the log): never again. */
+    uint64_t km_forget_at, km_kept, km_trims;
+    int km_no_forget;
     drift_kentry_t *scan_t;                 /* recovery scan: the last table record touched ... */
     uint32_t scan_tid;                      /* ... and its table id */
     /* log position (loop thread) */
@@ -1187,6 +1193,33 @@ static void s_undo_all(writer_t *w)
     }
 }
 
+/* Whether the LMDB index can hold (table, key) at all (shm/index.c skips empty or over-long keys). */
+static int s_index_key(uint32_t table, uint32_t klen)
+{
+    return klen > 0 && klen <= DRIFT_INDEX_PK_MAX && table != UINT32_MAX;
+}
+
+/* Whether the index applies op exactly as the key map does, so that its newest write (drift_index_last_write)
+ * is this op's seq and kind: inserts and updates with an array row (the index skips other rows; a commit's op
+ * holds the decoded row, a recovered one its bytes) and deletes
+ * (the writer accepts only deletes of live rows, which the index holds). Not patches: the index merges them
+ * by the schema and skips those that do not fit. */
+static int s_index_vouches(const drift_commit_op_t *op)
+{
+    if (!s_index_key(op->table, op->key_len))
+        return 0;
+    if (op->op == DRIFT_COP_DELETE)
+        return 1;
+    if (op->op != DRIFT_COP_INSERT && op->op != DRIFT_COP_UPDATE)
+        return 0;
+    if (op->row) /* a commit's op (decoded); recovery's ops carry the row's bytes instead */
+        return op->row->type == MSGPACK_OBJECT_ARRAY;
+    if (!op->row_mp || !op->row_mp_len)
+        return 0;
+    uint8_t t = op->row_mp[0];
+    return (t >= 0x90 && t <= 0x9f) || t == 0xdc || t == 0xdd;
+}
+
 /* Applies one op of a transaction at seq to the key map (recovery and commits share it). */
 static int s_apply(writer_t *w, const drift_commit_op_t *op, uint64_t seq, int undo)
 {
@@ -1203,6 +1236,8 @@ static int s_apply(writer_t *w, const drift_commit_op_t *op, uint64_t seq, int u
         return -ENOMEM;
     e->seq = seq;
     e->live = op->op != DRIFT_COP_DELETE;
+    if (!e->pinned && !s_index_vouches(op))
+        e->pinned = 1; /* s_km_forget keeps it: the index may not answer for this key as the log does */
     if (!op->delta && s_rc_find(w, e)) {
         /* a cached key written by another op: keep its new full row (insert/update), else forget it */
         int rc;
@@ -1222,28 +1257,6 @@ static int s_apply(writer_t *w, const drift_commit_op_t *op, uint64_t seq, int u
 
 /* ---- key map seeding (the state of keys written before seed_seq comes from the LMDB index) ---- */
 
-/* Whether the LMDB index can hold (table, key) at all (shm/index.c skips empty or over-long keys). */
-static int s_index_key(uint32_t table, uint32_t klen)
-{
-    return klen > 0 && klen <= DRIFT_INDEX_PK_MAX && table != UINT32_MAX;
-}
-
-/* Whether the index applies op exactly as the key map does, so that its newest write (drift_index_last_write)
- * is this op's seq and kind: inserts and updates with an array row (the index skips other rows) and deletes
- * (the writer accepts only deletes of live rows, which the index holds). Not patches: the index merges them
- * by the schema and skips those that do not fit. */
-static int s_index_vouches(const drift_commit_op_t *op)
-{
-    if (!s_index_key(op->table, op->key_len))
-        return 0;
-    if (op->op == DRIFT_COP_DELETE)
-        return 1;
-    if ((op->op != DRIFT_COP_INSERT && op->op != DRIFT_COP_UPDATE) || !op->row_mp || !op->row_mp_len)
-        return 0;
-    uint8_t t = op->row_mp[0];
-    return (t >= 0x90 && t <= 0x9f) || t == 0xdc || t == 0xdd;
-}
-
 /* Completion callback: op of frame *a[1] (<= seed_seq) for a key the map may lack; never overrides a later write. */
 static int s_complete_op(const drift_commit_op_t *op, void *arg)
 {
@@ -1259,6 +1272,8 @@ static int s_complete_op(const drift_commit_op_t *op, void *arg)
         e->seq = seq;
         e->live = op->op != DRIFT_COP_DELETE;
     }
+    if (!s_index_vouches(op))
+        e->pinned = 1;
     return 0;
 }
 
@@ -1300,6 +1315,7 @@ static int s_seed_complete(writer_t *w)
     DLOG_INFO("key map completed from the log: %" PRIu64 " frames up to seq %" PRIu64 " read in %.1f ms, %zu entries",
               n, upto, (drift_now_mono_ns() - t0) / 1e6, drift_keymap_count(w->keys));
     w->seed_seq = 0;
+    w->km_no_forget = 1; /* the map holds the whole log again; the index is not asked any more */
     return 0;
 }
 
@@ -1817,6 +1833,7 @@ static int s_rebuild_op(const drift_commit_op_t *op, void *arg)
     if (!s_index_vouches(op)) {
         if (!(e = drift_keymap_get(w->keys, op->table, op->key, op->key_len, NULL)))
             return -ENOMEM;
+        e->pinned = 1;
     } else if (drift_keymap_rows(w->keys)) {
         e = drift_keymap_find(w->keys, op->table, op->key, op->key_len);
     }
@@ -1875,11 +1892,73 @@ static void s_on_stop(drift_role_t *r)
         drift_role_exit(r, DRIFT_EXIT_OK);
 }
 
-/* Catalog timer: a newer LMDB snapshot lets it forget the tail the indexer has applied. */
+/* s_km_forget's filter: what the map must keep at snapshot seq a[1]. */
+static int s_km_keep(const drift_kentry_t *e, void *arg)
+{
+    void **a = arg;
+    writer_t *w = a[0];
+    uint64_t upto = *(const uint64_t *)a[1];
+    /* written after the snapshot, or the index may not answer for it, or its row is in the re-evaluation cache
+     * (the cache names entries by address: kept entries are re-pointed below) */
+    return e->seq > upto || e->pinned || s_rc_find(w, e) != NULL;
+}
+
+/* The key map forgets what the index answers for (docs/storage.md, "Forgetting keys while the writer runs"): when
+ * it holds more than keymap_forget_at row keys and twice what the last trim kept, the entries of keys whose last
+ * write the catalog's LMDB snapshot holds (applied seq A) are dropped — a copy of the rest replaces the map — and
+ * seed_seq moves up to A, so that a later miss of such a key asks the index (s_find) as after a restart. Runs
+ * between transactions (no undo pending). Pinned keys (a write the index may not hold as the log says) stay. */
+static void s_km_forget(writer_t *w)
+{
+    size_t rows = drift_keymap_rows(w->keys);
+    if (!w->km_forget_at || w->km_no_forget || rows <= w->km_forget_at || rows <= 2 * w->km_kept ||
+        !drift_wcat_index_usable(w->cat))
+        return;
+    uint64_t upto = drift_wcat_snapshot_seq(w->cat);
+    if (upto <= w->seed_seq || w->nundo)
+        return;
+    uint64_t t0 = drift_now_mono_ns();
+    size_t bytes0 = drift_keymap_bytes(w->keys);
+    s_rc_commit(w);
+    void *a[2] = {w, &upto};
+    drift_keymap_t *m = drift_keymap_filter(w->keys, s_km_keep, a);
+    if (!m) {
+        DLOG_WARN("key map: cannot trim it (out of memory); keeping all %zu keys", rows);
+        w->km_kept = rows; /* try again when it has doubled */
+        return;
+    }
+    for (size_t i = 0; w->rcache && i < RCACHE_SLOTS; i++) { /* the cache's entries, re-pointed to the copies */
+        rslot_t *sl = &w->rcache[i];
+        if (!sl->e)
+            continue;
+        drift_kentry_t *n = drift_keymap_find(m, sl->e->table, sl->e->key, sl->e->klen);
+        if (!n) { /* cannot happen: s_km_keep kept it */
+            free(sl->row);
+            *sl = (rslot_t){0};
+        } else
+            sl->e = n;
+    }
+    drift_keymap_destroy(&w->keys);
+    w->keys = m;
+    w->scan_t = NULL;
+    w->seed_seq = upto;
+    w->km_kept = drift_keymap_rows(m);
+    w->km_trims++;
+    atomic_store(&w->r->slot->counters[DRIFT_CTR_W_KEYMAP_KEYS], w->km_kept);
+    DLOG_INFO("key map: forgot %zu of %zu keys, the index answers for them (applied seq %" PRIu64 "); kept %zu, "
+              "%.1f -> %.1f MB in %.1f ms",
+              rows - w->km_kept, rows, upto, w->km_kept, bytes0 / 1e6, drift_keymap_bytes(m) / 1e6,
+              (drift_now_mono_ns() - t0) / 1e6);
+}
+
+/* Catalog timer: a newer LMDB snapshot lets it forget the tail the indexer has applied, and the key map the keys
+ * that snapshot answers for. */
 static void s_on_cat_tick(evutil_socket_t fd, short what, void *arg)
 {
     writer_t *w = arg;
     drift_wcat_tick(w->cat);
+    s_km_forget(w);
+    atomic_store(&w->r->slot->counters[DRIFT_CTR_W_KEYMAP_KEYS], drift_keymap_rows(w->keys));
 }
 
 /* Takes log/LOCK. Returns 0, DRIFT_ELOCKED or -errno. */
@@ -2122,6 +2201,7 @@ int drift_writer_main(drift_role_t *r)
     w->ev_cat = event_new(r->base, -1, EV_PERSIST, s_on_cat_tick, w);
     w->ev_stall = evtimer_new(r->base, s_on_stall, w);
     w->stall_ns = r->cfg.index_stall_ns;
+    w->km_forget_at = (uint64_t)r->cfg.keymap_forget_at;
     if (w->stall_ns)
         w->lagring = drift_lagring_new();
     if (!w->ev_done || !w->ev_submit || !w->ev_gather || !w->ev_spare_retry || !w->ev_sync || !w->ev_cat ||

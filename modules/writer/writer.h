@@ -27,6 +27,8 @@
  * indexer, and their total length in milliseconds (generic slots 4 and 5, unused by the writer otherwise). */
 #define DRIFT_CTR_W_STALLS (DRIFT_CTR_ROLE0 - 4)
 #define DRIFT_CTR_W_STALL_MS (DRIFT_CTR_ROLE0 - 3)
+/* Row keys in the writer's key map now (a gauge; keymap_forget_at, docs/storage.md): generic slot 6. */
+#define DRIFT_CTR_W_KEYMAP_KEYS (DRIFT_CTR_ROLE0 - 2)
 
 /* Runs the writer role in this process; returns the exit code. */
 int drift_writer_main(drift_role_t *r);
