@@ -9,7 +9,6 @@
 #include "modules/writer/keymap.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,13 +20,14 @@ typedef struct {
     drift_kentry_t *e;
 } s_slot_t;
 
-/* Entries are never freed one by one (a trim copies the kept ones into a new map): they come from blocks of
- * ARENA_BLOCK bytes (or one bigger block for a bigger entry), each starting with a header (the previous block,
- * its own size, the bytes of it used — set when the next block is started), freed together by destroy. */
+/* Entries come from blocks of ARENA_BLOCK bytes (or one bigger block for a bigger entry), each starting with a
+ * header (the previous block, its own size), freed together by destroy. An entry the writer's sweep removes goes
+ * on a free list of its size (up to FREE_CLASSES * 8 bytes) and is handed out again before the arena grows. */
 #define ARENA_BLOCK (4u << 20)
+#define FREE_CLASSES 128
 typedef struct {
     uint8_t *prev;
-    size_t cap, used;
+    size_t cap;
 } s_blkhdr_t;
 /* Slot arrays and arena blocks are mmap'd with MADV_HUGEPAGE: the rebuild at start touches them at random, and
  * with 4 KiB pages every probe was also a TLB miss (a nested page walk in a VM). */
@@ -41,6 +41,7 @@ struct drift_keymap {
     size_t bytes;
     uint8_t *blk; /* current arena block (its first word links the previous one) */
     size_t blk_used, blk_cap;
+    drift_kentry_t *freel[FREE_CLASSES]; /* swept entries by size / 8, linked through their first word */
 };
 
 /* Hash of a key. */
@@ -114,15 +115,19 @@ void drift_keymap_destroy(drift_keymap_t **self_p)
 static void *s_alloc(drift_keymap_t *self, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
+    if (n / 8 < FREE_CLASSES && self->freel[n / 8]) {
+        drift_kentry_t *e = self->freel[n / 8];
+        memcpy(&self->freel[n / 8], e, sizeof(void *));
+        memset(e, 0, n);
+        return e;
+    }
     const size_t head = sizeof(s_blkhdr_t);
     if (!self->blk || self->blk_used + n > self->blk_cap) {
         size_t cap = n + head > ARENA_BLOCK ? n + head : ARENA_BLOCK;
         uint8_t *b = s_map(cap);
         if (!b)
             return NULL;
-        if (self->blk) /* the block left behind: how much of it holds entries */
-            memcpy(self->blk + offsetof(s_blkhdr_t, used), &self->blk_used, sizeof self->blk_used);
-        s_blkhdr_t h = {self->blk, cap, 0};
+        s_blkhdr_t h = {self->blk, cap};
         memcpy(b, &h, sizeof h);
         self->blk = b;
         self->blk_used = head;
@@ -228,40 +233,50 @@ static size_t s_entry_size(uint32_t klen)
     return (sizeof(drift_kentry_t) + klen + 7) & ~(size_t)7;
 }
 
-drift_keymap_t *drift_keymap_filter(const drift_keymap_t *self, int (*keep)(const drift_kentry_t *e, void *arg),
-                                    void *arg)
+/* Removes the entry of slot i (backward-shift deletion: the entries after it in its probe run that may move closer
+ * to their home slot do, so no probe run is broken and no tombstone is left) and puts its memory on the free list of
+ * its size. */
+static void s_delete(drift_keymap_t *self, size_t i)
 {
-    drift_keymap_t *m = drift_keymap_new();
-    if (!m)
-        return NULL;
-    /* the arena's blocks, newest first; each holds entries from its header to its used size */
-    size_t used = self->blk_used;
-    for (const uint8_t *b = self->blk; b;) {
-        s_blkhdr_t h;
-        memcpy(&h, b, sizeof h);
-        for (size_t off = sizeof h; off < used;) {
-            const drift_kentry_t *e = (const drift_kentry_t *)(const void *)(b + off);
-            off += s_entry_size(e->klen);
-            if (e->kind == 0 && !keep(e, arg))
-                continue;
-            drift_kentry_t *n = s_lookup(m, e->kind, e->table, e->key, e->klen, 1, NULL);
-            if (!n) {
-                drift_keymap_destroy(&m);
-                errno = ENOMEM;
-                return NULL;
-            }
-            n->seq = e->seq;
-            n->seq2 = e->seq2;
-            n->live = e->live;
-            n->pinned = e->pinned;
-        }
-        b = h.prev;
-        if (b) {
-            memcpy(&h, b, sizeof h);
-            used = h.used;
-        }
+    drift_kentry_t *e = self->slots[i].e;
+    size_t mask = self->nslots - 1;
+    for (size_t j = (i + 1) & mask; self->slots[j].e; j = (j + 1) & mask) {
+        size_t home = self->slots[j].hash & mask;
+        /* the entry at j stays when its home lies cyclically in (i, j] */
+        if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+            continue;
+        self->slots[i] = self->slots[j];
+        i = j;
     }
-    return m;
+    self->slots[i] = (s_slot_t){0, NULL};
+    self->count--;
+    self->rows -= e->kind == 0;
+    size_t n = s_entry_size(e->klen), c = n / 8;
+    if (c < FREE_CLASSES) { /* bigger ones stay in their block until destroy */
+        memcpy(e, &self->freel[c], sizeof(void *));
+        self->freel[c] = e;
+    }
+}
+
+int drift_keymap_sweep(drift_keymap_t *self, size_t *cursor, size_t max,
+                       int (*drop)(const drift_kentry_t *e, void *arg), void *arg)
+{
+    enum { AHEAD = 16 };
+    size_t i = *cursor, end = i + max < self->nslots ? i + max : self->nslots;
+    for (size_t k = i; k < i + AHEAD && k < end; k++)
+        __builtin_prefetch(self->slots[k].e);
+    while (i < end) {
+        if (i + AHEAD < end)
+            __builtin_prefetch(self->slots[i + AHEAD].e);
+        const drift_kentry_t *e = self->slots[i].e;
+        if (e && e->kind == 0 && drop(e, arg)) {
+            s_delete(self, i); /* another entry may have moved into slot i: look at it again */
+            continue;
+        }
+        i++;
+    }
+    *cursor = i;
+    return i >= self->nslots;
 }
 
 size_t drift_keymap_count(const drift_keymap_t *self)

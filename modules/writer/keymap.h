@@ -6,9 +6,9 @@
  * The writer fills it at start from the log after the LMDB index's applied
  * seq and answers misses from the index (writer.c, "key map"; the whole log
  * when the index cannot be used), so it is exact after a restart.
- * Open addressing; entries keep their address for the map's life (the
- * writer trims the map by copying what it keeps into a new one:
- * drift_keymap_filter); single-threaded (the writer's event loop thread only). */
+ * Open addressing; an entry keeps its address until drift_keymap_sweep
+ * removes it (its memory is then reused for another key); single-threaded
+ * (the writer's event loop thread only). */
 #ifndef DRIFT_WRITER_KEYMAP_H
 #define DRIFT_WRITER_KEYMAP_H
 
@@ -45,11 +45,13 @@ drift_kentry_t *drift_keymap_get(drift_keymap_t *self, uint32_t table, const uin
 void drift_keymap_prefetch(const drift_keymap_t *self, uint32_t table, const uint8_t *key, uint32_t klen, int deep);
 /* The same for a table record. */
 drift_kentry_t *drift_keymap_table(drift_keymap_t *self, uint32_t table, int create);
-/* A new map holding copies of the table records and of the row entries keep() accepts (ordered as the map
- * likes, seq/seq2/live/pinned copied); self is unchanged. NULL + errno on ENOMEM. Reads the entries in the
- * order they were allocated (sequential memory), not through the slots. */
-drift_keymap_t *drift_keymap_filter(const drift_keymap_t *self, int (*keep)(const drift_kentry_t *e, void *arg),
-                                    void *arg);
+/* Visits the slots from *cursor on, at most max of them, and removes each row entry drop() accepts (table records
+ * are never offered); *cursor moves past what was visited. Returns 1 when the visit reached the end of the slot
+ * table (the pass is complete; start the next at 0), else 0. Removing entries moves others back within their probe
+ * runs, and a growth between calls rehashes the table, so a pass may offer an entry twice or miss one: a sweep is
+ * a best effort, never a wrong answer. Pointers to removed entries must not be kept. */
+int drift_keymap_sweep(drift_keymap_t *self, size_t *cursor, size_t max,
+                       int (*drop)(const drift_kentry_t *e, void *arg), void *arg);
 /* Entries held (rows + tables). */
 size_t drift_keymap_count(const drift_keymap_t *self);
 /* Of those, row keys. */

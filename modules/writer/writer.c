@@ -81,6 +81,7 @@
 #define SPARE_RETRY_MS 500          /* how often a failed preallocation (disk full) is retried */
 #define DEFERRED_MAX 100000         /* requests waiting for the next segment */
 #define CATALOG_TICK_MS 20          /* how often the catalog moves to a newer LMDB snapshot */
+#define KM_SWEEP_NS 2000000ull      /* key map pass (s_km_forget): longest sweep per catalog tick */
 #define RCACHE_SLOTS 16384          /* READ COMMITTED re-evaluation: latest rows kept (2-way sets, power of 2) */
 #define RCACHE_ROW_MAX 8192         /* larger rows are not kept (their re-evaluable updates fall back to 40001) */
 #define GSRC_INIT 64                /* commit sources tracked for gathering: initial table size (power of 2) ... */
@@ -172,8 +173,11 @@ typedef struct {
      * keymap_forget_at; 0 = never) and twice what the last trim kept, the keys whose last write the catalog's
      * snapshot holds are dropped and seed_seq moves up to that snapshot. km_no_forget: the index failed a
      * lookup (the map was completed from the log): never again. */
-    uint64_t km_forget_at, km_kept, km_trims;
-    int km_no_forget;
+    uint64_t km_forget_at, km_kept;
+    int km_no_forget, km_sweeping;
+    size_t km_cursor;                                     /* the pass's next slot */
+    uint64_t km_pass_rows, km_pass_ns, km_pass_t0, km_pass_seq0; /* the pass: keys at its start, time swept, ... */
+    uint64_t km_passes, km_forgot, km_logged_ns;          /* passes done, keys forgotten, last INFO line */
     drift_kentry_t *scan_t;                 /* recovery scan: the last table record touched ... */
     uint32_t scan_tid;                      /* ... and its table id */
     /* log position (loop thread) */
@@ -1892,63 +1896,65 @@ static void s_on_stop(drift_role_t *r)
         drift_role_exit(r, DRIFT_EXIT_OK);
 }
 
-/* s_km_forget's filter: what the map must keep at snapshot seq a[1]. */
-static int s_km_keep(const drift_kentry_t *e, void *arg)
+/* s_km_forget's sweep: whether the map may forget e at snapshot seq a[1]. */
+static int s_km_drop(const drift_kentry_t *e, void *arg)
 {
     void **a = arg;
     writer_t *w = a[0];
     uint64_t upto = *(const uint64_t *)a[1];
-    /* written after the snapshot, or the index may not answer for it, or its row is in the re-evaluation cache
-     * (the cache names entries by address: kept entries are re-pointed below) */
-    return e->seq > upto || e->pinned || s_rc_find(w, e) != NULL;
+    /* kept: written after the snapshot, or the index may not answer for it as the log does, or its row is in the
+     * re-evaluation cache (which names entries by address) */
+    return e->seq <= upto && !e->pinned && !s_rc_find(w, e);
 }
 
-/* The key map forgets what the index answers for (docs/storage.md, "Forgetting keys while the writer runs"): when
- * it holds more than keymap_forget_at row keys and twice what the last trim kept, the entries of keys whose last
- * write the catalog's LMDB snapshot holds (applied seq A) are dropped — a copy of the rest replaces the map — and
- * seed_seq moves up to A, so that a later miss of such a key asks the index (s_find) as after a restart. Runs
- * between transactions (no undo pending). Pinned keys (a write the index may not hold as the log says) stay. */
+/* The key map forgets what the index answers for (docs/storage.md, "Forgetting keys while the writer runs"). When
+ * it holds more than keymap_forget_at row keys and twice what the last pass kept, a pass over its slots starts:
+ * each catalog tick sweeps for at most KM_SWEEP_NS, dropping the entries of keys whose last write the catalog's
+ * LMDB snapshot (applied seq A) holds, and seed_seq moves up to A, so that a later miss of such a key asks the
+ * index (s_find), as after a restart. Runs between transactions (no undo pending). */
 static void s_km_forget(writer_t *w)
 {
+    if (!w->km_forget_at || w->km_no_forget || w->nundo || !drift_wcat_index_usable(w->cat))
+        return;
     size_t rows = drift_keymap_rows(w->keys);
-    if (!w->km_forget_at || w->km_no_forget || rows <= w->km_forget_at || rows <= 2 * w->km_kept ||
-        !drift_wcat_index_usable(w->cat))
-        return;
-    uint64_t upto = drift_wcat_snapshot_seq(w->cat);
-    if (upto <= w->seed_seq || w->nundo)
-        return;
-    uint64_t t0 = drift_now_mono_ns();
-    size_t bytes0 = drift_keymap_bytes(w->keys);
-    s_rc_commit(w);
-    void *a[2] = {w, &upto};
-    drift_keymap_t *m = drift_keymap_filter(w->keys, s_km_keep, a);
-    if (!m) {
-        DLOG_WARN("key map: cannot trim it (out of memory); keeping all %zu keys", rows);
-        w->km_kept = rows; /* try again when it has doubled */
-        return;
+    uint64_t upto = drift_wcat_snapshot_seq(w->cat), t0 = drift_now_mono_ns();
+    if (!w->km_sweeping) {
+        if (rows <= w->km_forget_at || rows <= 2 * w->km_kept || !upto)
+            return;
+        w->km_sweeping = 1;
+        w->km_cursor = 0;
+        w->km_pass_rows = rows;
+        w->km_pass_ns = 0;
+        w->km_pass_t0 = t0;
+        w->km_pass_seq0 = upto;
     }
-    for (size_t i = 0; w->rcache && i < RCACHE_SLOTS; i++) { /* the cache's entries, re-pointed to the copies */
-        rslot_t *sl = &w->rcache[i];
-        if (!sl->e)
-            continue;
-        drift_kentry_t *n = drift_keymap_find(m, sl->e->table, sl->e->key, sl->e->klen);
-        if (!n) { /* cannot happen: s_km_keep kept it */
-            free(sl->row);
-            *sl = (rslot_t){0};
-        } else
-            sl->e = n;
-    }
-    drift_keymap_destroy(&w->keys);
-    w->keys = m;
+    if (upto > w->seed_seq)
+        w->seed_seq = upto; /* before any entry goes: from now on a miss asks a snapshot at or after upto */
     w->scan_t = NULL;
-    w->seed_seq = upto;
-    w->km_kept = drift_keymap_rows(m);
-    w->km_trims++;
-    atomic_store(&w->r->slot->counters[DRIFT_CTR_W_KEYMAP_KEYS], w->km_kept);
-    DLOG_INFO("key map: forgot %zu of %zu keys, the index answers for them (applied seq %" PRIu64 "); kept %zu, "
-              "%.1f -> %.1f MB in %.1f ms",
-              rows - w->km_kept, rows, upto, w->km_kept, bytes0 / 1e6, drift_keymap_bytes(m) / 1e6,
-              (drift_now_mono_ns() - t0) / 1e6);
+    void *a[2] = {w, &upto};
+    size_t before = drift_keymap_rows(w->keys);
+    int done = 0;
+    do
+        done = drift_keymap_sweep(w->keys, &w->km_cursor, 4096, s_km_drop, a);
+    while (!done && drift_now_mono_ns() - t0 < KM_SWEEP_NS);
+    uint64_t t1 = drift_now_mono_ns();
+    w->km_pass_ns += t1 - t0;
+    w->km_forgot += before - drift_keymap_rows(w->keys);
+    if (!done)
+        return;
+    w->km_sweeping = 0;
+    w->km_kept = drift_keymap_rows(w->keys);
+    w->km_passes++;
+    DLOG_DEBUG("key map: pass %" PRIu64 " over seqs up to %" PRIu64 "..%" PRIu64 ": %zu keys, kept %zu, swept in "
+               "%.1f ms over %.1f ms",
+               w->km_passes, w->km_pass_seq0, upto, w->km_pass_rows, (size_t)w->km_kept, w->km_pass_ns / 1e6,
+               (t1 - w->km_pass_t0) / 1e6);
+    if (w->km_passes == 1 || t1 - w->km_logged_ns > 60000000000ull) {
+        DLOG_INFO("key map: forgot %" PRIu64 " keys the index answers for in %" PRIu64 " passes (applied seq %" PRIu64
+                  "); kept %zu, %.1f MB",
+                  w->km_forgot, w->km_passes, upto, (size_t)w->km_kept, drift_keymap_bytes(w->keys) / 1e6);
+        w->km_logged_ns = t1;
+    }
 }
 
 /* Catalog timer: a newer LMDB snapshot lets it forget the tail the indexer has applied, and the key map the keys

@@ -237,14 +237,13 @@ class KeyForget(KeySeed):
     def keys_in_map(self, d):
         return int(d.metrics()[("driftdb_writer_keymap_keys", frozenset({("instance", "0")}))])
 
-    def trimmed(self, d, n):
-        """Waits for the n-th trim's log line; returns the gauge."""
-        H.wait_for(lambda: len(re.findall(r"key map: forgot \d+ of \d+ keys", d.log())) >= n, 20,
-                   what="key map trim %d" % n)
-        return self.keys_in_map(d)
+    def passes(self, d):
+        """[(applied seq at the pass's end, keys kept)] of the key map's passes (debug log lines)."""
+        return [(int(s), int(k)) for s, k in re.findall(r"key map: pass \d+ over seqs up to \d+\.\.(\d+): \d+ keys, "
+                                                      r"kept (\d+)", d.log())]
 
     def test_forgetting_while_running(self):
-        cfg = dict(CFG, keymap_forget_at="50")
+        cfg = dict(CFG, keymap_forget_at="50", log_level="debug")
         with H.Daemon(query_workers=1, config=cfg) as d:
             c = Client(d.data_dir)
             st = self.base_set(c)
@@ -252,21 +251,20 @@ class KeyForget(KeySeed):
                 self.ok(c.commit([ins(T, i, "b") for i in range(1000 + 100 * b, 1100 + 100 * b)]))
             wait_indexed(d, c)
             st["indexed"] = c.seq()
-            kept = self.trimmed(d, 1)
-            self.assertLess(kept, 50, d.log()[-2000:])  # of ~450 keys: the pinned ones (m1, LONG, 9) and few more
+            H.wait_for(lambda: self.passes(d), 20, what="a pass over the key map")
+            self.assertLess(self.keys_in_map(d), 50, self.passes(d))  # of ~450 keys: the pinned ones (m1, LONG, 9)
             ix = d.role_pids()["indexer"][0]
             os.kill(ix, signal.SIGSTOP)
             try:
                 self.tail_set(c, st)  # after the snapshot: kept whatever the map's size
                 self.verify(c, st, "forgotten, tail unindexed")
-                self.assertEqual(len(re.findall(r"key map: forgot", d.log())), 1)  # the snapshot did not move
+                self.assertEqual(len(self.passes(d)), 1)  # the map is under twice what the pass kept
             finally:
                 os.kill(ix, signal.SIGCONT)
             for b in range(8):  # 800 more keys, each hundred indexed before the next
                 self.ok(c.commit([ins(T, i, "c") for i in range(2000 + 100 * b, 2100 + 100 * b)]))
                 wait_indexed(d, c)
-            trims = [(int(s), int(k)) for s, k in re.findall(r"key map: forgot \d+ of \d+ keys, the index answers for "
-                                                            r"them \(applied seq (\d+)\); kept (\d+)", d.log())]
+            trims = self.passes(d)
             self.assertTrue(any(s >= st["last"] for s, _ in trims), trims)  # the tail was forgotten too
             self.assertLess(max(k for _, k in trims), 250, trims)  # of 1 300 keys written
             self.assertLess(self.keys_in_map(d), 250)

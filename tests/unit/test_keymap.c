@@ -3,9 +3,10 @@
  * the same while the table grows (the writer keeps entry pointers in its undo list), keys that
  * differ only in table, kind, length or one byte are distinct (including keys whose hashes
  * collide in the low bits, which share probe runs), absent keys are not found, and the counts
- * (all entries, row keys) and byte figures add up. drift_keymap_filter (the writer's trim) copies
- * exactly the row entries its callback keeps and every table record, with their fields, from
- * every arena block (several ordinary ones and one bigger than a block), into a smaller map. */
+ * (all entries, row keys) and byte figures add up. drift_keymap_sweep (the writer's forgetting),
+ * run in slices, removes exactly the row entries its callback drops (never a table record): the
+ * others stay findable at their address through the backward shifts of their probe runs, and the
+ * freed memory is reused, zeroed, by new keys of the same sizes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -115,80 +116,83 @@ static void t_tables_and_rows_are_distinct(void **state)
     drift_keymap_destroy(&m);
 }
 
-/* Keep the row entries with an even seq (and count the calls: each row entry is offered once). */
-static int s_keep_even(const drift_kentry_t *e, void *arg)
+/* Drops the row entries with an odd seq (and counts the calls). */
+static int s_drop_odd(const drift_kentry_t *e, void *arg)
 {
     ++*(size_t *)arg;
-    return e->seq % 2 == 0;
+    return e->seq % 2 == 1;
 }
 
-static void t_filter(void **state)
+static uint32_t s_fkey(uint32_t i, uint8_t *k)
+{
+    memset(k, (int)(i % 251), 48);
+    memcpy(k, &i, sizeof i);
+    return 8 + i % 33;
+}
+
+static void t_sweep(void **state)
 {
     (void)state;
-    enum { F = 150000 }; /* 48-byte entries + 8..40-byte keys: several 4 MiB arena blocks */
+    enum { F = 150000 }; /* 48-byte entries + 8..40-byte keys: several 4 MiB arena blocks, long probe runs */
     drift_keymap_t *m = drift_keymap_new();
     assert_non_null(m);
+    static drift_kentry_t *ent[F];
     uint8_t k[48];
     for (uint32_t i = 0; i < F; i++) {
-        uint32_t len = 8 + i % 33;
-        memset(k, (int)(i % 251), sizeof k);
-        memcpy(k, &i, sizeof i);
-        drift_kentry_t *e = drift_keymap_get(m, 1 + i % 3, k, len, NULL);
+        uint32_t len = s_fkey(i, k);
+        drift_kentry_t *e = ent[i] = drift_keymap_get(m, 1 + i % 3, k, len, NULL);
         assert_non_null(e);
         e->seq = i;
         e->live = (uint8_t)(i % 5 != 0);
         e->pinned = (uint8_t)(i % 7 == 0);
     }
-    static uint8_t huge[(5u << 20) + 3]; /* bigger than an arena block: its own block, between ordinary ones */
-    memset(huge, 0x5a, sizeof huge);
-    drift_kentry_t *h = drift_keymap_get(m, 9, huge, sizeof huge, NULL);
-    assert_non_null(h);
-    h->seq = 42;
-    for (uint32_t t = 1; t <= 3; t++) {
-        drift_kentry_t *te = drift_keymap_table(m, t, 1);
-        assert_non_null(te);
-        te->seq = 1001; /* odd: tables are kept whatever the callback says */
-        te->seq2 = t;
-    }
-    assert_non_null(drift_keymap_get(m, 2, (const uint8_t *)"after", 5, NULL)); /* seq 0: kept (even) */
-    size_t offered = 0;
-    drift_keymap_t *f = drift_keymap_filter(m, s_keep_even, &offered);
-    assert_non_null(f);
-    assert_int_equal(offered, F + 2);
-    assert_int_equal(drift_keymap_rows(f), F / 2 + 2);
-    assert_int_equal(drift_keymap_count(f), F / 2 + 2 + 3);
-    assert_true(drift_keymap_bytes(f) < drift_keymap_bytes(m));
-    for (uint32_t i = 0; i < F; i++) {
-        uint32_t len = 8 + i % 33;
-        memset(k, (int)(i % 251), sizeof k);
-        memcpy(k, &i, sizeof i);
-        drift_kentry_t *e = drift_keymap_find(f, 1 + i % 3, k, len);
+    for (uint32_t t = 1; t <= 3; t++)
+        drift_keymap_table(m, t, 1)->seq = 1; /* odd, but table records are never offered */
+    size_t offered = 0, cursor = 0, calls = 0;
+    while (!drift_keymap_sweep(m, &cursor, 1000, s_drop_odd, &offered)) /* a pass in slices, as the writer does */
+        calls++;
+    assert_true(calls > 10);
+    assert_true(offered >= F);
+    assert_int_equal(drift_keymap_rows(m), F / 2);
+    assert_int_equal(drift_keymap_count(m), F / 2 + 3);
+    for (uint32_t i = 0; i < F; i++) { /* what stays is found where it was, with its fields; the rest is gone */
+        uint32_t len = s_fkey(i, k);
+        drift_kentry_t *e = drift_keymap_find(m, 1 + i % 3, k, len);
         if (i % 2) {
             assert_null(e);
             continue;
         }
-        assert_non_null(e);
-        assert_ptr_not_equal(e, drift_keymap_find(m, 1 + i % 3, k, len)); /* a copy */
+        assert_ptr_equal(e, ent[i]);
         assert_int_equal(e->seq, i);
         assert_int_equal(e->live, i % 5 != 0);
         assert_int_equal(e->pinned, i % 7 == 0);
-        assert_memory_equal(e->key, k, len);
     }
-    drift_kentry_t *hc = drift_keymap_find(f, 9, huge, sizeof huge);
-    assert_non_null(hc);
-    assert_int_equal(hc->seq, 42);
-    assert_non_null(drift_keymap_find(f, 2, (const uint8_t *)"after", 5));
-    for (uint32_t t = 1; t <= 3; t++) {
-        drift_kentry_t *te = drift_keymap_table(f, t, 0);
-        assert_non_null(te);
-        assert_int_equal(te->seq, 1001);
-        assert_int_equal(te->seq2, t);
+    for (uint32_t t = 1; t <= 3; t++)
+        assert_non_null(drift_keymap_table(m, t, 0));
+    /* the forgotten entries' memory is handed out again: as many new keys of the same sizes take no more */
+    size_t bytes = drift_keymap_bytes(m);
+    for (uint32_t i = F; i < F + F / 2; i++) {
+        uint32_t len = s_fkey(i, k);
+        int created = 0;
+        drift_kentry_t *e = drift_keymap_get(m, 1 + i % 3, k, len, &created);
+        assert_non_null(e);
+        assert_int_equal(created, 1);
+        assert_int_equal(e->seq, 0); /* reused memory comes back zeroed */
+        assert_int_equal(e->pinned, 0);
+        e->seq = i;
     }
-    /* the copy is an ordinary map: it grows and finds new keys */
-    assert_non_null(drift_keymap_get(f, 4, (const uint8_t *)"new", 3, NULL));
-    assert_non_null(drift_keymap_find(f, 4, (const uint8_t *)"new", 3));
+    assert_int_equal(drift_keymap_bytes(m), bytes);
+    for (uint32_t i = 0; i < F + F / 2; i++) {
+        uint32_t len = s_fkey(i, k);
+        drift_kentry_t *e = drift_keymap_find(m, 1 + i % 3, k, len);
+        if (i < F && i % 2)
+            assert_null(e);
+        else {
+            assert_non_null(e);
+            assert_int_equal(e->seq, i);
+        }
+    }
     drift_keymap_destroy(&m);
-    drift_keymap_destroy(&f);
 }
 
 int main(void)
@@ -196,7 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_insert_find_grow),
         cmocka_unit_test(t_tables_and_rows_are_distinct),
-        cmocka_unit_test(t_filter),
+        cmocka_unit_test(t_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
