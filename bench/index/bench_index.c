@@ -418,7 +418,11 @@ int main(int argc, char **argv)
     int no_sqlite = 0, keep = 0; /* --keep: leave the log, index and SQLite file in --dir */ /* --no-sqlite: DriftDB only (profiling); no cross-checks */
     int64_t sqlite_batch = 0; /* versions per SQLite transaction when loading (default: ops-per-commit) */
     double seconds = 5;
-    static const struct option opts[] = {{"rows", required_argument, NULL, 'n'},
+    /* --hot-keys H: after the V rounds, H keys spread over the table (every rows/H-th) get --hot-versions more
+     * versions each, so that keys with V and with V + hot_versions versions share one tree (reads of both compared) */
+    int64_t hot = 0, hot_versions = 1000;
+    static const struct option opts[] = {{"hot-keys", required_argument, NULL, 'H'},
+                                         {"hot-versions", required_argument, NULL, 'V'},{"rows", required_argument, NULL, 'n'},
                                          {"versions", required_argument, NULL, 'v'},
                                          {"ops-per-commit", required_argument, NULL, 'b'},
                                          {"queries", required_argument, NULL, 'q'},
@@ -432,8 +436,10 @@ int main(int argc, char **argv)
                                          {"map-gb", required_argument, NULL, 'M'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "n:v:b:q:d:l:c:s:S:NM:K", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:v:b:q:d:l:c:s:S:NM:KH:V:", opts, NULL)) != -1) {
         switch (c) {
+        case 'H': hot = atoll(optarg); break;
+        case 'V': hot_versions = atoll(optarg); break;
         case 'n': rows = atoll(optarg); break;
         case 'v': versions = atoll(optarg); break;
         case 'b': per_commit = atoll(optarg); break;
@@ -448,16 +454,20 @@ int main(int argc, char **argv)
         case 'M': map_gb = strtoull(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: bench_index [--rows N] [--versions V] [--ops-per-commit B] [--queries Q] "
-                            "[--dir DIR] [--sqlite-batch N] [--no-sqlite] [--map-gb G] [--keep]\n");
+                            "[--dir DIR] [--sqlite-batch N] [--no-sqlite] [--map-gb G] [--keep] "
+                            "[--hot-keys H [--hot-versions V2]]\n");
             return 2;
         }
     }
     if (lag_dir[0])
         return s_lag(lag_dir, clients < 1 ? 1 : clients, (int)per_commit, seconds);
-    if (rows < 1 || versions < 2 || per_commit < 1 || queries < 1) {
-        fprintf(stderr, "bench_index: need rows >= 1, versions >= 2, ops-per-commit >= 1, queries >= 1\n");
+    if (rows < 1 || versions < 2 || per_commit < 1 || queries < 1 || hot < 0 || (hot && (hot > rows / 2 ||
+                                                                                          hot_versions < 2))) {
+        fprintf(stderr, "bench_index: need rows >= 1, versions >= 2, ops-per-commit >= 1, queries >= 1, "
+                        "hot-keys <= rows / 2, hot-versions >= 2\n");
         return 2;
     }
+    const int64_t stride = hot ? rows / hot : 1; /* hot key j is id j * stride */
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/var/tmp/drift-bench-index-XXXXXX");
         if (!mkdtemp(dir)) {
@@ -520,6 +530,32 @@ int main(int argc, char **argv)
         }
         round_end[v] = w.next_seq - 1;
     }
+    uint64_t hot_mid = 0; /* the seq after half of the hot versions */
+    for (int64_t h = 0; h < (hot ? hot_versions : 0); h++) {
+        for (int64_t j = 0; j < hot; j++) {
+            int64_t id = j * stride, ver = versions + h;
+            uint8_t pk[9];
+            s_pk(id, pk);
+            char name[32];
+            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, ver);
+            msgpack_sbuffer_clear(&row);
+            msgpack_pack_array(&rp, 3);
+            msgpack_pack_int64(&rp, id);
+            msgpack_pack_str_with_body(&rp, name, (size_t)nl);
+            msgpack_pack_int64(&rp, s_score(id, (int)ver));
+            drift_commit_pack_op(&op, DRIFT_COP_UPDATE, 1, pk, 9, row.data, row.size);
+            if (++nops == (size_t)per_commit || j == hot - 1) {
+                msgpack_sbuffer_clear(&body);
+                msgpack_pack_array(&bp, nops);
+                msgpack_sbuffer_write(&body, ops.data, ops.size);
+                s_log_append(&w, body.data, body.size);
+                msgpack_sbuffer_clear(&ops);
+                nops = 0;
+            }
+        }
+        if (h == hot_versions / 2 - 1)
+            hot_mid = w.next_seq - 1;
+    }
     fdatasync(w.fd);
     close(w.fd);
     free(w.buf);
@@ -528,7 +564,7 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&row);
     double log_s = (double)(s_now() - t0) / 1e9;
     uint64_t last = w.next_seq - 1;
-    uint64_t nversions = (uint64_t)rows * (uint64_t)versions;
+    uint64_t nversions = (uint64_t)rows * (uint64_t)versions + (uint64_t)hot * (uint64_t)hot_versions;
     fprintf(stderr, "log: %" PRIu64 " commits, %" PRIu64 " versions written in %.2f s\n", last, nversions, log_s);
 
     /* ---- DriftDB: indexing with the indexer's code path ---- */
@@ -614,6 +650,30 @@ int main(int argc, char **argv)
                 in_txn = 0;
             }
         }
+    for (int64_t h = 0; h < (no_sqlite || !hot ? 0 : hot_versions); h++)
+        for (int64_t j = 0; j < hot; j++) {
+            int64_t id = j * stride, ver = versions + h;
+            if (nops == 0)
+                seq++;
+            char name[32];
+            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, ver);
+            sqlite3_bind_int64(s_close, 1, id);
+            sqlite3_bind_int64(s_close, 2, (sqlite3_int64)seq);
+            sqlite3_step(s_close);
+            sqlite3_reset(s_close);
+            sqlite3_bind_int64(s_ins, 1, id);
+            sqlite3_bind_text(s_ins, 2, name, nl, SQLITE_STATIC);
+            sqlite3_bind_int64(s_ins, 3, s_score(id, (int)ver));
+            sqlite3_bind_int64(s_ins, 4, (sqlite3_int64)seq);
+            sqlite3_step(s_ins);
+            sqlite3_reset(s_ins);
+            if (++nops == (size_t)per_commit || j == hot - 1)
+                nops = 0;
+            if (++in_txn >= sqlite_batch && nops == 0) {
+                sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
+                in_txn = 0;
+            }
+        }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     double sq_s = (double)(s_now() - t0) / 1e9;
     if (!no_sqlite && seq != last) {
@@ -625,8 +685,11 @@ int main(int argc, char **argv)
     /* ---- queries ---- */
     uint64_t old_seq = round_end[0], recent_seq = round_end[versions - 2];
     int64_t *keys = malloc((size_t)queries * sizeof *keys);
-    for (int64_t i = 0; i < queries; i++)
+    for (int64_t i = 0; i < queries; i++) { /* keys with `versions` versions: not the hot ones */
         keys[i] = (int64_t)(s_rand() % (uint64_t)rows);
+        if (hot && keys[i] % stride == 0 && keys[i] / stride < hot)
+            keys[i] += 1; /* stride >= 2 */
+    }
     drift_index_rd_t *rd;
     if ((rc = drift_index_rd_begin(ix, &rd)) < 0)
         s_die("rd", rc);
@@ -691,6 +754,67 @@ int main(int argc, char **argv)
     if (!no_sqlite && check != scheck) {
         fprintf(stderr, "bench_index: DriftDB and SQLite disagree (%" PRId64 " vs %" PRId64 ")\n", check, scheck);
         return 1;
+    }
+    /* Keys with `versions` versions against keys with versions + hot_versions, in the same tree: latest, as of
+     * hot_mid (half of the hot versions before it, half after) and as of the old seq, PAIRED_ROUNDS rotating rounds
+     * over the 6 kinds (DriftDB), then each kind twice on SQLite; sums cross-checked. The keys with few versions
+     * are the hot keys' neighbours (id + 1), as many and as spread: the same share of the trees stays in the CPU
+     * caches for both (random keys of the whole table would make the few-version reads look slower). */
+    double hmed[6] = {0};
+    if (hot) {
+        int64_t *hkeys = malloc((size_t)queries * sizeof *hkeys), *ckeys = malloc((size_t)queries * sizeof *ckeys);
+        for (int64_t i = 0; i < queries; i++) {
+            hkeys[i] = (int64_t)(s_rand() % (uint64_t)hot) * stride;
+            ckeys[i] = (int64_t)(s_rand() % (uint64_t)hot) * stride + 1;
+        }
+        const uint64_t hs[3] = {UINT64_MAX, hot_mid, old_seq};
+        double hp[6][PAIRED_ROUNDS];
+        int64_t hsum[6] = {0};
+        for (int r = 0; r < PAIRED_ROUNDS; r++)
+            for (int j = 0; j < 6; j++) {
+                int k = (r + j) % 6;
+                uint64_t p0 = s_now();
+                int64_t sum = s_point_reads(rd, k % 2 ? hkeys : ckeys, queries, hs[k / 2]);
+                hp[k][r] = (double)(s_now() - p0) / (double)queries / 1000.0;
+                if (r == 0)
+                    hsum[k] = sum;
+                else if (sum != hsum[k])
+                    s_die("hot reads found other rows", -EIO);
+            }
+        for (int k = 0; k < 6; k++) {
+            qsort(hp[k], PAIRED_ROUNDS, sizeof hp[k][0], s_cmp_double);
+            hmed[k] = hp[k][PAIRED_ROUNDS / 2];
+        }
+        static char hn[6][112];
+        static const char *const what[3] = {"latest", "as of a seq amid the hot versions", "as of the old seq"};
+        for (int k = 0; k < 6; k++) {
+            double sn = 0;
+            int64_t ssum = 0;
+            sqlite3_stmt *q = k / 2 == 0 ? q_latest : q_asof;
+            const int64_t *ks = k % 2 ? hkeys : ckeys;
+            for (int rep = 0; rep < (no_sqlite ? 0 : 2); rep++) {
+                ssum = 0;
+                t0 = s_now();
+                for (int64_t i = 0; i < queries; i++) {
+                    sqlite3_bind_int64(q, 1, ks[i]);
+                    if (k / 2)
+                        sqlite3_bind_int64(q, 2, (sqlite3_int64)hs[k / 2]);
+                    if (sqlite3_step(q) == SQLITE_ROW)
+                        ssum += sqlite3_column_int64(q, 1);
+                    sqlite3_reset(q);
+                }
+                sn += (double)(s_now() - t0);
+            }
+            if (!no_sqlite && ssum != hsum[k]) {
+                fprintf(stderr, "bench_index: hot reads: DriftDB and SQLite disagree (kind %d)\n", k);
+                return 1;
+            }
+            snprintf(hn[k], sizeof hn[k], "point read %s, key with %" PRId64 " versions", what[k / 2],
+                     k % 2 ? versions + hot_versions : versions);
+            s_result(hn[k], hmed[k] * 1000.0, sn / 2.0 / (double)queries, "µs/query");
+        }
+        free(hkeys);
+        free(ckeys);
     }
     /* history of one key */
     {
@@ -829,6 +953,12 @@ int main(int argc, char **argv)
     printf("raw LMDB lookups alone (paired, medians; no decoding): current get %.3f µs, versions seek as of recent "
            "%.3f µs, as of old %.3f µs; old / latest %.2f, recent / latest %.2f\n",
            raw[0], raw[1], raw[2], raw[2] / raw[0], raw[1] / raw[0]);
+    if (hot)
+        printf("keys with %" PRId64 " / %" PRId64 " versions (paired, %d rounds, medians): latest %.3f / %.3f µs, as of a "
+               "seq amid the hot versions %.3f / %.3f µs, as of the old seq %.3f / %.3f µs; many / few versions: "
+               "%.2f, %.2f, %.2f\n",
+               versions, versions + hot_versions, PAIRED_ROUNDS, hmed[0], hmed[1], hmed[2], hmed[3], hmed[4], hmed[5],
+               hmed[1] / hmed[0], hmed[3] / hmed[2], hmed[5] / hmed[4]);
     printf("index size %.0f MiB; SQLite file ", ix_mb);
     stat(sqld, &st);
     if (no_sqlite)
