@@ -4,6 +4,8 @@
   non-zero on a mismatch) and prints a table with a number in every cell;
 - with --no-sqlite: the SQLite cells say "not run" (regression: they showed the timings of statements on
   SQLite's empty tables, and an absurd loading rate);
+- --hot-keys: keys with few and with many versions in one tree, read side by side (the sums of both systems
+  cross-checked by the tool), six more rows and the paired summary line;
 - --lag against a running daemon: the writer's and the indexer's rates and the lag, and the indexer catches
   up after the load."""
 import os
@@ -54,6 +56,23 @@ class BenchIndexTest(unittest.TestCase):
         self.assertRegex(out, r"as-of point read \(old seq\) / latest point read: [0-9.]+")
         self.assertRegex(out, r"SQLite file [0-9]+ MiB")
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "b")))  # removed without --keep
+
+    def test_hot_keys(self):
+        rc, out, err = run("--rows", "2000", "--versions", "3", "--hot-keys", "20", "--hot-versions", "50",
+                           "--queries", "500", "--dir", os.path.join(self.tmp, "h"))
+        self.assertEqual(rc, 0, out + err)
+        rows = table_rows(out)
+        self.assertEqual(len(rows), 15, out)  # loading + 8 queries + 6 of keys with 3 / 53 versions
+        self.assertIn("loading 7000 versions", rows[0][0])  # 2 000 x 3 + 20 x 50
+        hot = [r for r in rows if "key with" in r[0]]
+        self.assertEqual([r[0].rsplit(" ", 2)[1] for r in hot], ["3", "53"] * 3, out)
+        for what, drift, sqlite, ratio in hot:
+            self.assertRegex(drift, r"^[0-9.]+ ", what)
+            self.assertRegex(sqlite, r"^[0-9.]+ ", what)
+        self.assertRegex(out, r"keys with 3 / 53 versions \(paired, 9 rounds, medians\): latest [0-9.]+ / [0-9.]+ µs")
+        rc, out, err = run("--rows", "2000", "--versions", "3", "--hot-keys", "1001", "--dir", self.tmp + "/x")
+        self.assertEqual(rc, 2, out + err)  # more hot keys than half the rows: refused
+        self.assertIn("hot-keys <= rows / 2", err)
 
     def test_no_sqlite_leaves_its_cells_empty(self):
         rc, out, err = run("--rows", "2000", "--versions", "3", "--queries", "500", "--no-sqlite", "--dir",
