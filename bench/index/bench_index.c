@@ -136,6 +136,24 @@ static int64_t s_score(int64_t id, int version)
     return (int64_t)(((uint64_t)id * 2654435761u + (uint64_t)version * 40503u) % 1000);
 }
 
+/* Version number n (from 0) of the load, in log order: the V rounds over every id (version v of each), then the
+ * hot rounds over the hot ids (j * stride). Sets *id and *ver; returns 1 when it ends its round (the commit holding
+ * it ends there at the latest). */
+static int s_nth(uint64_t n, int64_t rows, int64_t versions, int64_t hot, int64_t stride, int64_t *id, int64_t *ver)
+{
+    uint64_t base = (uint64_t)rows * (uint64_t)versions;
+    if (n < base) {
+        *ver = (int64_t)(n / (uint64_t)rows);
+        *id = (int64_t)(n % (uint64_t)rows);
+        return *id == rows - 1;
+    }
+    n -= base;
+    *ver = versions + (int64_t)(n / (uint64_t)hot);
+    int64_t j = (int64_t)(n % (uint64_t)hot);
+    *id = j * stride;
+    return j == hot - 1;
+}
+
 static int s_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -507,53 +525,32 @@ int main(int argc, char **argv)
     uint64_t *round_end = calloc((size_t)versions, sizeof *round_end);
     uint64_t t0 = s_now();
     size_t nops = 0;
-    for (int64_t v = 0; v < versions; v++) {
-        for (int64_t id = 0; id < rows; id++) {
-            uint8_t pk[9];
-            s_pk(id, pk);
-            char name[32];
-            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, v);
-            msgpack_sbuffer_clear(&row);
-            msgpack_pack_array(&rp, 3);
-            msgpack_pack_int64(&rp, id);
-            msgpack_pack_str_with_body(&rp, name, (size_t)nl);
-            msgpack_pack_int64(&rp, s_score(id, (int)v));
-            drift_commit_pack_op(&op, v ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, 1, pk, 9, row.data, row.size);
-            if (++nops == (size_t)per_commit || id == rows - 1) {
-                msgpack_sbuffer_clear(&body);
-                msgpack_pack_array(&bp, nops);
-                msgpack_sbuffer_write(&body, ops.data, ops.size);
-                s_log_append(&w, body.data, body.size);
-                msgpack_sbuffer_clear(&ops);
-                nops = 0;
-            }
-        }
-        round_end[v] = w.next_seq - 1;
-    }
+    const uint64_t nversions = (uint64_t)rows * (uint64_t)versions + (uint64_t)hot * (uint64_t)hot_versions;
     uint64_t hot_mid = 0; /* the seq after half of the hot versions */
-    for (int64_t h = 0; h < (hot ? hot_versions : 0); h++) {
-        for (int64_t j = 0; j < hot; j++) {
-            int64_t id = j * stride, ver = versions + h;
-            uint8_t pk[9];
-            s_pk(id, pk);
-            char name[32];
-            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, ver);
-            msgpack_sbuffer_clear(&row);
-            msgpack_pack_array(&rp, 3);
-            msgpack_pack_int64(&rp, id);
-            msgpack_pack_str_with_body(&rp, name, (size_t)nl);
-            msgpack_pack_int64(&rp, s_score(id, (int)ver));
-            drift_commit_pack_op(&op, DRIFT_COP_UPDATE, 1, pk, 9, row.data, row.size);
-            if (++nops == (size_t)per_commit || j == hot - 1) {
-                msgpack_sbuffer_clear(&body);
-                msgpack_pack_array(&bp, nops);
-                msgpack_sbuffer_write(&body, ops.data, ops.size);
-                s_log_append(&w, body.data, body.size);
-                msgpack_sbuffer_clear(&ops);
-                nops = 0;
-            }
+    for (uint64_t n = 0; n < nversions; n++) {
+        int64_t id, ver;
+        int round_done = s_nth(n, rows, versions, hot, stride, &id, &ver);
+        uint8_t pk[9];
+        s_pk(id, pk);
+        char name[32];
+        int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, ver);
+        msgpack_sbuffer_clear(&row);
+        msgpack_pack_array(&rp, 3);
+        msgpack_pack_int64(&rp, id);
+        msgpack_pack_str_with_body(&rp, name, (size_t)nl);
+        msgpack_pack_int64(&rp, s_score(id, (int)ver));
+        drift_commit_pack_op(&op, ver ? DRIFT_COP_UPDATE : DRIFT_COP_INSERT, 1, pk, 9, row.data, row.size);
+        if (++nops == (size_t)per_commit || round_done) {
+            msgpack_sbuffer_clear(&body);
+            msgpack_pack_array(&bp, nops);
+            msgpack_sbuffer_write(&body, ops.data, ops.size);
+            s_log_append(&w, body.data, body.size);
+            msgpack_sbuffer_clear(&ops);
+            nops = 0;
         }
-        if (h == hot_versions / 2 - 1)
+        if (round_done && ver < versions)
+            round_end[ver] = w.next_seq - 1;
+        if (round_done && ver == versions + hot_versions / 2 - 1)
             hot_mid = w.next_seq - 1;
     }
     fdatasync(w.fd);
@@ -564,7 +561,6 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&row);
     double log_s = (double)(s_now() - t0) / 1e9;
     uint64_t last = w.next_seq - 1;
-    uint64_t nversions = (uint64_t)rows * (uint64_t)versions + (uint64_t)hot * (uint64_t)hot_versions;
     fprintf(stderr, "log: %" PRIu64 " commits, %" PRIu64 " versions written in %.2f s\n", last, nversions, log_s);
 
     /* ---- DriftDB: indexing with the indexer's code path ---- */
@@ -625,55 +621,32 @@ int main(int argc, char **argv)
     if (sqlite_batch < per_commit)
         sqlite_batch = per_commit;
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    for (int64_t v = 0; v < (no_sqlite ? 0 : versions); v++)
-        for (int64_t id = 0; id < rows; id++) {
-            if (nops == 0)
-                seq++;
-            char name[32];
-            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, v);
-            if (v) {
-                sqlite3_bind_int64(s_close, 1, id);
-                sqlite3_bind_int64(s_close, 2, (sqlite3_int64)seq);
-                sqlite3_step(s_close);
-                sqlite3_reset(s_close);
-            }
-            sqlite3_bind_int64(s_ins, 1, id);
-            sqlite3_bind_text(s_ins, 2, name, nl, SQLITE_STATIC);
-            sqlite3_bind_int64(s_ins, 3, s_score(id, (int)v));
-            sqlite3_bind_int64(s_ins, 4, (sqlite3_int64)seq);
-            sqlite3_step(s_ins);
-            sqlite3_reset(s_ins);
-            if (++nops == (size_t)per_commit || id == rows - 1)
-                nops = 0; /* the next version gets the next seq, as in the log */
-            if (++in_txn >= sqlite_batch && nops == 0) {
-                sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
-                in_txn = 0;
-            }
-        }
-    for (int64_t h = 0; h < (no_sqlite || !hot ? 0 : hot_versions); h++)
-        for (int64_t j = 0; j < hot; j++) {
-            int64_t id = j * stride, ver = versions + h;
-            if (nops == 0)
-                seq++;
-            char name[32];
-            int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, ver);
+    for (uint64_t n = 0; n < (no_sqlite ? 0 : nversions); n++) {
+        int64_t id, ver;
+        int round_done = s_nth(n, rows, versions, hot, stride, &id, &ver);
+        if (nops == 0)
+            seq++;
+        char name[32];
+        int nl = snprintf(name, sizeof name, "name-%" PRId64 "-v%" PRId64, id, ver);
+        if (ver) {
             sqlite3_bind_int64(s_close, 1, id);
             sqlite3_bind_int64(s_close, 2, (sqlite3_int64)seq);
             sqlite3_step(s_close);
             sqlite3_reset(s_close);
-            sqlite3_bind_int64(s_ins, 1, id);
-            sqlite3_bind_text(s_ins, 2, name, nl, SQLITE_STATIC);
-            sqlite3_bind_int64(s_ins, 3, s_score(id, (int)ver));
-            sqlite3_bind_int64(s_ins, 4, (sqlite3_int64)seq);
-            sqlite3_step(s_ins);
-            sqlite3_reset(s_ins);
-            if (++nops == (size_t)per_commit || j == hot - 1)
-                nops = 0;
-            if (++in_txn >= sqlite_batch && nops == 0) {
-                sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
-                in_txn = 0;
-            }
         }
+        sqlite3_bind_int64(s_ins, 1, id);
+        sqlite3_bind_text(s_ins, 2, name, nl, SQLITE_STATIC);
+        sqlite3_bind_int64(s_ins, 3, s_score(id, (int)ver));
+        sqlite3_bind_int64(s_ins, 4, (sqlite3_int64)seq);
+        sqlite3_step(s_ins);
+        sqlite3_reset(s_ins);
+        if (++nops == (size_t)per_commit || round_done)
+            nops = 0; /* the next version gets the next seq, as in the log */
+        if (++in_txn >= sqlite_batch && nops == 0) {
+            sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL);
+            in_txn = 0;
+        }
+    }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     double sq_s = (double)(s_now() - t0) / 1e9;
     if (!no_sqlite && seq != last) {
