@@ -298,6 +298,7 @@ static void s_metrics(struct evhttp_request *req, void *arg)
         {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 - 4, "driftdb_writer_index_stalls_total", "counter", "Episodes in which new commits waited for the indexer (index_stall)."},
         {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 - 3, "driftdb_writer_index_stall_milliseconds_total", "counter", "Total length of those episodes."},
         {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 - 2, "driftdb_writer_keymap_keys", "gauge", "Row keys in the writer's key map (keymap_forget_at)."},
+        {DRIFT_ROLE_WRITER, DRIFT_CTR_ROLE0 + 8, "driftdb_writer_index_stall_bound_total", "counter", "Held commits let through at the index_stall bound (not by the indexer's pace)."},
         {DRIFT_ROLE_INDEXER, DRIFT_CTR_ROLE0 + 0, "driftdb_indexer_commits_total", "counter", "Commits applied to the indexes."},
         {DRIFT_ROLE_INDEXER, DRIFT_CTR_ROLE0 + 1, "driftdb_indexer_batches_total", "counter", "LMDB write transactions committed."},
         {DRIFT_ROLE_GATEWAY, DRIFT_CTR_ROLE0 + 0, "driftdb_gateway_rejected_total", "counter", "Requests answered 53300 (admission control)."},

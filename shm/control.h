@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 #define DRIFT_CTL_MAGIC 0x304c544354464944ull /* "DIFTCTL0" little-endian */
-#define DRIFT_CTL_VERSION 1u
+#define DRIFT_CTL_VERSION 2u /* 2: 18 counters a slot */
 #define DRIFT_CTL_MAX_SLOTS 64u
-#define DRIFT_CTL_COUNTERS 16u
+#define DRIFT_CTL_COUNTERS 18u
 #define DRIFT_CTL_HIST_BUCKETS 32u
 
 typedef enum {
@@ -54,7 +54,7 @@ typedef struct {
     /* request latency histogram, bucket i counts latencies in [2^i, 2^(i+1)) microseconds */
     _Atomic uint64_t latency_us_hist[DRIFT_CTL_HIST_BUCKETS];
     _Atomic uint64_t latency_us_sum;
-    uint64_t reserved[8];
+    uint64_t reserved[6];
 } drift_ctl_slot_t;
 
 /* The block header. slots start at slots_offset. */

@@ -55,6 +55,7 @@ typedef struct {
     uint32_t batch_max; /* frames per LMDB transaction (halved when LMDB says the transaction is too big) */
     int positioned;
     int verified; /* the index was checked against the log (see s_verify) */
+    unsigned fault_slow_ms; /* test hook DRIFT_FAULT=index_slow:N: batches of at most N frames, 10 ms apart */
     char index_dir[PATH_MAX + 16], dirty_path[PATH_MAX + 32];
 } indexer_t;
 
@@ -130,6 +131,8 @@ static int s_batch(indexer_t *x)
     atomic_fetch_add(&slot->counters[DRIFT_CTR_IX_BATCHES], 1);
     atomic_fetch_add(&slot->counters[DRIFT_CTR_IX_SKIPPED], drift_index_skipped(x->ix) - skipped0);
     drift_ctl_slot_observe_us(slot, (drift_now_mono_ns() - t0) / 1000);
+    if (x->fault_slow_ms)
+        usleep(x->fault_slow_ms * 1000u);
     return more;
 }
 
@@ -287,6 +290,12 @@ int drift_indexer_main(drift_role_t *r)
     snprintf(x.dirty_path, sizeof x.dirty_path, "%s/dirty", x.index_dir);
     snprintf(log_dir, sizeof log_dir, "%s/log", r->data_dir);
     r->user = &x;
+    const char *fault = getenv("DRIFT_FAULT");
+    if (fault && strncmp(fault, "index_slow:", 11) == 0 && atoi(fault + 11) > 0) {
+        x.batch_max = (uint32_t)atoi(fault + 11);
+        x.fault_slow_ms = 10;
+        DLOG_WARN("DRIFT_FAULT: index_slow: batches of at most %u frames, 10 ms apart", x.batch_max);
+    }
     drift_index_opts_t o = {.map_size = r->cfg.index_map_size, .sync = 2};
     s_boot_id(boot, sizeof boot);
     int crashed_system = s_dirty_read(x.dirty_path, old_boot, sizeof old_boot) && strcmp(old_boot, boot) != 0;

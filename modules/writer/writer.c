@@ -33,8 +33,10 @@
  * the oldest commit the indexer has not applied is older than index_stall / 2
  * and the indexer is advancing, new commits wait in the deferred queue (in
  * arrival order) until that age is back under index_stall / 4, or each at
- * most index_stall; a ring of (seq, ts) samples (lagring.h), one per
- * millisecond of commits, gives the age of the oldest unindexed commit.
+ * most index_stall — but still go at half the indexer's pace (one for every
+ * two commits it applies), so that it gains on any backlog while writes never
+ * stall on a long one (a rebuild); a ring of (seq, ts) samples (lagring.h), one
+ * per millisecond of commits, gives the age of the oldest unindexed commit.
  * A failed pwrite/fdatasync is never retried or
  * acknowledged: the writer exits with DRIFT_EXIT_RESTART and recovery re-reads
  * the disk. Holds an exclusive flock on <data_dir>/log/LOCK for its lifetime. */
@@ -89,6 +91,8 @@
 #define GSRC_STALE_NS 2000000000ull /* a source idle this long with nothing in flight is forgotten */
 #define STALL_TICK_US 1000           /* how often held commits look at the indexer again */
 #define STALL_PROGRESS_MIN_NS 1000000000ull /* an indexer idle longer (and 2 x index_stall) holds nothing back */
+#define STALL_PACE 0.5              /* while holding, commits let through per commit the indexer applies */
+#define STALL_CREDIT_MAX 256.0      /* ... saved up at most (no burst after a big batch) */
 
 /* One commit source of the gathering rule (see the file comment): open addressing on key, 0 = empty. */
 typedef struct {
@@ -210,6 +214,8 @@ typedef struct {
     uint64_t st_idx_seq, st_progress_ns; /* indexed_seq last seen, and when it last moved (mono) */
     int stalling;                        /* holding commits back */
     uint64_t stall_start_ns;             /* when the current episode began (mono) */
+    double st_credit;                    /* commits the episode may let through now (STALL_PACE) */
+    uint64_t st_credit_seq;              /* indexed_seq the credit was counted up to */
     struct event *ev_stall;
     deferred_t *def_head, *def_tail;
     size_t ndeferred;
@@ -1513,12 +1519,31 @@ static int s_hold(writer_t *w, uint64_t t0)
     if (!w->stalling && advancing && age > w->stall_ns / 2) {
         w->stalling = 1;
         w->stall_start_ns = now;
+        w->st_credit = 0;
+        w->st_credit_seq = i;
         atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_STALLS], 1);
     } else if (w->stalling && (!advancing || age <= w->stall_ns / 4)) {
         s_stall_end(w, now);
     }
-    if (!w->stalling || now - t0 >= w->stall_ns) /* (a commit waits at most index_stall) */
+    if (!w->stalling)
         return 0;
+    if (now - t0 >= w->stall_ns) { /* a commit waits at most index_stall */
+        atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_STALL_BOUND], 1);
+        return 0;
+    }
+    /* Paced, not stopped: each commit the indexer applies lets STALL_PACE held ones through. The indexer gains on
+     * the backlog at (1 - STALL_PACE) of its rate whatever the backlog's size, so a long catch-up (a rebuild at
+     * start: minutes of backlog) slows writes to half its pace instead of one commit per index_stall. */
+    if (i > w->st_credit_seq) {
+        w->st_credit += (double)(i - w->st_credit_seq) * STALL_PACE;
+        if (w->st_credit > STALL_CREDIT_MAX)
+            w->st_credit = STALL_CREDIT_MAX;
+        w->st_credit_seq = i;
+    }
+    if (w->st_credit >= 1.0) {
+        w->st_credit -= 1.0;
+        return 0;
+    }
     if (!evtimer_pending(w->ev_stall, NULL)) {
         struct timeval tv = {0, STALL_TICK_US};
         evtimer_add(w->ev_stall, &tv);

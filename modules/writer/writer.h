@@ -29,6 +29,9 @@
 #define DRIFT_CTR_W_STALL_MS (DRIFT_CTR_ROLE0 - 3)
 /* Row keys in the writer's key map now (a gauge; keymap_forget_at, docs/storage.md): generic slot 6. */
 #define DRIFT_CTR_W_KEYMAP_KEYS (DRIFT_CTR_ROLE0 - 2)
+/* Commits that waited the whole index_stall (let through at the bound, not by the indexer's pace): the first of the
+ * two counters past the generic ones (DRIFT_CTL_COUNTERS 18 since control-block version 2). */
+#define DRIFT_CTR_W_STALL_BOUND 16
 
 /* Runs the writer role in this process; returns the exit code. */
 int drift_writer_main(drift_role_t *r);

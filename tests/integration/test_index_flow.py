@@ -1,8 +1,10 @@
 """Index flow control (index_stall, docs/indexes.md "Flow control") against the real daemon: while the
 oldest commit the indexer has not applied is older than index_stall / 2 and the indexer is advancing, the
-writer holds new commits back until the indexer has caught up, each at most index_stall; an indexer that
-does not advance at all holds nothing back; index_stall = 0 turns it off. A slow indexer is made with
-SIGSTOP / SIGCONT on the real indexer process. Clients talk straight to the writer endpoint."""
+writer holds new commits back until the indexer has caught up, each at most index_stall, letting one through
+for every two commits the indexer applies (so a long catch-up paces writes instead of stopping them); an
+indexer that does not advance at all holds nothing back; index_stall = 0 turns it off. A slow indexer is made
+with SIGSTOP / SIGCONT on the real indexer process, a long catch-up with DRIFT_FAULT=index_slow. Clients talk
+straight to the writer endpoint."""
 import contextlib
 import os
 import signal
@@ -16,6 +18,7 @@ from test_indexer import TABLE, Client, metric, pk, table_def, wait_indexed
 
 STALLS = "driftdb_writer_index_stalls_total"
 STALL_MS = "driftdb_writer_index_stall_milliseconds_total"
+BOUND = "driftdb_writer_index_stall_bound_total"
 
 
 def writer_metric(d, name):
@@ -49,11 +52,12 @@ class FlowTest(unittest.TestCase):
         return r
 
     @contextlib.contextmanager
-    def lagging(self, stall, secs, **config):
+    def lagging(self, stall, secs, env=None, **config):
         """A daemon with index_stall = stall and a table; the indexer is stopped, key 1 committed (answered at
         once: nothing waits yet) and left unindexed for secs. Yields (daemon, client, indexer pid); the
         indexer runs again (SIGCONT) on the way out, and catches up."""
-        with H.Daemon(query_workers=1, config=dict(config, index_stall=stall, heartbeat_timeout="30s")) as d:
+        with H.Daemon(query_workers=1, env=env,
+                      config=dict(config, index_stall=stall, heartbeat_timeout="30s")) as d:
             c, pid = self.start(d)
             os.kill(pid, signal.SIGSTOP)
             try:
@@ -102,7 +106,36 @@ class FlowTest(unittest.TestCase):
             r = self.answer(c, 10)
             self.assertIsNotNone(r, "a held commit waited longer than index_stall")
             self.assertEqual(writer_metric(d, STALLS), 1)
+            self.assertEqual(writer_metric(d, BOUND), 1)  # through at the bound: the stopped indexer paced nothing
             self.assertLess(metric(d, "driftdb_indexed_seq"), r["seq"])
+
+    def test_a_long_catch_up_paces_commits_instead_of_stopping_them(self):
+        # The indexer stopped for 1.2 s (no longer advancing: nothing is held), then 4 000 commits pipelined in:
+        # with batches of 10 frames 10 ms apart it needs ~4 s to apply them. Commits sent during that catch-up
+        # are held (an episode starts) but go at half its pace, none waiting its whole index_stall. Before the
+        # pacing each waited the whole 500 ms until the backlog was gone.
+        env = dict(os.environ, DRIFT_FAULT="index_slow:10")
+        with self.lagging("500ms", 1.2, env=env) as (d, c, pid):
+            snap = c.seq()
+            for i in range(10, 4010):
+                c.n += 1
+                c.s.send(msgpack.packb({"id": c.n, "snapshot": snap, "ops": insert(i)}, use_bin_type=True))
+            backlog_end = 0
+            for _ in range(4000):
+                r = self.answer(c, 30)
+                self.assertIsNotNone(r, "a pipelined commit got no answer")
+                backlog_end = max(backlog_end, r["seq"])
+            self.assertEqual(writer_metric(d, STALLS), 0)  # a stopped indexer holds nothing back
+            bound0 = writer_metric(d, BOUND)
+            os.kill(pid, signal.SIGCONT)
+            H.wait_for(lambda: metric(d, "driftdb_indexed_seq") > 2, 10, what="the indexer advancing")
+            time.sleep(0.5)  # the oldest unapplied commit is now older than index_stall / 2
+            for i in range(5000, 5030):
+                c.commit(insert(i))
+            indexed = metric(d, "driftdb_indexed_seq")
+            self.assertGreaterEqual(writer_metric(d, STALLS), 1)  # the flow control was holding ...
+            self.assertEqual(writer_metric(d, BOUND), bound0)  # ... and paced every commit: none waited 500 ms
+            self.assertLess(indexed, backlog_end, "the catch-up was over before the 30 commits: nothing shown")
 
     def test_an_indexer_that_does_not_advance_holds_nothing(self):
         # index_stall 300 ms: an indexer that has not advanced for 1 s (the least such bound) is stuck or
