@@ -42,17 +42,18 @@ class LongStatementTest(unittest.TestCase):
             c.close()
 
     def test_long_queue_of_short_statements(self):
-        # 3000 pipelined statements of a few ms each: the worker drains them in one loop turn (seconds),
-        # during which its heartbeat timer cannot fire; every finished request counts as a heartbeat.
-        with Daemon(query_workers=1, config={"heartbeat_timeout": "500ms", "max_inflight_per_client": "4096",
-                                             "max_queue": "8192"}) as d:
+        # 6000 pipelined statements of a fraction of a ms each: the worker drains them in one loop turn
+        # (seconds), during which its heartbeat timer cannot fire; every finished request counts as a heartbeat.
+        # (3000 drained in 0.7 s on this session's machine, too fast to test anything.)
+        with Daemon(query_workers=1, config={"heartbeat_timeout": "500ms", "max_inflight_per_client": "8192",
+                                             "max_queue": "16384"}) as d:
             c = driftdb.connect(d.endpoint, timeout=120)
             cur = c.cursor()
             cur.execute("CREATE TABLE s (k INTEGER PRIMARY KEY, v INTEGER)")
             cur.execute("INSERT INTO s VALUES " + ",".join("(%d, %d)" % (i, i % 7) for i in range(200)))
             before = restarts(d)
             t0 = time.monotonic()
-            ids = [c.send("query", "SELECT count(*), sum(v) FROM s WHERE v >= $1", [i % 7]) for i in range(3000)]
+            ids = [c.send("query", "SELECT count(*), sum(v) FROM s WHERE v >= $1", [i % 7]) for i in range(6000)]
             for i, rid in enumerate(ids):
                 self.assertEqual(c.recv(rid).rows[0][0], sum(1 for k in range(200) if k % 7 >= i % 7))
             took = time.monotonic() - t0
