@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define DRIFT_CTL_MAGIC 0x304c544354464944ull /* "DIFTCTL0" little-endian */
-#define DRIFT_CTL_VERSION 2u /* 2: 18 counters a slot */
+#define DRIFT_CTL_VERSION 2u /* 2: 18 counters a slot, indexed_ops */
 #define DRIFT_CTL_MAX_SLOTS 64u
 #define DRIFT_CTL_COUNTERS 18u
 #define DRIFT_CTL_HIST_BUCKETS 32u
@@ -85,7 +85,8 @@ typedef struct {
     _Atomic uint64_t retention_horizon_seq;
     _Atomic uint64_t replica_seq; /* highest seq acknowledged by replicas */
     _Atomic uint64_t writer_state; /* 0 ok, else a DRIFT_WSTATE_* reason writes are refused */
-    uint64_t reserved[32];
+    _Atomic uint64_t indexed_ops;  /* ops the indexer has applied since it started (the writer's flow control) */
+    uint64_t reserved[31];
 } drift_ctl_header_t;
 
 typedef struct drift_ctl drift_ctl_t;

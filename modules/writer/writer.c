@@ -33,9 +33,9 @@
  * the oldest commit the indexer has not applied is older than index_stall / 2
  * and the indexer is advancing, new commits wait in the deferred queue (in
  * arrival order) until that age is back under index_stall / 4, or each at
- * most index_stall — but still go at half the indexer's pace (one for every
- * two commits it applies), so that it gains on any backlog while writes never
- * stall on a long one (a rebuild); a ring of (seq, ts) samples (lagring.h), one
+ * most index_stall — but still go at half the indexer's pace (one op for every
+ * two it applies: indexed_ops in the control block), so that it gains on any
+ * backlog while writes never stall on a long one (a rebuild); a ring of (seq, ts) samples (lagring.h), one
  * per millisecond of commits, gives the age of the oldest unindexed commit.
  * A failed pwrite/fdatasync is never retried or
  * acknowledged: the writer exits with DRIFT_EXIT_RESTART and recovery re-reads
@@ -91,8 +91,8 @@
 #define GSRC_STALE_NS 2000000000ull /* a source idle this long with nothing in flight is forgotten */
 #define STALL_TICK_US 1000           /* how often held commits look at the indexer again */
 #define STALL_PROGRESS_MIN_NS 1000000000ull /* an indexer idle longer (and 2 x index_stall) holds nothing back */
-#define STALL_PACE 0.5              /* while holding, commits let through per commit the indexer applies */
-#define STALL_CREDIT_MAX 256.0      /* ... saved up at most (no burst after a big batch) */
+#define STALL_PACE 0.5              /* while holding, ops let through per op the indexer applies */
+#define STALL_CREDIT_MAX 65536.0    /* ... saved up at most (no burst after a big batch) */
 
 /* One commit source of the gathering rule (see the file comment): open addressing on key, 0 = empty. */
 typedef struct {
@@ -214,8 +214,8 @@ typedef struct {
     uint64_t st_idx_seq, st_progress_ns; /* indexed_seq last seen, and when it last moved (mono) */
     int stalling;                        /* holding commits back */
     uint64_t stall_start_ns;             /* when the current episode began (mono) */
-    double st_credit;                    /* commits the episode may let through now (STALL_PACE) */
-    uint64_t st_credit_seq;              /* indexed_seq the credit was counted up to */
+    double st_credit;                    /* ops the episode may let through now (STALL_PACE) */
+    uint64_t st_credit_ops;              /* indexed_ops the credit was counted up to */
     struct event *ev_stall;
     deferred_t *def_head, *def_tail;
     size_t ndeferred;
@@ -1504,7 +1504,7 @@ static void s_stall_end(writer_t *w, uint64_t now)
 
 /* Whether a commit that arrived at t0 (mono) must wait for the indexer now (the file comment has the rule); when it
  * must, the stall timer is armed to try again. */
-static int s_hold(writer_t *w, uint64_t t0)
+static int s_hold(writer_t *w, uint64_t t0, size_t nops)
 {
     if (!w->stall_ns)
         return 0;
@@ -1520,7 +1520,7 @@ static int s_hold(writer_t *w, uint64_t t0)
         w->stalling = 1;
         w->stall_start_ns = now;
         w->st_credit = 0;
-        w->st_credit_seq = i;
+        w->st_credit_ops = atomic_load(&w->r->hdr->indexed_ops);
         atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_STALLS], 1);
     } else if (w->stalling && (!advancing || age <= w->stall_ns / 4)) {
         s_stall_end(w, now);
@@ -1531,17 +1531,20 @@ static int s_hold(writer_t *w, uint64_t t0)
         atomic_fetch_add(&w->r->slot->counters[DRIFT_CTR_W_STALL_BOUND], 1);
         return 0;
     }
-    /* Paced, not stopped: each commit the indexer applies lets STALL_PACE held ones through. The indexer gains on
-     * the backlog at (1 - STALL_PACE) of its rate whatever the backlog's size, so a long catch-up (a rebuild at
-     * start: minutes of backlog) slows writes to half its pace instead of one commit per index_stall. */
-    if (i > w->st_credit_seq) {
-        w->st_credit += (double)(i - w->st_credit_seq) * STALL_PACE;
-        if (w->st_credit > STALL_CREDIT_MAX)
-            w->st_credit = STALL_CREDIT_MAX;
-        w->st_credit_seq = i;
-    }
-    if (w->st_credit >= 1.0) {
-        w->st_credit -= 1.0;
+    /* Paced, not stopped: each op the indexer applies lets STALL_PACE ops of held commits through. The indexer
+     * gains on the backlog at (1 - STALL_PACE) of its rate whatever the backlog's size, so a long catch-up (a
+     * rebuild at start: minutes of backlog) slows writes to half its pace instead of one commit per index_stall.
+     * Counted in ops, not commits: a backlog of big commits does not hold small ones to its commit rate. */
+    uint64_t ops = atomic_load(&w->r->hdr->indexed_ops);
+    if (ops < w->st_credit_ops) /* a new indexer process counts from 0 */
+        w->st_credit_ops = ops;
+    w->st_credit += (double)(ops - w->st_credit_ops) * STALL_PACE;
+    if (w->st_credit > STALL_CREDIT_MAX)
+        w->st_credit = STALL_CREDIT_MAX;
+    w->st_credit_ops = ops;
+    double need = nops ? (double)nops : 1.0;
+    if (w->st_credit >= (need < STALL_CREDIT_MAX ? need : STALL_CREDIT_MAX)) {
+        w->st_credit -= need; /* a commit bigger than the cap may leave it below 0: the next ones wait longer */
         return 0;
     }
     if (!evtimer_pending(w->ev_stall, NULL)) {
@@ -1558,7 +1561,7 @@ static void s_on_stall(evutil_socket_t fd, short what, void *arg)
     if (w->def_head)
         s_process_deferred(w);
     else if (w->stalling)
-        s_hold(w, drift_now_mono_ns());
+        s_hold(w, drift_now_mono_ns(), 0);
 }
 
 /* Handles one commit; returns -EAGAIN when it must wait (for the next segment, or held for the indexer; nothing
@@ -1567,7 +1570,7 @@ static int s_commit(writer_t *w, const uint8_t *env, size_t env_len, const drift
 {
     char msg[PATH_MAX + 512];
     uint64_t seq = w->next_seq;
-    if (s_hold(w, t0))
+    if (s_hold(w, t0, req->nops))
         return -EAGAIN; /* held for the indexer: deferred, tried again by the stall timer */
     if (req->snapshot > seq - 1) {
         snprintf(msg, sizeof msg, "snapshot %" PRIu64 " is ahead of the log (last seq %" PRIu64 ")", req->snapshot,
