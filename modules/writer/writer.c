@@ -174,7 +174,7 @@ typedef struct {
     uint64_t seed_seq;
     uint64_t seed_asked, seed_found;       /* misses answered from the index / of them, keys the index holds */
     /* Forgetting at run time (s_km_forget): when the map holds more than km_forget_at row keys (config
-     * keymap_forget_at; 0 = never) and twice what the last trim kept, the keys whose last write the catalog's
+     * keymap_forget_at; 0 = never) and twice what the last pass kept, the keys whose last write the catalog's
      * snapshot holds are dropped and seed_seq moves up to that snapshot. km_no_forget: the index failed a
      * lookup (the map was completed from the log): never again. */
     uint64_t km_forget_at, km_kept;
