@@ -12,8 +12,15 @@ the history), a transaction that read its own re-evaluable row still gets
 40001, a concurrently deleted row is 40001, REAL columns, integer overflow on
 re-evaluation is 22003 like the worker's, `c = k` mixed with deltas, columns
 the update did not set come from the newest version, and the forms and
-isolation levels that are not re-evaluated keep the write-write rule (40001)."""
+isolation levels that are not re-evaluated keep the write-write rule (40001).
+The daemon runs with `keymap_forget_at = 20`: the writer's key map forgets
+indexed keys all the time (the concurrent increments run beside a stream of
+new keys), and the keys whose latest row is in the re-evaluation cache must
+stay (a re-evaluation after a sweep past the cached commit fails with 40001
+when the sweep drops them; docs/storage.md, "Forgetting keys while the writer
+runs")."""
 import itertools
+import re
 import threading
 import unittest
 
@@ -29,7 +36,7 @@ def sqlstate(exc):
 
 
 class RcUpdateTest(DaemonTestCase):
-    DAEMON_OPTIONS = {"query_workers": 2}
+    DAEMON_OPTIONS = {"query_workers": 2, "config": {"keymap_forget_at": "20", "log_level": "debug"}}
 
     def setUp(self):
         self.conns = []
@@ -127,11 +134,29 @@ class RcUpdateTest(DaemonTestCase):
             finally:
                 c.close()
 
+        side = self.table("id INTEGER PRIMARY KEY", [])
+        passes0 = len(re.findall(r"key map: pass ", self.d.log()))
+        stop = threading.Event()
+
+        def filler():  # new keys all along: the key map passes its bound and sweeps while the clients run
+            c, i = driftdb.connect(self.d.endpoint, timeout=60), 0
+            try:
+                while not stop.is_set():
+                    self.on(c, "INSERT INTO %s VALUES %s" % (side, ", ".join("(%d)" % (i + j) for j in range(40))))
+                    i += 40
+            finally:
+                c.close()
+
+        fill = threading.Thread(target=filler)
+        fill.start()
         threads = [threading.Thread(target=client, args=(k,)) for k in range(n_clients)]
         for th in threads:
             th.start()
         for th in threads:
             th.join()
+        stop.set()
+        fill.join()
+        self.assertGreater(len(re.findall(r"key map: pass ", self.d.log())), passes0, "the key map never swept")
         total = n_clients * n_txns
         self.assertEqual(errors, [])
         self.assertEqual(len(failures), 0, "READ COMMITTED delta updates must not fail with 40001")
@@ -156,6 +181,27 @@ class RcUpdateTest(DaemonTestCase):
         hist = [r[0] for r in self.on(self.admin, "SELECT bal FROM %s FOR SYSTEM_TIME ALL WHERE id = 1 ORDER BY _seq"
                                      % t).fetchall()]
         self.assertEqual(hist, [100, 110, 111, 1111, 1104])
+
+    def test_reevaluated_after_the_key_map_swept(self):
+        # c2's committed +10 leaves the row in the writer's re-evaluation cache; then the key map sweeps past that
+        # commit (new keys, indexed); c1's pending +1 still re-evaluates on it. Fails (40001) when the sweep drops
+        # the entries the cache names.
+        t = self.table("id INTEGER PRIMARY KEY, bal INTEGER", [(1, 100)])
+        side = self.table("id INTEGER PRIMARY KEY", [])
+        self.on(self.c1, "BEGIN ISOLATION LEVEL READ COMMITTED")
+        self.on(self.c1, "UPDATE %s SET bal = bal + 1 WHERE id = 1" % t)
+        self.on(self.c2, "BEGIN ISOLATION LEVEL READ COMMITTED")
+        self.on(self.c2, "UPDATE %s SET bal = bal + 10 WHERE id = 1" % t)
+        self.assertIsNone(self.commit_state(self.c2))
+        after = self.d.metrics()[("driftdb_commit_seq", frozenset())]
+        for i in range(0, 4000, 100):
+            if any(int(a) >= after for a in re.findall(r"key map: pass \d+ over seqs up to \d+\.\.(\d+)", self.d.log())):
+                break
+            self.on(self.admin, "INSERT INTO %s VALUES %s" % (side, ", ".join("(%d)" % j for j in range(i, i + 100))))
+        else:
+            self.fail("the key map never swept past the commit")
+        self.assertIsNone(self.commit_state(self.c1), "re-evaluated on the cached row, not 40001")
+        self.assertEqual(self.one(self.admin, "SELECT bal FROM %s WHERE id = 1" % t), 111)
 
     def test_real_column(self):
         t = self.table("id INTEGER PRIMARY KEY, x REAL", [(1, 1.5)])
