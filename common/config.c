@@ -49,7 +49,7 @@ static const drift_cfg_key_t s_keys[] = {
     {"index_stall", DRIFT_CFG_T_DURATION, OFF(index_stall_ns), "500ms", NULL, 0, 60000000000ll,
      DRIFT_CFG_RESTART_ROLES, R(WRITER),
      "Flow control: while the oldest unindexed commit is older than half of this, new commits wait (each at most "
-     "this long, one let through per two commits indexed) until the indexer is back under a quarter of it; 0 = off."},
+     "this long, one op let through per two the indexer applies) until the indexer is back under a quarter of it; 0 = off."},
     {"keymap_forget_at", DRIFT_CFG_T_INT, OFF(keymap_forget_at), "1000000", NULL, 0, 1ll << 40,
      DRIFT_CFG_RESTART_ROLES, R(WRITER),
      "The writer's key map forgets the keys the index answers for when it holds more than this many (and twice "

@@ -80,6 +80,7 @@ struct drift_index {
     uint64_t applied_seq, applied_ts;     /* in the open batch */
     uint64_t committed_seq, committed_ts; /* at the start of the open batch */
     uint64_t skipped;
+    uint64_t ops; /* ops of the frames given to drift_index_apply (drift_index_ops) */
     s_cached_t *cache;
     size_t ncache, capcache;
     uint8_t *zbuf; /* decompressed body */
@@ -569,6 +570,11 @@ const char *drift_index_error(const drift_index_t *self)
 uint64_t drift_index_skipped(const drift_index_t *self)
 {
     return self->skipped;
+}
+
+uint64_t drift_index_ops(const drift_index_t *self)
+{
+    return self->ops;
 }
 
 /* Drops every cached definition. */
@@ -2266,6 +2272,7 @@ int drift_index_apply(drift_index_t *self, const drift_frame_t *f, drift_logr_po
         nops = 0;
         p = end;
     }
+    self->ops += nops;
     for (uint32_t i = 0; i < nops; i++) {
         uint32_t nk;
         const uint8_t *elem = p;

@@ -121,6 +121,9 @@ int drift_index_grow(drift_index_t *self);
 int drift_index_clear(drift_index_t *self);
 /* Ops skipped since open because they did not make sense (see drift_index_apply). */
 uint64_t drift_index_skipped(const drift_index_t *self);
+/* Ops of the frames given to drift_index_apply so far (applied or skipped; aborted batches included: callers
+ * take differences around what they commit). */
+uint64_t drift_index_ops(const drift_index_t *self);
 /* Flushes to disk (mdb_env_sync). */
 int drift_index_sync(drift_index_t *self);
 

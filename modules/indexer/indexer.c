@@ -55,7 +55,7 @@ typedef struct {
     uint32_t batch_max; /* frames per LMDB transaction (halved when LMDB says the transaction is too big) */
     int positioned;
     int verified; /* the index was checked against the log (see s_verify) */
-    unsigned fault_slow_ms; /* test hook DRIFT_FAULT=index_slow:N: batches of at most N frames, 10 ms apart */
+    unsigned fault_slow_ms; /* test hook DRIFT_FAULT=index_slow:N[:MS]: batches of at most N frames, MS (10) ms apart */
     uint64_t ops;           /* ops applied since start (published as indexed_ops) */
     char index_dir[PATH_MAX + 16], dirty_path[PATH_MAX + 32];
 } indexer_t;
@@ -67,18 +67,6 @@ static void s_publish(indexer_t *x)
     drift_index_applied(x->ix, &seq, &ts);
     atomic_store_explicit(&x->r->hdr->indexed_ts_ns, ts, memory_order_release);
     atomic_store_explicit(&x->r->hdr->indexed_seq, seq, memory_order_release);
-}
-
-/* The number of ops of a frame body (the length of its top-level array; 0 when it is not one). */
-static uint64_t s_body_ops(const uint8_t *b, size_t len)
-{
-    if (len >= 1 && b[0] >= 0x90 && b[0] <= 0x9f)
-        return b[0] & 0x0f;
-    if (len >= 3 && b[0] == 0xdc)
-        return (uint64_t)b[1] << 8 | b[2];
-    if (len >= 5 && b[0] == 0xdd)
-        return (uint64_t)b[1] << 24 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 8 | b[4];
-    return 0;
 }
 
 /* Applies one batch. Returns 1 when more frames are waiting, 0 when caught up, <0 on error. */
@@ -93,7 +81,7 @@ static int s_batch(indexer_t *x)
     int rc = drift_index_begin(x->ix);
     if (rc < 0)
         return rc;
-    uint64_t t0 = drift_now_mono_ns(), n = 0, ops = 0, skipped0 = drift_index_skipped(x->ix);
+    uint64_t t0 = drift_now_mono_ns(), n = 0, ops0 = drift_index_ops(x->ix), skipped0 = drift_index_skipped(x->ix);
     drift_frame_t f;
     drift_logr_pos_t pos;
     int more = 0;
@@ -101,7 +89,6 @@ static int s_batch(indexer_t *x)
         if ((rc = drift_index_apply(x->ix, &f, pos)) < 0)
             break;
         n++;
-        ops += s_body_ops(f.body, f.body_len);
         /* the clock after every frame (a vDSO read, ~20 ns, against tens of µs per frame): a frame can
          * hold hundreds of ops, and 256 of them between checks overran the heartbeat on a loaded host */
         if (n >= x->batch_max || drift_now_mono_ns() - t0 > BATCH_NS) {
@@ -139,7 +126,7 @@ static int s_batch(indexer_t *x)
         return 0;
     }
     x->next_seq = f.seq + 1;
-    x->ops += ops;
+    x->ops += drift_index_ops(x->ix) - ops0;
     atomic_store_explicit(&x->r->hdr->indexed_ops, x->ops, memory_order_release);
     s_publish(x);
     drift_ctl_slot_t *slot = x->r->slot;
@@ -308,9 +295,10 @@ int drift_indexer_main(drift_role_t *r)
     r->user = &x;
     const char *fault = getenv("DRIFT_FAULT");
     if (fault && strncmp(fault, "index_slow:", 11) == 0 && atoi(fault + 11) > 0) {
+        const char *ms = strchr(fault + 11, ':');
         x.batch_max = (uint32_t)atoi(fault + 11);
-        x.fault_slow_ms = 10;
-        DLOG_WARN("DRIFT_FAULT: index_slow: batches of at most %u frames, 10 ms apart", x.batch_max);
+        x.fault_slow_ms = ms && atoi(ms + 1) > 0 ? (unsigned)atoi(ms + 1) : 10;
+        DLOG_WARN("DRIFT_FAULT: index_slow: batches of at most %u frames, %u ms apart", x.batch_max, x.fault_slow_ms);
     }
     drift_index_opts_t o = {.map_size = r->cfg.index_map_size, .sync = 2};
     s_boot_id(boot, sizeof boot);

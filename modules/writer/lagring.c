@@ -1,7 +1,6 @@
 /* modules/writer/lagring.c — see lagring.h. */
 #include "modules/writer/lagring.h"
 
-#include <errno.h>
 #include <stdlib.h>
 
 #define MASK (DRIFT_LAGRING_SLOTS - 1)

@@ -1370,8 +1370,6 @@ static const char *s_find_failed(writer_t *w, char *msg, size_t cap)
     return "53200";
 }
 
-/* Uniqueness and conflict checks of req as transaction seq; applies it to the key map (with undo).
- * Returns NULL, or the SQLSTATE with a message in msg. */
 /* Before the checks of op i of a commit: the key map's slots of op i + KM_AHEAD and the entry of op i + KM_AHEAD / 2
  * are asked for (on the first op, those of the ops before them too), so that the checks find them in the cache.
  * Row keys of new commits land all over a map of millions of keys: without this, the slot's cache miss was a
@@ -1387,6 +1385,8 @@ static void s_prefetch_keys(writer_t *w, const drift_commit_req_t *req, size_t i
             drift_keymap_prefetch(w->keys, req->ops[j].table, req->ops[j].key, req->ops[j].key_len, 1);
 }
 
+/* Uniqueness and conflict checks of req as transaction seq; applies it to the key map (with undo).
+ * Returns NULL, or the SQLSTATE with a message in msg. */
 static const char *s_check(writer_t *w, const drift_commit_req_t *req, uint64_t seq, char *msg, size_t cap)
 {
     uint64_t snap = req->snapshot;
@@ -1542,7 +1542,7 @@ static int s_hold(writer_t *w, uint64_t t0, size_t nops)
     if (w->st_credit > STALL_CREDIT_MAX)
         w->st_credit = STALL_CREDIT_MAX;
     w->st_credit_ops = ops;
-    double need = nops ? (double)nops : 1.0;
+    double need = (double)nops; /* 0: the stall timer looking at the episode, nothing to let through */
     if (w->st_credit >= (need < STALL_CREDIT_MAX ? need : STALL_CREDIT_MAX)) {
         w->st_credit -= need; /* a commit bigger than the cap may leave it below 0: the next ones wait longer */
         return 0;
@@ -1942,12 +1942,13 @@ static int s_km_drop(const drift_kentry_t *e, void *arg)
  * index (s_find), as after a restart. Runs between transactions (no undo pending). */
 static void s_km_forget(writer_t *w)
 {
-    if (!w->km_forget_at || w->km_no_forget || w->nundo || !drift_wcat_index_usable(w->cat))
+    uint64_t upto = drift_wcat_snapshot_seq(w->cat); /* 0: the index is not in use */
+    if (!w->km_forget_at || w->km_no_forget || w->nundo || !upto)
         return;
     size_t rows = drift_keymap_rows(w->keys);
-    uint64_t upto = drift_wcat_snapshot_seq(w->cat), t0 = drift_now_mono_ns();
+    uint64_t t0 = drift_now_mono_ns();
     if (!w->km_sweeping) {
-        if (rows <= w->km_forget_at || rows <= 2 * w->km_kept || !upto)
+        if (rows <= w->km_forget_at || rows <= 2 * w->km_kept)
             return;
         w->km_sweeping = 1;
         w->km_cursor = 0;

@@ -1,7 +1,7 @@
 """Index flow control (index_stall, docs/indexes.md "Flow control") against the real daemon: while the
 oldest commit the indexer has not applied is older than index_stall / 2 and the indexer is advancing, the
-writer holds new commits back until the indexer has caught up, each at most index_stall, letting one through
-for every two commits the indexer applies (so a long catch-up paces writes instead of stopping them); an
+writer holds new commits back until the indexer has caught up, each at most index_stall, letting one op through
+for every two ops the indexer applies (so a long catch-up paces writes instead of stopping them); an
 indexer that does not advance at all holds nothing back; index_stall = 0 turns it off. A slow indexer is made
 with SIGSTOP / SIGCONT on the real indexer process, a long catch-up with DRIFT_FAULT=index_slow. Clients talk
 straight to the writer endpoint."""
@@ -136,6 +136,33 @@ class FlowTest(unittest.TestCase):
             self.assertGreaterEqual(writer_metric(d, STALLS), 1)  # the flow control was holding ...
             self.assertEqual(writer_metric(d, BOUND), bound0)  # ... and paced every commit: none waited 500 ms
             self.assertLess(indexed, backlog_end, "the catch-up was over before the 30 commits: nothing shown")
+
+    def test_the_pace_counts_ops_not_commits(self):
+        # A backlog of 20 commits of 500 rows, applied one frame every 300 ms: ~3 commits (1 700 ops) a second.
+        # Single-row commits sent meanwhile go at half of that in ops (~850/s): none waits its whole
+        # index_stall. Paced in commits (~1.7/s) each would wait ~600 ms and go at the bound.
+        env = dict(os.environ, DRIFT_FAULT="index_slow:1:300")
+        with self.lagging("500ms", 1.2, env=env) as (d, c, pid):
+            snap = c.seq()
+            for b in range(20):
+                c.n += 1
+                ops = [insert(10 + 500 * b + j)[0] for j in range(500)]
+                c.s.send(msgpack.packb({"id": c.n, "snapshot": snap, "ops": ops}, use_bin_type=True))
+            backlog_end = 0
+            for _ in range(20):
+                r = self.answer(c, 30)
+                self.assertIsNotNone(r, "a pipelined commit got no answer")
+                backlog_end = max(backlog_end, r["seq"])
+            bound0 = writer_metric(d, BOUND)
+            os.kill(pid, signal.SIGCONT)
+            H.wait_for(lambda: metric(d, "driftdb_indexed_seq") > 2, 10, what="the indexer advancing")
+            time.sleep(0.5)  # the oldest unapplied commit is now older than index_stall / 2
+            for i in range(20000, 20010):
+                c.commit(insert(i))
+            indexed = metric(d, "driftdb_indexed_seq")
+            self.assertGreaterEqual(writer_metric(d, STALLS), 1)
+            self.assertEqual(writer_metric(d, BOUND), bound0)
+            self.assertLess(indexed, backlog_end, "the catch-up was over before the 10 commits: nothing shown")
 
     def test_an_indexer_that_does_not_advance_holds_nothing(self):
         # index_stall 300 ms: an indexer that has not advanced for 1 s (the least such bound) is stuck or
